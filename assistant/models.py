@@ -1,0 +1,71 @@
+"""The assistant's public result types (pydantic: they cross the JSON edge).
+
+``Diagnosis.findings[*].severity/.category/.suggestion`` is the shape the
+Scalable tutorials describe; the other fields are what a person needs to act
+on a finding without opening the raw files.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["critical", "error", "warning", "info"]
+SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+class Evidence(BaseModel):
+    """One line that supports a finding, with where and when it was seen."""
+
+    timestamp: str | None = None
+    source: str
+    text: str
+
+
+class Finding(BaseModel):
+    id: str
+    category: str
+    severity: Severity
+    title: str
+    #: Failure records in this finding (0 for run-level findings such as run_abandoned).
+    count: int
+    transient: bool | None = None
+    exception_types: list[str] = Field(default_factory=list)
+    pattern: str = ""
+    suggestion: str
+    matched: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    task_ids: list[str] = Field(default_factory=list)
+    #: Task ids beyond the listed ones (the list is capped to keep output small).
+    task_ids_more: int = 0
+    task_names: dict[str, int] = Field(default_factory=dict)
+    components: dict[str, int] = Field(default_factory=dict)
+    workers: list[str] = Field(default_factory=list)
+    first_seen: str | None = None
+    last_seen: str | None = None
+    example_message: str = ""
+    example_traceback: str | None = None
+    signature: str = ""
+    phase: str | None = None
+    resources: dict[str, str | int | float | None] = Field(default_factory=dict)
+    #: Indices into RunState.failures, for drill-down in the UI (not serialised).
+    failure_indices: list[int] = Field(default_factory=list, exclude=True)
+
+
+class Diagnosis(BaseModel):
+    run_id: str
+    run_dir: str
+    status: str
+    abandoned: bool = False
+    #: Seconds since the newest event, when the run still says "running".
+    idle_s: float | None = None
+    method: Literal["heuristic", "ai-enhanced"] = "heuristic"
+    summary: str
+    failures_total: int
+    tasks: dict[str, int]
+    tasks_total: int
+    unfinished: int = 0
+    findings: list[Finding]
+    notices: list[str] = Field(default_factory=list)
+    signature_version: int

@@ -1,0 +1,195 @@
+"""Diagnosis -> text (Rich, colour only on a terminal), JSON, Markdown.
+
+Untrusted strings are passed through ``printable`` and appended to Rich
+``Text`` (never parsed as markup); in Markdown they go into code spans or
+fenced blocks with a fence longer than any backtick run they contain.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import orjson
+
+from assistant.models import Diagnosis, Finding
+from assistant.textsafe import one_line, printable
+
+SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
+TRANSIENT_TEXT = {True: "transient: a retry may help", False: "permanent: a retry will not help", None: "retry may or may not help"}
+
+
+def to_json(diag: Diagnosis) -> str:
+    return orjson.dumps(diag.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _counts_line(diag: Diagnosis) -> str:
+    order = ["succeeded", "failed", "cancelled", "running", "submitted"]
+    parts = [f"{diag.tasks_total} total"]
+    for k in order + sorted(set(diag.tasks) - set(order)):
+        if diag.tasks.get(k):
+            parts.append(f"{diag.tasks[k]} {k}")
+    return " · ".join(parts)
+
+
+def _header_lines(diag: Diagnosis) -> list[str]:
+    status = diag.status + (" (probably abandoned)" if diag.abandoned else "")
+    return [
+        f"Run {printable(diag.run_id)}  [{status}]",
+        f"Tasks: {_counts_line(diag)}",
+    ]
+
+
+def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> str:
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        width=width,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
+    head = _header_lines(diag)
+    console.print(Text(head[0], style="bold"))
+    console.print(Text(head[1]))
+    for n in diag.notices:
+        console.print(Text("note: " + printable(n), style="dim"))
+    console.print()
+    failure_findings = [f for f in diag.findings if f.count]
+    run_findings = [f for f in diag.findings if not f.count]
+    for f in run_findings:
+        t = Text("⚠ ", style="bold yellow")
+        t.append(printable(f.title), style=SEVERITY_STYLE[f.severity])
+        console.print(t)
+        console.print(Text("  Suggestion: " + printable(f.suggestion)))
+        console.print()
+    if not failure_findings:
+        console.print(Text("✓ No failures recorded.", style="green"))
+        return _rstrip_lines(buf.getvalue())
+    cats = {f.category for f in failure_findings}
+    console.print(
+        Text(
+            f"⚠ {diag.failures_total} failure{'s' if diag.failures_total != 1 else ''} detected in "
+            f"{len(failure_findings)} group{'s' if len(failure_findings) != 1 else ''} across {len(cats)} "
+            f"categor{'ies' if len(cats) != 1 else 'y'}:",
+            style="bold",
+        )
+    )
+    console.print()
+    for i, f in enumerate(failure_findings, 1):
+        _text_finding(console, i, f)
+    return _rstrip_lines(buf.getvalue())
+
+
+_TRAILING = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.M)
+
+
+def _rstrip_lines(text: str) -> str:
+    """Rich pads table rows to the full width; drop the padding (keeps style resets)."""
+    return _TRAILING.sub(r"\1", text)
+
+
+def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Text(f"{i}. ")
+    t.append(f"[{f.severity}]", style=SEVERITY_STYLE[f.severity])
+    t.append(" ")
+    t.append(printable(f.title), style="bold")
+    t.append(f" ({f.category}) — {f.count} occurrence{'s' if f.count != 1 else ''}")
+    console.print(t)
+    rows: list[tuple[str, str]] = [
+        ("Exception", " → ".join(f.exception_types)),
+        ("Pattern", one_line(f.pattern, 160)),
+        ("Example", one_line(f.example_message, 160) if f.example_message else ""),
+    ]
+    if f.task_names:
+        rows.append(("Tasks", ", ".join(f"{printable(k)} ×{v}" for k, v in list(f.task_names.items())[:4])))
+    if f.first_seen:
+        rows.append(("Seen", f"{f.first_seen} … {f.last_seen}" if f.last_seen != f.first_seen else f.first_seen))
+    if f.resources:
+        r = f.resources
+        rows.append(("Requested", ", ".join(f"{k.removeprefix('requested_')}={v}" for k, v in r.items() if v is not None)))
+    if f.example_traceback:
+        last = [ln for ln in f.example_traceback.strip().splitlines() if ln.strip().startswith("File ")]
+        if last:
+            rows.append(("Where", one_line(last[-1].strip(), 160)))
+    rows.append(("Retry", TRANSIENT_TEXT[f.transient]))
+    rows.append(("Suggestion", printable(f.suggestion)))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=2)
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for k, v in rows:
+        if v:
+            grid.add_row("", k + ":", Text(v))
+    console.print(grid)
+    console.print()
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def _code(s: str) -> str:
+    s = printable(s).replace("\n", " ")
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def _md_escape(s: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", printable(s))
+
+
+def render_markdown(diag: Diagnosis) -> str:
+    out: list[str] = [f"# Diagnosis of {_md_escape(diag.run_id)}", ""]
+    out.append(f"- **Status:** {_md_escape(diag.status)}" + (" (probably abandoned)" if diag.abandoned else ""))
+    out.append(f"- **Tasks:** {_counts_line(diag)}")
+    out.append(f"- **Failures:** {diag.failures_total}")
+    out.append(f"- **Summary:** {_md_escape(diag.summary)}")
+    for n in diag.notices:
+        out.append(f"- **Note:** {_md_escape(n)}")
+    out.append("")
+    if diag.findings:
+        out += ["| # | Severity | Category | Finding | Count |", "|---|---|---|---|---|"]
+        for i, f in enumerate(diag.findings, 1):
+            out.append(f"| {i} | {f.severity} | `{f.category}` | {_md_escape(f.title)} | {f.count} |")
+        out.append("")
+    for i, f in enumerate(diag.findings, 1):
+        out.append(f"## {i}. {_md_escape(f.title)}")
+        out.append("")
+        out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}")
+        out.append(f"- **Retry:** {TRANSIENT_TEXT[f.transient]}")
+        if f.exception_types:
+            out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")
+        if f.pattern:
+            out.append(f"- **Pattern:** {_code(f.pattern)}")
+        if f.first_seen:
+            out.append(f"- **Seen:** {f.first_seen} … {f.last_seen}")
+        if f.task_names:
+            out.append("- **Tasks:** " + ", ".join(f"{_code(k)} ×{v}" for k, v in f.task_names.items()))
+        if f.resources:
+            out.append("- **Requested:** " + ", ".join(f"{k}={_md_escape(str(v))}" for k, v in f.resources.items() if v is not None))
+        out.append(f"- **Suggestion:** {_md_escape(f.suggestion)}")
+        out.append("")
+        if f.evidence:
+            out.append("Evidence:")
+            out.append("")
+            for e in f.evidence:
+                out.append(f"- {e.timestamp or ''} {_code(e.source)} {_code(e.text)}")
+            out.append("")
+        text = f.example_traceback or (f"{f.exception_types[0]}: {f.example_message}" if f.exception_types else "")
+        if text:
+            body = printable(text.rstrip())
+            longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(body)), default=0)
+            fence = "`" * max(3, longest + 1)
+            out += [f"{fence}text", body, fence, ""]
+    return "\n".join(out).rstrip() + "\n"

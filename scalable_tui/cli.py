@@ -1,0 +1,203 @@
+"""The ``scalable-tui`` command line.
+
+Only argparse and the standard library at import time: ``--help`` must not
+pay for Textual, distributed or openai.  Each command imports what it needs
+when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from scalable_tui import __version__
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+SEVERITY_LEVELS = ("critical", "error", "warning", "info")
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``3h``, ``1d`` -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 15m, 3h, 1d)")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _add_run_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run directory (.scalable/runs/run-…)")
+    p.add_argument("--latest", action="store_true", help="the newest run under --runs-dir")
+    p.add_argument("--run-id", metavar="ID", help="a run by its id, under --runs-dir")
+    p.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        help="where runs live (default: $SCALABLE_RUNS_DIR, else ./.scalable/runs)",
+    )
+    p.add_argument(
+        "--stale-after",
+        type=_duration,
+        metavar="DURATION",
+        help="call a 'running' run abandoned after this long without events "
+        "(default: the longest requested walltime, at least 1h)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scalable-tui",
+        description="Monitor Dask / Scalable workflow runs and diagnose their failures.",
+        epilog="Run 'scalable-tui COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"scalable-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser(
+        "diagnose",
+        help="diagnose a run's failures (headless, for scripts and cron)",
+        description="Group a run's failures, name their causes and suggest fixes. "
+        "Reads the run directory only; never writes into it.",
+    )
+    _add_run_selection(d)
+    d.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="report format (default: text)")
+    d.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    d.add_argument("--no-ai", action="store_true", help="heuristics only; open no network connection")
+    d.add_argument(
+        "--fail-on",
+        choices=SEVERITY_LEVELS,
+        metavar="SEVERITY",
+        help="exit 1 when a finding of this severity or worse exists (critical|error|warning|info)",
+    )
+    d.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text output")
+    d.set_defaults(func=cmd_diagnose)
+
+    r = sub.add_parser("runs", help="list runs, newest first", description="List the runs under a runs directory.")
+    r.add_argument("--runs-dir", metavar="DIR", help="where runs live (default: $SCALABLE_RUNS_DIR, else ./.scalable/runs)")
+    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("--stale-after", type=_duration, metavar="DURATION", help="see 'diagnose --help'")
+    r.set_defaults(func=cmd_runs)
+    return parser
+
+
+def _err(msg: str) -> None:
+    print(f"scalable-tui: {msg}", file=sys.stderr)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from scalable_tui.runs import RunNotFound, resolve_run
+
+    try:
+        run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
+    except RunNotFound as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if args.output and _inside(Path(args.output), run_dir):
+        _err(f"refusing to write into the run directory {run_dir}; choose another --output")
+        return EXIT_USAGE
+
+    from assistant.diagnose import diagnose_state
+    from assistant.render import render_markdown, render_text, to_json
+    from scalable_tui.sources.rundir import load_run
+
+    state = load_run(run_dir)
+    if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
+        _err(f"{run_dir}: no readable run.json, tasks or failures")
+        return EXIT_USAGE
+    diag = diagnose_state(state, stale_after_s=args.stale_after)
+    for n in diag.notices:
+        _err(f"note: {n}")
+    if not args.no_ai and (os.environ.get("SCALABLE_AI_ENDPOINT") or os.environ.get("OPENAI_BASE_URL")):
+        _err("note: AI explanations are not available in this version; showing heuristic findings")
+    if args.format == "json":
+        out = to_json(diag)
+    elif args.format == "markdown":
+        out = render_markdown(diag)
+    else:
+        to_tty = not args.output and sys.stdout.isatty()
+        color = args.color == "always" or (args.color == "auto" and to_tty and not os.environ.get("NO_COLOR"))
+        width = 100
+        if to_tty:
+            import shutil
+
+            width = max(60, min(shutil.get_terminal_size().columns, 120))
+        out = render_text(diag, color=color, width=width)
+    if args.output:
+        try:
+            Path(args.output).write_text(out, encoding="utf-8")
+        except OSError as exc:
+            _err(f"cannot write {args.output}: {exc.strerror or exc}")
+            return EXIT_USAGE
+    else:
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    if args.fail_on:
+        limit = SEVERITY_LEVELS.index(args.fail_on)
+        if any(SEVERITY_LEVELS.index(f.severity) <= limit for f in diag.findings):
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from scalable_tui.runlist import run_rows
+    from scalable_tui.runs import RunNotFound, list_runs
+
+    try:
+        runs = list_runs(args.runs_dir)
+    except RunNotFound as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    rows = run_rows(runs, stale_after_s=args.stale_after)
+    if args.format == "json":
+        import orjson
+
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return EXIT_OK
+    if not rows:
+        print("no runs")
+        return EXIT_OK
+    from assistant.textsafe import printable
+
+    cols = ("run_id", "project", "status", "started", "succeeded", "failed", "unfinished")
+    table = [[printable(str(r.get(c) if r.get(c) is not None else "-")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())
+    for t in table:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `scalable-tui diagnose … | head`: not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

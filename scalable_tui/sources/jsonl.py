@@ -1,0 +1,95 @@
+"""Incremental, tolerant reading of an append-only JSONL file.
+
+The Scalable writer appends one line per event and can be killed mid-line.
+A tail keeps the byte offset of the first unread byte and holds back a
+partial last line until its newline arrives, so reading a growing file again
+costs only the appended bytes.  It only ever opens files for reading.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK = 1 << 20  # small chunks stay in cache and avoid page-faulting huge buffers
+
+
+class JsonlTail:
+    """Byte-offset cursor over one JSONL file."""
+
+    __slots__ = ("path", "offset", "line_no", "_ino", "error", "exists")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        #: Number of complete lines consumed so far (1-based numbers for notices).
+        self.line_no = 0
+        self._ino: int | None = None
+        self.error: str | None = None
+        self.exists = False
+
+    def reset(self) -> None:
+        self.offset = 0
+        self.line_no = 0
+        self._ino = None
+
+    def changed_identity(self) -> bool:
+        """True when the file was replaced or shrank: offsets no longer apply."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        if self._ino is not None and st.st_ino != self._ino:
+            return True
+        return st.st_size < self.offset
+
+    def chunks(self, chunk_size: int = CHUNK) -> Iterator[list[bytes]]:
+        """Yield lists of complete lines (newline stripped) appended since the last call.
+
+        A trailing partial line is not consumed: the offset stays before it so
+        the next call sees it again, whole, once the writer finishes it.
+        """
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            self.exists = False
+            return
+        except OSError as exc:
+            self.exists = True
+            self.error = exc.strerror or str(exc)
+            return
+        self.exists = True
+        self.error = None
+        with f:
+            st = os.fstat(f.fileno())
+            self._ino = st.st_ino
+            f.seek(self.offset)
+            pending = b""
+            while True:
+                try:
+                    data = f.read(chunk_size)
+                except OSError as exc:
+                    self.error = exc.strerror or str(exc)
+                    return
+                if not data:
+                    return
+                if pending:
+                    data = pending + data
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    pending = data
+                    continue
+                pending = data[cut + 1 :]
+                lines = data[:cut].split(b"\n")
+                # `data` starts at `offset` (held-back bytes were never counted).
+                self.offset += cut + 1
+                self.line_no += len(lines)
+                yield lines
+
+    def pending_bytes(self) -> int:
+        """Bytes after the offset (a partial last line when non-zero after a read)."""
+        try:
+            return max(0, os.stat(self.path).st_size - self.offset)
+        except OSError:
+            return 0

@@ -1,0 +1,668 @@
+"""The run-directory source: Scalable telemetry files -> ``RunState``.
+
+Tolerant (never raises on bad input: it counts and reports what it skipped),
+incremental (``refresh()`` reads only appended bytes) and lean (orjson on raw
+bytes, columnar task state, no model validation per line).  It opens files
+read-only and never writes into the run directory.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from scalable_tui.models import (
+    FailureRecord,
+    FileIssues,
+    ResourceProfile,
+    RunMeta,
+    RunState,
+    TaskTable,
+    WorkerEvent,
+)
+from scalable_tui.sources.jsonl import JsonlTail
+
+KNOWN_SCHEMA = 1
+STREAMS = ("tasks", "failures", "resources", "workers", "cache", "artifacts", "cost")
+#: Failure records whose traceback is longer than this keep the head and the tail.
+MAX_TRACEBACK_CHARS = 20_000
+
+_TS_CACHE: dict[str, float | None] = {}
+
+
+def parse_ts(value: Any) -> float | None:
+    """ISO-8601 (``…Z``) to epoch seconds; cached because seconds repeat a lot."""
+    if not isinstance(value, str):
+        return None
+    hit = _TS_CACHE.get(value, -1.0)
+    if hit != -1.0:
+        return hit  # type: ignore[return-value]
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        if dt.tzinfo is None:
+            from datetime import timezone
+
+            dt = dt.replace(tzinfo=timezone.utc)
+        out: float | None = dt.timestamp()
+    except ValueError:
+        out = None
+    if len(_TS_CACHE) > 200_000:
+        _TS_CACHE.clear()
+    _TS_CACHE[value] = out
+    return out
+
+
+def _str_or_none(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+@dataclass(slots=True)
+class RefreshResult:
+    """What one ``refresh()`` added; lets a UI update only what changed."""
+
+    task_events: int = 0
+    new_failures: int = 0
+    new_worker_events: int = 0
+    reloaded: bool = False
+    meta_changed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.task_events or self.new_failures or self.new_worker_events or self.reloaded or self.meta_changed
+        )
+
+
+_TEMPLATE_STATES = frozenset({"submitted", "running"})
+
+
+def _templatable(obj: dict[str, Any], tid: bytes, ts: bytes) -> bool:
+    """May lines equal to this one but for task_id/timestamp reuse its decoded fields?"""
+    if b"\\" in tid or b"\\" in ts:
+        return False
+    if obj.get("state") not in _TEMPLATE_STATES:
+        return False
+    if obj.get("task_id") != tid.decode("utf-8", "replace") or obj.get("timestamp") != ts.decode("utf-8", "replace"):
+        return False
+    if obj.get("error_type") is not None or obj.get("error_message") is not None or obj.get("worker") is not None:
+        return False
+    sv = obj.get("schema_version")
+    if isinstance(sv, int) and sv > KNOWN_SCHEMA:
+        return False
+    return all(type(obj.get(k)) in (str, type(None)) for k in ("task_name", "component", "tag", "function_name"))
+
+
+class RunDirReader:
+    """Owns the cursors over one run directory and the ``RunState`` built from them."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir)
+        self._reset()
+
+    # -- state ---------------------------------------------------------------
+    def _reset(self) -> None:
+        self.tails = {name: JsonlTail(self.path / f"{name}.jsonl") for name in STREAMS}
+        self.state = RunState(
+            run_dir=str(self.path),
+            meta=RunMeta(run_id=self.path.name),
+            tasks=TaskTable(),
+            failures=[],
+            worker_events=[],
+            profiles=[],
+            issues={},
+        )
+        self._profile_index: dict[tuple[Any, ...], int] = {}
+        self._resource_cache: dict[bytes, int] = {}
+        self._line_cache: dict[bytes, tuple[Any, ...]] = {}
+        self._failed_with_record: set[str] = set()
+        self._synthetic: dict[str, int] = {}
+        self._run_json_mtime: float | None = None
+        self._static_loaded = False
+
+    def _issues(self, name: str) -> FileIssues:
+        iss = self.state.issues.get(name)
+        if iss is None:
+            iss = self.state.issues[name] = FileIssues()
+        return iss
+
+    def _seen_ts(self, ts: float | None) -> None:
+        if ts is None:
+            return
+        st = self.state
+        if st.last_event_ts is None or ts > st.last_event_ts:
+            st.last_event_ts = ts
+        if st.first_event_ts is None or ts < st.first_event_ts:
+            st.first_event_ts = ts
+
+    # -- public --------------------------------------------------------------
+    def load(self) -> RunState:
+        self.refresh()
+        return self.state
+
+    def refresh(self) -> RefreshResult:
+        """Read whatever was appended since the last call (everything the first time).
+
+        The cyclic GC is paused meanwhile: the reader allocates many small
+        objects and no cycles, and generation scans over a large live state
+        would otherwise cost more than the parsing.
+        """
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._refresh()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _refresh(self) -> RefreshResult:
+        res = RefreshResult()
+        if any(t.changed_identity() for t in self.tails.values()):
+            self._reset()
+            res.reloaded = True
+            for name in STREAMS:
+                self._issues(f"{name}.jsonl").truncated_rewind += 1
+        res.meta_changed = self._read_run_json()
+        if not self._static_loaded:
+            self._read_static()
+            self._static_loaded = True
+        n_fail = len(self.state.failures)
+        n_workers = len(self.state.worker_events)
+        n_task_events = self.state.tasks.events
+        # resources before tasks so that synthesised failures can join them;
+        # failures before tasks so a failed task with a record is not duplicated.
+        self._read_stream("resources", self._on_resource_lines)
+        self._read_stream("failures", self._on_failure_lines)
+        self._read_stream("tasks", self._on_task_lines)
+        self._read_stream("workers", self._on_worker_lines)
+        self._read_stream("cache", self._on_cache_lines)
+        self._read_stream("artifacts", self._on_count_lines("artifacts"))
+        self._read_stream("cost", self._on_count_lines("cost_events"))
+        self._reconcile_synthetic()
+        res.task_events = self.state.tasks.events - n_task_events
+        res.new_failures = len(self.state.failures) - n_fail
+        res.new_worker_events = len(self.state.worker_events) - n_workers
+        if self.state.summary is None:
+            self.state.summary = self._read_json("summary.json")
+        return res
+
+    # -- whole-file JSON/YAML ------------------------------------------------
+    def _read_json(self, name: str) -> dict[str, Any] | None:
+        p = self.path / name
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._issues(name).unreadable = exc.strerror or str(exc)
+            return None
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self._issues(name).unreadable = f"not valid JSON: {exc}"
+            return None
+        if not isinstance(obj, dict):
+            self._issues(name).unreadable = "not a JSON object"
+            return None
+        return obj
+
+    def _read_run_json(self) -> bool:
+        p = self.path / "run.json"
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            return False
+        if mtime == self._run_json_mtime:
+            return False
+        self._run_json_mtime = mtime
+        obj = self._read_json("run.json")
+        if obj is None:
+            return False
+        known = {
+            "run_id",
+            "project_name",
+            "target_name",
+            "provider_name",
+            "started_at",
+            "finished_at",
+            "status",
+            "schema_version",
+            "manifest_lock",
+            "source_manifest_path",
+        }
+        sv = obj.get("schema_version")
+        if isinstance(sv, int) and sv > KNOWN_SCHEMA:
+            self._issues("run.json").future_schema = 1
+        self.state.meta = RunMeta(
+            run_id=_str_or_none(obj.get("run_id")) or self.path.name,
+            project_name=_str_or_none(obj.get("project_name")),
+            target_name=_str_or_none(obj.get("target_name")),
+            provider_name=_str_or_none(obj.get("provider_name")),
+            started_at=_str_or_none(obj.get("started_at")),
+            finished_at=_str_or_none(obj.get("finished_at")),
+            status=_str_or_none(obj.get("status")),
+            schema_version=sv if isinstance(sv, int) else None,
+            manifest_lock=_str_or_none(obj.get("manifest_lock")),
+            source_manifest_path=_str_or_none(obj.get("source_manifest_path")),
+            extra={k: v for k, v in obj.items() if k not in known},
+        )
+        return True
+
+    def _read_static(self) -> None:
+        self.state.plan = self._read_json("plan.json")
+        try:
+            raw = (self.path / "manifest.yaml").read_bytes()
+            self.state.manifest_text = raw.decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self._issues("manifest.yaml").unreadable = exc.strerror or str(exc)
+
+    # -- streams -------------------------------------------------------------
+    def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
+        tail = self.tails[name]
+        fname = f"{name}.jsonl"
+        issues = self._issues(fname)
+        start = tail.line_no
+        for lines in tail.chunks():
+            on_lines(lines, start, issues)
+            start = tail.line_no
+        if tail.error:
+            issues.unreadable = tail.error
+        if not tail.exists and tail.offset == 0:
+            self._parquet_fallback(name, on_lines)
+        if issues == FileIssues():
+            del self.state.issues[fname]
+
+    def _parquet_fallback(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
+        """Read ``NAME.parquet`` once when ``NAME.jsonl`` is missing (pyarrow optional)."""
+        if name in self.state.parquet_used:
+            return
+        p = self.path / f"{name}.parquet"
+        if not p.exists():
+            return
+        self.state.parquet_used.append(name)
+        try:
+            import pyarrow.parquet as pq  # optional extra
+        except ImportError:
+            self._issues(f"{name}.parquet").unreadable = "pyarrow is not installed (pip install 'scalable-tui[parquet]')"
+            return
+        try:
+            rows = pq.read_table(p).to_pylist()
+        except Exception as exc:  # noqa: BLE001 - any parquet damage is a notice, not a crash
+            self._issues(f"{name}.parquet").unreadable = f"{type(exc).__name__}: {exc}"
+            return
+        lines = [orjson.dumps(r, default=str) for r in rows]
+        on_lines(lines, 0, self._issues(f"{name}.parquet"))
+
+    @staticmethod
+    def _decode(line: bytes, line_no: int, issues: FileIssues) -> dict[str, Any] | None:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if not line.strip():
+                return None
+            if "UTF-8" in str(exc):
+                issues.non_utf8 += 1
+                issues.note(line_no, "not UTF-8")
+            else:
+                issues.corrupt += 1
+                issues.note(line_no, "not valid JSON")
+            return None
+        if not isinstance(obj, dict):
+            issues.invalid += 1
+            issues.note(line_no, "not a JSON object")
+            return None
+        sv = obj.get("schema_version")
+        if isinstance(sv, int) and sv > KNOWN_SCHEMA:
+            issues.future_schema += 1
+        return obj
+
+    # tasks ------------------------------------------------------------------
+    def _on_task_lines(self, lines: list[bytes], first_no: int, issues: FileIssues) -> None:
+        """Hot path: ~1M lines on big runs.
+
+        Most lines are ``submitted``/``running`` events that differ from
+        another task's only in ``task_id`` and ``timestamp``.  Such lines are
+        keyed with those two values cut out and the decoded fields are reused,
+        which is exact (the template was decoded by orjson) and about three
+        times cheaper than decoding every line.
+        """
+        t = self.state.tasks
+        strings = t.strings
+        intern = strings.get
+        row_of = t.row
+        add_row = t.add_row
+        state_a, name_a, comp_a, tag_a, fn_a = t.state, t.name, t.component, t.tag, t.function
+        sub_a, last_a, dur_a = t.submitted_ts, t.last_ts, t.duration
+        cache = self._line_cache
+        loads = orjson.loads
+        decode = self._decode
+        failed_id = intern("failed")
+        submitted_id = intern("submitted")
+        failed_with_record = self._failed_with_record
+        ts_cache = _TS_CACHE
+        n_events = 0
+        last_ts = self.state.last_event_ts or -math.inf
+        first_ts = self.state.first_event_ts if self.state.first_event_ts is not None else math.inf
+        new_failed: list[tuple[int, str, Any, Any, Any]] = []
+        tid_mark = b'"task_id": "'
+        ts_mark = b'"timestamp": "'
+        null_dur = b'"duration_s": null'
+        line_no = first_no
+        for line in lines:
+            line_no += 1
+            # ---- fast path: templated submitted/running lines
+            fields = None
+            obj = None
+            if null_dur in line:
+                a = line.find(tid_mark)
+                b = line.find(ts_mark)
+                if a > 0 and b > a:
+                    a += 12
+                    a2 = line.find(b'"', a)
+                    b += 14
+                    b2 = line.find(b'"', b)
+                    if a2 > 0 and b2 > 0:
+                        key = line[:a] + line[a2:b] + line[b2:]
+                        fields = cache.get(key)
+                        if fields is not None:
+                            try:
+                                tid = line[a:a2].decode()
+                                ts_s = line[b:b2].decode()
+                            except UnicodeDecodeError:
+                                issues.non_utf8 += 1
+                                issues.note(line_no, "not UTF-8")
+                                continue
+                        else:
+                            obj = decode(line, line_no, issues)
+                            if obj is None:
+                                continue
+                            if len(cache) < 4096 and _templatable(obj, line[a:a2], line[b:b2]):
+                                cache[key] = (
+                                    intern(obj["state"]),
+                                    intern(obj.get("task_name")),
+                                    intern(obj.get("component")),
+                                    intern(obj.get("tag")),
+                                    intern(obj.get("function_name")),
+                                )
+            if fields is not None:
+                r = row_of.get(tid)
+                if r is None:
+                    r = add_row(tid)
+                st = fields[0]
+                state_a[r] = st
+                if fields[1]:
+                    name_a[r] = fields[1]
+                if fields[2]:
+                    comp_a[r] = fields[2]
+                if fields[3]:
+                    tag_a[r] = fields[3]
+                if fields[4]:
+                    fn_a[r] = fields[4]
+                ts = ts_cache.get(ts_s)
+                if ts is None:
+                    ts = parse_ts(ts_s)
+                if ts is not None:
+                    if st == submitted_id and sub_a[r] != sub_a[r]:
+                        sub_a[r] = ts
+                    last_a[r] = ts
+                    if ts > last_ts:
+                        last_ts = ts
+                    if ts < first_ts:
+                        first_ts = ts
+                n_events += 1
+                continue
+            # ---- general path: any other line, fully decoded and type-checked
+            if obj is None:
+                obj = decode(line, line_no, issues)
+                if obj is None:
+                    continue
+            tid = obj.get("task_id")
+            state = obj.get("state")
+            if type(tid) is not str or type(state) is not str or not tid:
+                issues.invalid += 1
+                issues.note(line_no, "task event without a string task_id/state")
+                continue
+            r = row_of.get(tid)
+            if r is None:
+                r = add_row(tid)
+            st = intern(state)
+            state_a[r] = st
+            for key_name, arr in (("task_name", name_a), ("component", comp_a), ("tag", tag_a), ("function_name", fn_a)):
+                v = obj.get(key_name)
+                if v is not None:
+                    if type(v) is str:
+                        arr[r] = intern(v)
+                    else:
+                        issues.fields_ignored += 1
+            ts = parse_ts(obj.get("timestamp"))
+            if ts is not None:
+                if st == submitted_id and sub_a[r] != sub_a[r]:
+                    sub_a[r] = ts
+                last_a[r] = ts
+                if ts > last_ts:
+                    last_ts = ts
+                if ts < first_ts:
+                    first_ts = ts
+            d = obj.get("duration_s")
+            if d is not None:
+                if type(d) in (int, float) and d >= 0:
+                    dur_a[r] = float(d)
+                else:
+                    issues.fields_ignored += 1
+            w = obj.get("worker")
+            if type(w) is str:
+                t.worker[r] = w
+            et, em = obj.get("error_type"), obj.get("error_message")
+            if et is not None or em is not None:
+                t.error[r] = (_str_or_none(et), em if type(em) is str else (None if em is None else str(em)))
+            if st == failed_id:
+                new_failed.append((r, tid, obj.get("timestamp"), et, em))
+            n_events += 1
+        t.events += n_events
+        if n_events:
+            self.state.last_event_ts = last_ts if last_ts != -math.inf else self.state.last_event_ts
+            self.state.first_event_ts = first_ts if first_ts != math.inf else self.state.first_event_ts
+        for r, tid, ts_s, et, em in new_failed:
+            if tid in failed_with_record or tid in self._synthetic:
+                continue
+            # A failed task whose failure record is missing (no failures.jsonl,
+            # or the writer died before writing it): keep it as a failure so
+            # that nothing that failed is invisible.
+            rec = FailureRecord(
+                index=len(self.state.failures),
+                failure_class=_str_or_none(et) or "UnknownError",
+                message=em if isinstance(em, str) else "",
+                timestamp=_str_or_none(ts_s),
+                ts=parse_ts(ts_s),
+                task_id=tid,
+                worker=t.worker.get(r),
+                source="tasks.jsonl",
+            )
+            self._synthetic[tid] = rec.index
+            self.state.failures.append(rec)
+
+    def _reconcile_synthetic(self) -> None:
+        """Drop synthesised failures whose real record arrived later (tailing)."""
+        if not self._synthetic:
+            return
+        late = [tid for tid in self._synthetic if tid in self._failed_with_record]
+        if not late:
+            return
+        drop = {self._synthetic.pop(tid) for tid in late}
+        kept = [f for f in self.state.failures if f.index not in drop]
+        for i, f in enumerate(kept):
+            f.index = i
+            if f.source == "tasks.jsonl" and f.task_id in self._synthetic:
+                self._synthetic[f.task_id] = i
+        self.state.failures = kept
+
+    # failures ---------------------------------------------------------------
+    def _on_failure_lines(self, lines: list[bytes], first_no: int, issues: FileIssues) -> None:
+        failures = self.state.failures
+        for i, line in enumerate(lines, start=first_no + 1):
+            obj = self._decode(line, i, issues)
+            if obj is None:
+                continue
+            details = obj.get("details")
+            if not isinstance(details, dict):
+                if details is not None:
+                    issues.fields_ignored += 1
+                details = {}
+            fc = obj.get("failure_class")
+            msg = obj.get("message")
+            if fc is None and msg is None and not details:
+                issues.invalid += 1
+                issues.note(i, "failure record without failure_class/message")
+                continue
+            tid = _str_or_none(obj.get("task_id")) or _str_or_none(details.get("task_id"))
+            tb = details.get("traceback")
+            if isinstance(tb, list):
+                tb = "".join(str(x) for x in tb)
+            if isinstance(tb, str) and len(tb) > MAX_TRACEBACK_CHARS:
+                half = MAX_TRACEBACK_CHARS // 2
+                tb = tb[:half] + "\n… (traceback truncated) …\n" + tb[-half:]
+            ts_s = _str_or_none(obj.get("timestamp"))
+            ts = parse_ts(ts_s)
+            self._seen_ts(ts)
+            rec = FailureRecord(
+                index=len(failures),
+                failure_class=fc if isinstance(fc, str) and fc else "UnknownError",
+                message=msg if isinstance(msg, str) else ("" if msg is None else str(msg)),
+                timestamp=ts_s,
+                ts=ts,
+                task_id=tid,
+                provider=_str_or_none(obj.get("provider")),
+                phase=_str_or_none(details.get("phase")),
+                worker=_str_or_none(details.get("worker_id")) or _str_or_none(details.get("worker")),
+                traceback=tb if isinstance(tb, str) and tb.strip() else None,
+                details={k: v for k, v in details.items() if k != "traceback"},
+                line_no=i,
+            )
+            if tid:
+                self._failed_with_record.add(tid)
+            failures.append(rec)
+
+    # resources --------------------------------------------------------------
+    def _on_resource_lines(self, lines: list[bytes], first_no: int, issues: FileIssues) -> None:
+        """Resource lines repeat per component; cache by the line minus id and time."""
+        t = self.state.tasks
+        cache = self._resource_cache
+        id_mark = b'"entity_id": "'
+        ts_mark = b'"timestamp": "'
+        n = 0
+        for i, line in enumerate(lines, start=first_no + 1):
+            a = line.find(id_mark)
+            b = line.find(ts_mark)
+            prof = None
+            if a > 0 and b > a:
+                a += 14
+                a2 = line.find(b'"', a)
+                b += 14
+                b2 = line.find(b'"', b)
+                key = line[:a] + line[a2:b] + line[b2:]
+                prof = cache.get(key)
+                if prof is not None:
+                    eid = line[a:a2].decode("utf-8", "replace")
+            if prof is None:
+                obj = self._decode(line, i, issues)
+                if obj is None:
+                    continue
+                eid = obj.get("entity_id")
+                if not isinstance(eid, str):
+                    issues.invalid += 1
+                    issues.note(i, "resource record without entity_id")
+                    continue
+                prof = self._profile(obj, issues)
+                if a > 0 and b > a and a2 > 0 and b2 > 0 and len(cache) < 4096 and b"\\" not in line[a:a2]:
+                    if obj.get("entity_id") == line[a:a2].decode("utf-8", "replace"):
+                        cache[key] = prof
+            r = t.row.get(eid)
+            if r is None:
+                r = t.add_row(eid)
+            t.resource[r] = prof
+            n += 1
+        self.state.resource_events += n
+
+    def _profile(self, obj: dict[str, Any], issues: FileIssues) -> int:
+        def num(k: str) -> int | float | None:
+            v = obj.get(k)
+            if v is None or (type(v) in (int, float)):
+                return v
+            issues.fields_ignored += 1
+            return None
+
+        mem = obj.get("requested_memory")
+        wall = obj.get("requested_walltime")
+        key = (
+            _str_or_none(obj.get("component")),
+            _str_or_none(obj.get("provider")),
+            num("requested_cpus"),
+            mem if isinstance(mem, str) else (str(mem) if mem is not None else None),
+            wall if isinstance(wall, str) else (str(wall) if wall is not None else None),
+            num("requested_workers"),
+        )
+        idx = self._profile_index.get(key)
+        if idx is None:
+            idx = len(self.state.profiles)
+            self._profile_index[key] = idx
+            self.state.profiles.append(ResourceProfile(*key))  # type: ignore[arg-type]
+        return idx
+
+    # workers / cache / counters ---------------------------------------------
+    def _on_worker_lines(self, lines: list[bytes], first_no: int, issues: FileIssues) -> None:
+        for i, line in enumerate(lines, start=first_no + 1):
+            obj = self._decode(line, i, issues)
+            if obj is None:
+                continue
+            state = obj.get("state")
+            if not isinstance(state, str):
+                issues.invalid += 1
+                issues.note(i, "worker event without a state")
+                continue
+            details = obj.get("details")
+            ts_s = _str_or_none(obj.get("timestamp"))
+            ts = parse_ts(ts_s)
+            self._seen_ts(ts)
+            self.state.worker_events.append(
+                WorkerEvent(
+                    timestamp=ts_s,
+                    ts=ts,
+                    state=state,
+                    provider=_str_or_none(obj.get("provider")),
+                    worker_id=None if obj.get("worker_id") is None else str(obj.get("worker_id")),
+                    component=_str_or_none(obj.get("component")),
+                    details=details if isinstance(details, dict) else {},
+                )
+            )
+
+    def _on_cache_lines(self, lines: list[bytes], first_no: int, issues: FileIssues) -> None:
+        for i, line in enumerate(lines, start=first_no + 1):
+            obj = self._decode(line, i, issues)
+            if obj is None:
+                continue
+            if obj.get("hit"):
+                self.state.cache_hits += 1
+            else:
+                self.state.cache_misses += 1
+
+    def _on_count_lines(self, attr: str) -> Callable[[list[bytes], int, FileIssues], None]:
+        def on_lines(lines: list[bytes], first_no: int, issues: FileIssues) -> None:
+            n = 0
+            for i, line in enumerate(lines, start=first_no + 1):
+                if self._decode(line, i, issues) is not None:
+                    n += 1
+            setattr(self.state, attr, getattr(self.state, attr) + n)
+
+        return on_lines
+
+
+def load_run(run_dir: str | Path) -> RunState:
+    """Read a whole run directory once."""
+    return RunDirReader(run_dir).load()
