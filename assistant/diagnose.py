@@ -309,7 +309,7 @@ def _abandoned_finding(state: RunState, idle: float) -> Finding:
     return Finding(
         id="run_abandoned",
         category="run_abandoned",
-        severity="error",
+        severity="critical",
         title=f"Run probably abandoned: status is still 'running' but no event for {_duration_text(idle)}",
         count=0,
         transient=True,
@@ -329,11 +329,12 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
     """The heuristic diagnosis of one run state."""
     join_failures(state)
     findings = [_finding(state, g) for g in group_failures(state)]
-    findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], -f.count, f.category, f.id))
     abandoned, idle = abandoned_info(state, stale_after_s, now)
     if abandoned and idle is not None:
-        findings.insert(0, _abandoned_finding(state, idle))
-        findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], -f.count if f.count else -1, f.category, f.id))
+        findings.append(_abandoned_finding(state, idle))
+    # Severity first; within one severity, run-level findings (count 0) before
+    # failure groups, then the biggest groups first.
+    findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], f.count > 0, -f.count, f.category, f.id))
     counts = state.tasks.counts_by_state()
     total = len(state.failures)
     failure_findings = [f for f in findings if f.count]

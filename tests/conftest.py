@@ -1,0 +1,67 @@
+"""Shared test helpers: fixture run directories and running the real CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "runs"
+
+
+def fixture_run(name: str) -> Path:
+    """The run directory inside ``fixtures/runs/NAME/`` (there is exactly one)."""
+    runs = sorted(p for p in (FIXTURES / name).iterdir() if p.is_dir() and p.name.startswith("run-"))
+    assert len(runs) == 1, f"expected one run in fixtures/runs/{name}, found {runs}"
+    return runs[0]
+
+
+@pytest.fixture
+def gcam_run() -> Path:
+    return fixture_run("gcam-stitches")
+
+
+@pytest.fixture
+def run_copy(tmp_path: Path):
+    """Copy a fixture run into tmp_path so a test can damage or grow it."""
+
+    def make(name: str) -> Path:
+        src = fixture_run(name)
+        dst = tmp_path / "runs" / src.name
+        shutil.copytree(src, dst)
+        for p in dst.rglob("*"):
+            p.chmod(0o644 if p.is_file() else 0o755)
+        return dst
+
+    return make
+
+
+def tree_fingerprint(path: Path) -> dict[str, tuple[int, int, str]]:
+    """Names, sizes, mtimes and content hashes: proves nothing was written."""
+    out = {}
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out[str(p.relative_to(path))] = (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the installed console entry point the way a user does (a real process)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALABLE_", "OPENAI_"))}
+    full_env.pop("NO_COLOR", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "scalable_tui", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )

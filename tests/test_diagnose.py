@@ -1,0 +1,118 @@
+"""Findings: grouped, complete, ordered, with context-aware suggestions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from assistant import diagnose_run
+from assistant.diagnose import diagnose_state
+from assistant.models import SEVERITY_RANK
+from scalable_tui.sources.rundir import load_run
+
+
+def test_gcam_run_groups_into_one_finding_per_bug(gcam_run: Path) -> None:
+    d = diagnose_run(gcam_run, no_ai=True)
+    by_cat = {f.category: f for f in d.findings}
+    assert d.failures_total == 41 and d.method == "heuristic"
+    assert {c: f.count for c, f in by_cat.items()} == {
+        "invalid_input": 14,  # KeyError 'region_N'
+        "user_code": 11,  # ZeroDivisionError
+        "permission": 6,
+        "disk_full": 5,
+        "gpu_oom": 5,
+    }
+    assert by_cat["invalid_input"].pattern == "'region_<n>'"
+    assert by_cat["permission"].pattern == "[Errno 13] Permission denied: '/project/shared/gcam/outputs/run_<n>.db'"
+    assert "/project/shared/gcam/outputs" in by_cat["permission"].suggestion
+    assert by_cat["disk_full"].severity == "critical"
+    assert by_cat["gpu_oom"].transient is False
+    assert by_cat["invalid_input"].task_names == {"run_gcam": 14}
+    assert by_cat["invalid_input"].resources["requested_memory"] == "2G"
+    assert by_cat["invalid_input"].first_seen <= by_cat["invalid_input"].last_seen
+    assert by_cat["invalid_input"].evidence[0].source.startswith("failures.jsonl:")
+
+
+def test_every_failure_is_in_exactly_one_finding(gcam_run: Path) -> None:
+    state = load_run(gcam_run)
+    d = diagnose_state(state)
+    seen = [i for f in d.findings for i in f.failure_indices]
+    assert sorted(seen) == list(range(len(state.failures)))
+    assert sum(f.count for f in d.findings) == d.failures_total
+
+
+def test_findings_are_ordered_by_severity_then_count(gcam_run: Path) -> None:
+    d = diagnose_run(gcam_run)
+    keys = [(SEVERITY_RANK[f.severity], f.count > 0, -f.count) for f in d.findings]
+    assert keys == sorted(keys)
+
+
+def test_thousands_of_identical_failures_are_one_finding(run_copy) -> None:
+    run = run_copy("gcam-stitches")
+    rec = json.loads((run / "failures.jsonl").read_text().splitlines()[0])
+    (run / "tasks.jsonl").write_text("")  # else failed tasks without a record count as failures too
+    with (run / "failures.jsonl").open("w") as f:
+        for i in range(5000):
+            f.write(json.dumps(dict(rec, message=f"'region_{i}'", task_id=f"{i:032x}")) + "\n")
+    d = diagnose_run(run)
+    assert [(f.category, f.count) for f in d.findings] == [("invalid_input", 5000)]
+    assert len(d.findings[0].task_ids) == 50 and d.findings[0].task_ids_more == 4950
+
+
+def test_memory_suggestion_uses_the_runs_requested_memory(run_copy) -> None:
+    run = run_copy("gcam-stitches")
+    rec = json.loads((run / "failures.jsonl").read_text().splitlines()[0])
+    rec.update(failure_class="MemoryError", message="Unable to allocate 3.2 GiB for an array")
+    (run / "failures.jsonl").write_text(json.dumps(rec) + "\n")
+    keep = [ln for ln in (run / "tasks.jsonl").read_text().splitlines(keepends=True) if '"failed"' not in ln]
+    (run / "tasks.jsonl").write_text("".join(keep))
+    d = diagnose_run(run)
+    assert d.findings[0].category == "oom"
+    assert "requested memory: 2G" in d.findings[0].suggestion and "4G" in d.findings[0].suggestion
+
+
+def test_abandoned_run_is_reported_with_unfinished_tasks(run_copy) -> None:
+    run = run_copy("gcam-stitches")
+    meta = json.loads((run / "run.json").read_text())
+    meta.update(status="running", finished_at=None)
+    (run / "run.json").write_text(json.dumps(meta))
+    (run / "summary.json").unlink()
+    lines = (run / "tasks.jsonl").read_text().splitlines(keepends=True)
+    (run / "tasks.jsonl").write_text("".join(lines[:200]))
+    state = load_run(run)
+    last = state.last_event_ts
+    fresh = diagnose_state(state, now=last + 60)
+    assert not fresh.abandoned and all(f.category != "run_abandoned" for f in fresh.findings)
+    old = diagnose_state(state, now=last + 5 * 3600)
+    assert old.abandoned
+    top = old.findings[0]
+    assert top.category == "run_abandoned" and top.count == 0
+    assert old.unfinished == state.tasks.unfinished() > 0
+    assert f"{old.unfinished} task(s) never finished" in top.suggestion
+    assert "5h 00m" in top.title
+    # an explicit threshold wins
+    assert diagnose_state(state, stale_after_s=30, now=last + 60).abandoned
+
+
+def test_session_start_failure_is_cluster_startup(tmp_path: Path) -> None:
+    run = tmp_path / "run-20261124T010203Z-x-deadbeef"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"run_id": run.name, "status": "failed", "schema_version": 1}))
+    (run / "failures.jsonl").write_text(
+        json.dumps(
+            {
+                "details": {"phase": "session.start"},
+                "event_type": "failure",
+                "failure_class": "ValueError",
+                "message": "Unknown provider 'slurmm'",
+                "task_id": None,
+                "timestamp": "2026-11-24T01:02:03Z",
+            }
+        )
+        + "\n"
+    )
+    d = diagnose_run(run)
+    assert [(f.category, f.severity, f.phase) for f in d.findings] == [("cluster_startup", "critical", "session.start")]
+    assert "(session.start)" in d.findings[0].title

@@ -1,0 +1,45 @@
+"""Import rules: the headless core stays headless and --help stays cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("textual", "distributed", "openai")
+
+
+def _imported_after(code: str) -> set[str]:
+    probe = code + "\nimport sys\nprint(','.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.strip().splitlines()[-1].split(","))
+
+
+def test_assistant_imports_without_textual_distributed_openai() -> None:
+    mods = _imported_after("import assistant, assistant.diagnose, assistant.render, assistant.rules")
+    assert "assistant" in mods
+    assert not (mods & set(HEAVY)), mods & set(HEAVY)
+
+
+def test_diagnosing_a_run_imports_no_ui_or_cluster_code(gcam_run) -> None:
+    mods = _imported_after(f"import assistant\nassistant.diagnose_run({str(gcam_run)!r})")
+    assert not (mods & set(HEAVY)), mods & set(HEAVY)
+
+
+def test_help_imports_none_of_the_heavy_packages() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "scalable_tui", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "diagnose" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "scalable_tui" in imported
+    assert not (imported & set(HEAVY)), imported & set(HEAVY)
+
+
+def test_subcommand_help_is_cheap_too() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "scalable_tui", "diagnose", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "--fail-on" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert not (imported & set(HEAVY))
