@@ -17,7 +17,7 @@ from pathlib import Path
 from assistant.models import SEVERITY_RANK, Diagnosis, Evidence, Finding
 from assistant.rules import SUGGESTIONS, Rule, classify
 from assistant.signature import SIGNATURE_VERSION, parse_traceback, signature
-from scalable_tui.models import FailureRecord, ResourceProfile, RunState
+from scalable_tui.models import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
 
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5
@@ -57,6 +57,8 @@ def join_failures(state: RunState) -> None:
     """Fill task name, component, duration and resources on each failure."""
     t = state.tasks
     for f in state.failures:
+        if f.worker is not None and looks_like_dask_key(f.worker):
+            f.dask_key, f.worker = f.worker, None
         if f.task_id is None:
             continue
         r = t.row.get(f.task_id)
@@ -65,8 +67,12 @@ def join_failures(state: RunState) -> None:
         f.task_name = t.name_of(r)
         f.component = t.component_of(r)
         f.duration_s = t.duration_of(r)
-        if f.worker is None:
-            f.worker = t.worker.get(r)
+        w = t.worker.get(r)
+        if w is not None:
+            if looks_like_dask_key(w):
+                f.dask_key = w
+            elif f.worker is None:
+                f.worker = w
         p = t.resource.get(r)
         f.resources = None if p is None else state.profiles[p]
 

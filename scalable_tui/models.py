@@ -8,6 +8,7 @@ hundreds of thousands of validated objects.  Pydantic lives at the edges
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class FailureRecord:
     component: str | None = None
     duration_s: float | None = None
     resources: ResourceProfile | None = None
+    #: The Dask key of the task's future.  Scalable 2.0.0b6 writes it into the
+    #: task event's ``worker`` field; it is kept apart so it is never shown as a worker.
+    dask_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -112,6 +116,14 @@ class FileIssues:
     def note(self, line_no: int, reason: str) -> None:
         if len(self.examples) < 5:
             self.examples.append((line_no, reason))
+
+
+_DASK_KEY = re.compile(r"^[\w.<>-]+-[0-9a-f]{32}$")
+
+
+def looks_like_dask_key(value: str) -> bool:
+    """``run_gcam-402063bf…`` (a future's key), as opposed to ``tcp://…`` or a worker name."""
+    return bool(_DASK_KEY.match(value))
 
 
 class Interner:

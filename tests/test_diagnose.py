@@ -116,3 +116,11 @@ def test_session_start_failure_is_cluster_startup(tmp_path: Path) -> None:
     d = diagnose_run(run)
     assert [(f.category, f.severity, f.phase) for f in d.findings] == [("cluster_startup", "critical", "session.start")]
     assert "(session.start)" in d.findings[0].title
+
+
+def test_dask_keys_in_the_worker_field_are_not_shown_as_workers(gcam_run: Path) -> None:
+    # Scalable 2.0.0b6 writes the future's key ("run_gcam-<32 hex>") into `worker`.
+    state = load_run(gcam_run)
+    d = diagnose_state(state)
+    assert all(f.workers == [] for f in d.findings)
+    assert all(f.dask_key and f.dask_key.startswith("run_gcam-") for f in state.failures)
