@@ -224,11 +224,15 @@ def _finding(state: RunState, g: _Group) -> Finding:
             "requested_cpus": p.requested_cpus,
             "provider": p.provider,
         }
-    title = g.rule.title
+    exc = recs[0].failure_class.rsplit(".", 1)[-1]
+    where = f" in {names.most_common(1)[0][0]}" if names else ""
     if g.rule.category in ("user_code", "invalid_input"):
-        title = f"{g.types[0]} in {names.most_common(1)[0][0]}" if names else f"{g.types[0]} in task code"
+        title = f"{exc}{where or ' in task code'}"
+    else:
+        # Several groups can share a category: the exception and task tell them apart.
+        title = f"{g.rule.title}: {exc}{where}"
     if recs[0].phase and recs[0].phase != "task_execution":
-        title = f"{title} ({recs[0].phase})"
+        title = f"{g.rule.title} ({recs[0].phase}): {exc}"
     return Finding(
         id=g.sig,
         category=g.rule.category,

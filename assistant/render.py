@@ -58,8 +58,6 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     head = _header_lines(diag)
     console.print(Text(head[0], style="bold"))
     console.print(Text(head[1]))
-    for n in diag.notices:
-        console.print(Text("note: " + printable(n), style="dim"))
     console.print()
     failure_findings = [f for f in diag.findings if f.count]
     run_findings = [f for f in diag.findings if not f.count]
