@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,20 +83,78 @@ class RefreshResult:
 _TEMPLATE_STATES = frozenset({"submitted", "running"})
 
 
-def _templatable(obj: dict[str, Any], tid: bytes, ts: bytes) -> bool:
-    """May lines equal to this one but for task_id/timestamp reuse its decoded fields?"""
-    if b"\\" in tid or b"\\" in ts:
+_TID_MARK = b'"task_id": "'
+_TS_MARK = b'"timestamp": "'
+_EID_MARK = b'"entity_id": "'
+_PROBE = "~probe~"
+_MISS: Any = object()
+_NAN8 = array("d", [math.nan]).tobytes()
+
+
+def _grow(t: TaskTable, n: int) -> None:
+    """Preallocate ``n`` default rows past ``len(t.ids)`` (see ``_trim``)."""
+    zeros = bytes(4 * n)
+    for a in (t.state, t.name, t.component, t.tag, t.function):
+        a.frombytes(zeros)
+    nans = _NAN8 * n
+    for a in (t.submitted_ts, t.last_ts, t.duration):
+        a.frombytes(nans)
+
+
+def _trim(t: TaskTable) -> None:
+    """Cut the columns back to the number of rows (undo unused preallocation)."""
+    n = len(t.ids)
+    for a in (t.state, t.name, t.component, t.tag, t.function, t.submitted_ts, t.last_ts, t.duration):
+        del a[n:]
+
+
+def _probe_ok(obj: dict[str, Any], head: bytes, mark1: bytes, key1: str, mid: bytes, mark2: bytes, key2: str,
+              tail: bytes) -> bool:
+    """Do the two cut-out values (and only they) decide ``obj[key1]`` and ``obj[key2]``?
+
+    Re-decodes the line with different values in the two slots: exact even with
+    duplicate keys or look-alike text elsewhere in the line.
+    """
+    probe = _PROBE.encode()
+    try:
+        other = orjson.loads(head + mark1 + probe + b'"' + mid + mark2 + probe + b'"' + tail)
+    except orjson.JSONDecodeError:
         return False
+    expect = dict(obj)
+    expect[key1] = _PROBE
+    expect[key2] = _PROBE
+    return other == expect
+
+
+def _plain(raw: bytes, value: Any) -> bool:
+    """Is ``value`` exactly the JSON string whose raw bytes are ``raw`` (no escapes)?"""
+    if type(value) is not str or b"\\" in raw:
+        return False
+    try:
+        return raw.decode() == value and value.isprintable()
+    except UnicodeDecodeError:
+        return False
+
+
+def _templatable(obj: dict[str, Any], head: bytes, tidb: bytes, mid: bytes, tsb: bytes, tail: bytes) -> bool:
+    """May lines equal to this one but for task_id/timestamp reuse its decoded fields?"""
     if obj.get("state") not in _TEMPLATE_STATES:
         return False
-    if obj.get("task_id") != tid.decode("utf-8", "replace") or obj.get("timestamp") != ts.decode("utf-8", "replace"):
+    if not _plain(tidb, obj.get("task_id")) or not _plain(tsb, obj.get("timestamp")):
         return False
-    if obj.get("error_type") is not None or obj.get("error_message") is not None or obj.get("worker") is not None:
+    if (
+        obj.get("error_type") is not None
+        or obj.get("error_message") is not None
+        or obj.get("worker") is not None
+        or obj.get("duration_s") is not None
+    ):
         return False
     sv = obj.get("schema_version")
     if isinstance(sv, int) and sv > KNOWN_SCHEMA:
         return False
-    return all(type(obj.get(k)) in (str, type(None)) for k in ("task_name", "component", "tag", "function_name"))
+    if not all(type(obj.get(k)) in (str, type(None)) for k in ("task_name", "component", "tag", "function_name")):
+        return False
+    return _probe_ok(obj, head, _TID_MARK, "task_id", mid, _TS_MARK, "timestamp", tail)
 
 
 class RunDirReader:
@@ -330,94 +389,122 @@ class RunDirReader:
         Most lines are ``submitted``/``running`` events that differ from
         another task's only in ``task_id`` and ``timestamp``.  Such lines are
         keyed with those two values cut out and the decoded fields are reused,
-        which is exact (the template was decoded by orjson) and about three
-        times cheaper than decoding every line.
+        which is exact (the template was decoded by orjson, probed so that the
+        two cut-out values really are the task_id and timestamp fields, and a
+        reused value is only accepted when it needs no JSON unescaping) and
+        several times cheaper than decoding every line.
+
+        Rows are preallocated for the chunk and trimmed afterwards, so a new
+        task costs a dict insert and a list append rather than ten appends.
         """
         t = self.state.tasks
+        _grow(t, len(lines))
+        try:
+            self._task_lines(t, lines, first_no, issues, len(t.ids))
+        finally:
+            _trim(t)
+
+    def _task_lines(self, t: TaskTable, lines: list[bytes], first_no: int, issues: FileIssues, nxt: int) -> int:
         strings = t.strings
         intern = strings.get
         row_of = t.row
-        add_row = t.add_row
+        row_get = row_of.get
+        ids_append = t.ids.append
         state_a, name_a, comp_a, tag_a, fn_a = t.state, t.name, t.component, t.tag, t.function
         sub_a, last_a, dur_a = t.submitted_ts, t.last_ts, t.duration
         cache = self._line_cache
-        loads = orjson.loads
         decode = self._decode
         failed_id = intern("failed")
         submitted_id = intern("submitted")
         failed_with_record = self._failed_with_record
-        ts_cache = _TS_CACHE
+        #: timestamp bytes -> epoch (validated); its values give first/last ts of the fast path
+        tsc: dict[bytes, float | None] = {}
+        tsc_get = tsc.get
         n_events = 0
-        last_ts = self.state.last_event_ts or -math.inf
-        first_ts = self.state.first_event_ts if self.state.first_event_ts is not None else math.inf
+        last_ts = -math.inf
+        first_ts = math.inf
         new_failed: list[tuple[int, str, Any, Any, Any]] = []
-        tid_mark = b'"task_id": "'
-        ts_mark = b'"timestamp": "'
-        null_dur = b'"duration_s": null'
+        tid_mark = _TID_MARK
+        ts_mark = _TS_MARK
+        miss = _MISS
         line_no = first_no
         for line in lines:
             line_no += 1
             # ---- fast path: templated submitted/running lines
-            fields = None
             obj = None
-            if null_dur in line:
-                a = line.find(tid_mark)
-                b = line.find(ts_mark)
-                if a > 0 and b > a:
-                    a += 12
-                    a2 = line.find(b'"', a)
-                    b += 14
-                    b2 = line.find(b'"', b)
-                    if a2 > 0 and b2 > 0:
-                        key = line[:a] + line[a2:b] + line[b2:]
-                        fields = cache.get(key)
-                        if fields is not None:
+            h, sep, rest = line.partition(tid_mark)
+            if sep:
+                tidb, q, rest = rest.partition(b'"')
+                mid, sep, rest = rest.partition(ts_mark)
+                if sep:
+                    tsb, q, tail = rest.partition(b'"')
+                    fields = cache.get((h, mid, tail)) if q else None
+                    if fields is not None:
+                        if tidb.isalnum():
+                            tid = tidb.decode()
+                        else:
                             try:
-                                tid = line[a:a2].decode()
-                                ts_s = line[b:b2].decode()
+                                tid = tidb.decode()
                             except UnicodeDecodeError:
                                 issues.non_utf8 += 1
                                 issues.note(line_no, "not UTF-8")
                                 continue
-                        else:
-                            obj = decode(line, line_no, issues)
-                            if obj is None:
-                                continue
-                            if len(cache) < 4096 and _templatable(obj, line[a:a2], line[b:b2]):
-                                cache[key] = (
-                                    intern(obj["state"]),
-                                    intern(obj.get("task_name")),
-                                    intern(obj.get("component")),
-                                    intern(obj.get("tag")),
-                                    intern(obj.get("function_name")),
-                                )
-            if fields is not None:
-                r = row_of.get(tid)
-                if r is None:
-                    r = add_row(tid)
-                st = fields[0]
-                state_a[r] = st
-                if fields[1]:
-                    name_a[r] = fields[1]
-                if fields[2]:
-                    comp_a[r] = fields[2]
-                if fields[3]:
-                    tag_a[r] = fields[3]
-                if fields[4]:
-                    fn_a[r] = fields[4]
-                ts = ts_cache.get(ts_s)
-                if ts is None:
-                    ts = parse_ts(ts_s)
-                if ts is not None:
-                    if st == submitted_id and sub_a[r] != sub_a[r]:
-                        sub_a[r] = ts
-                    last_a[r] = ts
-                    if ts > last_ts:
-                        last_ts = ts
-                    if ts < first_ts:
-                        first_ts = ts
-                n_events += 1
-                continue
+                            if not tid or "\\" in tid or not tid.isprintable():
+                                fields = None
+                        if fields is not None:
+                            ts = tsc_get(tsb, miss)
+                            if ts is miss:
+                                try:
+                                    ts_s = tsb.decode()
+                                except UnicodeDecodeError:
+                                    issues.non_utf8 += 1
+                                    issues.note(line_no, "not UTF-8")
+                                    continue
+                                if "\\" in ts_s or not ts_s.isprintable():
+                                    fields = None
+                                else:
+                                    ts = tsc[tsb] = parse_ts(ts_s)
+                        if fields is not None:
+                            r = row_get(tid)
+                            if r is None:
+                                r = row_of[tid] = nxt
+                                ids_append(tid)
+                                nxt += 1
+                            st, nm, cp, tg, fn, full, is_sub = fields
+                            state_a[r] = st
+                            if full:
+                                name_a[r] = nm
+                                comp_a[r] = cp
+                                tag_a[r] = tg
+                                fn_a[r] = fn
+                            else:
+                                if nm:
+                                    name_a[r] = nm
+                                if cp:
+                                    comp_a[r] = cp
+                                if tg:
+                                    tag_a[r] = tg
+                                if fn:
+                                    fn_a[r] = fn
+                            if ts is not None:
+                                if is_sub and sub_a[r] != sub_a[r]:
+                                    sub_a[r] = ts
+                                last_a[r] = ts
+                            n_events += 1
+                            continue
+                    elif q and len(cache) < 4096:
+                        obj = decode(line, line_no, issues)
+                        if obj is None:
+                            continue
+                        if obj.get("state") in _TEMPLATE_STATES and _templatable(obj, h, tidb, mid, tsb, tail):
+                            nm = intern(obj.get("task_name"))
+                            cp = intern(obj.get("component"))
+                            tg = intern(obj.get("tag"))
+                            fn = intern(obj.get("function_name"))
+                            st = intern(obj["state"])
+                            cache[(h, mid, tail)] = (
+                                st, nm, cp, tg, fn, bool(nm and cp and tg and fn), st == submitted_id
+                            )
             # ---- general path: any other line, fully decoded and type-checked
             if obj is None:
                 obj = decode(line, line_no, issues)
@@ -429,19 +516,41 @@ class RunDirReader:
                 issues.invalid += 1
                 issues.note(line_no, "task event without a string task_id/state")
                 continue
-            r = row_of.get(tid)
+            r = row_get(tid)
             if r is None:
-                r = add_row(tid)
+                r = row_of[tid] = nxt
+                ids_append(tid)
+                nxt += 1
             st = intern(state)
             state_a[r] = st
-            for key_name, arr in (("task_name", name_a), ("component", comp_a), ("tag", tag_a), ("function_name", fn_a)):
-                v = obj.get(key_name)
-                if v is not None:
-                    if type(v) is str:
-                        arr[r] = intern(v)
-                    else:
-                        issues.fields_ignored += 1
-            ts = parse_ts(obj.get("timestamp"))
+            v = obj.get("task_name")
+            if v is not None:
+                if type(v) is str:
+                    name_a[r] = intern(v)
+                else:
+                    issues.fields_ignored += 1
+            v = obj.get("component")
+            if v is not None:
+                if type(v) is str:
+                    comp_a[r] = intern(v)
+                else:
+                    issues.fields_ignored += 1
+            v = obj.get("tag")
+            if v is not None:
+                if type(v) is str:
+                    tag_a[r] = intern(v)
+                else:
+                    issues.fields_ignored += 1
+            v = obj.get("function_name")
+            if v is not None:
+                if type(v) is str:
+                    fn_a[r] = intern(v)
+                else:
+                    issues.fields_ignored += 1
+            ts_raw = obj.get("timestamp")
+            ts = _TS_CACHE.get(ts_raw, miss) if type(ts_raw) is str else None
+            if ts is miss:
+                ts = parse_ts(ts_raw)
             if ts is not None:
                 if st == submitted_id and sub_a[r] != sub_a[r]:
                     sub_a[r] = ts
@@ -466,9 +575,14 @@ class RunDirReader:
                 new_failed.append((r, tid, obj.get("timestamp"), et, em))
             n_events += 1
         t.events += n_events
-        if n_events:
-            self.state.last_event_ts = last_ts if last_ts != -math.inf else self.state.last_event_ts
-            self.state.first_event_ts = first_ts if first_ts != math.inf else self.state.first_event_ts
+        fast_ts = [v for v in tsc.values() if v is not None]
+        if fast_ts:
+            last_ts = max(last_ts, max(fast_ts))
+            first_ts = min(first_ts, min(fast_ts))
+        if last_ts != -math.inf:
+            self._seen_ts(last_ts)
+        if first_ts != math.inf:
+            self._seen_ts(first_ts)
         for r, tid, ts_s, et, em in new_failed:
             if tid in failed_with_record or tid in self._synthetic:
                 continue
@@ -487,6 +601,7 @@ class RunDirReader:
             )
             self._synthetic[tid] = rec.index
             self.state.failures.append(rec)
+        return nxt
 
     def _reconcile_synthetic(self) -> None:
         """Drop synthesised failures whose real record arrived later (tailing)."""
@@ -551,44 +666,94 @@ class RunDirReader:
 
     # resources --------------------------------------------------------------
     def _on_resource_lines(self, lines: list[bytes], first_no: int, issues: FileIssues) -> None:
-        """Resource lines repeat per component; cache by the line minus id and time."""
+        """Resource lines repeat per component; cache by the line minus id and time.
+
+        New rows get their columns in one bulk extension after the chunk.
+        """
         t = self.state.tasks
+        n0 = len(t.ids)
+        try:
+            self.state.resource_events += self._resource_lines(t, lines, first_no, issues)
+        finally:
+            _grow(t, len(t.ids) - n0)
+
+    def _resource_lines(self, t: TaskTable, lines: list[bytes], first_no: int, issues: FileIssues) -> int:
         cache = self._resource_cache
-        id_mark = b'"entity_id": "'
-        ts_mark = b'"timestamp": "'
+        cache_get = cache.get
+        row_of = t.row
+        row_get = row_of.get
+        ids_append = t.ids.append
+        nxt = len(t.ids)
+        resource = t.resource
+        decode = self._decode
+        id_mark = _EID_MARK
+        ts_mark = _TS_MARK
+        good_ts: set[bytes] = set()
         n = 0
-        for i, line in enumerate(lines, start=first_no + 1):
-            a = line.find(id_mark)
-            b = line.find(ts_mark)
+        line_no = first_no
+        for line in lines:
+            line_no += 1
             prof = None
-            if a > 0 and b > a:
-                a += 14
-                a2 = line.find(b'"', a)
-                b += 14
-                b2 = line.find(b'"', b)
-                key = line[:a] + line[a2:b] + line[b2:]
-                prof = cache.get(key)
-                if prof is not None:
-                    eid = line[a:a2].decode("utf-8", "replace")
+            h, sep, rest = line.partition(id_mark)
+            if sep:
+                eidb, q, rest = rest.partition(b'"')
+                mid, sep, rest = rest.partition(ts_mark)
+                if sep:
+                    tsb, q, tail = rest.partition(b'"')
+                    if q:
+                        prof = cache_get((h, mid, tail))
+                        if prof is not None:
+                            if eidb.isalnum():
+                                eid = eidb.decode()
+                            else:
+                                try:
+                                    eid = eidb.decode()
+                                except UnicodeDecodeError:
+                                    issues.non_utf8 += 1
+                                    issues.note(line_no, "not UTF-8")
+                                    continue
+                                if "\\" in eid or not eid.isprintable():
+                                    prof = None
+                            # the timestamp is not used, but it must be a plain JSON string
+                            if prof is not None and tsb not in good_ts:
+                                try:
+                                    ts_s = tsb.decode()
+                                except UnicodeDecodeError:
+                                    issues.non_utf8 += 1
+                                    issues.note(line_no, "not UTF-8")
+                                    continue
+                                if "\\" in ts_s or not ts_s.isprintable():
+                                    prof = None
+                                elif len(good_ts) < 100_000:
+                                    good_ts.add(tsb)
             if prof is None:
-                obj = self._decode(line, i, issues)
+                before = (issues.fields_ignored, issues.future_schema)
+                obj = decode(line, line_no, issues)
                 if obj is None:
                     continue
                 eid = obj.get("entity_id")
                 if not isinstance(eid, str):
                     issues.invalid += 1
-                    issues.note(i, "resource record without entity_id")
+                    issues.note(line_no, "resource record without entity_id")
                     continue
                 prof = self._profile(obj, issues)
-                if a > 0 and b > a and a2 > 0 and b2 > 0 and len(cache) < 4096 and b"\\" not in line[a:a2]:
-                    if obj.get("entity_id") == line[a:a2].decode("utf-8", "replace"):
-                        cache[key] = prof
-            r = t.row.get(eid)
+                if (
+                    q
+                    and len(cache) < 4096
+                    and before == (issues.fields_ignored, issues.future_schema)
+                    and _plain(eidb, eid)
+                    and _plain(tsb, obj.get("timestamp"))
+                    and _probe_ok(obj, h, id_mark, "entity_id", mid, ts_mark, "timestamp", tail)
+                ):
+                    cache[(h, mid, tail)] = prof
+            r = row_get(eid)
             if r is None:
-                r = t.add_row(eid)
-            t.resource[r] = prof
+                r = row_of[eid] = nxt
+                ids_append(eid)
+                nxt += 1
+            resource[r] = prof
             n += 1
-        self.state.resource_events += n
+        return n
 
     def _profile(self, obj: dict[str, Any], issues: FileIssues) -> int:
         def num(k: str) -> int | float | None:
