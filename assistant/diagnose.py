@@ -77,21 +77,37 @@ def join_failures(state: RunState) -> None:
         f.resources = None if p is None else state.profiles[p]
 
 
+# Ids, hashes and long numbers never decide a category (the rules look at
+# words, errno values, signals, exit codes and percentages: all short), so
+# texts that differ only in those classify alike.  Masking them lets 15,000
+# unique messages share a few dozen classifications.
+_CLASSIFY_KEY = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b|\d{4,}")
+
+
+def _classify_key(f: FailureRecord) -> tuple[str, str, str | None]:
+    return (f.failure_class, _CLASSIFY_KEY.sub("#", failure_text(f)), f.phase)
+
+
 def group_failures(state: RunState) -> list[_Group]:
     groups: dict[str, _Group] = {}
-    # Many records share the exact same text: classify each distinct one once.
-    memo: dict[tuple[str, str, str | None, str | None], tuple[Rule, str, str, str, tuple[str, ...]]] = {}
+    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
+    sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str, tuple[str, ...]]] = {}
     for f in state.failures:
-        key = (f.failure_class, f.message, f.traceback, f.phase)
-        hit = memo.get(key)
+        ck = _classify_key(f)
+        hit = rule_memo.get(ck)
         if hit is None:
             types = exception_types_of(f)
             rule, why = classify(types, failure_text(f), f.phase)
+            hit = rule_memo[ck] = (rule, why, types)
+        rule, why, types = hit
+        sk = (rule.category, f.failure_class, f.message, f.traceback, f.phase)
+        sh = sig_memo.get(sk)
+        if sh is None:
             sig, pattern, chain = signature(rule.category, types[0], f.message, f.traceback)
             if f.phase:
                 sig = f"{sig}@{f.phase}"
-            hit = memo[key] = (rule, why, sig, pattern, chain)
-        rule, why, sig, pattern, chain = hit
+            sh = sig_memo[sk] = (sig, pattern, chain)
+        sig, pattern, chain = sh
         g = groups.get(sig)
         if g is None:
             g = groups[sig] = _Group(rule, why, sig, pattern, chain)

@@ -50,10 +50,12 @@ class Rule:
     patterns: tuple[str, ...] = ()
     #: Only match failures of these ``details.phase`` values (session-level).
     phases: frozenset[str] = frozenset()
-    compiled: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+    #: All patterns as one alternation: one regex search per rule and failure.
+    compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "compiled", tuple(re.compile(p, re.I) for p in self.patterns))
+        if self.patterns:
+            object.__setattr__(self, "compiled", re.compile("|".join(f"(?:{p})" for p in self.patterns), re.I))
 
     def match(self, exc_types: tuple[str, ...], text: str, phase: str | None) -> str | None:
         """Return what matched (for the evidence), or None."""
@@ -62,8 +64,8 @@ class Rule:
         for t in exc_types:
             if t in self.types:
                 return f"exception type {t}"
-        for rx in self.compiled:
-            m = rx.search(text)
+        if self.compiled is not None:
+            m = self.compiled.search(text)
             if m:
                 return f"'{m.group(0)[:80]}'"
         return None

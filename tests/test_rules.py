@@ -102,3 +102,19 @@ def test_table_covers_every_category_and_has_a_suggestion_for_each() -> None:
     assert RULES[-1].category == "user_code", "the catch-all must be last"
     reached = {c[2] for c in CASES} | {"cluster_startup"}
     assert reached | {"run_abandoned"} == set(CATEGORIES)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from assistant.diagnose import _CLASSIFY_KEY  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=st.sampled_from(CASES), noise=st.integers(1000, 10**12), hexid=st.uuids())
+def test_masking_ids_for_the_classification_memo_never_changes_a_category(case, noise, hexid) -> None:
+    cls, msg, category = case
+    f = _rec(cls, f"{msg} (task {hexid.hex}, step {noise})")
+    masked = _CLASSIFY_KEY.sub("#", failure_text(f))
+    assert classify(exception_types_of(f), masked, None)[0].category == category
+    assert classify(exception_types_of(f), failure_text(f), None)[0].category == category
