@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("--stale-after", type=_duration, metavar="DURATION", help="see 'diagnose --help'")
     r.set_defaults(func=cmd_runs)
+
+    v = sub.add_parser(
+        "review",
+        help="open the interactive review app on a run (tails it while it runs)",
+        description="Browse a run's tasks, failures, findings and worker events in the terminal. "
+        "With no run named, pick one from the runs directory. Reads the run directory only.",
+    )
+    _add_run_selection(v)
+    v.add_argument("--no-ai", action="store_true", help="heuristics only; open no network connection")
+    v.set_defaults(func=cmd_review)
     return parser
 
 
@@ -178,6 +188,32 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for t in table:
         print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
     return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """The Textual app; every Textual import stays inside this function."""
+    from scalable_tui.runs import RunNotFound, list_runs, resolve_run
+
+    runs: list[Path] = []
+    run_dir: Path | None = None
+    try:
+        if args.run_dir is None and not args.latest and args.run_id is None:
+            runs = list_runs(args.runs_dir)
+            if not runs:
+                raise RunNotFound(f"no runs in {args.runs_dir or 'the runs directory'}; name a RUN_DIR")
+        else:
+            run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
+    except RunNotFound as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+
+    from scalable_tui.app.app import ReviewApp
+    from scalable_tui.sources.rundir import RunDirReader
+
+    source = RunDirReader(run_dir) if run_dir is not None else None
+    app = ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai)
+    app.run()
+    return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""The review app's screens; each renders the app's current RunSnapshot."""

@@ -1,0 +1,1 @@
+"""Small reusable widgets, each with its DEFAULT_CSS beside it."""

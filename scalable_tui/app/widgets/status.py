@@ -1,0 +1,48 @@
+"""The footer status line: "live: tailing" vs "finished" vs "abandoned? …"."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from scalable_tui.app.fmt import safe
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    StatusLine.-live { color: $success; }
+    StatusLine.-abandoned { color: $error; text-style: bold; }
+    StatusLine.-finished { color: $text-muted; }
+    """
+
+    def on_mount(self) -> None:
+        self.update_status()
+        # Idle time grows without new data: tick, but only for live runs.
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        snap = getattr(self.app, "snapshot", None)
+        if snap is not None and snap.live:
+            self.update_status()
+
+    def update_status(self) -> None:
+        app = self.app
+        snap = getattr(app, "snapshot", None)
+        if snap is None:
+            error = getattr(app, "load_error", None)
+            self.update(Text(f"error: {safe(error)}" if error else "loading…"))
+            return
+        label, kind = snap.status_line(app.now())  # type: ignore[attr-defined]
+        self.set_class(kind == "live", "-live")
+        self.set_class(kind == "abandoned", "-abandoned")
+        self.set_class(kind == "finished", "-finished")
+        t = Text()
+        t.append(label)
+        t.append(f"  ·  {safe(snap.run_id)}  ·  {len(snap.failures)} failures  ·  {snap.tasks.n_tasks()} tasks")
+        self.update(t)
