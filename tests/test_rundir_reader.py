@@ -171,3 +171,21 @@ def test_parquet_is_used_when_the_jsonl_is_missing(run_copy) -> None:
     state = load_run(run)
     assert state.parquet_used == ["tasks"]
     assert state.tasks.counts_by_state() == {"succeeded": 79, "failed": 41}
+
+
+def test_refresh_in_slices_equals_a_full_load(run_copy) -> None:
+    run = run_copy("gcam-stitches")
+    full = load_run(run)
+    reader = RunDirReader(run)
+    res = reader.refresh(max_bytes=10_000)
+    slices = 1
+    assert res.more and 0 < res.progress < 1
+    while res.more:
+        res = reader.refresh(max_bytes=10_000)
+        slices += 1
+    assert slices > 5 and res.progress == 1.0
+    s = reader.state
+    assert s.tasks.counts_by_state() == full.tasks.counts_by_state()
+    assert [f.task_id for f in s.failures] == [f.task_id for f in full.failures]
+    assert s.tasks.events == full.tasks.events and s.resource_events == full.resource_events
+    assert {f.source for f in s.failures} == {"failures.jsonl"}

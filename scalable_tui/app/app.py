@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from scalable_tui.app.data import RunSnapshot, build_snapshot
+from scalable_tui.models import RunState
 from scalable_tui.app.fmt import safe
 from scalable_tui.app.messages import LoadFailed, StateUpdated
 from scalable_tui.app.screens.base import RunScreen
@@ -48,6 +49,22 @@ SCREENS_HELP = (
     ("findings", "4 / i", "Findings"),
     ("workers", "5 / w", "Workers"),
 )
+
+
+#: Bytes per stream in the first slice of a large run: small, so the first
+#: screen is up in a blink; later slices are bigger (less overhead per byte).
+FIRST_SLICE = 1 << 20
+LOADING_SLICE = 64 << 20
+#: How often the screens repaint while a large run is being indexed.
+LOADING_REPAINT_S = 2.0
+
+
+def _refresh_slice(source: Any, max_bytes: int) -> Any:
+    """One sliced refresh, or None for sources without ``max_bytes`` support."""
+    try:
+        return source.refresh(max_bytes=max_bytes)
+    except TypeError:
+        return None
 
 
 class ReviewApp(App[None]):
@@ -128,17 +145,37 @@ class ReviewApp(App[None]):
 
         worker = get_current_worker()
         version = 0
+
+        diag = None
+
+        def publish(state: RunState, loading: float | None) -> None:
+            nonlocal version, diag
+            version += 1
+            now = self.now()
+            # While indexing, the first slice's diagnosis stands in (the
+            # screen says "indexing…"); the full one comes with the last slice.
+            if loading is None or diag is None:
+                diag = diagnose_state(state, stale_after_s=self.stale_after_s, now=now)
+            snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading)
+            self.post_message(StateUpdated(snap))
+
         try:
-            source.load()
+            # A large run is read in slices: the first screen shows after the
+            # first slice and fills in while the rest is indexed.
+            res = _refresh_slice(source, FIRST_SLICE)
+            last_post = 0.0
+            while res is not None and res.more and not worker.is_cancelled:
+                if time.monotonic() - last_post >= LOADING_REPAINT_S:
+                    publish(source.state, res.progress)
+                    last_post = time.monotonic()
+                res = _refresh_slice(source, LOADING_SLICE)
+            if res is None:
+                source.load()
             changed = True
             while not worker.is_cancelled:
                 state = source.state
                 if changed:
-                    version += 1
-                    now = self.now()
-                    diag = diagnose_state(state, stale_after_s=self.stale_after_s, now=now)
-                    snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now)
-                    self.post_message(StateUpdated(snap))
+                    publish(state, None)
                 if state.meta.status != "running":
                     break  # finished: nothing more will be appended
                 if worker.cancelled_event.wait(self.poll_interval):

@@ -65,6 +65,8 @@ class RunSnapshot:
     stale_after_s: float
     completions: list[int] = field(default_factory=list)
     failures_timeline: list[int] = field(default_factory=list)
+    #: Fraction of the files read while a large run is still being indexed; None when done.
+    loading: float | None = None
 
     @property
     def run_id(self) -> str:
@@ -81,8 +83,10 @@ class RunSnapshot:
         return [self.failures[i] for i in finding.failure_indices if 0 <= i < n]
 
     def status_line(self, now: float) -> tuple[str, str]:
-        """(text, kind) for the footer: kind is live, finished or abandoned."""
+        """(text, kind) for the footer: kind is loading, live, finished or abandoned."""
         status = self.meta.status or "unknown"
+        if self.loading is not None:
+            return f"indexing… {self.loading:.0%} read", "live"
         if not self.live:
             return f"finished ({printable(status)})", "finished"
         if self.activity_ts is None:
@@ -136,6 +140,7 @@ def build_snapshot(
     *,
     stale_after_s: float | None,
     now: float,
+    loading: float | None = None,
 ) -> RunSnapshot:
     """Copy what the screens need out of the live state (runs in the reader thread)."""
     tasks = copy_tasks(state.tasks)
@@ -161,6 +166,7 @@ def build_snapshot(
         stale_after_s=stale_threshold(state, stale_after_s),
         completions=done,
         failures_timeline=failed,
+        loading=loading,
     )
 
 

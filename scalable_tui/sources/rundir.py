@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 from array import array
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,6 +73,10 @@ class RefreshResult:
     new_worker_events: int = 0
     reloaded: bool = False
     meta_changed: bool = False
+    #: True when ``max_bytes`` stopped the read early: call ``refresh`` again.
+    more: bool = False
+    #: Bytes consumed so far over the bytes present, across all streams (0..1).
+    progress: float = 1.0
 
     @property
     def changed(self) -> bool:
@@ -204,8 +209,13 @@ class RunDirReader:
         self.refresh()
         return self.state
 
-    def refresh(self) -> RefreshResult:
+    def refresh(self, max_bytes: int | None = None) -> RefreshResult:
         """Read whatever was appended since the last call (everything the first time).
+
+        With ``max_bytes``, each stream reads at most about that much and
+        ``result.more`` says whether to call again: a UI opening a huge run
+        shows the first screen after the first slice instead of after the
+        whole file.
 
         The cyclic GC is paused meanwhile: the reader allocates many small
         objects and no cycles, and generation scans over a large live state
@@ -214,13 +224,15 @@ class RunDirReader:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._refresh()
+            return self._refresh(max_bytes)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _refresh(self) -> RefreshResult:
+    def _refresh(self, max_bytes: int | None = None) -> RefreshResult:
         res = RefreshResult()
+        self._budget = max_bytes
+        self._stopped_early = False
         if any(t.changed_identity() for t in self.tails.values()):
             self._reset()
             res.reloaded = True
@@ -243,12 +255,25 @@ class RunDirReader:
         self._read_stream("artifacts", self._on_count_lines("artifacts"))
         self._read_stream("cost", self._on_count_lines("cost_events"))
         self._reconcile_synthetic()
+        res.more = self._stopped_early
+        res.progress = self._progress()
         res.task_events = self.state.tasks.events - n_task_events
         res.new_failures = len(self.state.failures) - n_fail
         res.new_worker_events = len(self.state.worker_events) - n_workers
         if self.state.summary is None:
             self.state.summary = self._read_json("summary.json")
         return res
+
+    def _progress(self) -> float:
+        done = total = 0
+        for t in self.tails.values():
+            try:
+                size = os.stat(t.path).st_size
+            except OSError:
+                continue
+            done += t.offset
+            total += size
+        return 1.0 if total == 0 else min(1.0, done / total)
 
     # -- whole-file JSON/YAML ------------------------------------------------
     def _read_json(self, name: str) -> dict[str, Any] | None:
@@ -328,9 +353,21 @@ class RunDirReader:
         fname = f"{name}.jsonl"
         issues = self._issues(fname)
         start = tail.line_no
-        for lines in tail.chunks():
+        budget = getattr(self, "_budget", None)
+        if budget is not None and name == "failures":
+            # A failure record costs the assistant ~100x what a task event
+            # costs: a smaller slice keeps a sliced refresh's diagnosis quick.
+            budget = max(4096, budget // 8)
+        first_offset = tail.offset
+        chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
+        for lines in chunks:
             on_lines(lines, start, issues)
             start = tail.line_no
+            if budget is not None and tail.offset - first_offset >= budget:
+                chunks.close()  # the offset stays after the last whole line handled
+                if tail.pending_bytes() > 0:
+                    self._stopped_early = True
+                break
         if tail.error:
             issues.unreadable = tail.error
         if not tail.exists and tail.offset == 0:

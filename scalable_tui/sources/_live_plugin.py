@@ -1,0 +1,389 @@
+"""The scheduler-side half of the live source: a read-only ``SchedulerPlugin``.
+
+This module is shipped to the scheduler *by value* (cloudpickle
+``register_pickle_by_value``): the scheduler does not need ``scalable_tui``
+installed.  Keep it self-contained: it may import only the standard library,
+``dask`` and ``distributed``, never another ``scalable_tui`` module.
+
+What it does, all read-only and cheap:
+
+* hooks ``transition`` (one string comparison per transition; a little more
+  on ``memory`` and ``erred``): records each *root* erred task (the task that
+  raised, not its dependents) as plain text into a bounded ring with a
+  sequence number, the moment it errs.  So failures are kept even if the
+  submitting client releases them before the monitor polls, and a poll costs
+  O(new failures) instead of an O(tasks) scan.  ``KilledWorker`` is turned
+  into text here (it is the scheduler's own pickle); the monitor never
+  unpickles anything.
+* hooks ``add_worker``/``remove_worker``/``log_event``: worker arrivals,
+  departures (with the scheduler's stimulus, whether it was expected, the
+  worker's last memory and status), pauses, nanny memory kills
+  (``worker-restart-memory``), worker-ttl timeouts; and which workers each
+  task killed (for ``KilledWorker``).
+* adds two RPC handlers (msgpack-only replies):
+  ``scalable_tui_summary`` (O(prefixes + workers) + what is new since the
+  caller's cursors) and ``scalable_tui_erred`` (paging through failures).
+
+Registered once under ``PLUGIN_NAME`` (idempotent).  It stays in the scheduler
+after the monitor exits, costing one method call per transition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from itertools import islice
+
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+PLUGIN_NAME = "scalable-tui-monitor"
+#: Bump when the reply format or the hooks change: a monitor that finds an
+#: older version installed replaces it.
+PLUGIN_VERSION = 1
+HANDLER_SUMMARY = "scalable_tui_summary"
+HANDLER_ERRED = "scalable_tui_erred"
+
+#: Order of the per-prefix state counts in a summary reply.
+PREFIX_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred", "released", "forgotten")
+#: Order of the fields of one worker row in a summary reply.
+WORKER_FIELDS = (
+    "address", "name", "host", "status", "nthreads", "memory_limit", "memory", "managed", "unmanaged",
+    "spilled", "cpu", "executing", "ready", "in_memory", "processing", "last_seen", "nanny", "pid",
+)
+_WARN_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
+_CLOSING = frozenset({"closing", "closing_gracefully", "closed"})
+
+
+def _key_text(key) -> str:
+    return key if isinstance(key, str) else repr(key)
+
+
+def _clip(text, limit: int):
+    """Keep the head and the tail of a long text (tracebacks end with the error)."""
+    if text is None:
+        return None
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    tail = limit - head
+    return f"{text[:head]}\n… [{len(text) - limit} characters omitted by the monitor] …\n{text[-tail:]}"
+
+
+def _ws_memory(ws):
+    try:
+        m = ws.memory
+        return m.process, m.managed, m.unmanaged, m.spilled
+    except Exception:  # metrics not yet received
+        return None, None, None, None
+
+
+class MonitorPlugin(SchedulerPlugin):
+    """Read-only observer; see the module docstring."""
+
+    name = PLUGIN_NAME
+    idempotent = True
+
+    def __init__(self, max_failures: int = 2000, max_events: int = 2000, tb_limit: int = 6000,
+                 text_limit: int = 2000, max_suspects: int = 10000) -> None:
+        self.version = PLUGIN_VERSION
+        self.max_failures = max_failures
+        self.max_events = max_events
+        self.tb_limit = tb_limit
+        self.text_limit = text_limit
+        self.max_suspects = max_suspects
+        self.scheduler = None
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self, scheduler) -> None:
+        import uuid
+
+        import dask
+
+        self.scheduler = scheduler
+        self.uid = uuid.uuid4().hex
+        self.started = time.time()
+        try:
+            self.terminate = float(dask.config.get("distributed.worker.memory.terminate") or 0) or None
+        except Exception:
+            self.terminate = None
+        self.failures: deque = deque(maxlen=self.max_failures)
+        self.events: deque = deque(maxlen=self.max_events)
+        self.n_failures = 0
+        self.n_events = 0
+        self.n_dependents = 0
+        self.err_counts: dict = {}  # prefix -> {exception type: n}
+        self.done: dict = {}  # prefix -> tasks that reached memory since start
+        self.ws: dict = {}  # address -> WorkerState (live workers)
+        self.names: dict = {}  # address -> name, also for departed workers (bounded)
+        self.status: dict = {}  # address -> last status name
+        self.suspects: dict = {}  # key -> [[address, name, t], ...] deaths while it ran
+        for addr, ws in list(scheduler.workers.items()):
+            self.ws[addr] = ws
+            self._name(addr, ws.name)
+            self.status[addr] = ws.status.name
+        # Failures that happened before the plugin was installed: one scan, once.
+        for ts in list(scheduler.tasks.values()):
+            if ts.state == "erred" and ts.exception_blame is ts:
+                self._record_failure(ts, {}, None, before_attach=True)
+            elif ts.state == "erred":
+                self.n_dependents += 1
+        scheduler.handlers[HANDLER_SUMMARY] = self.summary
+        scheduler.handlers[HANDLER_ERRED] = self.erred
+
+    # -- hooks -------------------------------------------------------------
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if finish == "memory":
+            ts = self.scheduler.tasks.get(key)
+            if ts is not None:
+                p = ts.prefix.name
+                self.done[p] = self.done.get(p, 0) + 1
+            if self.suspects:
+                self.suspects.pop(_key_text(key), None)
+        elif finish == "erred":
+            ts = self.scheduler.tasks.get(key)
+            if ts is None:
+                return
+            if ts.exception_blame is ts:
+                self._record_failure(ts, kwargs, kwargs.get("stimulus_id"))
+            else:
+                self.n_dependents += 1
+        elif finish == "forgotten" and self.suspects:
+            self.suspects.pop(_key_text(key), None)
+
+    def add_worker(self, scheduler, worker: str) -> None:
+        ws = scheduler.workers.get(worker)
+        if ws is None:
+            return
+        self.ws[worker] = ws
+        name = self._name(worker, ws.name)
+        self.status[worker] = ws.status.name
+        self._event("worker-added", worker=worker, name=name, host=ws.host, nanny=ws.nanny,
+                    nthreads=ws.nthreads, limit=ws.memory_limit, pid=ws.pid)
+
+    def remove_worker(self, scheduler, worker: str, **kwargs) -> None:
+        # Normally handled by the "remove-worker" event (which has the reason);
+        # this is the safety net so no WorkerState is kept alive.
+        if self.ws.pop(worker, None) is not None:
+            self._event("worker-removed", worker=worker, name=self.names.get(worker), stimulus=kwargs.get("stimulus_id"),
+                        expected=None, processing=None)
+        self.status.pop(worker, None)
+
+    def restart(self, scheduler) -> None:
+        self._event("cluster-restart")
+
+    def log_event(self, topic, msg) -> None:
+        if not isinstance(msg, dict):
+            return
+        action = msg.get("action")
+        if topic == "all":
+            if action == "remove-worker":
+                self._on_remove(msg)
+        elif topic == "worker-restart-memory":
+            addr = msg.get("worker")
+            ws = self.ws.get(addr)
+            self._event("worker-restart-memory", worker=addr, name=self.names.get(addr), pid=msg.get("pid"),
+                        rss=msg.get("rss"), limit=ws.memory_limit if ws is not None else None,
+                        terminate=self.terminate)
+        elif action == "worker-status-change":
+            ws = self.ws.get(topic)
+            self.status[topic] = msg.get("status")
+            rss = _ws_memory(ws)[0] if ws is not None else None
+            self._event("worker-status", worker=topic, name=self.names.get(topic), prev=msg.get("prev-status"),
+                        status=msg.get("status"), rss=rss, limit=ws.memory_limit if ws is not None else None)
+        elif topic == "scheduler" and action in ("worker-ttl-timed-out", "no-workers-timeout-exceeded"):
+            self._event(action, worker=msg.get("worker"), name=self.names.get(msg.get("worker")),
+                        text=str({k: v for k, v in msg.items() if k != "action"})[:500])
+
+    # -- recording ---------------------------------------------------------
+    def _name(self, addr, name) -> str:
+        name = str(name) if name is not None else addr
+        self.names[addr] = name
+        if len(self.names) > 20000:  # departed workers' names: keep the newest
+            for old in list(islice(self.names, 5000)):
+                if old not in self.ws:
+                    del self.names[old]
+        return name
+
+    def _event(self, kind: str, **fields) -> None:
+        self.n_events += 1
+        fields["seq"] = self.n_events
+        fields["kind"] = kind
+        fields["t"] = time.time()
+        self.events.append(fields)
+
+    def _on_remove(self, msg: dict) -> None:
+        addr = msg.get("worker")
+        ws = self.ws.pop(addr, None)
+        name = self.names.get(addr, addr)
+        prev = self.status.pop(addr, None)
+        expected = bool(msg.get("expected"))
+        keys = msg.get("processing-tasks") or ()
+        now = time.time()
+        rss = limit = last_seen = None
+        if ws is not None:
+            rss = _ws_memory(ws)[0]
+            limit = ws.memory_limit
+            last_seen = ws.last_seen
+        if not expected and prev not in _CLOSING:
+            for k in islice(keys, 1000):
+                lst = self.suspects.setdefault(_key_text(k), [])
+                if len(lst) < 20:
+                    lst.append([addr, name, now])
+            while len(self.suspects) > self.max_suspects:
+                self.suspects.pop(next(iter(self.suspects)))
+        self._event("worker-removed", worker=addr, name=name, stimulus=msg.get("stimulus_id"), expected=expected,
+                    prev_status=prev, processing=len(keys), keys=[_key_text(k) for k in islice(keys, 5)],
+                    rss=rss, limit=limit, last_seen=last_seen,
+                    lost=len(msg.get("lost-computed-tasks") or ()) + len(msg.get("lost-scattered-tasks") or ()))
+
+    def _record_failure(self, ts, kwargs: dict, stimulus_id, before_attach: bool = False) -> None:
+        key = _key_text(ts.key)
+        text = ts.exception_text
+        etype = None
+        if not text and ts.exception is not None:
+            # Made by the scheduler itself (KilledWorker): its own pickle, safe
+            # to read here.  The monitor never unpickles.
+            try:
+                from distributed.protocol.pickle import loads
+
+                raw = ts.exception
+                raw = getattr(raw, "data", raw)
+                exc = loads(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else raw
+                etype = type(exc).__name__
+                text = f"{etype}: {exc}"
+            except Exception as e:  # pragma: no cover - defensive
+                text = f"(exception not readable on the scheduler: {type(e).__name__})"
+        if etype is None and text:
+            head = text.split("(", 1)[0].split(":", 1)[0].strip()
+            etype = head if head.replace("_", "").replace(".", "").isalnum() else None
+        erred_on = sorted(ts.erred_on or ())
+        killed = None
+        if etype == "KilledWorker":
+            killed = self.suspects.pop(key, [])
+            last = kwargs.get("worker")
+            if last and not any(k[0] == last for k in killed):
+                killed.append([last, self.names.get(last, last), time.time()])
+            if not erred_on and last:
+                erred_on = [last]
+        prefix = ts.prefix.name
+        self.n_failures += 1
+        counts = self.err_counts.setdefault(prefix, {})
+        counts[etype or "?"] = counts.get(etype or "?", 0) + 1
+        self.failures.append({
+            "seq": self.n_failures,
+            "t": time.time(),
+            "key": key,
+            "prefix": prefix,
+            "group": ts.group.name,
+            "type": etype,
+            "text": _clip(text, self.text_limit),
+            "tb": _clip(ts.traceback_text, self.tb_limit),
+            "erred_on": erred_on,
+            "erred_on_names": [self.names.get(a, a) for a in erred_on],
+            "suspicious": ts.suspicious,
+            "killed": killed,
+            "dependents": len(ts.dependents),
+            "before_attach": before_attach,
+        })
+
+    # -- handlers (called via raw rpc; replies are msgpack-only) -----------
+    def _since(self, ring: deque, since: int, limit: int) -> tuple[list, int, int]:
+        """Entries with seq > since (at most limit), how many were lost to the ring's cap, how many remain."""
+        if not ring:
+            return [], 0, 0
+        first = ring[0]["seq"]
+        last = ring[-1]["seq"]
+        since = max(0, since)
+        if since >= last:
+            return [], 0, 0
+        missed = max(0, first - since - 1)
+        start = max(0, since + 1 - first)
+        out = list(islice(ring, start, start + limit))
+        remaining = max(0, last - (out[-1]["seq"] if out else since))
+        return out, missed, remaining
+
+    def erred(self, since: int = 0, limit: int = 200) -> dict:
+        out, missed, remaining = self._since(self.failures, since, limit)
+        return {"uid": self.uid, "failures": out, "missed": missed, "more": remaining, "total": self.n_failures}
+
+    def summary(self, ev_since: int = 0, err_since: int = 0, err_limit: int = 200, ev_limit: int = 1000,
+                log_since: float | None = None, log_limit: int = 200, tc: int | None = None,
+                workers: bool = True, hello: bool = False) -> dict:
+        t0 = time.perf_counter()
+        s = self.scheduler
+        out: dict = {
+            "plugin": self.version,
+            "uid": self.uid,
+            "id": str(s.id),
+            "now": time.time(),
+            "tc": s.transition_counter,
+            "n_tasks": len(s.tasks),
+            "n_queued": len(s.queued),
+            "n_unrunnable": len(s.unrunnable),
+            "n_workers": len(s.workers),
+            "n_failures": self.n_failures,
+            "n_events": self.n_events,
+            "n_dependents_erred": self.n_dependents,
+        }
+        if hello:
+            import platform
+            import sys
+
+            import dask
+            import distributed
+
+            out["versions"] = {"python": platform.python_version(), "distributed": distributed.__version__,
+                               "dask": dask.__version__, "executable": sys.executable}
+            out["started"] = getattr(s, "time_started", None)
+            out["address"] = s.address
+            out["plugin_started"] = self.started
+            out["terminate"] = self.terminate
+        if tc != s.transition_counter:
+            pre = {}
+            for name, tp in s.task_prefixes.items():
+                st = tp.states
+                row = [st.get(k, 0) for k in PREFIX_STATES]
+                if any(row[:7]) or name in self.err_counts:
+                    row.append(self.done.get(name, 0))
+                    row.append(round(tp.duration_average, 6) if tp.duration_average and tp.duration_average > 0 else None)
+                    pre[name] = row
+            out["prefixes"] = pre
+            out["err_counts"] = self.err_counts
+        if workers:
+            rows = []
+            for addr, ws in s.workers.items():
+                process, managed, unmanaged, spilled = _ws_memory(ws)
+                m = ws.metrics
+                tc_w = m.get("task_counts") or {}
+                rows.append([
+                    addr, str(ws.name), ws.host, ws.status.name, ws.nthreads, ws.memory_limit, process, managed,
+                    unmanaged, spilled, m.get("cpu"), tc_w.get("executing", len(ws.executing)), tc_w.get("ready"),
+                    len(ws.has_what), len(ws.processing), ws.last_seen, ws.nanny, ws.pid,
+                ])
+            out["workers"] = rows
+        evs, ev_missed, ev_more = self._since(self.events, ev_since, ev_limit)
+        out["events"] = evs
+        out["events_missed"] = ev_missed
+        fails, f_missed, f_more = self._since(self.failures, err_since, err_limit)
+        out["failures"] = fails
+        out["failures_missed"] = f_missed
+        out["failures_more"] = f_more
+        if log_since is not None:
+            # Newest first, stops at the first line older than log_since: O(new lines).
+            logs = []
+            newest = log_since
+            try:
+                lines = s.get_logs(start=log_since, n=log_limit, timestamps=True)
+            except Exception:  # pragma: no cover - defensive
+                lines = []
+            for created, level, line in lines:
+                if created > newest:
+                    newest = created
+                if level in _WARN_LEVELS and created > log_since:
+                    logs.append([created, level, line[:2000]])
+            out["logs"] = logs[::-1]
+            out["log_last"] = newest
+            out["logs_truncated"] = len(lines) >= log_limit
+        out["t_ms"] = (time.perf_counter() - t0) * 1000.0
+        return out
