@@ -24,7 +24,7 @@ from scalable_tui.app.data import RunSnapshot, build_snapshot
 from scalable_tui.models import RunState
 from scalable_tui.app.fmt import safe
 from scalable_tui.app.messages import LoadFailed, StateUpdated
-from scalable_tui.app.screens.base import RunScreen
+from scalable_tui.app.screens.base import FilterableScreen, RunScreen
 from scalable_tui.app.screens.export import ExportScreen
 from scalable_tui.app.screens.failures import FailuresScreen
 from scalable_tui.app.screens.findings import FindingsScreen
@@ -77,6 +77,9 @@ class ReviewApp(App[None]):
         "workers": WorkersScreen,
     }
     DEFAULT_MODE = "overview"
+    #: The two themes ``ctrl+t`` / ``T`` toggles between.
+    DARK_THEME = "textual-dark"
+    LIGHT_THEME = "textual-light"
     BINDINGS = [
         Binding("1,o", "switch_mode('overview')", "Overview"),
         Binding("2,t", "switch_mode('tasks')", "Tasks"),
@@ -85,6 +88,7 @@ class ReviewApp(App[None]):
         Binding("5,w", "switch_mode('workers')", "Workers"),
         Binding("c", "copy", "Copy"),
         Binding("e", "export", "Export"),
+        Binding("ctrl+t,T", "toggle_theme", "Light/dark theme", show=False),
         Binding("question_mark", "toggle_help", "Keys"),
         Binding("q", "quit", "Quit"),
     ]
@@ -198,6 +202,12 @@ class ReviewApp(App[None]):
             self.screen.sync()
 
     # -- actions ---------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The current screen's own "go to" key is a no-op: keep it out of the footer.
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
+            return False
+        return super().check_action(action, parameters)
+
     def action_copy(self) -> None:
         getter = getattr(self.screen, "copy_text", None)
         text = getter() if getter else None
@@ -223,6 +233,12 @@ class ReviewApp(App[None]):
 
         self.push_screen(ExportScreen(snap.diagnosis, Path(snap.run_dir), default), done)
 
+    def action_toggle_theme(self) -> None:
+        """Dark <-> light (from any theme: a dark one goes light, a light one dark)."""
+        dark = self.current_theme.dark if self.current_theme else True
+        self.theme = self.LIGHT_THEME if dark else self.DARK_THEME
+        self.notify(f"theme: {self.theme}", timeout=2)
+
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):
             self.action_hide_help_panel()
@@ -235,7 +251,11 @@ class ReviewApp(App[None]):
             yield SystemCommand(f"Go to {title}", f"Switch to the {title} screen ({keys})", lambda m=mode: self.switch_mode(m))
         yield SystemCommand("Copy", "Copy the current traceback or finding (c)", self.action_copy)
         yield SystemCommand("Export findings", "Write the findings as Markdown or JSON (e)", self.action_export)
+        yield SystemCommand(
+            "Toggle light/dark theme", f"Switch between {self.DARK_THEME} and {self.LIGHT_THEME} (ctrl+t or T)", self.action_toggle_theme
+        )
+        if isinstance(screen, FilterableScreen):
+            yield SystemCommand("Filter this list", "Substring or /regex/, matches highlighted (/)", screen.action_filter)
+            yield SystemCommand("Toggle faults only", f"{screen.FAULTS_LABEL.capitalize()} (f)", screen.action_toggle_faults)
         if isinstance(screen, TasksScreen):
-            yield SystemCommand("Filter tasks", "Substring or /regex/ (/)", screen.action_filter)
-            yield SystemCommand("Toggle faults only", "Show only failed/cancelled tasks (f)", screen.action_toggle_faults)
             yield SystemCommand("Sort by next column", "(s; r reverses)", screen.action_sort_next)

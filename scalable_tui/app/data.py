@@ -13,13 +13,22 @@ import math
 import re
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from assistant.diagnose import abandoned_info, stale_threshold
 from assistant.models import Diagnosis, Finding
 from assistant.render import TRANSIENT_TEXT
 from assistant.textsafe import printable
-from scalable_tui.models import TERMINAL_STATES, FailureRecord, Interner, RunMeta, RunState, TaskTable, WorkerEvent
+from scalable_tui.models import (
+    TERMINAL_STATES,
+    FailureRecord,
+    Interner,
+    RunMeta,
+    RunState,
+    TaskTable,
+    WorkerEvent,
+    looks_like_dask_key,
+)
 
 TIMELINE_BUCKETS = 60
 FAULT_STATES = frozenset({"failed", "cancelled"})
@@ -56,6 +65,8 @@ class RunSnapshot:
     diagnosis: Diagnosis
     counts: dict[str, int]
     by_name: dict[str, dict[str, int]]
+    #: ``by_name`` with ``client.map``'s ``name[0]``, ``name[1]``, … folded into one ``name[…]``.
+    by_group: dict[str, dict[str, int]]
     first_event_ts: float | None
     last_event_ts: float | None
     #: ``run.json`` says running: the reader keeps tailing.
@@ -133,6 +144,24 @@ def _timeline(t: TaskTable, lo: float | None, hi: float | None) -> tuple[list[in
     return done, failed
 
 
+_MAPPED = re.compile(r"\[\d+\]$")
+
+
+def task_group(name: str) -> str:
+    """``run_gcam[12]`` -> ``run_gcam[…]`` (Scalable's ``client.map`` names its tasks ``name[i]``)."""
+    return _MAPPED.sub("[…]", name)
+
+
+def group_task_names(by_name: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Per-state counts per task name, with mapped tasks folded into one ``name[…]`` row."""
+    out: dict[str, dict[str, int]] = {}
+    for name, counts in by_name.items():
+        acc = out.setdefault(task_group(name), {})
+        for state, n in counts.items():
+            acc[state] = acc.get(state, 0) + n
+    return out
+
+
 def build_snapshot(
     state: RunState,
     diagnosis: Diagnosis,
@@ -147,6 +176,7 @@ def build_snapshot(
     live = state.meta.status == "running"
     _abandoned, idle = abandoned_info(state, stale_after_s, now)
     done, failed = _timeline(tasks, state.first_event_ts, state.last_event_ts)
+    by_name = tasks.counts_by("name")
     return RunSnapshot(
         version=version,
         run_dir=state.run_dir,
@@ -158,7 +188,8 @@ def build_snapshot(
         notices=state.notices(),
         diagnosis=diagnosis,
         counts=tasks.counts_by_state(),
-        by_name=tasks.counts_by("name"),
+        by_name=by_name,
+        by_group=group_task_names(by_name),
         first_event_ts=state.first_event_ts,
         last_event_ts=state.last_event_ts,
         live=live,
@@ -171,7 +202,9 @@ def build_snapshot(
 
 
 # -- tasks: filter and sort ------------------------------------------------------
-TASK_COLUMNS = ("name", "task id", "component", "state", "duration", "worker", "error type")
+#: ``worker`` never shows a Dask future key (Scalable 2.0.0b6 writes ``run_gcam-<32 hex>``
+#: into the task event's ``worker`` field): such values go to the ``dask key`` column.
+TASK_COLUMNS = ("name", "task id", "component", "state", "duration", "worker", "error type", "dask key")
 
 
 def compile_query(query: str) -> Callable[[str], bool] | None:
@@ -193,17 +226,26 @@ def query_pattern(query: str) -> re.Pattern[str]:
     return re.compile(re.escape(q), re.IGNORECASE)
 
 
-def task_cells(t: TaskTable, r: int) -> tuple[str, str, str, str, str, str, str]:
+def split_worker(value: str | None) -> tuple[str | None, str | None]:
+    """A task event's ``worker`` field -> (worker, dask key): a future's key is never a worker."""
+    if value and looks_like_dask_key(value):
+        return None, value
+    return value, None
+
+
+def task_cells(t: TaskTable, r: int) -> tuple[str, str, str, str, str, str, str, str]:
     values = t.strings.values
     err = t.error.get(r)
+    worker, key = split_worker(t.worker.get(r))
     return (
         printable(values[t.name[r]] or "-"),
         printable(t.ids[r]),
         printable(values[t.component[r]] or "-"),
         values[t.state[r]] or "unknown",
         _dur(t.duration[r]),
-        printable(t.worker.get(r) or "-"),
+        printable(worker or "-"),
         printable((err[0] if err else None) or "-"),
+        printable(key or "-"),
     )
 
 
@@ -277,10 +319,96 @@ def sort_tasks(t: TaskTable, rows: list[int], column: int, reverse: bool = False
                 return (1, 0.0) if not reverse else (-1, 0.0)
             return (0, d)
     elif column == 5:
-        key = lambda r: (t.worker.get(r) or "", t.ids[r])
-    else:
+        key = lambda r: (split_worker(t.worker.get(r))[0] or "", t.ids[r])
+    elif column == 6:
         key = lambda r: ((t.error.get(r) or (None, None))[0] or "", t.ids[r])
+    else:
+        key = lambda r: (split_worker(t.worker.get(r))[1] or "", t.ids[r])
     return sorted(rows, key=key, reverse=reverse)
+
+
+# -- failures and findings: filter ----------------------------------------------------
+#: What ``f`` ("faults only") keeps on the Failures and Findings screens: groups of
+#: severity error or critical.  Warnings (e.g. transient network errors that a retry
+#: fixes) and info findings are hidden.
+FAULT_SEVERITIES = frozenset({"error", "critical"})
+
+
+def is_fault_finding(f: Finding) -> bool:
+    return f.severity in FAULT_SEVERITIES
+
+
+def finding_fields(f: Finding) -> list[str]:
+    """What ``/`` searches in a failure group / finding (besides its failures)."""
+    return [
+        f.category,
+        f.severity,
+        f.title,
+        *f.exception_types,
+        f.pattern,
+        f.example_message,
+        *f.task_names,
+        *f.components,
+    ]
+
+
+def record_fields(r: FailureRecord) -> list[str]:
+    """What ``/`` searches in one failure: task name and id, exception, message, worker."""
+    return [
+        v
+        for v in (r.task_name, r.task_id, r.failure_class, r.message, r.component, r.worker, r.dask_key, r.phase)
+        if v
+    ]
+
+
+def record_matches(r: FailureRecord, pattern: re.Pattern[str], memo: dict[str, bool] | None = None) -> bool:
+    """Does the filter match one of the failure's fields?  ``memo`` caches per distinct
+    string (task names, exceptions, components repeat across thousands of failures)."""
+    if memo is None:
+        return any(pattern.search(printable(v)) for v in record_fields(r))
+    for v in record_fields(r):
+        hit = memo.get(v)
+        if hit is None:
+            hit = memo[v] = pattern.search(printable(v)) is not None
+        if hit:
+            return True
+    return False
+
+
+def finding_matches(
+    f: Finding,
+    pattern: re.Pattern[str],
+    records: Iterable[FailureRecord] = (),
+    cancelled: Callable[[], bool] = lambda: False,
+) -> bool:
+    """The group's own fields, then (only when those miss) each of its failures.
+
+    About 7 µs a failure (15k: 0.1 s), so callers run it off the UI thread;
+    ``cancelled`` is polled every few thousand failures (then: False).
+    """
+    if any(v and pattern.search(printable(v)) for v in finding_fields(f)):
+        return True
+    memo: dict[str, bool] = {}
+    for i, r in enumerate(records):
+        if i % 2000 == 1999 and cancelled():
+            return False
+        if record_matches(r, pattern, memo):
+            return True
+    return False
+
+
+def record_is_fault(snap: "RunSnapshot", r: FailureRecord) -> bool:
+    """``f`` in a failure group: keep failures whose task did not end up succeeding.
+
+    A failure without a task (or of a task the event stream never mentions) is kept.
+    """
+    if not r.task_id:
+        return True
+    row = snap.tasks.row.get(r.task_id)
+    if row is None:
+        return True
+    state = snap.tasks.strings.values[snap.tasks.state[row]]
+    return state != "succeeded"
 
 
 # -- findings as plain text (clipboard) --------------------------------------------

@@ -7,6 +7,7 @@ through :func:`safe` and into ``rich.text.Text`` objects: never markup.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +26,21 @@ def safe(value: Any) -> str:
 def text(value: Any, style: str = "") -> Text:
     """Untrusted value -> a Text object that is never parsed as markup."""
     return Text(safe(value), style=style)
+
+
+def highlight(cell: str, pattern: re.Pattern[str] | None, style: str = "") -> Text:
+    """``cell`` (already printable) as Text with the filter's matches in reverse video."""
+    t = Text(cell, style=style)
+    if pattern is not None and pattern.pattern:
+        for m in pattern.finditer(cell):
+            if m.end() > m.start():
+                t.stylize("reverse", m.start(), m.end())
+    return t
+
+
+def hl(value: Any, pattern: re.Pattern[str] | None, style: str = "") -> Text:
+    """Untrusted value -> Text with the filter's matches highlighted (never markup)."""
+    return highlight(safe(value), pattern, style)
 
 
 def line(value: Any, limit: int = 120) -> str:

@@ -70,3 +70,64 @@ def test_status_line_live_abandoned_finished(run_copy, gcam_run: Path) -> None:
     assert kind == "abandoned" and text == "abandoned? no events for 3h"
     snap = snapshot_of(r, stale=7 * 3600.0)
     assert snap.status_line(1795421494.0 + 3 * 3600 + 5)[1] == "live"
+
+
+def test_mapped_task_names_fold_into_one_group() -> None:
+    from scalable_tui.app.data import group_task_names, task_group
+
+    assert task_group("run_gcam[12]") == "run_gcam[…]"
+    assert task_group("run_gcam") == "run_gcam"
+    assert task_group("x[a]") == "x[a]" and task_group("x[1][2]") == "x[1][…]"
+    by_name = {f"post[{i}]": {"succeeded": 1} for i in range(300)} | {"post[7]": {"failed": 1}, "solo": {"running": 2}}
+    assert group_task_names(by_name) == {"post[…]": {"succeeded": 299, "failed": 1}, "solo": {"running": 2}}
+
+
+def test_dask_keys_are_never_workers(gcam_run: Path) -> None:
+    from scalable_tui.app.data import TASK_COLUMNS, split_worker
+
+    assert split_worker("run_gcam-402063bf0e2f4bbf9d0b2f3a8c1e5d77") == (None, "run_gcam-402063bf0e2f4bbf9d0b2f3a8c1e5d77")
+    assert split_worker("tcp://10.0.0.7:4242") == ("tcp://10.0.0.7:4242", None)
+    assert split_worker(None) == (None, None)
+    r = RunDirReader(gcam_run)
+    r.load()
+    t = snapshot_of(r).tasks
+    worker, key = TASK_COLUMNS.index("worker"), TASK_COLUMNS.index("dask key")
+    rows = filter_tasks(t)
+    assert all(task_cells(t, i)[worker] == "-" and task_cells(t, i)[key].startswith("run_gcam-") for i in rows)
+    # Sorting by the dask key column orders by key; by worker keeps all ("-") together.
+    keys = [task_cells(t, i)[key] for i in sort_tasks(t, rows, key)]
+    assert keys == sorted(keys)
+
+
+def test_state_bar_shows_the_failed_share() -> None:
+    from scalable_tui.app.widgets.progress import bars_text, counts_label, state_bar
+
+    bar = state_bar({"succeeded": 79, "failed": 41}, 24)
+    assert len(bar) == 24 and bar.plain == "█" * 16 + "▓" * 8
+    assert [s.style for s in bar.spans] == ["green", "bold red"]
+    # A tiny share still gets one cell; unknown states count as pending.
+    assert state_bar({"succeeded": 999, "failed": 1}, 10).plain == "█" * 9 + "▓"
+    assert state_bar({"succeeded": 1, "weird": 1}, 4).plain == "██░░"
+    assert counts_label({"succeeded": 79, "failed": 41}).plain == "79 ok · 41 failed"
+    assert counts_label({"failed": 2, "running": 1}).plain == "0 ok · 2 failed · 1 running"
+    text = bars_text([("a_very_long_task_name_that_goes_on", {"succeeded": 1})], 3, 60).plain
+    assert text.startswith("a_very_long_task_name…  ") and text.endswith("… 3 more task names")
+
+
+def test_failure_group_filter_fields(gcam_run: Path) -> None:
+    from scalable_tui.app.data import finding_matches, is_fault_finding, query_pattern, record_is_fault, record_matches
+
+    r = RunDirReader(gcam_run)
+    r.load()
+    snap = snapshot_of(r)
+    groups = snap.failure_findings()
+    hits = lambda q: [f.category for f in groups if finding_matches(f, query_pattern(q), snap.failures_of(f))]  # noqa: E731
+    assert hits("run_gcam") == [f.category for f in groups]  # the task name
+    assert hits("disk_full") == ["disk_full"]  # the category
+    assert hits("/^zerodivisionerror$/") == ["user_code"]  # the exception, regex
+    assert hits("region_117") == ["invalid_input"]  # only in one failure's message
+    assert hits("no such thing") == []
+    assert all(is_fault_finding(f) for f in groups)
+    keyerrors = next(snap.failures_of(f) for f in groups if f.category == "invalid_input")
+    assert sum(record_matches(x, query_pattern("/region_\\d\\d'/")) for x in keyerrors) == 10
+    assert all(record_is_fault(snap, x) for x in keyerrors)  # every KeyError task ended failed

@@ -6,60 +6,123 @@ Untrusted text (messages, tracebacks, task names) goes through
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from scalable_tui.app.data import RunSnapshot, failure_text, finding_text
-from scalable_tui.app.fmt import fmt_duration, fmt_iso, line, safe, text
-from scalable_tui.app.screens.base import RunScreen
+from assistant.models import Finding
+from scalable_tui.app.data import (
+    RunSnapshot,
+    failure_text,
+    finding_matches,
+    finding_text,
+    is_fault_finding,
+    record_is_fault,
+    record_matches,
+    split_worker,
+)
+from scalable_tui.app.fmt import fmt_duration, fmt_iso, hl, line, safe
+from scalable_tui.app.screens.base import FilterableScreen, RunScreen
 from scalable_tui.models import FailureRecord
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
+#: ``f`` on the Failures and Findings screens (the binding's description says it).
+FAULTS_BINDING = Binding(
+    "f",
+    "toggle_faults",
+    "Only error/critical",
+    tooltip="faults only: hides warning/info groups, e.g. transient network errors that a retry fixes",
+)
 
 
-class FailuresScreen(RunScreen):
-    """Failure groups (one per finding signature)."""
+def task_summary(f: Finding) -> str:
+    """The group's most frequent task name, and how many other names it has."""
+    if not f.task_names:
+        return "-"
+    names = sorted(f.task_names.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = safe(names[0][0])
+    return top if len(names) == 1 else f"{top} +{len(names) - 1}"
+
+
+class FailuresScreen(FilterableScreen):
+    """Failure groups (one per finding signature).
+
+    ``/`` searches a group's category, severity, exception, pattern, title,
+    task names and components, and the task names, ids, exceptions, messages
+    and workers of its failures; ``f`` keeps error/critical groups only.
+    """
 
     DEFAULT_CSS = """
     FailuresScreen #fail-info { height: 1; padding: 0 1; }
     FailuresScreen #fail-groups { height: 1fr; }
     """
+    BINDINGS = [FAULTS_BINDING]
+    FAULTS_LABEL = "faults only: error/critical"
 
-    def compose_body(self) -> ComposeResult:
+    def __init__(self) -> None:
+        super().__init__()
+        #: Ids of the groups shown after the last filter (tests wait on it).
+        self.shown_ids: list[str] = []
+
+    def compose_list(self) -> ComposeResult:
         yield Static(id="fail-info")
         yield DataTable(id="fail-groups", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for col in ("count", "category", "severity", "exception", "pattern", "first seen", "last seen"):
+        for col in ("count", "category", "severity", "exception", "task", "pattern", "first seen", "last seen"):
             table.add_column(col, key=col)
         super().on_mount()
 
-    def render_snapshot(self, snap: RunSnapshot) -> None:
+    def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
+        out = []
+        for f in snap.failure_findings():
+            if cancelled():
+                break
+            if faults_only and not is_fault_finding(f):
+                continue
+            if pattern is None or finding_matches(f, pattern, snap.failures_of(f), cancelled):
+                out.append(f)
+        return out
+
+    def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[Finding]) -> None:
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
-        groups = snap.failure_findings()
-        for f in groups:
+        for f in items:
             table.add_row(
                 Text(str(f.count), style="bold"),
-                text(f.category),
-                Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
-                text(" <- ".join(f.exception_types) or "-"),
-                Text(line(f.pattern, 60)),
+                hl(f.category, pattern),
+                hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
+                hl(" <- ".join(f.exception_types) or "-", pattern),
+                hl(task_summary(f), pattern),
+                hl(line(f.pattern, 60), pattern),
                 Text(fmt_iso(f.first_seen)),
                 Text(fmt_iso(f.last_seen)),
                 key=f.id,
             )
-        if groups:
-            table.move_cursor(row=min(cursor, len(groups) - 1))
+        self.sort_table(table)
+        if items:
+            table.move_cursor(row=min(cursor, len(items) - 1))
+        self.shown_ids = [f.id for f in items]
+
+    def show_info(self, snap: RunSnapshot) -> None:
+        groups = snap.failure_findings()
         info = Text()
         info.append(f"{snap.diagnosis.failures_total} failures in {len(groups)} groups", style="bold")
+        if self.query_text or self.faults_only:
+            shown = set(self.shown_ids)
+            n = sum(f.count for f in groups if f.id in shown)
+            info.append(f"  ·  showing {len(shown)} group{'s' if len(shown) != 1 else ''} ({n} failures)", style="bold")
+        self.filter_summary(info)
         info.append("  ·  Enter: the group's failures  ·  c: copy finding", style="dim")
         self.query_one("#fail-info", Static).update(info)
 
@@ -81,59 +144,96 @@ class FailuresScreen(RunScreen):
         return finding_text(f) if f else None
 
 
-class FailureGroupScreen(RunScreen):
-    """The failures of one group."""
+class FailureGroupScreen(FilterableScreen):
+    """The failures of one group.
+
+    ``/`` searches each failure's task name and id, exception, message,
+    component and worker; ``f`` hides failures whose task ended up succeeding
+    (a retry fixed it), keeping the ones still failed and those without a task.
+    """
 
     DEFAULT_CSS = """
     FailureGroupScreen #group-info { height: auto; padding: 0 1; }
     FailureGroupScreen #group-failures { height: 1fr; }
     """
+    BINDINGS = [
+        Binding(
+            "f",
+            "toggle_faults",
+            "Only still-failed tasks",
+            tooltip="faults only: hides failures whose task later succeeded (a retry fixed it)",
+        )
+    ]
+    FAULTS_LABEL = "faults only: task still failed"
 
     def __init__(self, finding_id: str) -> None:
         super().__init__()
         self.finding_id = finding_id
+        #: The failures shown (after the filter); a row's key is its index here.
         self.records: list[FailureRecord] = []
 
-    def compose_body(self) -> ComposeResult:
+    def compose_list(self) -> ComposeResult:
         yield Static(id="group-info")
         yield DataTable(id="group-failures", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for col in ("time", "task", "task id", "worker", "exception", "message"):
-            table.add_column(col)
+            table.add_column(col, key=col)
         super().on_mount()
 
-    def render_snapshot(self, snap: RunSnapshot) -> None:
+    def select(
+        self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]
+    ) -> list[tuple[int, FailureRecord]]:
         f = snap.finding(self.finding_id)
-        info = self.query_one("#group-info", Static)
+        if f is None:
+            return []
+        out = []
+        for i, r in enumerate(snap.failures_of(f)):
+            if i % 5000 == 0 and cancelled():
+                break
+            if faults_only and not record_is_fault(snap, r):
+                continue
+            if pattern is None or record_matches(r, pattern):
+                out.append((i, r))
+        return out
+
+    def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[tuple[int, FailureRecord]]) -> None:
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
+        self.records = [r for _i, r in items]
+        for i, r in enumerate(self.records):
+            table.add_row(
+                Text(fmt_iso(r.timestamp)),
+                hl(r.task_name, pattern),
+                hl((r.task_id or "-")[:12], pattern),
+                hl(split_worker(r.worker)[0], pattern),  # never a Dask key
+                hl(r.failure_class, pattern),
+                hl(line(r.message, 80), pattern),
+                key=str(i),
+            )
+        self.sort_table(table)
+        if self.records:
+            table.move_cursor(row=min(cursor, len(self.records) - 1))
+
+    def show_info(self, snap: RunSnapshot) -> None:
+        f = snap.finding(self.finding_id)
+        info = self.query_one("#group-info", Static)
         if f is None:
             info.update(Text("this group is gone (the run was re-read)", style="yellow"))
-            self.records = []
             return
         t = Text()
         t.append(f"{f.count}× ", style="bold")
         t.append(safe(f.title), style="bold")
         t.append(f"  [{f.category}, {f.severity}]\n")
         t.append(f"pattern: {safe(f.pattern)}\n", style="dim")
+        if self.query_text or self.faults_only or self.filter_error:
+            t.append(f"showing {len(self.records)} of {len(f.failure_indices)}", style="bold")
+            self.filter_summary(t)
+            t.append("  ·  ")
         t.append("Enter: show one failure  ·  Esc: back", style="dim")
         info.update(t)
-        self.records = snap.failures_of(f)
-        for i, r in enumerate(self.records):
-            table.add_row(
-                Text(fmt_iso(r.timestamp)),
-                text(r.task_name),
-                text((r.task_id or "-")[:12]),
-                text(r.worker),
-                text(r.failure_class),
-                Text(line(r.message, 80)),
-                key=str(i),
-            )
-        if self.records:
-            table.move_cursor(row=min(cursor, len(self.records) - 1))
 
     @on(DataTable.RowSelected, "#group-failures")
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -145,7 +245,8 @@ class FailureGroupScreen(RunScreen):
         table = self.query_one(DataTable)
         if not table.row_count or not self.records:
             return None
-        return failure_text(self.records[min(table.cursor_row, len(self.records) - 1)])
+        i = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        return failure_text(self.records[i]) if 0 <= i < len(self.records) else None
 
 
 class FailureDetailScreen(RunScreen):
@@ -159,6 +260,15 @@ class FailureDetailScreen(RunScreen):
     def __init__(self, record: FailureRecord) -> None:
         super().__init__()
         self.record = record
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # The traceback's syntax theme follows the app's light/dark theme.
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, _theme: str) -> None:
+        if self.review.snapshot is not None:
+            self.render_snapshot(self.review.snapshot)
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
@@ -176,8 +286,8 @@ class FailureDetailScreen(RunScreen):
             ("time", safe(r.timestamp)),
             ("task", f"{safe(r.task_name)}  ({safe(r.task_id)})"),
             ("component", safe(r.component)),
-            ("worker", safe(r.worker)),
-            ("dask key", safe(getattr(r, "dask_key", None))),
+            ("worker", safe(split_worker(r.worker)[0])),
+            ("dask key", safe(r.dask_key or split_worker(r.worker)[1])),
             ("provider", safe(r.provider)),
             ("phase", safe(r.phase)),
             ("duration", fmt_duration(r.duration_s)),

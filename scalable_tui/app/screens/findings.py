@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -10,14 +13,15 @@ from textual.widgets import DataTable, Static
 
 from assistant.models import Finding
 from assistant.render import TRANSIENT_TEXT
-from scalable_tui.app.data import RunSnapshot, finding_text
-from scalable_tui.app.fmt import safe, text
-from scalable_tui.app.screens.base import RunScreen
+from scalable_tui.app.data import RunSnapshot, finding_matches, finding_text, is_fault_finding
+from scalable_tui.app.fmt import hl, safe
+from scalable_tui.app.screens.base import FilterableScreen
+from scalable_tui.app.screens.failures import FAULTS_BINDING
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def finding_detail(f: Finding) -> Text:
+def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None) -> Text:
     t = Text()
     t.append(f" {f.severity} ", style=SEVERITY_STYLE.get(f.severity, "bold"))
     t.append(" ")
@@ -49,17 +53,30 @@ def finding_detail(f: Finding) -> Text:
             t.append(f"  {safe(e.timestamp)}  ", style="dim")
             t.append(f"{safe(e.source)}  ", style="dim")
             t.append(safe(e.text) + "\n")
+    if pattern is not None and pattern.pattern:
+        t.highlight_regex(pattern, "reverse")
     return t
 
 
-class FindingsScreen(RunScreen):
+class FindingsScreen(FilterableScreen):
+    """The findings; ``/`` searches the same fields as on Failures, plus the
+    failures of each finding; ``f`` keeps error/critical findings only."""
+
+    BINDINGS = [FAULTS_BINDING]
+    FAULTS_LABEL = "faults only: error/critical"
     DEFAULT_CSS = """
     FindingsScreen #findings-table { height: 45%; }
     FindingsScreen #finding-detail { height: 1fr; padding: 0 1; border-top: solid $primary; }
     FindingsScreen #findings-info { height: 1; padding: 0 1; }
     """
 
-    def compose_body(self) -> ComposeResult:
+    def __init__(self) -> None:
+        super().__init__()
+        #: Ids of the findings shown after the last filter (tests wait on it).
+        self.shown_ids: list[str] = []
+        self.pattern: re.Pattern[str] | None = None
+
+    def compose_list(self) -> ComposeResult:
         yield Static(id="findings-info")
         yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="finding-detail"):
@@ -68,29 +85,50 @@ class FindingsScreen(RunScreen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for col in ("severity", "category", "count", "retry?", "title"):
-            table.add_column(col)
+            table.add_column(col, key=col)
         super().on_mount()
 
-    def render_snapshot(self, snap: RunSnapshot) -> None:
+    def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
+        out = []
+        for f in snap.diagnosis.findings:
+            if cancelled():
+                break
+            if faults_only and not is_fault_finding(f):
+                continue
+            if pattern is None or finding_matches(f, pattern, snap.failures_of(f), cancelled):
+                out.append(f)
+        return out
+
+    def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[Finding]) -> None:
+        self.pattern = pattern
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
-        for f in snap.diagnosis.findings:
+        for f in items:
             table.add_row(
-                Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
-                text(f.category),
+                hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
+                hl(f.category, pattern),
                 Text(str(f.count)),
                 Text({True: "transient", False: "permanent", None: "?"}[f.transient]),
-                text(f.title),
+                hl(f.title, pattern),
                 key=f.id,
             )
+        self.sort_table(table)
+        if items:
+            table.move_cursor(row=min(cursor, len(items) - 1))
+        self.shown_ids = [f.id for f in items]
+        self._show_current()
+
+    def show_info(self, snap: RunSnapshot) -> None:
         info = Text()
+        if self.query_text or self.faults_only or self.filter_error:
+            # Filtered: say so first (the summary is long and gets cut at the right).
+            info.append(f"showing {len(self.shown_ids)} of {len(snap.diagnosis.findings)} findings", style="bold")
+            self.filter_summary(info)
+            info.append("  ·  ")
         info.append(safe(snap.diagnosis.summary), style="bold")
         info.append(f"  ({snap.diagnosis.method}{', --no-ai' if self.review.no_ai else ''})", style="dim")
         self.query_one("#findings-info", Static).update(info)
-        if snap.diagnosis.findings:
-            table.move_cursor(row=min(cursor, len(snap.diagnosis.findings) - 1))
-        self._show_current()
 
     @on(DataTable.RowHighlighted, "#findings-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -106,7 +144,13 @@ class FindingsScreen(RunScreen):
 
     def _show_current(self) -> None:
         f = self.current()
-        self.query_one("#finding-text", Static).update(finding_detail(f) if f else Text("no findings", style="green"))
+        if f is not None:
+            body = finding_detail(f, self.pattern)
+        elif self.review.snapshot is not None and self.review.snapshot.diagnosis.findings:
+            body = Text("no finding matches the filter", style="yellow")
+        else:
+            body = Text("no findings", style="green")
+        self.query_one("#finding-text", Static).update(body)
 
     def copy_text(self) -> str | None:
         f = self.current()

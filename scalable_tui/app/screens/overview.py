@@ -12,11 +12,12 @@ from textual.widgets import Sparkline, Static
 from scalable_tui.app.data import RunSnapshot, finding_text
 from scalable_tui.app.fmt import fmt_duration, fmt_iso, parse_iso, safe
 from scalable_tui.app.screens.base import RunScreen
-from scalable_tui.app.widgets.progress import TaskProgress
+from scalable_tui.app.widgets.progress import TaskBars
 from scalable_tui.models import STATE_ORDER
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan", "submitted": "dim"}
+#: Task-name rows in the progress block; the rest are summed up in one line.
 MAX_PROGRESS_ROWS = 12
 TOP_FINDINGS = 5
 
@@ -43,7 +44,7 @@ class OverviewScreen(RunScreen):
                 with Vertical(id="ov-tasks"):
                     yield Static("Tasks", classes="title")
                     yield Static(id="task-counts")
-                    yield Vertical(id="progress")
+                    yield TaskBars(id="progress")
                     yield Static("Completions over time", classes="title")
                     yield Sparkline([], id="spark-done")
                     yield Static("Failures over time", classes="title")
@@ -106,15 +107,10 @@ class OverviewScreen(RunScreen):
         return t
 
     def _progress(self, snap: RunSnapshot) -> None:
-        box = self.query_one("#progress", Vertical)
-        names = sorted(snap.by_name, key=lambda n: (-sum(snap.by_name[n].values()), n))[:MAX_PROGRESS_ROWS]
-        existing = {w.task_name: w for w in box.query(TaskProgress)}
-        for name in names:
-            w = existing.get(name)
-            if w is None:
-                box.mount(TaskProgress(name, snap.by_name[name]))
-            else:
-                w.set_counts(snap.by_name[name])
+        groups = snap.by_group
+        names = sorted(groups, key=lambda n: (-sum(groups[n].values()), n))
+        rows = [(n, groups[n]) for n in names[:MAX_PROGRESS_ROWS]]
+        self.query_one("#progress", TaskBars).set_rows(rows, len(names) - len(rows))
 
     def _by_category(self, snap: RunSnapshot) -> Text:
         cats: Counter[str] = Counter()

@@ -11,58 +11,52 @@ from __future__ import annotations
 import re
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from scalable_tui.app.data import TASK_COLUMNS, RunSnapshot, filter_tasks, query_pattern, sort_tasks, task_cells
-from scalable_tui.app.fmt import safe
-from scalable_tui.app.screens.base import RunScreen
+from scalable_tui.app.data import TASK_COLUMNS, RunSnapshot, filter_tasks, sort_tasks, task_cells
+from scalable_tui.app.fmt import highlight
+from scalable_tui.app.screens.base import FilterableScreen
 
 MAX_ROWS = 500
 STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan", "submitted": "dim"}
+STATE_COL = TASK_COLUMNS.index("state")
+DASK_KEY_COL = TASK_COLUMNS.index("dask key")
 
 
-def highlight(cell: str, pattern: re.Pattern[str] | None, style: str = "") -> Text:
-    t = Text(cell, style=style)
-    if pattern is not None and pattern.pattern:
-        for m in pattern.finditer(cell):
-            if m.end() > m.start():
-                t.stylize("reverse", m.start(), m.end())
-    return t
+def _cell_style(i: int, cell: str) -> str:
+    if i == STATE_COL:
+        return STATE_STYLE.get(cell, "")
+    if i == DASK_KEY_COL:
+        return "dim"
+    return ""
 
 
-class TasksScreen(RunScreen):
+class TasksScreen(FilterableScreen):
     DEFAULT_CSS = """
-    TasksScreen #task-filter { dock: top; display: none; }
-    TasksScreen #task-filter.-visible { display: block; }
     TasksScreen #task-info { height: 1; padding: 0 1; color: $text-muted; }
     TasksScreen #task-table { height: 1fr; }
     TasksScreen #task-more { height: 1; padding: 0 1; color: $warning; }
     """
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
-        Binding("f", "toggle_faults", "Faults only"),
+        Binding("f", "toggle_faults", "Faults only", tooltip="failed or cancelled tasks, or tasks with an error"),
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse", show=False),
-        Binding("escape", "back", "Back", show=False),
     ]
+    FILTER_ID = "task-filter"
 
     def __init__(self) -> None:
         super().__init__()
-        self.query_text = ""
-        self.faults_only = False
         self.sort_column: int | None = None
         self.sort_reverse = False
         #: Rows that matched the last applied filter, and the state that produced them (tests wait on it).
         self.matched = 0
         self.shown_key: tuple[object, ...] | None = None
-        self.filter_error: str | None = None
 
-    def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="filter: substring, or /regex/ — Enter to apply, Esc to close", id="task-filter")
+    def compose_list(self) -> ComposeResult:
         yield Static(id="task-info")
         table: DataTable[Text] = DataTable(id="task-table", cursor_type="row", zebra_stripes=True)
         yield table
@@ -74,19 +68,7 @@ class TasksScreen(RunScreen):
             table.add_column(col, key=col)
         super().on_mount()
 
-    def render_snapshot(self, snap: RunSnapshot) -> None:
-        self.apply()
-
     # -- actions -------------------------------------------------------------
-    def action_filter(self) -> None:
-        inp = self.query_one("#task-filter", Input)
-        inp.add_class("-visible")
-        inp.focus()
-
-    def action_toggle_faults(self) -> None:
-        self.faults_only = not self.faults_only
-        self.apply()
-
     def action_sort_next(self) -> None:
         self.sort_column = 0 if self.sort_column is None else (self.sort_column + 1) % len(TASK_COLUMNS)
         self.apply()
@@ -95,35 +77,11 @@ class TasksScreen(RunScreen):
         self.sort_reverse = not self.sort_reverse
         self.apply()
 
-    def action_back(self) -> None:
-        inp = self.query_one("#task-filter", Input)
-        if inp.has_focus:
-            inp.remove_class("-visible")
-            self.query_one(DataTable).focus()
-            return
-        super().action_back()
-
-    @on(Input.Changed, "#task-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.set_filter(event.value)
-
-    @on(Input.Submitted, "#task-filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.set_filter(event.value)
-        if not event.value:
-            event.input.remove_class("-visible")
-        self.query_one(DataTable).focus()
-
-    @on(DataTable.HeaderSelected)
-    def _header(self, event: DataTable.HeaderSelected) -> None:
+    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
         if self.sort_column == event.column_index:
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column, self.sort_reverse = event.column_index, False
-        self.apply()
-
-    def set_filter(self, text: str) -> None:
-        self.query_text = text
         self.apply()
 
     # -- filtering in a thread -------------------------------------------------
@@ -131,13 +89,10 @@ class TasksScreen(RunScreen):
         snap = self.review.snapshot
         if snap is None:
             return
-        try:
-            pattern = query_pattern(self.query_text) if self.query_text.strip() else None
-        except re.error as exc:
-            self.filter_error = f"bad regex: {exc}"
+        ok, pattern = self.filter_pattern()
+        if not ok:
             self._info(snap)
             return
-        self.filter_error = None
         key = (snap.version, self.query_text, self.faults_only, self.sort_column, self.sort_reverse)
         self._compute(snap, key, pattern)
 
@@ -159,7 +114,7 @@ class TasksScreen(RunScreen):
         cursor = table.cursor_row
         table.clear()
         table.add_rows(
-            [tuple(highlight(c, pattern, STATE_STYLE.get(c, "") if i == 3 else "") for i, c in enumerate(row)) for row in cells]
+            [tuple(highlight(c, pattern, _cell_style(i, c)) for i, c in enumerate(row)) for row in cells]
         )
         if cells:
             table.move_cursor(row=min(cursor, len(cells) - 1))
@@ -174,14 +129,9 @@ class TasksScreen(RunScreen):
     def _info(self, snap: RunSnapshot) -> None:
         t = Text()
         t.append(f"{self.matched} of {snap.tasks.n_tasks()} tasks", style="bold")
-        if self.query_text:
-            t.append(f"  ·  filter: {safe(self.query_text)}")
-        if self.faults_only:
-            t.append("  ·  faults only", style="bold red")
         if self.sort_column is not None:
             t.append(f"  ·  sorted by {TASK_COLUMNS[self.sort_column]}{' ↓' if self.sort_reverse else ' ↑'}")
-        if self.filter_error:
-            t.append(f"  ·  {safe(self.filter_error)}", style="bold red")
+        self.filter_summary(t)
         self.query_one("#task-info", Static).update(t)
 
     def copy_text(self) -> str | None:
