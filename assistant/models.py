@@ -69,3 +69,5 @@ class Diagnosis(BaseModel):
     findings: list[Finding]
     notices: list[str] = Field(default_factory=list)
     signature_version: int
+    #: AI explanations by finding id (assistant.llm; empty unless method is "ai-enhanced").
+    explanations: dict[str, dict] = Field(default_factory=dict)

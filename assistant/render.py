@@ -67,8 +67,10 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
         console.print(t)
         console.print(Text("  Suggestion: " + printable(f.suggestion)))
         console.print()
+        _text_explanation(console, diag, f)
     if not failure_findings:
         console.print(Text("✓ No failures recorded.", style="green"))
+        _text_unstructured(console, diag)
         return _rstrip_lines(buf.getvalue())
     cats = {f.category for f in failure_findings}
     console.print(
@@ -82,6 +84,8 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     console.print()
     for i, f in enumerate(failure_findings, 1):
         _text_finding(console, i, f)
+        _text_explanation(console, diag, f)
+    _text_unstructured(console, diag)
     return _rstrip_lines(buf.getvalue())
 
 
@@ -178,6 +182,7 @@ def render_markdown(diag: Diagnosis) -> str:
             out.append("- **Requested:** " + ", ".join(f"{k}={_md_escape(str(v))}" for k, v in f.resources.items() if v is not None))
         out.append(f"- **Suggestion:** {_md_escape(f.suggestion)}")
         out.append("")
+        out += _md_explanation(diag, f)
         if f.evidence:
             out.append("Evidence:")
             out.append("")
@@ -190,4 +195,92 @@ def render_markdown(diag: Diagnosis) -> str:
             longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(body)), default=0)
             fence = "`" * max(3, longest + 1)
             out += [f"{fence}text", body, fence, ""]
+    out += _md_unstructured(diag)
     return "\n".join(out).rstrip() + "\n"
+
+
+# -- AI explanations (assistant.llm) -------------------------------------------
+# The model's reply is untrusted text: printable() in Rich Text (never markup),
+# escaped and on one line per item in Markdown (no active links or HTML).
+RETRY_AI_TEXT = {True: "may help", False: "will not help", None: "unknown"}
+
+
+def _explanation_of(diag: Diagnosis, f: Finding) -> dict | None:
+    exp = (getattr(diag, "explanations", None) or {}).get(f.id)
+    return exp if isinstance(exp, dict) else None
+
+
+def _flat(s: object) -> str:
+    return printable(str(s)).replace("\n", " ").strip()
+
+
+def _explanation_heading(exp: dict) -> str:
+    conf = exp.get("confidence")
+    return f"Explanation (AI, {_flat(exp.get('model') or 'model')}" + (f", confidence: {_flat(conf)}" if conf else "") + ")"
+
+
+def _text_explanation(console, diag: Diagnosis, f: Finding) -> None:  # type: ignore[no-untyped-def]
+    """The AI explanation block under a finding (nothing when there is none)."""
+    exp = _explanation_of(diag, f)
+    if exp is None:
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text("   " + _explanation_heading(exp) + ":", style="bold magenta"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=4)
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    rows = [("Summary", _flat(exp.get("summary", ""))), ("Cause", _flat(exp.get("likely_cause", "")))]
+    steps = [s for s in exp.get("fix_steps") or [] if isinstance(s, str) and s.strip()]
+    if steps:
+        rows.append(("Fix", "\n".join(f"{n}. {_flat(s)}" for n, s in enumerate(steps, 1))))
+    if "retry_may_help" in exp:
+        rows.append(("Retry", RETRY_AI_TEXT.get(exp.get("retry_may_help"), "unknown")))
+    for k, v in rows:
+        if v:
+            grid.add_row("", k + ":", Text(v))
+    console.print(grid)
+    console.print()
+
+
+def _text_unstructured(console, diag: Diagnosis) -> None:  # type: ignore[no-untyped-def]
+    """A plain-text AI reply (server without JSON output), shown as such."""
+    exp = (getattr(diag, "explanations", None) or {}).get("_unstructured")
+    if not isinstance(exp, dict) or not exp.get("text"):
+        return
+    from rich.text import Text
+
+    console.print(Text(f"AI reply (unstructured text from {_flat(exp.get('model') or 'model')}, not validated):", style="bold magenta"))
+    for line in printable(str(exp["text"])).strip().splitlines()[:80]:
+        console.print(Text("  " + line))
+    console.print()
+
+
+def _md_explanation(diag: Diagnosis, f: Finding) -> list[str]:
+    exp = _explanation_of(diag, f)
+    if exp is None:
+        return []
+    out = [f"**{_md_escape(_explanation_heading(exp))}**", ""]
+    if exp.get("summary"):
+        out.append(f"- **Summary:** {_md_escape(_flat(exp['summary']))}")
+    if exp.get("likely_cause"):
+        out.append(f"- **Likely cause:** {_md_escape(_flat(exp['likely_cause']))}")
+    steps = [s for s in exp.get("fix_steps") or [] if isinstance(s, str) and s.strip()]
+    if steps:
+        out.append("- **Fix steps:**")
+        out += [f"  {n}. {_md_escape(_flat(s))}" for n, s in enumerate(steps, 1)]
+    if "retry_may_help" in exp:
+        out.append(f"- **Retry:** {RETRY_AI_TEXT.get(exp.get('retry_may_help'), 'unknown')}")
+    return out + [""]
+
+
+def _md_unstructured(diag: Diagnosis) -> list[str]:
+    exp = (getattr(diag, "explanations", None) or {}).get("_unstructured")
+    if not isinstance(exp, dict) or not exp.get("text"):
+        return []
+    body = printable(str(exp["text"]).rstrip())
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"## AI reply (unstructured text from {_md_escape(_flat(exp.get('model') or 'model'))}, not validated)", "", f"{fence}text", body, fence, ""]

@@ -75,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding of this severity or worse exists (critical|error|warning|info)",
     )
     d.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text output")
+    ai = d.add_argument_group(
+        "AI explanations",
+        "Used only when an endpoint or key is configured (options, then SCALABLE_AI_ENDPOINT/_MODEL/_API_KEY, "
+        "then OPENAI_BASE_URL/OPENAI_API_KEY) and --no-ai is not given. Only redacted findings are sent.",
+    )
+    ai.add_argument("--ai-endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    ai.add_argument("--ai-model", metavar="NAME", help="model name (default: $SCALABLE_AI_MODEL, else gpt-4o-mini)")
+    ai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS", help="per-request timeout (default: 60)")
+    ai.add_argument("--ai-budget", type=int, default=6000, metavar="TOKENS", help="prompt size limit (default: 6000)")
+    ai.add_argument("--ai-keep-hosts", action="store_true", help="do not redact host names and IP addresses")
+    ai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
+    ai.add_argument("--show-prompt", action="store_true", help="print the exact messages that would be sent, as JSON; send nothing")
+    ai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
     d.set_defaults(func=cmd_diagnose)
 
     r = sub.add_parser("runs", help="list runs, newest first", description="List the runs under a runs directory.")
@@ -130,8 +143,15 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     diag = diagnose_state(state, stale_after_s=args.stale_after)
     for n in diag.notices:
         _err(f"note: {n}")
-    if not args.no_ai and (os.environ.get("SCALABLE_AI_ENDPOINT") or os.environ.get("OPENAI_BASE_URL")):
-        _err("note: AI explanations are not available in this version; showing heuristic findings")
+    if args.show_prompt:
+        from assistant.llm.cli import show_prompt
+
+        return show_prompt(args, diag, state, _err)
+    if not args.no_ai:
+        # openai is imported only when a request is made; AI problems are one stderr line.
+        from assistant.llm.cli import explain_for_cli
+
+        diag = explain_for_cli(args, diag, state, Path(run_dir), _err)
     if args.format == "json":
         out = to_json(diag)
     elif args.format == "markdown":

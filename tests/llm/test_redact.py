@@ -1,0 +1,131 @@
+"""Redaction: every kind of secret goes, diagnostic text stays, placeholders are consistent."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant.llm.redact import BUILTIN_RULES, RedactionRulesError, Redactor
+from tests.llm.conftest import SECRET_TRACEBACK, SECRETS
+
+
+def test_every_planted_secret_is_removed() -> None:
+    r = Redactor()
+    out = r.redact(SECRET_TRACEBACK)
+    leaked = [k for k, v in SECRETS.items() if v.lower() in out.lower()]
+    assert not leaked, (leaked, out)
+    assert "BEGIN RSA PRIVATE KEY" not in out
+    # the structure the model needs is still there
+    assert "PermissionError: 401 from <host-" in out
+    assert 'File "/home/<user-1>/gcam/run.py", line 12, in main' in out
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("https://user:pw123@example.org/x", "secret"),
+        ("https://ghtoken123@github.com/org/repo.git", "secret"),
+        ("curl -H 'Authorization: Bearer abcdef123456789'", "secret"),
+        ("?api_key=abc123&x=1", "secret"),
+        ('{"client_secret": "s3cr3t"}', "secret"),
+        ("X-Amz-Signature=deadbeef0011", "secret"),
+        ("sk-ant-api03-abcdefghijklmnopqrstuvwx", "secret"),
+        ("ASIAY34FZKBOKMUTVV7A", "secret"),
+        ("gho_16C7e42F292c6912E7710c838347Ae178B4a", "secret"),
+        ("xoxp-1234567890-abcdefghij", "secret"),
+        ("mail me at a.b@c-d.example.edu", "email"),
+        ("/home/zoe/x.py", "user"),
+        ("C:\\Users\\zoe\\x.py", "user"),
+        ("/glade/work/zoe/out", "user"),
+        ("tcp://192.168.1.20:8786", "ip"),
+        ("scheduler at tcp://login03.hpc.example.edu:8786", "host"),
+        ("died on node0042", "host"),
+        ("host=compute-7", "host"),
+    ],
+)
+def test_kinds(text: str, kind: str) -> None:
+    out = Redactor(local_identity=False).redact(text)
+    assert f"<{kind}-1>" in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KeyError: 'region_1'",
+        "ModuleNotFoundError: No module named 'distributed.worker'",
+        'File "/opt/conda/lib/python3.11/site-packages/dask/core.py", line 127, in _execute_task',
+        "Attempted to run task 'run_gcam-402063bf9c1d4e5f8a7b6c5d4e3f2a1b' on 4 different workers",
+        "at 2026-11-25T11:47:14Z after 12:30:45",
+        "[Errno 28] No space left on device: '/scratch/<user>/out/L2052.AgCost_ag_irr_mgmt_5.csv'",
+        "numpy.core._exceptions._ArrayMemoryError: Unable to allocate 3.20 GiB",
+        "df.info() failed in model.py and run.sh",
+        "connect to 127.0.0.1:8786 refused",
+    ],
+)
+def test_diagnostic_text_is_kept(text: str) -> None:
+    assert Redactor(local_identity=False).redact(text) == text
+
+
+def test_placeholders_are_consistent_within_a_request() -> None:
+    r = Redactor(local_identity=False)
+    a = r.redact("from 10.0.0.1 and 10.0.0.2 token=abcd1234")
+    b = r.redact_obj({"x": ["again 10.0.0.2", "and 10.0.0.1", "token=abcd1234", "token=other999"]})
+    assert a == "from <ip-1> and <ip-2> token=<secret-1>"
+    assert b == {"x": ["again <ip-2>", "and <ip-1>", "token=<secret-1>", "token=<secret-2>"]}
+    assert r.mapping == {"<ip-1>": "ip", "<ip-2>": "ip", "<secret-1>": "secret", "<secret-2>": "secret"}
+    # a new request starts again at 1
+    assert Redactor(local_identity=False).redact("10.0.0.2") == "<ip-1>"
+
+
+def test_keep_hosts_keeps_hosts_and_ips_only() -> None:
+    out = Redactor(keep_hosts=True, local_identity=False).redact(f"{SECRETS['host']} {SECRETS['ip']} token={SECRETS['token_param']}")
+    assert SECRETS["host"] in out and SECRETS["ip"] in out and SECRETS["token_param"] not in out
+
+
+def test_local_user_and_host_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "jdoe42")
+    monkeypatch.setenv("LOGNAME", "jdoe42")
+    monkeypatch.setattr("socket.gethostname", lambda: "frontier-login7.olcf.example")
+    out = Redactor().redact("jdoe42 ran on frontier-login7 in /lustre/proj/jdoe42/x")
+    assert "jdoe42" not in out and "frontier-login7" not in out, out
+
+
+def test_rules_file_toml_adds_and_disables(tmp_path: Path) -> None:
+    f = tmp_path / "rules.toml"
+    f.write_text(
+        'disable = ["email"]\n'
+        "[[rules]]\nname = \"project\"\npattern = \"PRJ-[0-9]{4}\"\nkind = \"project\"\n"
+        "[[rules]]\nname = \"cluster\"\nliteral = \"deepthought\"\nkind = \"host\"\nignore_case = true\n"
+    )
+    r = Redactor(rules_file=f, local_identity=False)
+    out = r.redact("PRJ-1234 on DeepThought for a@b.example.com, PRJ-1234 again")
+    # the e-mail rule is off (its host part is still a host name)
+    assert out == "<project-1> on <host-1> for a@<host-2>, <project-1> again"
+
+
+def test_rules_file_json(tmp_path: Path) -> None:
+    f = tmp_path / "rules.json"
+    f.write_text(json.dumps({"rules": [{"name": "ticket", "pattern": "TICKET-(\\d+)", "group": 1}]}))
+    assert Redactor(rules_file=f, local_identity=False).redact("see TICKET-42") == "see TICKET-<secret-1>"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[[rules]]\nname='x'\npattern='('\n", "disable=['no-such-rule']\n", "[[rules]]\nname='x'\n", "not toml = = ="],
+)
+def test_bad_rules_files_are_errors(tmp_path: Path, body: str) -> None:
+    f = tmp_path / "rules.toml"
+    f.write_text(body)
+    with pytest.raises(RedactionRulesError):
+        Redactor(rules_file=f)
+
+
+def test_builtin_rules_are_data() -> None:
+    names = [r["name"] for r in BUILTIN_RULES]
+    assert len(names) == len(set(names))
+    for r in BUILTIN_RULES:
+        assert set(r) <= {"name", "kind", "pattern", "group", "check", "ignore_case"}
+        re.compile(r["pattern"])
