@@ -256,6 +256,9 @@ class LiveSnapshot:
     #: When the next attempt is due while disconnected (backoff).
     retry_at: float | None = None
     last_poll_ok: float | None = None
+    #: Scheduler clock minus this machine's clock (seconds, approx.).  Every time in a
+    #: snapshot is already on this machine's clock (``time.time()``).
+    clock_offset: float | None = None
     #: Round trip of the last successful poll, and the scheduler-side time inside it.
     poll_latency_ms: float | None = None
     scheduler_ms: float | None = None
@@ -455,7 +458,9 @@ class LiveSnapshot:
 
     def _death_record(self, index: int, ev: LiveEvent) -> FailureRecord:
         mem = self._memory_texts([ev.address]) if ev.address else []
-        text = f"worker died: {ev.text}"
+        # Same wording for every death of one kind (names and addresses go to the
+        # details), so the assistant groups them into one finding.
+        text = f"worker died: {ev.details.get('reason') or ev.text}"
         if mem:
             text += "\n" + " | ".join(mem)[:2000]
         details = {k: v for k, v in ev.details.items() if isinstance(v, (str, int, float)) and k != "unexpected"}
@@ -485,10 +490,10 @@ def memory_kill_text(address: str, pid: Any, rss: int | None, limit: int | None,
     return f"Worker {address} (pid={pid}) exceeded {frac} memory budget. Restarting...{tail}"
 
 
-def near_limit_text(address: str, name: str, rss: int | None, limit: int | None, paused: bool) -> str:
+def near_limit_text(address: str, rss: int | None, limit: int | None, paused: bool) -> str:
     parts = []
     if rss is not None and limit:
         parts.append(f"{rss / limit:.0%} of its memory budget ({_mb(rss)} of {_mb(limit)})")
     if paused:
         parts.append("paused for memory")
-    return f"Worker {name} ({address}) died after its memory sat near the limit: " + ", ".join(parts)
+    return f"Worker {address} died after its memory sat near the limit: " + ", ".join(parts)

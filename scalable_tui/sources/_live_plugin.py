@@ -358,7 +358,8 @@ class MonitorPlugin(SchedulerPlugin):
                 tc_w = m.get("task_counts") or {}
                 rows.append([
                     addr, str(ws.name), ws.host, ws.status.name, ws.nthreads, ws.memory_limit, process, managed,
-                    unmanaged, spilled, m.get("cpu"), tc_w.get("executing", len(ws.executing)), tc_w.get("ready"),
+                    unmanaged, spilled, m.get("cpu"), tc_w.get("executing", 0) if tc_w else len(ws.executing),
+                    tc_w.get("ready", 0) if tc_w else None,
                     len(ws.has_what), len(ws.processing), ws.last_seen, ws.nanny, ws.pid,
                 ])
             out["workers"] = rows
