@@ -1,0 +1,91 @@
+"""A real single-node Slurm for the tests in this folder (tools/slurm/start.sh).
+
+The session fixture installs (Debian packages, as root) and starts munge,
+slurmdbd+MariaDB (so ``sacct`` works), slurmctld and slurmd, and stops them
+after the session unless they were already running before it.  Tests are
+skipped, with the reason, only where Slurm cannot be installed or run here
+(not root, no apt-get, offline); a start that fails on a machine that can
+run it is an error.
+
+``SCALABLE_TUI_SLURM_DBD=0`` starts without accounting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools" / "slurm"
+DATA = Path(__file__).resolve().parent / "data"
+SLURM_TMP = os.environ.get("SLURM_TMP", "/tmp/scalable-tui-slurm")
+
+
+@dataclass
+class SlurmEnv:
+    tmp: str
+    accounting: bool
+    started_here: bool
+
+
+@pytest.fixture(scope="session")
+def slurm() -> SlurmEnv:
+    with_dbd = os.environ.get("SCALABLE_TUI_SLURM_DBD", "1") != "0"
+    env = {**os.environ, "SLURM_TMP": SLURM_TMP, "WITH_DBD": "1" if with_dbd else "0"}
+    if os.geteuid() != 0:
+        if shutil.which("squeue") and subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0:
+            yield SlurmEnv(SLURM_TMP, accounting=with_dbd, started_here=False)
+            return
+        pytest.skip("real-Slurm tests need root to install and start Slurm (tools/slurm/start.sh)")
+    # One test session at a time on this Slurm: the tests count the node's 2 CPUs, and a session
+    # stops the Slurm it started.  Others wait for the lock (a full tests/slurm run takes ~3 min).
+    Path(SLURM_TMP).parent.mkdir(parents=True, exist_ok=True)
+    lock = open(f"{SLURM_TMP}.tests.lock", "w")
+    deadline = time.monotonic() + float(os.environ.get("SCALABLE_TUI_SLURM_LOCK_WAIT", "900"))
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                pytest.skip("another test session is using the local Slurm (lock held too long)")
+            time.sleep(1)
+    t0 = time.monotonic()
+    proc = subprocess.run([str(TOOLS / "start.sh")], capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    if proc.returncode == 2:
+        pytest.skip(f"Slurm cannot be installed or run here: {proc.stderr.strip()[-300:]}")
+    if proc.returncode != 0:
+        pytest.fail(f"tools/slurm/start.sh failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    started_here = "already running" not in proc.stdout
+    print(f"slurm ready in {time.monotonic() - t0:.1f} s: {proc.stdout.strip()}")
+    # Each test cancels its own jobs (by job name); never all of the user's jobs.
+    try:
+        yield SlurmEnv(SLURM_TMP, accounting=with_dbd, started_here=started_here)
+    finally:
+        if started_here:
+            subprocess.run([str(TOOLS / "stop.sh")], capture_output=True, env=env, timeout=120)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def wait_until(pred, timeout: float, interval: float = 1.0):
+    """Poll ``pred`` until it returns something truthy (returned) or ``timeout`` passes (None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)

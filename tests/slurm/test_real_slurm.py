@@ -1,0 +1,207 @@
+"""dask-jobqueue SLURMClusters on a real single-node Slurm (see conftest.py), seen through SlurmSource.
+
+Every address is 127.0.0.1.  Each test uses its own job name, so its source
+sees only its jobs, and cancels them afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+from assistant.hpc import hpc_findings
+from scalable_tui.jobs_models import WorkerDeparture, WorkerSeen
+from scalable_tui.sources.slurm import SlurmSource
+
+from .conftest import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.contextmanager
+def jobqueue_cluster(tmp_path: Path, **kwargs):
+    """A SLURMCluster with its own job name and log directory; closed and its jobs cancelled after."""
+    from dask_jobqueue import SLURMCluster
+    from distributed import Client
+
+    job_name = f"stui-{uuid.uuid4().hex[:8]}"
+    logs = tmp_path / "logs"
+    opts = dict(cores=1, memory="1GB", processes=1, walltime="00:05:00", job_name=job_name,
+                log_directory=str(logs), scheduler_options={"host": "127.0.0.1", "dashboard_address": ":0"})
+    opts.update(kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = SLURMCluster(**opts)
+    client = Client(cluster, set_as_default=False)
+    try:
+        yield cluster, client, job_name, logs
+    finally:
+        client.close()
+        try:
+            cluster.close(timeout=30)
+        except Exception:  # dask-jobqueue 0.9 asserts when a job never started
+            pass
+        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=30)
+        wait_until(lambda: not subprocess.run(["squeue", "-h", f"--name={job_name}"], capture_output=True,
+                                              text=True).stdout.strip(), 30, 0.5)
+
+
+def poll_until(src: SlurmSource, pred, timeout: float, interval: float = 1.0):
+    """Poll the source until ``pred(snapshot)`` holds; the snapshot, or None after ``timeout``."""
+    def once():
+        snap = src.poll()
+        return snap if pred(snap) else None
+
+    return wait_until(once, timeout, interval)
+
+
+def workers_seen(client) -> list[WorkerSeen]:
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    return [WorkerSeen(name=str(w["name"]), host=w.get("host"), address=addr) for addr, w in info.items()]
+
+
+def test_two_workers_are_mapped_to_their_jobs(slurm, tmp_path) -> None:
+    with jobqueue_cluster(tmp_path) as (cluster, client, job_name, logs):
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=90)
+        expected = {name: job.job_id for name, job in cluster.workers.items()}
+        seen = workers_seen(client)
+        assert {w.name for w in seen} == set(expected)
+
+        src = SlurmSource(name=job_name, log_dir=logs)
+        snap = src.poll()
+        assert snap.status == "ok", snap.message
+        assert {j.job_id for j in snap.jobs} == set(expected.values())
+        for j in snap.jobs:
+            assert j.state == "RUNNING" and j.node == "localhost" and j.name == job_name
+            assert j.time_limit_s == 300 and 0 < j.time_left_s <= 300 and j.walltime_warning()
+            assert j.req_mem == "954M" and j.req_cpus == 1 and j.mapped_by == "batch_script"
+        wm = src.map_workers(snap, seen)
+        assert wm.worker_to_job == expected
+        assert set(wm.how.values()) == {"batch_script"}
+        assert wm.jobs_without_worker == [] and wm.workers_without_job == [] and wm.unmapped_workers == []
+
+        # SLURM_JOB_ID from the workers' environment agrees (the cheap client.run path of the live source)
+        env_ids = client.run(lambda: __import__("os").environ.get("SLURM_JOB_ID"))
+        by_addr = {w.address: w for w in seen}
+        with_env = [WorkerSeen(by_addr[a].name, job_id=jid) for a, jid in env_ids.items()]
+        assert src.map_workers(snap, with_env).worker_to_job == expected
+
+        # after the cluster scales down, a still-listed worker whose job ended is reported
+        cluster.scale(0)
+        done = poll_until(src, lambda s: all(j.is_final for j in s.jobs), 60)
+        assert done is not None and {j.state for j in done.jobs} <= {"CANCELLED", "COMPLETED"}
+        assert sorted(src.map_workers(done, seen).workers_without_job) == sorted(expected)
+        assert hpc_findings(done) == []  # closing a cluster is not a failure
+        if slurm.accounting:  # review of a past run: the run's time window, from sacct
+            hist = wait_until(lambda: (h := src.history(time.time() - 600)).jobs and
+                              all(j.is_final for j in h.jobs) and h, 20, 1)
+            assert hist and {j.job_id for j in hist.jobs} == set(expected.values())
+
+
+def test_pending_job_and_its_reason(slurm, tmp_path) -> None:
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0])
+    if cpus > 8:
+        pytest.skip(f"the node has {cpus} CPUs: filling it with 1 GB worker jobs is too heavy for a test")
+    with jobqueue_cluster(tmp_path) as (cluster, client, job_name, logs):
+        cluster.scale(cpus + 1)  # one one-CPU job more than the node has CPUs (2 here: scale(3))
+        client.wait_for_workers(cpus, timeout=90)
+        src = SlurmSource(name=job_name, log_dir=logs)
+        snap = poll_until(src, lambda s: [j.reason for j in s.pending()] == ["Resources"], 60)
+        assert snap is not None, src.poll().jobs
+        (pend,) = snap.pending()
+        assert snap.pending_summary() == "1 job PENDING: Resources"
+        assert len(snap.active()) == cpus and pend.node is None
+        # dask-jobqueue itself counts all of them as workers: only Slurm knows one never started
+        assert len(cluster.workers) == cpus + 1
+        wm = src.map_workers(snap, workers_seen(client))
+        assert len(wm.worker_to_job) == cpus and pend.job_id not in wm.worker_to_job.values()
+        assert pend.worker_names and pend.worker_names[0] in cluster.workers  # script readable while pending
+        (f,) = hpc_findings(snap, pending_after_s=0)
+        assert f.category == "cluster_startup" and "PENDING: Resources" in f.title and pend.job_id in f.title
+        assert "memory=" in f.suggestion
+
+
+def test_walltime_kill_becomes_a_walltime_finding(slurm, tmp_path) -> None:
+    with jobqueue_cluster(tmp_path, walltime="00:01:00") as (cluster, client, job_name, logs):
+        cluster.scale(1)
+        client.wait_for_workers(1, timeout=90)
+        (w,) = workers_seen(client)
+        (job_id,) = [j.job_id for j in cluster.workers.values()]
+        src = SlurmSource(name=job_name, log_dir=logs)
+        first = src.poll()
+        assert first.jobs[0].walltime_warning() and first.jobs[0].time_limit_s == 60
+
+        # Slurm enforces the limit up to ~30 s late: poll, do not sleep a fixed time
+        snap = poll_until(src, lambda s: bool(s.jobs) and s.jobs[0].is_final, 150, 3)
+        assert snap is not None, "job not killed within 150 s"
+        job = snap.jobs[0]
+        assert job.state == "TIMEOUT" and job.reason == "TimeLimit" and job.job_id == job_id
+
+        # the scheduler saw the worker leave, unexpectedly
+        ev = wait_until(lambda: [e for _, e in client.get_events(w.address) if e.get("action") == "remove-worker"],
+                        30, 0.5)
+        assert ev, client.get_events(w.address)
+        dep = WorkerDeparture(w.name, ts=time.time(), expected=ev[0].get("expected"), address=w.address)
+        assert dep.expected is False
+
+        findings = hpc_findings(snap, [dep], logs)
+        (f,) = [f for f in findings if f.category == "walltime"]
+        assert job_id in f.title and f.workers == [w.name]
+        assert "--lifetime" in f.suggestion and "--lifetime-stagger" in f.suggestion
+        texts = "\n".join(e.text for e in f.evidence)
+        assert f"job {job_id} (worker {w.name}): TIMEOUT" in texts
+        assert f"JOB {job_id} ON localhost CANCELLED AT" in texts and "DUE TO TIME LIMIT" in texts
+        assert f"worker {w.name} left (expected=False" in texts
+        if slurm.accounting:
+            done = poll_until(src, lambda s: s.jobs[0].source == "sacct", 20)
+            assert done is not None and done.accounting is True and done.jobs[0].state == "TIMEOUT"
+
+
+def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:
+    with jobqueue_cluster(tmp_path) as (cluster, client, job_name, logs):
+        cluster.scale(1)
+        client.wait_for_workers(1, timeout=90)
+        src = SlurmSource(name=job_name, log_dir=logs)
+
+        def hog():
+            data = b"x" * (3 * 1024**3)  # far past the job's 954M cgroup limit, touched at once
+            return len(data)
+
+        fut = client.submit(hog, pure=False)
+        killed = wait_until(lambda: "killed_signal_9" in src.logs().get(src.poll().jobs[0].job_id, _NoLog).kinds(),
+                            60, 1)
+        assert killed, "the worker process was not killed"
+        fut.cancel()
+        snap = src.poll()
+        job = snap.jobs[0]
+        assert job.state == "RUNNING"  # Slurm itself says nothing while the job runs
+        (f,) = hpc_findings(snap, [], logs)
+        assert f.category == "oom" and job.job_id in f.title and "job_mem=" in f.suggestion
+
+        # once the job ends, slurmstepd reports the cgroup's oom-kill events
+        subprocess.run(["scancel", job.job_id], check=True, timeout=30)
+        snap = poll_until(src, lambda s: s.jobs[0].is_final, 60)
+        assert snap is not None
+        log = wait_until(lambda: (lg := src.logs().get(job.job_id)) and "oom" in lg.kinds() and lg, 30, 1)
+        assert log, src.logs()
+        (f,) = [f for f in hpc_findings(snap, [], logs) if f.category == "oom"]
+        assert any("oom-kill event" in e.text for e in f.evidence)
+        assert f.title.startswith("Slurm's cgroup OOM killer")
+        if slurm.accounting:  # the job says CANCELLED, its batch step OUT_OF_MEMORY
+            acct = poll_until(src, lambda s: "OUT_OF_MEMORY" in s.jobs[0].step_states.values(), 20)
+            assert acct is not None, src.poll().jobs[0]
+            (f,) = [f for f in hpc_findings(acct) if f.category == "oom"]  # even without the logs
+            assert "batch OUT_OF_MEMORY" in f.evidence[0].text
+
+
+class _NoLog:
+    @staticmethod
+    def kinds() -> set[str]:
+        return set()
