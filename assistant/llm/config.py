@@ -80,6 +80,13 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _is_openai(endpoint: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(endpoint).hostname or "") if endpoint else ""
+    return host == "api.openai.com"
+
+
 def _first(*pairs: tuple[str | None, str]) -> tuple[str | None, str | None]:
     for value, source in pairs:
         if value is not None and str(value).strip():
@@ -112,9 +119,14 @@ def resolve_config(
     md, src = _first((model, "--ai-model"), (env.get("SCALABLE_AI_MODEL"), "SCALABLE_AI_MODEL"))
     if src:
         sources["model"] = src
+    # OPENAI_API_KEY goes only where the openai conventions would send it (the
+    # OPENAI_BASE_URL server, or OpenAI itself): a --ai-endpoint or
+    # SCALABLE_AI_ENDPOINT pointing at someone else's server must not receive
+    # the user's OpenAI key just because it sits in the environment.
+    openai_key_ok = sources.get("endpoint") in (None, "OPENAI_BASE_URL") or _is_openai(ep)
     key, src = _first(
         (env.get("SCALABLE_AI_API_KEY"), "SCALABLE_AI_API_KEY"),
-        (env.get("OPENAI_API_KEY"), "OPENAI_API_KEY"),
+        (env.get("OPENAI_API_KEY") if openai_key_ok else None, "OPENAI_API_KEY"),
     )
     if src:
         sources["api_key"] = src

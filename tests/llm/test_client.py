@@ -176,6 +176,13 @@ def test_config_precedence() -> None:
     assert c.enabled and c.base_url == DEFAULT_ENDPOINT
     c = resolve_config(env={})
     assert not c.enabled
+    # The OpenAI key never goes to another server named by option or SCALABLE_AI_ENDPOINT.
+    c = resolve_config(endpoint="http://vllm.lab:8000/v1", env={"OPENAI_API_KEY": "k-openai"})
+    assert c.endpoint == "http://vllm.lab:8000/v1" and c.api_key is None
+    c = resolve_config(env={"SCALABLE_AI_ENDPOINT": "http://vllm/v1", "OPENAI_API_KEY": "k-openai"})
+    assert c.api_key is None and c.enabled
+    c = resolve_config(endpoint="https://api.openai.com/v1", env={"OPENAI_API_KEY": "k-openai"})
+    assert c.api_key == "k-openai"
     assert resolve_config(env={"XDG_CACHE_HOME": "/xdg"}).cache_dir == Path("/xdg/scalable-tui")
     assert resolve_config(env={"SCALABLE_TUI_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/xdg"}).cache_dir == Path("/c")
 
