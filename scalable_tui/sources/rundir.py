@@ -560,30 +560,13 @@ class RunDirReader:
                 nxt += 1
             st = intern(state)
             state_a[r] = st
-            v = obj.get("task_name")
-            if v is not None:
-                if type(v) is str:
-                    name_a[r] = intern(v)
-                else:
-                    issues.fields_ignored += 1
-            v = obj.get("component")
-            if v is not None:
-                if type(v) is str:
-                    comp_a[r] = intern(v)
-                else:
-                    issues.fields_ignored += 1
-            v = obj.get("tag")
-            if v is not None:
-                if type(v) is str:
-                    tag_a[r] = intern(v)
-                else:
-                    issues.fields_ignored += 1
-            v = obj.get("function_name")
-            if v is not None:
-                if type(v) is str:
-                    fn_a[r] = intern(v)
-                else:
-                    issues.fields_ignored += 1
+            for key, column in (("task_name", name_a), ("component", comp_a), ("tag", tag_a), ("function_name", fn_a)):
+                v = obj.get(key)
+                if v is not None:
+                    if type(v) is str:
+                        column[r] = intern(v)
+                    else:
+                        issues.fields_ignored += 1
             ts_raw = obj.get("timestamp")
             ts = _TS_CACHE.get(ts_raw, miss) if type(ts_raw) is str else None
             if ts is miss:
