@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_selection(v)
     v.add_argument("--no-ai", action="store_true", help="heuristics only; open no network connection")
+    vai = v.add_argument_group(
+        "AI explanations",
+        "x on a finding previews the request and, on Send, asks the model. Used only when an endpoint or key "
+        "is configured (options, then SCALABLE_AI_ENDPOINT/_MODEL/_API_KEY, then OPENAI_BASE_URL/OPENAI_API_KEY) "
+        "and --no-ai is not given. Only redacted findings are sent.",
+    )
+    vai.add_argument("--ai-endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    vai.add_argument("--ai-model", metavar="NAME", help="model name (default: $SCALABLE_AI_MODEL, else gpt-4o-mini)")
+    vai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS", help="per-request timeout (default: 60)")
+    vai.add_argument("--ai-budget", type=int, default=6000, metavar="TOKENS", help="prompt size limit (default: 6000)")
+    vai.add_argument("--ai-keep-hosts", action="store_true", help="do not redact host names and IP addresses")
+    vai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
+    vai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
     v.set_defaults(func=cmd_review)
     return parser
 
@@ -230,8 +243,13 @@ def cmd_review(args: argparse.Namespace) -> int:
     from scalable_tui.app.app import ReviewApp
     from scalable_tui.sources.rundir import RunDirReader
 
+    ai_config = None
+    if not args.no_ai:
+        from assistant.llm.cli import config_from_args  # no openai import, no socket
+
+        ai_config = config_from_args(args)
     source = RunDirReader(run_dir) if run_dir is not None else None
-    app = ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai)
+    app = ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai, ai_config=ai_config)
     app.run()
     return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
 

@@ -10,9 +10,11 @@ a constructor parameter so tests inject a reader over fixture copies.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -20,11 +22,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from assistant.models import Diagnosis, Finding
+from assistant.textsafe import one_line
+from scalable_tui.app.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
 from scalable_tui.app.data import RunSnapshot, build_snapshot
 from scalable_tui.models import RunState
 from scalable_tui.app.fmt import safe
-from scalable_tui.app.messages import LoadFailed, StateUpdated
+from scalable_tui.app.messages import LoadFailed, ModelDelta, ModelReplied, StateUpdated
 from scalable_tui.app.screens.base import FilterableScreen, RunScreen
+from scalable_tui.app.screens.explain import PromptPreviewScreen
 from scalable_tui.app.screens.export import ExportScreen
 from scalable_tui.app.screens.failures import FailuresScreen
 from scalable_tui.app.screens.findings import FindingsScreen
@@ -32,6 +38,10 @@ from scalable_tui.app.screens.overview import OverviewScreen
 from scalable_tui.app.screens.picker import PickerScreen
 from scalable_tui.app.screens.tasks import TasksScreen
 from scalable_tui.app.screens.workers import WorkersScreen
+from scalable_tui.app.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from assistant.llm import AIConfig, ExplanationResult, Prompt
 
 
 class RunSource(Protocol):
@@ -99,7 +109,8 @@ class ReviewApp(App[None]):
         *,
         runs: list[Path] | None = None,
         stale_after_s: float | None = None,
-        no_ai: bool = True,
+        no_ai: bool = False,
+        ai_config: "AIConfig | None" = None,
         now: Callable[[], float] = time.time,
         poll_interval: float = 1.0,
         source_factory: Callable[[Path], RunSource] | None = None,
@@ -108,7 +119,13 @@ class ReviewApp(App[None]):
         self.source = source
         self.runs = runs or []
         self.stale_after_s = stale_after_s
+        #: ``--no-ai``: the explain key only says that AI is off; nothing is ever sent.
         self.no_ai = no_ai
+        #: Endpoint/model/key (``resolve_config``); None or not ``enabled``: AI is off.
+        self.ai_config = ai_config
+        #: AI state per finding id (asked, streaming, explained, failed, cancelled).
+        self.ai_entries: dict[str, AIEntry] = {}
+        self._ai_token = 0
         #: The clock (injectable so snapshots and elapsed times are deterministic in tests).
         self.now = now
         self.poll_interval = poll_interval
@@ -201,6 +218,183 @@ class ReviewApp(App[None]):
         if isinstance(self.screen, RunScreen):
             self.screen.sync()
 
+    # -- AI explanations ----------------------------------------------------------
+    @property
+    def ai_enabled(self) -> bool:
+        return not self.no_ai and self.ai_config is not None and self.ai_config.enabled
+
+    def ai_info(self) -> str:
+        """A few words for the Findings info line: is AI on, and with which model."""
+        if self.no_ai:
+            return ", --no-ai"
+        if self.ai_enabled:
+            return f", x: explain with {safe(self.ai_config.model)}"  # type: ignore[union-attr]
+        return ", AI off"
+
+    def ai_busy(self) -> AIEntry | None:
+        return next((e for e in self.ai_entries.values() if e.busy), None)
+
+    def ai_status(self) -> str | None:
+        """The status line's AI part (while a request runs)."""
+        return ai_status_line(self.ai_busy())
+
+    def explain_finding(self, finding: Finding | None) -> None:
+        """``x``: preview the request for ``finding``; Send asks the model in a thread worker.
+
+        With AI off (``--no-ai``, or no endpoint/key) it shows one line saying
+        so and opens no connection.
+        """
+        if finding is None:
+            self.notify("no finding selected", severity="warning")
+            return
+        if not self.ai_enabled:
+            line = NO_AI_LINE if self.no_ai else AI_OFF_LINE
+            self.ai_entries[finding.id] = AIEntry(finding.id, "off", message=line)
+            self._ai_changed(finding.id)
+            self.notify(line, title="AI", severity="warning", timeout=8)
+            return
+        busy = self.ai_busy()
+        if busy is not None:
+            self.notify("already asking the model; Esc cancels that request", severity="warning")
+            return
+        snap = self.snapshot
+        if snap is None:
+            self.notify("still loading", severity="warning")
+            return
+        cfg = self.ai_config
+        assert cfg is not None
+        from assistant.llm import cache
+
+        if cfg.use_cache and cfg.cache_dir is not None and cache.usable_cache_dir(cfg.cache_dir, [Path(snap.run_dir)]) is None:
+            cfg = dataclasses.replace(cfg, use_cache=False)  # never cache inside the run directory
+        self._prepare_prompt(snap, finding, cfg)
+
+    @work(thread=True, exclusive=True, group="ai-prompt", name="AI prompt", exit_on_error=False)
+    def _prepare_prompt(self, snap: RunSnapshot, finding: Finding, cfg: "AIConfig") -> None:
+        """Redact and budget the request off the UI thread (O(groups)), then preview it."""
+        from assistant.llm import RedactionRulesError, build_prompt, run_context
+
+        try:
+            prompt = build_prompt(snap.diagnosis, [finding], cfg, context=run_context(snap))
+        except RedactionRulesError as exc:
+            self.call_from_thread(self._ai_failed_early, finding.id, f"{one_line(str(exc), 250)}; nothing was sent")
+            return
+        except Exception as exc:  # noqa: BLE001 - a message, never a crash
+            self.call_from_thread(self._ai_failed_early, finding.id, f"cannot build the AI request: {type(exc).__name__}: {one_line(str(exc), 200)}")
+            return
+        if not get_current_worker().is_cancelled:  # x pressed again meanwhile: the newer one previews
+            self.call_from_thread(self._preview, snap.diagnosis, finding, cfg, prompt)
+
+    def _ai_failed_early(self, fid: str, line: str) -> None:
+        self.ai_entries[fid] = AIEntry(fid, "error", message=line)
+        self._ai_changed(fid)
+        self.notify(safe(line), title="AI", severity="error", timeout=10)
+
+    def _preview(self, diag: Diagnosis, finding: Finding, cfg: "AIConfig", prompt: "Prompt") -> None:
+        def answered(send: bool | None) -> None:
+            if send:
+                self._send(diag, finding, cfg, prompt)
+            else:
+                self.notify("nothing was sent", timeout=3)
+
+        self.push_screen(PromptPreviewScreen(prompt, finding), answered)
+
+    def _send(self, diag: Diagnosis, finding: Finding, cfg: "AIConfig", prompt: "Prompt") -> None:
+        if self.ai_busy() is not None:
+            self.notify("already asking the model; Esc cancels that request", severity="warning")
+            return
+        self._ai_token += 1
+        entry = AIEntry(
+            finding.id, "asking", token=self._ai_token, model=cfg.model, endpoint=prompt.endpoint, cancel=threading.Event()
+        )
+        self.ai_entries[finding.id] = entry
+        self._ai_changed(finding.id)
+        self._ask_model(entry.token, diag, finding, cfg, prompt, entry.cancel)
+
+    @work(thread=True, group="ai", name="AI explanation", exit_on_error=False)
+    def _ask_model(
+        self, token: int, diag: Diagnosis, finding: Finding, cfg: "AIConfig", prompt: "Prompt", cancel: threading.Event
+    ) -> None:
+        """One request (streamed; cancellable); never raises into the app."""
+        from assistant.llm import ExplanationResult, explain_findings
+
+        try:
+            result = explain_findings(
+                diag,
+                [finding],
+                cfg,
+                on_delta=lambda text: self.post_message(ModelDelta(token, text)),
+                cancel_event=cancel,
+                prompt=prompt,
+            )
+        except Exception as exc:  # noqa: BLE001 - explain_findings should not raise; be sure
+            result = ExplanationResult(
+                "error", cfg.model, prompt.endpoint, error=f"AI explanations unavailable: {type(exc).__name__}: {one_line(str(exc), 200)}"
+            )
+        self.post_message(ModelReplied(token, result))
+
+    def _entry_for(self, token: int) -> AIEntry | None:
+        return next((e for e in self.ai_entries.values() if e.token == token and token), None)
+
+    def on_model_delta(self, message: ModelDelta) -> None:
+        entry = self._entry_for(message.token)
+        if entry is None or not entry.busy:
+            return  # cancelled (or replaced): late text is dropped
+        entry.streamed.append(message.text)
+        self._ai_changed(entry.finding_id)
+
+    def on_model_replied(self, message: ModelReplied) -> None:
+        entry = self._entry_for(message.token)
+        if entry is None or not entry.busy:
+            return  # cancelled already (shown as such)
+        result: ExplanationResult = message.result
+        entry.cancel = None
+        entry.result = result
+        if result.status == "cancelled":
+            entry.status, entry.message = "cancelled", "AI request cancelled"
+        elif result.error:
+            entry.status, entry.message = "error", one_line(result.error, 300)
+            self.notify(safe(entry.message), title="AI", severity="error", timeout=10)
+        else:
+            entry.status = "done"
+            if not entry.explanation() and not result.text:
+                self.notify("the model's reply did not explain this finding", title="AI", severity="warning")
+        self._ai_changed(entry.finding_id)
+
+    def cancel_ai(self) -> bool:
+        """Esc: cancel the running AI request, if any (True when there was one)."""
+        entry = self.ai_busy()
+        if entry is None:
+            return False
+        if entry.cancel is not None:
+            entry.cancel.set()
+        entry.status, entry.message, entry.cancel = "cancelled", "AI request cancelled (Esc)", None
+        self._ai_changed(entry.finding_id)
+        self.notify("AI request cancelled", timeout=3)
+        return True
+
+    def _ai_changed(self, finding_id: str) -> None:
+        screen = self.screen
+        hook = getattr(screen, "ai_changed", None)
+        if hook is not None:
+            hook(finding_id)
+        if isinstance(screen, RunScreen):
+            screen.query_one(StatusLine).update_status()
+
+    def explained_diagnosis(self, diag: Diagnosis) -> Diagnosis:
+        """``diag`` with the explanations received so far (for export)."""
+        from assistant.llm import attach_explanations
+
+        for e in self.ai_entries.values():
+            if e.status == "done" and e.result is not None:
+                diag = attach_explanations(diag, e.result)
+        return diag
+
+    def on_unmount(self) -> None:
+        for e in self.ai_entries.values():
+            if e.cancel is not None:
+                e.cancel.set()
+
     # -- actions ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The current screen's own "go to" key is a no-op: keep it out of the footer.
@@ -231,7 +425,7 @@ class ReviewApp(App[None]):
             if path:
                 self.notify(f"findings written to {safe(path)}")
 
-        self.push_screen(ExportScreen(snap.diagnosis, Path(snap.run_dir), default), done)
+        self.push_screen(ExportScreen(self.explained_diagnosis(snap.diagnosis), Path(snap.run_dir), default), done)
 
     def action_toggle_theme(self) -> None:
         """Dark <-> light (from any theme: a dark one goes light, a light one dark)."""
@@ -259,3 +453,11 @@ class ReviewApp(App[None]):
             yield SystemCommand("Toggle faults only", f"{screen.FAULTS_LABEL.capitalize()} (f)", screen.action_toggle_faults)
         if isinstance(screen, TasksScreen):
             yield SystemCommand("Sort by next column", "(s; r reverses)", screen.action_sort_next)
+        if isinstance(screen, RunScreen) and screen.can_explain():
+            yield SystemCommand(
+                "Explain with AI",
+                "Ask the model to explain the selected finding (x); shows exactly what would be sent first",
+                screen.action_explain,
+            )
+        if self.ai_busy() is not None:
+            yield SystemCommand("Cancel the AI request", "Stop asking the model (Esc)", self.cancel_ai)

@@ -1,6 +1,8 @@
-"""What the reader thread tells the UI."""
+"""What the reader thread and the AI worker tell the UI."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual.message import Message
 
@@ -21,3 +23,21 @@ class LoadFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class ModelDelta(Message):
+    """A piece of the model's streamed reply (posted from the AI worker's helper thread)."""
+
+    def __init__(self, token: int, text: str) -> None:
+        super().__init__()
+        self.token = token
+        self.text = text
+
+
+class ModelReplied(Message):
+    """The AI request ended: an ``ExplanationResult`` (ok, text, error or cancelled)."""
+
+    def __init__(self, token: int, result: Any) -> None:
+        super().__init__()
+        self.token = token
+        self.result = result

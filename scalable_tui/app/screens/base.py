@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import get_current_worker
 
+from assistant.models import Finding
 from scalable_tui.app.data import RunSnapshot, query_pattern
 from scalable_tui.app.fmt import safe
 from scalable_tui.app.widgets.status import StatusLine
@@ -55,6 +56,7 @@ class RunScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.sync()
+        self.ai_changed(None)
 
     def sync(self) -> None:
         snap: RunSnapshot | None = self.review.snapshot
@@ -75,7 +77,23 @@ class RunScreen(Screen[None]):
         """What ``c`` copies on this screen (None: nothing)."""
         return None
 
+    # -- AI explanations (screens that show findings opt in with the ``x`` binding) --
+    def explain_target(self) -> Finding | None:
+        """The finding ``x`` explains on this screen (None: nothing to explain here)."""
+        return None
+
+    def can_explain(self) -> bool:
+        return False
+
+    def action_explain(self) -> None:
+        self.review.explain_finding(self.explain_target())
+
+    def ai_changed(self, finding_id: str | None) -> None:
+        """The AI state of ``finding_id`` (None: of any finding) changed: re-render it."""
+
     def action_back(self) -> None:
+        if self.review.cancel_ai():
+            return  # Esc cancels a running AI request first
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
         elif self.app.current_mode != "overview":
@@ -257,6 +275,8 @@ class FilterableScreen(RunScreen):
             inp.remove_class("-visible")
             self.list_table().focus()
             return
+        if self.review.cancel_ai():
+            return  # Esc cancels a running AI request before it clears the filter
         if self.query_text:
             inp.value = ""  # posts Input.Changed, which clears the filter
             inp.remove_class("-visible")

@@ -31,6 +31,7 @@ from scalable_tui.app.data import (
 )
 from scalable_tui.app.fmt import fmt_duration, fmt_iso, hl, line, safe
 from scalable_tui.app.screens.base import FilterableScreen, RunScreen
+from scalable_tui.app.screens.explain import AIPane, explain_binding
 from scalable_tui.models import FailureRecord
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -57,14 +58,16 @@ class FailuresScreen(FilterableScreen):
 
     ``/`` searches a group's category, severity, exception, pattern, title,
     task names and components, and the task names, ids, exceptions, messages
-    and workers of its failures; ``f`` keeps error/critical groups only.
+    and workers of its failures; ``f`` keeps error/critical groups only; ``x``
+    asks the model to explain the highlighted group (shown below the list).
     """
 
     DEFAULT_CSS = """
     FailuresScreen #fail-info { height: 1; padding: 0 1; }
     FailuresScreen #fail-groups { height: 1fr; }
     """
-    BINDINGS = [FAULTS_BINDING]
+    # ``x`` stays out of this footer (it is listed in the command palette and on Findings).
+    BINDINGS = [FAULTS_BINDING, explain_binding(show=False)]
     FAULTS_LABEL = "faults only: error/critical"
 
     def __init__(self) -> None:
@@ -75,6 +78,7 @@ class FailuresScreen(FilterableScreen):
     def compose_list(self) -> ComposeResult:
         yield Static(id="fail-info")
         yield DataTable(id="fail-groups", cursor_type="row", zebra_stripes=True)
+        yield AIPane(id="fail-ai")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -113,6 +117,7 @@ class FailuresScreen(FilterableScreen):
         if items:
             table.move_cursor(row=min(cursor, len(items) - 1))
         self.shown_ids = [f.id for f in items]
+        self.ai_changed(None)
 
     def show_info(self, snap: RunSnapshot) -> None:
         groups = snap.failure_findings()
@@ -137,6 +142,23 @@ class FailuresScreen(FilterableScreen):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
+    @on(DataTable.RowHighlighted, "#fail-groups")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.ai_changed(None)
+
+    def can_explain(self) -> bool:
+        return True
+
+    def explain_target(self) -> Finding | None:
+        snap = self.review.snapshot
+        fid = self.current_finding_id()
+        return snap.finding(fid) if snap and fid else None
+
+    def ai_changed(self, finding_id: str | None) -> None:
+        fid = self.current_finding_id()
+        if finding_id in (None, fid):
+            self.query_one(AIPane).show(self.explain_target(), self.review.ai_entries.get(fid) if fid else None)
+
     def copy_text(self) -> str | None:
         snap = self.review.snapshot
         fid = self.current_finding_id()
@@ -150,6 +172,7 @@ class FailureGroupScreen(FilterableScreen):
     ``/`` searches each failure's task name and id, exception, message,
     component and worker; ``f`` hides failures whose task ended up succeeding
     (a retry fixed it), keeping the ones still failed and those without a task.
+    ``x`` asks the model to explain the group (shown below the list).
     """
 
     DEFAULT_CSS = """
@@ -162,7 +185,8 @@ class FailureGroupScreen(FilterableScreen):
             "toggle_faults",
             "Only still-failed tasks",
             tooltip="faults only: hides failures whose task later succeeded (a retry fixed it)",
-        )
+        ),
+        explain_binding(),
     ]
     FAULTS_LABEL = "faults only: task still failed"
 
@@ -175,6 +199,7 @@ class FailureGroupScreen(FilterableScreen):
     def compose_list(self) -> ComposeResult:
         yield Static(id="group-info")
         yield DataTable(id="group-failures", cursor_type="row", zebra_stripes=True)
+        yield AIPane(id="group-ai")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -232,8 +257,20 @@ class FailureGroupScreen(FilterableScreen):
             t.append(f"showing {len(self.records)} of {len(f.failure_indices)}", style="bold")
             self.filter_summary(t)
             t.append("  ·  ")
-        t.append("Enter: show one failure  ·  Esc: back", style="dim")
+        t.append("Enter: show one failure  ·  x: explain (AI)  ·  Esc: back", style="dim")
         info.update(t)
+        self.ai_changed(None)
+
+    def can_explain(self) -> bool:
+        return True
+
+    def explain_target(self) -> Finding | None:
+        snap = self.review.snapshot
+        return snap.finding(self.finding_id) if snap else None
+
+    def ai_changed(self, finding_id: str | None) -> None:
+        if finding_id in (None, self.finding_id):
+            self.query_one(AIPane).show(None, self.review.ai_entries.get(self.finding_id))
 
     @on(DataTable.RowSelected, "#group-failures")
     def _open(self, event: DataTable.RowSelected) -> None:

@@ -13,9 +13,11 @@ from textual.widgets import DataTable, Static
 
 from assistant.models import Finding
 from assistant.render import TRANSIENT_TEXT
+from scalable_tui.app.ai import ai_section
 from scalable_tui.app.data import RunSnapshot, finding_matches, finding_text, is_fault_finding
 from scalable_tui.app.fmt import hl, safe
 from scalable_tui.app.screens.base import FilterableScreen
+from scalable_tui.app.screens.explain import explain_binding
 from scalable_tui.app.screens.failures import FAULTS_BINDING
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -60,9 +62,10 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None) -> Text:
 
 class FindingsScreen(FilterableScreen):
     """The findings; ``/`` searches the same fields as on Failures, plus the
-    failures of each finding; ``f`` keeps error/critical findings only."""
+    failures of each finding; ``f`` keeps error/critical findings only; ``x``
+    asks the model to explain the highlighted one (after a preview)."""
 
-    BINDINGS = [FAULTS_BINDING]
+    BINDINGS = [FAULTS_BINDING, explain_binding()]
     FAULTS_LABEL = "faults only: error/critical"
     DEFAULT_CSS = """
     FindingsScreen #findings-table { height: 45%; }
@@ -75,6 +78,8 @@ class FindingsScreen(FilterableScreen):
         #: Ids of the findings shown after the last filter (tests wait on it).
         self.shown_ids: list[str] = []
         self.pattern: re.Pattern[str] | None = None
+        #: What the detail pane shows (tests read it).
+        self.detail_text = Text()
 
     def compose_list(self) -> ComposeResult:
         yield Static(id="findings-info")
@@ -127,7 +132,7 @@ class FindingsScreen(FilterableScreen):
             self.filter_summary(info)
             info.append("  ·  ")
         info.append(safe(snap.diagnosis.summary), style="bold")
-        info.append(f"  ({snap.diagnosis.method}{', --no-ai' if self.review.no_ai else ''})", style="dim")
+        info.append(f"  ({snap.diagnosis.method}{self.review.ai_info()})", style="dim")
         self.query_one("#findings-info", Static).update(info)
 
     @on(DataTable.RowHighlighted, "#findings-table")
@@ -146,12 +151,36 @@ class FindingsScreen(FilterableScreen):
         f = self.current()
         if f is not None:
             body = finding_detail(f, self.pattern)
+            ai = ai_section(self.review.ai_entries.get(f.id))
+            if ai.plain:
+                body.append("\n")
+                body.append_text(ai)
         elif self.review.snapshot is not None and self.review.snapshot.diagnosis.findings:
             body = Text("no finding matches the filter", style="yellow")
         else:
             body = Text("no findings", style="green")
+        self.detail_text = body
         self.query_one("#finding-text", Static).update(body)
+
+    def can_explain(self) -> bool:
+        return True
+
+    def explain_target(self) -> Finding | None:
+        return self.current()
+
+    def ai_changed(self, finding_id: str | None) -> None:
+        f = self.current()
+        if f is not None and finding_id in (None, f.id):
+            self._show_current()
+            if finding_id is not None:
+                # Keep the AI part (under the heuristic finding) in view while it changes.
+                self.query_one("#finding-detail", VerticalScroll).scroll_end(animate=False)
 
     def copy_text(self) -> str | None:
         f = self.current()
-        return finding_text(f) if f else None
+        if f is None:
+            return None
+        entry = self.review.ai_entries.get(f.id)
+        if entry is not None and entry.status == "done":
+            return finding_text(f) + "\n" + ai_section(entry).plain + "\n"
+        return finding_text(f)

@@ -45,4 +45,9 @@ class StatusLine(Static):
         t = Text()
         t.append(label)
         t.append(f"  ·  {safe(snap.run_id)}  ·  {len(snap.failures)} failures  ·  {snap.tasks.n_tasks()} tasks")
+        ai = getattr(app, "ai_status", None)
+        ai_line = ai() if callable(ai) else None
+        if ai_line:
+            t.append("  ·  ")
+            t.append(ai_line, style="bold magenta")
         self.update(t)
