@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding of this severity or worse exists (critical|error|warning|info)",
     )
     d.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text output")
+    d.add_argument(
+        "--slurm",
+        choices=("auto", "off", "force"),
+        default="auto",
+        help="join Slurm accounting (sacct) for runs made on Slurm: auto (when the run used Slurm and sacct "
+        "is here), off, force (default: auto)",
+    )
+    d.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory to scan for job logs")
     ai = d.add_argument_group(
         "AI explanations",
         "Used only when an endpoint or key is configured (options, then SCALABLE_AI_ENDPOINT/_MODEL/_API_KEY, "
@@ -104,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_selection(v)
     v.add_argument("--no-ai", action="store_true", help="heuristics only; open no network connection")
+    v.add_argument(
+        "--slurm",
+        choices=("auto", "off", "force"),
+        default="auto",
+        help="join Slurm accounting (sacct) for runs made on Slurm (default: auto)",
+    )
     vai = v.add_argument_group(
         "AI explanations",
         "x on a finding previews the request and, on Send, asks the model. Used only when an endpoint or key "
@@ -118,6 +132,41 @@ def build_parser() -> argparse.ArgumentParser:
     vai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
     vai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
     v.set_defaults(func=cmd_review)
+
+    a = sub.add_parser(
+        "attach",
+        help="the live app on a running Dask scheduler (read-only)",
+        description="Watch a running Dask scheduler: workers, task progress, failures with tracebacks, worker "
+        "deaths and findings, live. Read-only: it never submits work, never holds futures and never changes "
+        "cluster state. It installs one small read-only monitoring plugin on the scheduler (it records failures "
+        "and worker events as they happen and answers one cheap query per poll); if the scheduler refuses it, "
+        "the app falls back to the scheduler's built-in queries and says which panels are limited.",
+        epilog="Address: ADDRESS, else --scheduler-file, else $DASK_SCHEDULER_ADDRESS / dask config "
+        "'scheduler-address'. TLS: --tls-* options or dask config distributed.comm.tls.*. "
+        "Keys: 1-6 screens, / filter, f faults, c copy, e export, ? keys, ctrl+p palette, q quit.",
+    )
+    a.add_argument("address", nargs="?", metavar="ADDRESS", help="scheduler address, tcp://host:8786 or tls://host:8786")
+    a.add_argument("--scheduler-file", metavar="FILE", help="a scheduler file written by 'dask scheduler --scheduler-file'")
+    a.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate (PEM) for tls:// addresses")
+    a.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
+    a.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
+    a.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS", help="seconds between polls (default: 2)")
+    a.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the scheduler")
+    a.set_defaults(func=cmd_attach)
+
+    dm = sub.add_parser(
+        "demo",
+        help="a local Dask cluster with a flaky workload, and the live app on it",
+        description="Start an embedded Dask LocalCluster on 127.0.0.1 (3 worker processes, 350 MB each), run a "
+        "realistic flaky workload on it (assorted exceptions, a task that exceeds its worker's memory, a task "
+        "that kills its workers: KilledWorker) and open the attach app on it. Quitting shuts the cluster down.",
+    )
+    dm.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the cluster")
+    dm.add_argument("--headless", action="store_true", help="no UI: run the workload for --duration, print a summary")
+    dm.add_argument("--duration", type=_duration, default=30.0, metavar="DURATION", help="with --headless (default: 30s)")
+    dm.add_argument("--format", choices=("json", "text"), default="json", help="with --headless (default: json)")
+    dm.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="seconds between polls (default: 1)")
+    dm.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -154,6 +203,11 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         _err(f"{run_dir}: no readable run.json, tasks or failures")
         return EXIT_USAGE
     diag = diagnose_state(state, stale_after_s=args.stale_after)
+    if args.slurm != "off":
+        from scalable_tui.hpc_join import merge_findings, slurm_join
+
+        joined = slurm_join(state, args.slurm, log_dir=args.slurm_log_dir)
+        diag = merge_findings(diag, joined.findings, joined.note)
     for n in diag.notices:
         _err(f"note: {n}")
     if args.show_prompt:
@@ -249,9 +303,68 @@ def cmd_review(args: argparse.Namespace) -> int:
 
         ai_config = config_from_args(args)
     source = RunDirReader(run_dir) if run_dir is not None else None
-    app = ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai, ai_config=ai_config)
+    app = ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai, ai_config=ai_config, slurm=args.slurm)
     app.run()
     return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
+
+
+def _security(args: argparse.Namespace):
+    """TLS the Dask way: the --tls-* files, else dask config distributed.comm.tls.* (None)."""
+    if not (args.tls_ca_file or args.tls_cert or args.tls_key):
+        return None
+    from distributed.security import Security
+
+    return Security(tls_ca_file=args.tls_ca_file, tls_client_cert=args.tls_cert, tls_client_key=args.tls_key,
+                    require_encryption=True)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """The live app; textual and distributed are imported here only."""
+    from scalable_tui.sources.live import LiveAddressError, resolve_address
+
+    try:
+        address = resolve_address(args.address, args.scheduler_file)
+    except LiveAddressError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    try:
+        security = _security(args)
+    except Exception as exc:  # noqa: BLE001 - unreadable certificate files etc.
+        _err(f"TLS: {exc}")
+        return EXIT_USAGE
+    from scalable_tui.app.attach import AttachApp
+
+    ai_config = None
+    if not args.no_ai:
+        try:
+            from assistant.llm.cli import config_from_args  # no openai import, no socket
+
+            ai_config = config_from_args(args)  # endpoint/model from SCALABLE_AI_* / OPENAI_* only
+        except Exception:  # noqa: BLE001 - AI is optional
+            ai_config = None
+    app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config)
+    app.run()
+    return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``demo``: a LocalCluster + workload, then the attach app (or a headless summary)."""
+    from scalable_tui.demo import Demo, run_headless
+
+    if args.headless:
+        return run_headless(args.duration, args.format)
+    from scalable_tui.app.attach import AttachApp
+
+    demo = Demo()
+    try:
+        address = demo.start()
+        demo.start_workload()
+        app = AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai,
+                        title="scalable-tui demo (local cluster)")
+        app.run()
+    finally:
+        demo.close()
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -114,8 +114,11 @@ class ReviewApp(App[None]):
         now: Callable[[], float] = time.time,
         poll_interval: float = 1.0,
         source_factory: Callable[[Path], RunSource] | None = None,
+        slurm: str = "off",
     ) -> None:
         super().__init__()
+        #: Join Slurm accounting for runs made on Slurm: "auto", "force" or "off" (see hpc_join).
+        self.slurm = slurm
         self.source = source
         self.runs = runs or []
         self.stale_after_s = stale_after_s
@@ -168,15 +171,24 @@ class ReviewApp(App[None]):
         version = 0
 
         diag = None
+        slurm_joined: Any = None
+        slurm_at = 0.0
 
         def publish(state: RunState, loading: float | None) -> None:
-            nonlocal version, diag
+            nonlocal version, diag, slurm_joined, slurm_at
             version += 1
             now = self.now()
             # While indexing, the first slice's diagnosis stands in (the
             # screen says "indexing…"); the full one comes with the last slice.
             if loading is None or diag is None:
                 diag = diagnose_state(state, stale_after_s=self.stale_after_s, now=now)
+                if loading is None and self.slurm != "off":
+                    from scalable_tui.hpc_join import merge_findings, slurm_join
+
+                    # One sacct call per load, then at most every 5 minutes while tailing.
+                    if slurm_joined is None or time.monotonic() - slurm_at > 300:
+                        slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
+                    diag = merge_findings(diag, slurm_joined.findings, slurm_joined.note)
             snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading)
             self.post_message(StateUpdated(snap))
 

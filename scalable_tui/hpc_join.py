@@ -1,0 +1,89 @@
+"""Join a past run with what Slurm remembers about its jobs (``review`` and ``diagnose``).
+
+A run made through Scalable's Slurm provider (or dask-jobqueue) lost workers
+to walltime, cgroup OOM kills or preemption without any trace in its own
+telemetry: Dask only saw workers disappear.  When ``sacct`` can be reached,
+one call over the run's time window brings back the final states of the
+user's jobs, and ``assistant.hpc`` turns them into findings beside the
+heuristic ones.  Nothing here runs when the run was not on Slurm, or when
+``--no-slurm`` was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.models import Diagnosis, Finding, SEVERITY_RANK
+from scalable_tui.models import RunState
+
+
+@dataclass(slots=True)
+class SlurmJoin:
+    findings: list[Finding] = field(default_factory=list)
+    note: str | None = None
+    jobs: int = 0
+
+
+def ran_on_slurm(state: RunState) -> bool:
+    """run.json's provider, a Slurm resource profile, or dask-jobqueue cluster kwargs."""
+    if (state.meta.provider_name or "").lower() == "slurm":
+        return True
+    if any((p.provider or "").lower() == "slurm" for p in state.profiles):
+        return True
+    for ev in state.worker_events:
+        if (ev.provider or "").lower() == "slurm" or isinstance(ev.details.get("cluster_kwargs"), dict):
+            return True
+    return False
+
+
+def slurm_join(
+    state: RunState,
+    mode: str = "auto",
+    *,
+    name: str | None = None,
+    log_dir: str | None = None,
+    source: object | None = None,
+) -> SlurmJoin:
+    """Findings from Slurm accounting for a past run; never raises.
+
+    ``source`` is a ready ``SlurmSource`` (tests give one that answers from
+    recorded sacct output); by default one is made when ``sacct`` is here.
+    """
+    out = SlurmJoin()
+    if mode == "off" or (mode == "auto" and not ran_on_slurm(state)):
+        return out
+    from assistant.hpc import hpc_findings
+    from scalable_tui.sources.slurm import job_source
+
+    src = source or job_source("slurm" if mode == "force" else "auto", name=name, log_dir=log_dir)
+    if src is None:
+        out.note = "the run used Slurm, but squeue/sacct are not on PATH here: job states not joined"
+        return out
+    start = state.first_event_ts
+    if start is None:
+        out.note = "no event timestamps: cannot ask Slurm about the run's jobs"
+        return out
+    try:
+        snap = src.history(start - 60, (state.last_event_ts or start) + 600)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - Slurm trouble is a note, never a crash
+        out.note = f"Slurm accounting could not be read: {type(exc).__name__}: {exc}"
+        return out
+    if snap.status != "ok" or snap.message:
+        out.note = f"Slurm: {snap.message or snap.status}"
+    departures = [e for e in state.worker_events if e.state in ("worker_removed", "worker_lost", "remove-worker")]
+    out.jobs = len(snap.jobs)
+    out.findings = hpc_findings(snap, departures, log_dir, now=state.last_event_ts)
+    return out
+
+
+def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = None) -> Diagnosis:
+    """The diagnosis with ``extra`` findings added, ordered like the heuristic ones."""
+    if not extra and not note:
+        return diag
+    findings = list(diag.findings) + list(extra)
+    findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], f.count > 0, -f.count, f.category, f.id))
+    notices = list(diag.notices) + ([note] if note else [])
+    summary = diag.summary
+    if extra:
+        summary += f" Slurm: {len(extra)} job finding{'s' if len(extra) != 1 else ''}."
+    return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary})

@@ -1,0 +1,54 @@
+"""A past run made on Slurm is joined with sacct's final job states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assistant import diagnose_run
+from assistant.diagnose import diagnose_state
+from scalable_tui.hpc_join import merge_findings, ran_on_slurm, slurm_join
+from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.slurm import SlurmSource
+
+from .test_parsers import read
+from .test_source import FakeSlurm
+
+
+def _slurm_run(tmp_path: Path) -> Path:
+    run = tmp_path / "run-20261125T120600Z-hpc-0000beef"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"run_id": run.name, "provider_name": "slurm", "status": "completed",
+                                              "started_at": "2026-11-25T12:06:00Z", "schema_version": 1}))
+    (run / "workers.jsonl").write_text(json.dumps({
+        "event_type": "worker", "state": "cluster_created", "provider": "slurm", "timestamp": "2026-11-25T12:06:00Z",
+        "details": {"cluster_kwargs": {"walltime": "00:01:00", "memory": "1GB"}}}) + "\n")
+    (run / "tasks.jsonl").write_text(json.dumps({
+        "task_id": "a" * 32, "state": "succeeded", "task_name": "run_gcam", "timestamp": "2026-11-25T12:08:00Z"}) + "\n")
+    return run
+
+
+def test_sacct_final_states_become_findings_next_to_the_heuristic_ones(tmp_path: Path) -> None:
+    run = _slurm_run(tmp_path)
+    state = load_run(run)
+    assert ran_on_slurm(state)
+    fake = FakeSlurm()
+    fake.sacct = read("sacct_22.05_sbatch.txt")  # recorded on a real Slurm: TIMEOUT, OUT_OF_MEMORY, …
+    joined = slurm_join(state, "auto", source=SlurmSource(user="root", runner=fake, resolve_worker_names=False))
+    cats = {f.category for f in joined.findings}
+    assert {"walltime", "oom"} <= cats, cats
+    walltime = next(f for f in joined.findings if f.category == "walltime")
+    assert "--lifetime" in walltime.suggestion and "16" in walltime.title + " ".join(e.text for e in walltime.evidence)
+    assert any(c[0] == "sacct" for c in fake.calls)
+    diag = merge_findings(diagnose_state(state), joined.findings, joined.note)
+    assert [f.category for f in diag.findings][:1] != [] and "Slurm:" in diag.summary
+
+
+def test_runs_not_on_slurm_never_ask_slurm(tmp_path: Path) -> None:
+    run = _slurm_run(tmp_path)
+    (run / "run.json").write_text(json.dumps({"run_id": run.name, "provider_name": "local", "status": "completed"}))
+    (run / "workers.jsonl").unlink()
+    fake = FakeSlurm()
+    joined = slurm_join(load_run(run), "auto", source=SlurmSource(user="root", runner=fake))
+    assert joined.findings == [] and fake.calls == []
+    assert diagnose_run(run).findings == []
