@@ -167,6 +167,37 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--format", choices=("json", "text"), default="json", help="with --headless (default: json)")
     dm.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="seconds between polls (default: 1)")
     dm.set_defaults(func=cmd_demo)
+
+    rc = sub.add_parser(
+        "record",
+        help="record a running Dask scheduler to a file, headless (for nohup/tmux/cron)",
+        description="Poll a running Dask scheduler like 'attach' does (read-only, one cheap query per poll) and "
+        "write a snapshot of workers, per-prefix task counts, new failures with tracebacks and events to one "
+        "file every --interval. Stops with a one-line summary on stderr (exit 0) on SIGINT/SIGTERM, or when the "
+        "scheduler has been unreachable for --give-up-after; exit 2 when it was never reached. "
+        "Read it with 'scalable-tui diagnose FILE'.",
+        epilog="Address: ADDRESS, else --scheduler-file, else $DASK_SCHEDULER_ADDRESS / dask config "
+        "'scheduler-address'. File format: docs/recording-format.md.",
+    )
+    rc.add_argument("address", nargs="?", metavar="ADDRESS", help="scheduler address, tcp://host:8786 or tls://host:8786")
+    rc.add_argument("-o", "--out", required=True, metavar="FILE", help="the recording to write (e.g. night.rec)")
+    rc.add_argument("--scheduler-file", metavar="FILE", help="a scheduler file written by 'dask scheduler --scheduler-file'")
+    rc.add_argument("--interval", type=_duration, default=5.0, metavar="DURATION", help="between snapshots (default: 5s)")
+    rc.add_argument(
+        "--give-up-after",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="stop when the scheduler has been unreachable this long; 0: at once (default: 10m, which rides out "
+        "a scheduler restart on the same address)",
+    )
+    mode = rc.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_true", help="continue an existing recording (a new session in the same file)")
+    mode.add_argument("--force", action="store_true", help="replace an existing file")
+    rc.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate (PEM) for tls:// addresses")
+    rc.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
+    rc.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
+    rc.set_defaults(func=cmd_record)
     return parser
 
 
@@ -185,12 +216,27 @@ def _inside(child: Path, parent: Path) -> bool:
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from scalable_tui.runs import RunNotFound, resolve_run
 
-    try:
-        run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
-    except RunNotFound as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    if args.output and _inside(Path(args.output), run_dir):
+    recording = None
+    if args.run_dir and Path(args.run_dir).is_file():
+        # A recording (scalable-tui record): diagnose its whole history.
+        from scalable_tui.sources.recording import Recording, RecordingError
+
+        try:
+            with Recording(args.run_dir) as rec:
+                recording = rec.whole_run_state()
+                for n in rec.notices:
+                    _err(f"note: {n}")
+        except RecordingError as exc:
+            _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
+            return EXIT_USAGE
+        run_dir = Path(args.run_dir)
+    else:
+        try:
+            run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
+        except RunNotFound as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+    if recording is None and args.output and _inside(Path(args.output), run_dir):
         _err(f"refusing to write into the run directory {run_dir}; choose another --output")
         return EXIT_USAGE
 
@@ -198,8 +244,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from assistant.render import render_markdown, render_text, to_json
     from scalable_tui.sources.rundir import load_run
 
-    state = load_run(run_dir)
-    if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
+    state = recording if recording is not None else load_run(run_dir)
+    if recording is None and not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
         _err(f"{run_dir}: no readable run.json, tasks or failures")
         return EXIT_USAGE
     diag = diagnose_state(state, stale_after_s=args.stale_after)
@@ -365,6 +411,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         demo.close()
     return EXIT_OK
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """``record``: headless; distributed is imported here only."""
+    from scalable_tui.sources.live import LiveAddressError, resolve_address
+
+    try:
+        address = resolve_address(args.address, args.scheduler_file)
+    except LiveAddressError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if args.interval <= 0:
+        _err("--interval must be positive")
+        return EXIT_USAGE
+    try:
+        security = _security(args)
+    except Exception as exc:  # noqa: BLE001 - unreadable certificate files etc.
+        _err(f"TLS: {exc}")
+        return EXIT_USAGE
+    import asyncio
+
+    from scalable_tui.recorder import record
+    from scalable_tui.sources.recording import RecordingError
+
+    mode = "append" if args.append else "force" if args.force else "create"
+    try:
+        result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
+                                    security=security, mode=mode))
+    except RecordingError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    _err(result.line())
+    return result.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
