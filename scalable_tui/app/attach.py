@@ -1,0 +1,328 @@
+"""``AttachApp``: the review app's look and keys, fed by a running Dask scheduler.
+
+Data flow: an async Textual worker owns the ``LiveSource`` in the app's own
+event loop (every scheduler call is bounded by a timeout, so a stopped or dead
+scheduler never blocks the UI) and stores each ``LiveSnapshot`` in
+``app.live``; the Overview, Workers, Tasks and Events screens render that on
+every poll.  When failures or events change, a thread worker turns the
+snapshot into a ``RunState``, runs the assistant (``diagnose_state``) and
+builds the ``RunSnapshot`` that the review app's Failures and Findings screens
+render, unchanged.  The monitor is read-only: it never submits work or holds
+futures; the only thing it adds to the scheduler is the small read-only
+monitoring plugin of ``sources.live``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any, Iterable
+
+from textual import work
+from textual.app import SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from scalable_tui.app.app import ReviewApp
+from scalable_tui.app.data import RunSnapshot, build_snapshot
+from scalable_tui.app.fmt import safe
+from scalable_tui.app.messages import StateUpdated
+from scalable_tui.app.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
+from scalable_tui.app.screens.findings import FindingsScreen
+from scalable_tui.app.screens.live_screens import (
+    LiveEventsScreen,
+    LiveOverviewScreen,
+    LiveTasksScreen,
+    LiveWorkersScreen,
+)
+from scalable_tui.app.widgets.status import StatusLine
+from scalable_tui.live_models import LiveSnapshot
+from scalable_tui.models import TaskTable
+
+LIVE_SCREENS_HELP = (
+    ("overview", "1 / o", "Overview"),
+    ("tasks", "2 / t", "Tasks"),
+    ("failures", "3 / f", "Failures"),
+    ("findings", "4 / i", "Findings"),
+    ("workers", "5 / w", "Workers"),
+    ("events", "6 / v", "Events"),
+)
+
+
+class _Holder:
+    """The latest live snapshot, shared with the diagnosed snapshots (status line, task count)."""
+
+    __slots__ = ("live",)
+
+    def __init__(self) -> None:
+        self.live: LiveSnapshot | None = None
+
+
+class LiveTaskTable(TaskTable):
+    """The failed tasks' rows (for the review screens) but the scheduler's task count."""
+
+    holder: _Holder | None = None
+
+    def n_tasks(self) -> int:
+        live = self.holder.live if self.holder is not None else None
+        if live is None or not live.prefixes:
+            return super().n_tasks()
+        return sum(p.total for p in live.prefixes.values())
+
+
+@dataclasses.dataclass(slots=True)
+class LiveRunSnapshot(RunSnapshot):
+    """A ``RunSnapshot`` whose status line is the link to the scheduler."""
+
+    holder: _Holder | None = None
+
+    def status_line(self, now: float) -> tuple[str, str]:
+        live = self.holder.live if self.holder is not None else None
+        if live is None:
+            return "connecting…", "live"
+        return live_status(live, now)
+
+
+def live_status(live: LiveSnapshot, now: float) -> tuple[str, str]:
+    """(text, kind) for the footer: kind ``live`` (connected), ``abandoned`` (disconnected), ``finished``."""
+    if live.closed:
+        return "closed (final state shown)", "finished"
+    if live.connected:
+        text = f"connected to {live.address}"
+        if live.last_poll_ok:
+            text += f" (polled {max(0.0, now - live.last_poll_ok):.0f}s ago)"
+        if live.mode != "plugin":
+            text += "  ·  limited: monitoring plugin not installed (see Overview)"
+        return text, "live"
+    if live.disconnected_since is None:
+        return f"connecting to {live.address}…", "live"
+    text = live.status_line() + "  ·  last data kept"
+    if live.retry_at:
+        text += f"  ·  retry in {max(0.0, live.retry_at - now):.0f}s"
+    return text, "abandoned"
+
+
+def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
+    """What the diagnosis depends on: a new key means diagnose again."""
+    return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
+            live.events_total, live.connected, live.closed)
+
+
+def build_live_snapshot(live: LiveSnapshot, version: int, holder: _Holder, now: float | None = None) -> LiveRunSnapshot:
+    """``to_run_state`` + ``diagnose_state`` + ``build_snapshot`` (runs in a thread worker)."""
+    from assistant.diagnose import diagnose_state
+
+    now = time.time() if now is None else now
+    state = live.to_run_state()
+    diag = diagnose_state(state, now=now)
+    snap = build_snapshot(state, diag, version, stale_after_s=None, now=now)
+    values = {f.name: getattr(snap, f.name) for f in dataclasses.fields(RunSnapshot)}
+    if live.scheduler_id:  # "Scheduler-1d171a36" (header, status line, export file name)
+        values["meta"] = dataclasses.replace(snap.meta, run_id=live.scheduler_id[:18])
+    out = LiveRunSnapshot(**values, holder=holder)
+    out.live = True  # the status line ticks (poll age, retry countdown)
+    out.tasks.__class__ = LiveTaskTable
+    out.tasks.holder = holder  # type: ignore[attr-defined]
+    return out
+
+
+class AttachApp(ReviewApp):
+    """``scalable-tui attach``: live Workers, Tasks, Failures, Findings and Events of one scheduler."""
+
+    TITLE = "scalable-tui attach"
+    MODES = {
+        "overview": LiveOverviewScreen,
+        "tasks": LiveTasksScreen,
+        "failures": FailuresScreen,
+        "findings": FindingsScreen,
+        "workers": LiveWorkersScreen,
+        "events": LiveEventsScreen,
+    }
+    DEFAULT_MODE = "overview"
+    BINDINGS = [
+        Binding("6,v", "switch_mode('events')", "Events"),
+        Binding("D", "debug_locally", "Debug locally", show=False),
+    ]
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        source: Any = None,
+        security: Any = None,
+        poll_interval: float = 2.0,
+        call_timeout: float = 3.0,
+        no_ai: bool = False,
+        ai_config: Any = None,
+        title: str | None = None,
+    ) -> None:
+        if source is None:
+            from scalable_tui.sources.live import LiveSource
+
+            source = LiveSource(address or "", security=security, poll_interval=poll_interval,
+                                call_timeout=call_timeout, max_backoff=max(5.0, 4 * poll_interval))
+        super().__init__(source, no_ai=no_ai, ai_config=ai_config, poll_interval=poll_interval)
+        self.live_source = source
+        self.security = security
+        #: The latest LiveSnapshot (every poll), and how many arrived (tests wait on it).
+        self.live: LiveSnapshot | None = None
+        self.live_version = 0
+        self._holder = _Holder()
+        self._diag_lock = threading.Lock()
+        self._diag_pending: LiveSnapshot | None = None
+        self._diag_running = False
+        self._diag_key: tuple[Any, ...] | None = None
+        self._diag_version = 0
+        self._warned_versions = False
+        self._was_connected: bool | None = None
+        if title:
+            self.title = title
+
+    # -- the live source (async worker in the app's loop) ---------------------------
+    def start_reading(self, source: Any) -> None:  # called by ReviewApp.on_mount
+        self.snapshot = None
+        self.load_error = None
+        self.sub_title = safe(getattr(source, "address", ""))
+        self._follow()
+
+    @work(exclusive=True, group="live", name="live source", exit_on_error=False)
+    async def _follow(self) -> None:
+        src = self.live_source
+        try:
+            self._got_live(await src.start())
+            async for snap in src:
+                self._got_live(snap)
+        finally:
+            try:
+                await src.close()
+            except Exception:  # noqa: BLE001 - leaving anyway
+                pass
+
+    def _got_live(self, live: LiveSnapshot) -> None:
+        self.live = live
+        self.live_version += 1
+        self._holder.live = live
+        if live.version_warning and not self._warned_versions:
+            self._warned_versions = True
+            self.notify(safe(live.version_warning), title="version skew", severity="warning", timeout=20)
+        if self._was_connected is not None and live.connected != self._was_connected and not live.closed:
+            if live.connected:
+                self.notify("connected to the scheduler again", timeout=4)
+            else:
+                self.notify(safe(live.status_line()), title="scheduler", severity="error", timeout=8)
+        self._was_connected = live.connected
+        key = live_key(live)
+        if key != self._diag_key:
+            self._diag_key = key
+            self._diagnose_soon(live)
+        try:
+            screen = self.screen
+            sync = getattr(screen, "sync", None)
+            if getattr(screen, "render_live", None) is not None and sync is not None:
+                sync()
+            else:
+                for sl in screen.query(StatusLine):
+                    sl.update_status()
+        except Exception:  # noqa: BLE001 - a screen still mounting; never stop following the scheduler
+            pass
+
+    def _diagnose_soon(self, live: LiveSnapshot) -> None:
+        with self._diag_lock:
+            self._diag_pending = live
+            if self._diag_running:
+                return  # the running worker picks the newest one up when done
+            self._diag_running = True
+        self._diagnose()
+
+    @work(thread=True, group="diagnose", name="live diagnosis", exit_on_error=False)
+    def _diagnose(self) -> None:
+        while True:
+            with self._diag_lock:
+                live = self._diag_pending
+                self._diag_pending = None
+                if live is None:
+                    self._diag_running = False
+                    return
+            self._diag_version += 1
+            try:
+                snap = build_live_snapshot(live, self._diag_version, self._holder)
+            except Exception as exc:  # noqa: BLE001 - shown, never a crash
+                self.call_from_thread(self.notify, f"diagnosis failed: {type(exc).__name__}: {safe(exc)}",
+                                      severity="error")
+                continue
+            self.post_message(StateUpdated(snap))
+
+    # -- keys ----------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Go to Events", "Switch to the Events screen (6 / v)", lambda: self.switch_mode("events"))
+        if isinstance(screen, (LiveWorkersScreen, LiveEventsScreen)):
+            yield SystemCommand("Sort by next column", "(s; r reverses)", screen.action_sort_next)
+        yield SystemCommand("Reconnect now", "Poll the scheduler now instead of waiting for the backoff",
+                            self.action_reconnect)
+        yield SystemCommand("Debug a failure locally",
+                            "Replay the selected failed task here under pdb (D; fetches its inputs, asks first)",
+                            self.action_debug_locally)
+
+    def action_reconnect(self) -> None:
+        refresh = getattr(self.live_source, "refresh_soon", None)
+        if refresh is not None:
+            refresh()
+
+    # -- debug a failure locally -----------------------------------------------------
+    def _selected_failure(self) -> Any:
+        screen = self.screen
+        if isinstance(screen, FailureDetailScreen):
+            return screen.record
+        if isinstance(screen, FailureGroupScreen):
+            table = screen.list_table()
+            if table.row_count and screen.records:
+                return screen.records[min(table.cursor_row, len(screen.records) - 1)]
+        return None
+
+    def action_debug_locally(self) -> None:
+        rec = self._selected_failure()
+        if rec is None or not rec.task_id:
+            self.notify("open a failed task first (Failures → Enter → Enter), then press D", severity="warning")
+            return
+        if rec.failure_class in ("KilledWorker", "WorkerDied"):
+            self.notify(f"cannot replay {rec.failure_class}: it is a worker death, not an exception in the task",
+                        severity="warning")
+            return
+        from scalable_tui.app.screens.live_debug import ConfirmDebugScreen
+
+        key = rec.task_id
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._debug(key)
+
+        self.push_screen(ConfirmDebugScreen(key, getattr(self.live_source, "address", "")), answered)
+
+    @work(thread=True, exclusive=True, group="debug", name="fetch task", exit_on_error=False)
+    def _debug(self, key: str) -> None:
+        from scalable_tui.app.screens.live_debug import DebugUnavailable, fetch_task
+
+        address = getattr(self.live_source, "address", "")
+        self.call_from_thread(self.notify, f"fetching {safe(key)} and its inputs…", timeout=3)
+        try:
+            job = fetch_task(address, key, self.security)
+        except DebugUnavailable as exc:
+            self.call_from_thread(self.notify, f"cannot debug locally: {safe(exc)}", severity="error", timeout=12)
+            return
+        self.call_from_thread(self._replay, job)
+
+    def _replay(self, job: Any) -> None:
+        from scalable_tui.app.screens.live_debug import replay
+
+        try:
+            with self.suspend():
+                msg = replay(job)
+        except Exception as exc:  # noqa: BLE001 - e.g. no terminal to hand over (headless)
+            try:
+                job.client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            msg = f"cannot open the debugger here: {type(exc).__name__}: {exc}"
+        self.notify(safe(msg), timeout=10)

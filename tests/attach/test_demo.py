@@ -1,0 +1,132 @@
+"""``scalable-tui demo``: headless JSON, the CLI's address error, and a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.attach.conftest import _alive
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _group_left(pgid: int) -> list[int]:
+    out = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(p.pid) == pgid and _alive(p.pid):
+                out.append(p.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            pass
+    return out
+
+
+def _wait_group_gone(pgid: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    left = _group_left(pgid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _group_left(pgid)
+    if left:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not left, f"processes left behind: {left}"
+
+
+def test_attach_without_an_address_is_one_line_exit_2() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    proc = subprocess.run([sys.executable, "-m", "scalable_tui", "attach"], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--scheduler-file" in lines[0] and "DASK_SCHEDULER_ADDRESS" in lines[0]
+    helped = subprocess.run([sys.executable, "-m", "scalable_tui", "attach", "--help"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60).stdout
+    assert "Read-only" in helped and "plugin" in helped and "--tls-ca-file" in helped
+
+
+@pytest.mark.slow
+def test_demo_headless_json() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "scalable_tui", "demo", "--headless", "--duration", "20",
+                             "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    _wait_group_gone(proc.pid)
+    assert proc.returncode == 0, err[-3000:]
+    s = json.loads(out)
+    assert len([w for w in s["workers"] if w["alive"]]) == 3
+    assert {"load_inputs", "run_gcam", "downscale", "stitch"} <= set(s["tasks"])
+    assert s["tasks"]["load_inputs"]["memory"] > 20
+    cats = set(s["categories"])
+    assert len(cats) >= 5, cats
+    assert {"worker_memory", "worker_lost"} & cats and {"missing_file", "invalid_input", "import_error"} <= cats
+    types = " ".join(s["failures_by_type"])
+    assert "KilledWorker" in types and "ModuleNotFoundError" in types and "FileNotFoundError" in types
+    killed = [f for f in s["findings"] if "KilledWorker" in f["exception_types"]]
+    assert killed and all(f["workers"] for f in killed)
+    assert s["events"]["counts"].get("worker-restart-memory", 0) >= 1
+    assert s["events"]["counts"].get("killed-worker", 0) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_demo_in_a_real_terminal() -> None:
+    sock = f"stui-attach-{os.getpid()}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout
+
+    def capture() -> str:
+        return tmux("capture-pane", "-p", "-t", "demo")
+
+    def wait_for(*needles: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = capture()
+            if all(n in screen for n in needles):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {needles}; the pane shows:\n{screen}")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALABLE_", "OPENAI_"))}
+    cmd = f"cd {ROOT} && exec {sys.executable} -m scalable_tui demo --no-ai"
+    subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40",
+                    cmd], check=True, timeout=10, env={**env, "TERM": "xterm-256color"})
+    pids: set[int] = set()
+    try:
+        pane_pid = int(tmux("display-message", "-p", "-t", "demo", "#{pane_pid}").strip())
+        screen = wait_for("3 workers", "Failures by category", "worker_memory", "worker_lost", timeout=90)
+        assert "connected to tcp://127.0.0.1:" in screen and "Traceback" not in screen
+        pids = {pane_pid} | {p.pid for p in psutil.Process(pane_pid).children(recursive=True)}
+        assert len(pids) >= 4  # the app, 3 worker processes (and helpers)
+        tmux("send-keys", "-t", "demo", "5")
+        screen = wait_for("workers alive", "memory: managed")
+        assert screen.count("127.0.0.1:") >= 3
+        tmux("send-keys", "-t", "demo", "q")
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.2)
+        left = [p for p in pids if _alive(p)]
+        assert not left, f"left behind after q: {left}"
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=10)
+        for p in pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
