@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the app falls back to the scheduler's built-in queries and says which panels are limited.",
         epilog="Address: ADDRESS, else --scheduler-file, else $DASK_SCHEDULER_ADDRESS / dask config "
         "'scheduler-address'. TLS: --tls-* options or dask config distributed.comm.tls.*. "
-        "Keys: 1-6 screens, / filter, f faults, c copy, e export, ? keys, ctrl+p palette, q quit.",
+        "Keys: 1-7 screens (7 / j: Slurm jobs), / filter, f faults, c copy, e export, ? keys, ctrl+p palette, q quit.",
     )
     a.add_argument("address", nargs="?", metavar="ADDRESS", help="scheduler address, tcp://host:8786 or tls://host:8786")
     a.add_argument("--scheduler-file", metavar="FILE", help="a scheduler file written by 'dask scheduler --scheduler-file'")
@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
     a.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS", help="seconds between polls (default: 2)")
     a.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the scheduler")
+    asl = a.add_argument_group("Slurm (the jobs behind dask-jobqueue workers: Jobs screen, 7 / j)")
+    asl.add_argument("--slurm", choices=("auto", "off", "force"), default="auto",
+                     help="poll Slurm's squeue: auto (default: only when squeue is on PATH), off, force")
+    asl.add_argument("--slurm-name", metavar="NAME", help="only jobs with this job name (dask-jobqueue: job_name, default dask-worker)")
+    asl.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory: job logs (time limit, oom-kill lines)")
+    asl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
+                     help="time between squeue calls, one for all jobs (default: 20s)")
     a.set_defaults(func=cmd_attach)
 
     dm = sub.add_parser(
@@ -327,6 +334,26 @@ def cmd_review(args: argparse.Namespace) -> int:
     """The Textual app; every Textual import stays inside this function."""
     from scalable_tui.runs import RunNotFound, list_runs, resolve_run
 
+    if args.run_dir is not None and Path(args.run_dir).is_file():
+        from scalable_tui.sources.recording import Recording, RecordingError, is_recording
+
+        if is_recording(args.run_dir):  # a recording (scalable-tui record): replay it with a timeline
+            try:
+                recording = Recording(args.run_dir)
+            except RecordingError as exc:
+                _err(str(exc))
+                return EXIT_USAGE
+            from scalable_tui.app.replay import ReplayApp
+
+            replay_ai = None
+            if not args.no_ai:
+                from assistant.llm.cli import config_from_args  # no openai import, no socket
+
+                replay_ai = config_from_args(args)
+            replay_app = ReplayApp(recording, no_ai=args.no_ai, ai_config=replay_ai)
+            replay_app.run()
+            return EXIT_OK if replay_app.return_code in (None, 0) else int(replay_app.return_code or 1)
+
     runs: list[Path] = []
     run_dir: Path | None = None
     try:
@@ -388,7 +415,15 @@ def cmd_attach(args: argparse.Namespace) -> int:
             ai_config = config_from_args(args)  # endpoint/model from SCALABLE_AI_* / OPENAI_* only
         except Exception:  # noqa: BLE001 - AI is optional
             ai_config = None
-    app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config)
+    from scalable_tui.sources.slurm import job_source
+
+    slurm_mode = getattr(args, "slurm", "auto")
+    jobs = job_source("off" if slurm_mode == "off" else "auto", force=slurm_mode == "force",
+                      name=getattr(args, "slurm_name", None), log_dir=getattr(args, "slurm_log_dir", None))
+    off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
+    app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config,
+                    job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
+                    slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
     app.run()
     return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
 

@@ -30,6 +30,7 @@ from scalable_tui.app.fmt import safe
 from scalable_tui.app.messages import StateUpdated
 from scalable_tui.app.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
 from scalable_tui.app.screens.findings import FindingsScreen
+from scalable_tui.app.screens.live_jobs import LiveJobsScreen
 from scalable_tui.app.screens.live_screens import (
     LiveEventsScreen,
     LiveOverviewScreen,
@@ -47,6 +48,7 @@ LIVE_SCREENS_HELP = (
     ("findings", "4 / i", "Findings"),
     ("workers", "5 / w", "Workers"),
     ("events", "6 / v", "Events"),
+    ("jobs", "7 / j", "Jobs"),
 )
 
 
@@ -109,13 +111,44 @@ def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
             live.events_total, live.connected, live.closed)
 
 
-def build_live_snapshot(live: LiveSnapshot, version: int, holder: _Holder, now: float | None = None) -> LiveRunSnapshot:
-    """``to_run_state`` + ``diagnose_state`` + ``build_snapshot`` (runs in a thread worker)."""
+def live_departures(live: LiveSnapshot | None) -> list[Any]:
+    """The live snapshot's departed workers as ``WorkerDeparture``s (for ``assistant.hpc``)."""
+    from scalable_tui.jobs_models import WorkerDeparture
+
+    if live is None:
+        return []
+    return [WorkerDeparture(name=w.name, ts=w.left_at, reason=w.left_reason, address=w.address, host=w.host)
+            for w in live.departed_workers]
+
+
+def attach_hpc_findings(jobs: Any, live: LiveSnapshot | None, log_dir: Any = None, now: float | None = None) -> list[Any]:
+    """``hpc_findings`` over the polled Slurm jobs and the workers that left; [] without jobs."""
+    if jobs is None or not getattr(jobs, "jobs", None):
+        return []
+    from assistant.hpc import hpc_findings
+
+    return hpc_findings(jobs, live_departures(live), log_dir, now=now)
+
+
+def build_live_snapshot(
+    live: LiveSnapshot, version: int, holder: _Holder, now: float | None = None, *,
+    extra_findings: Any = None,
+) -> LiveRunSnapshot:
+    """``to_run_state`` + ``diagnose_state`` + ``build_snapshot`` (runs in a thread worker).
+
+    ``extra_findings``: a list of findings, or a callable ``(live) -> findings`` (Slurm jobs), merged in.
+    """
     from assistant.diagnose import diagnose_state
 
     now = time.time() if now is None else now
     state = live.to_run_state()
     diag = diagnose_state(state, now=now)
+    if extra_findings is not None:
+        from scalable_tui.hpc_join import merge_findings
+
+        extra = extra_findings(live) if callable(extra_findings) else list(extra_findings)
+        if extra:
+            diag = merge_findings(diag, extra)
     snap = build_snapshot(state, diag, version, stale_after_s=None, now=now)
     values = {f.name: getattr(snap, f.name) for f in dataclasses.fields(RunSnapshot)}
     if live.scheduler_id:  # "Scheduler-1d171a36" (header, status line, export file name)
@@ -138,10 +171,12 @@ class AttachApp(ReviewApp):
         "findings": FindingsScreen,
         "workers": LiveWorkersScreen,
         "events": LiveEventsScreen,
+        "jobs": LiveJobsScreen,
     }
     DEFAULT_MODE = "overview"
     BINDINGS = [
         Binding("6,v", "switch_mode('events')", "Events"),
+        Binding("7,j", "switch_mode('jobs')", "Jobs"),
         Binding("D", "debug_locally", "Debug locally", show=False),
     ]
 
@@ -156,6 +191,10 @@ class AttachApp(ReviewApp):
         no_ai: bool = False,
         ai_config: Any = None,
         title: str | None = None,
+        job_source: Any = None,
+        jobs_interval: float = 20.0,
+        slurm_log_dir: Any = None,
+        jobs_off_reason: str | None = None,
     ) -> None:
         if source is None:
             from scalable_tui.sources.live import LiveSource
@@ -178,6 +217,19 @@ class AttachApp(ReviewApp):
         self._was_connected: bool | None = None
         if title:
             self.title = title
+        #: Slurm (or another batch scheduler): a ``JobSource`` polled every ``jobs_interval`` s in a thread.
+        self.job_source = job_source
+        self.jobs_interval = max(1.0, float(jobs_interval))
+        self.slurm_log_dir = slurm_log_dir
+        self.jobs_off_reason = jobs_off_reason or ("" if job_source is not None else "squeue not on PATH (--slurm force)")
+        #: The latest JobsSnapshot / WorkerJobMap, and how many arrived (tests wait on it).
+        self.jobs: Any = None
+        self.job_map: Any = None
+        self.jobs_version = 0
+        self._jobs_wake = threading.Event()
+        self._jobs_poll_now = False
+        self._jobs_workers: frozenset[tuple[str, str | None]] = frozenset()
+        self._jobs_key: Any = None
 
     # -- the live source (async worker in the app's loop) ---------------------------
     def start_reading(self, source: Any) -> None:  # called by ReviewApp.on_mount
@@ -185,6 +237,8 @@ class AttachApp(ReviewApp):
         self.load_error = None
         self.sub_title = safe(getattr(source, "address", ""))
         self._follow()
+        if self.job_source is not None:
+            self._poll_jobs()
 
     @work(exclusive=True, group="live", name="live source", exit_on_error=False)
     async def _follow(self) -> None:
@@ -212,6 +266,11 @@ class AttachApp(ReviewApp):
             else:
                 self.notify(safe(live.status_line()), title="scheduler", severity="error", timeout=8)
         self._was_connected = live.connected
+        if self.job_source is not None:
+            workers = frozenset((w.name, w.host) for w in live.alive_workers)
+            if workers != self._jobs_workers:
+                self._jobs_workers = workers
+                self._jobs_wake.set()  # re-map (no squeue call) when workers come and go
         key = live_key(live)
         if key != self._diag_key:
             self._diag_key = key
@@ -246,18 +305,97 @@ class AttachApp(ReviewApp):
                     return
             self._diag_version += 1
             try:
-                snap = build_live_snapshot(live, self._diag_version, self._holder)
+                snap = build_live_snapshot(live, self._diag_version, self._holder,
+                                           extra_findings=self._hpc_findings if self.jobs is not None else None)
             except Exception as exc:  # noqa: BLE001 - shown, never a crash
                 self.call_from_thread(self.notify, f"diagnosis failed: {type(exc).__name__}: {safe(exc)}",
                                       severity="error")
                 continue
             self.post_message(StateUpdated(snap))
 
+    # -- batch-scheduler jobs (thread worker; squeue blocks) ------------------------------
+    def _hpc_findings(self, live: LiveSnapshot) -> list[Any]:
+        return attach_hpc_findings(self.jobs, live, self.slurm_log_dir)
+
+    def refresh_jobs(self) -> None:
+        """Ask Slurm now instead of at the next interval."""
+        self._jobs_poll_now = True
+        self._jobs_wake.set()
+
+    @work(thread=True, exclusive=True, group="jobs", name="slurm jobs", exit_on_error=False)
+    def _poll_jobs(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        src = self.job_source
+        snap = None
+        next_poll = 0.0
+        while not worker.is_cancelled:
+            now = time.monotonic()
+            polled = False
+            if now >= next_poll or self._jobs_poll_now:
+                self._jobs_poll_now = False
+                try:
+                    snap = src.poll()  # never raises by contract; guarded anyway
+                except Exception as exc:  # noqa: BLE001 - shown, never fatal
+                    from scalable_tui.jobs_models import JobsSnapshot
+
+                    old = snap
+                    snap = JobsSnapshot(jobs=list(old.jobs) if old else [], status="down",
+                                        message=f"{type(exc).__name__}: {exc}", polled_at=time.time(),
+                                        last_ok=old.last_ok if old else None)
+                next_poll = time.monotonic() + self.jobs_interval
+                polled = True
+            if snap is not None and not worker.is_cancelled:
+                wm = None
+                live = self.live
+                try:
+                    from scalable_tui.jobs_models import WorkerSeen
+
+                    seen = [WorkerSeen(w.name, host=w.host, address=w.address)
+                            for w in (live.alive_workers if live is not None else [])]
+                    wm = src.map_workers(snap, seen)
+                except Exception:  # noqa: BLE001 - no mapping this time
+                    wm = None
+                try:
+                    self.call_from_thread(self._got_jobs, snap, wm, polled)
+                except Exception:  # noqa: BLE001 - the app is closing
+                    return
+            # sleep until the next poll, a re-map request or cancellation (checked twice a second)
+            while not worker.is_cancelled:
+                left = next_poll - time.monotonic()
+                if left <= 0 or self._jobs_wake.wait(min(0.5, left)):
+                    break
+            self._jobs_wake.clear()
+
+    def _got_jobs(self, snap: Any, wm: Any, polled: bool) -> None:
+        self.jobs = snap
+        self.job_map = wm
+        self.jobs_version += 1
+        # new Slurm facts (states, reasons, departures joined): diagnose again
+        key = tuple((j.job_id, j.state, j.reason, j.gone) for j in snap.jobs)
+        if key != self._jobs_key and self.live is not None:
+            self._jobs_key = key
+            self._diagnose_soon(self.live)
+        if polled and snap.status == "down" and getattr(self, "_jobs_warned", None) != snap.status:
+            self.notify(safe(f"Slurm: {snap.message or 'slurmctld unreachable'}"), title="Slurm",
+                        severity="warning", timeout=8)
+        self._jobs_warned = snap.status
+        try:
+            screen = self.screen
+            if isinstance(screen, LiveJobsScreen):
+                screen.sync()
+        except Exception:  # noqa: BLE001 - a screen still mounting
+            pass
+
     # -- keys ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Go to Events", "Switch to the Events screen (6 / v)", lambda: self.switch_mode("events"))
-        if isinstance(screen, (LiveWorkersScreen, LiveEventsScreen)):
+        yield SystemCommand("Go to Jobs", "Slurm jobs behind the workers (7 / j)", lambda: self.switch_mode("jobs"))
+        if self.job_source is not None:
+            yield SystemCommand("Ask Slurm now", "Poll squeue now instead of waiting (R on Jobs)", self.refresh_jobs)
+        if isinstance(screen, (LiveWorkersScreen, LiveEventsScreen, LiveJobsScreen)):
             yield SystemCommand("Sort by next column", "(s; r reverses)", screen.action_sort_next)
         yield SystemCommand("Reconnect now", "Poll the scheduler now instead of waiting for the backoff",
                             self.action_reconnect)
