@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
     a.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS", help="seconds between polls (default: 2)")
     a.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the scheduler")
+    a.add_argument("--record", metavar="FILE", help="also record what is seen into FILE (see 'record'; review it later "
+                   "with 'scalable-tui review FILE')")
+    a.add_argument("--record-append", action="store_true", help="with --record: continue an existing recording")
     asl = a.add_argument_group("Slurm (the jobs behind dask-jobqueue workers: Jobs screen, 7 / j)")
     asl.add_argument("--slurm", choices=("auto", "off", "force"), default="auto",
                      help="poll Slurm's squeue: auto (default: only when squeue is on PATH), off, force")
@@ -421,7 +424,19 @@ def cmd_attach(args: argparse.Namespace) -> int:
     jobs = job_source("off" if slurm_mode == "off" else "auto", force=slurm_mode == "force",
                       name=getattr(args, "slurm_name", None), log_dir=getattr(args, "slurm_log_dir", None))
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
+    recorder = None
+    if getattr(args, "record", None):
+        from scalable_tui.recorder import RecordingWriter
+        from scalable_tui.sources.recording import RecordingError
+
+        try:
+            recorder = RecordingWriter.create(args.record, mode="append" if args.record_append else "create",
+                                              address=address, interval=args.poll_interval)
+        except RecordingError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config,
+                    recorder=recorder,
                     job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
                     slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
     app.run()

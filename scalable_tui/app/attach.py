@@ -195,6 +195,7 @@ class AttachApp(ReviewApp):
         jobs_interval: float = 20.0,
         slurm_log_dir: Any = None,
         jobs_off_reason: str | None = None,
+        recorder: Any = None,
     ) -> None:
         if source is None:
             from scalable_tui.sources.live import LiveSource
@@ -230,6 +231,15 @@ class AttachApp(ReviewApp):
         self._jobs_poll_now = False
         self._jobs_workers: frozenset[tuple[str, str | None]] = frozenset()
         self._jobs_key: Any = None
+        #: ``attach --record FILE``: a RecordingWriter fed every snapshot, on
+        #: its own thread so an fsync never stalls the UI (order is kept).
+        self.recorder = recorder
+        self._record_pool: Any = None
+        if recorder is not None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._record_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
+        self.recorded = 0
 
     # -- the live source (async worker in the app's loop) ---------------------------
     def start_reading(self, source: Any) -> None:  # called by ReviewApp.on_mount
@@ -253,7 +263,25 @@ class AttachApp(ReviewApp):
             except Exception:  # noqa: BLE001 - leaving anyway
                 pass
 
+    def _record(self, live: LiveSnapshot) -> None:
+        try:
+            self.recorder.write(live)
+            self.recorded += 1
+        except Exception as exc:  # noqa: BLE001 - a full disk must not stop the monitor
+            self.call_from_thread(self.notify, f"recording stopped: {type(exc).__name__}: {exc}",
+                                  severity="error", timeout=30)
+            self.recorder = None
+
+    def on_unmount(self) -> None:
+        super().on_unmount()
+        if self._record_pool is not None:
+            self._record_pool.shutdown(wait=True)
+            if self.recorder is not None:
+                self.recorder.close("monitor closed")
+
     def _got_live(self, live: LiveSnapshot) -> None:
+        if self._record_pool is not None and self.recorder is not None and live.last_poll_ok:
+            self._record_pool.submit(self._record, live)
         self.live = live
         self.live_version += 1
         self._holder.live = live
