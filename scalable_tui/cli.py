@@ -49,6 +49,24 @@ def _add_run_selection(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ai_options(p: argparse.ArgumentParser, what: str = "", *, show_prompt: bool = False) -> None:
+    """The LLM options shared by diagnose, review and attach."""
+    ai = p.add_argument_group(
+        "AI explanations",
+        what + "Used only when an endpoint or key is configured (options, then SCALABLE_AI_ENDPOINT/_MODEL/"
+        "_API_KEY, then OPENAI_BASE_URL/OPENAI_API_KEY) and --no-ai is not given. Only redacted findings are sent.",
+    )
+    ai.add_argument("--ai-endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    ai.add_argument("--ai-model", metavar="NAME", help="model name (default: $SCALABLE_AI_MODEL, else gpt-4o-mini)")
+    ai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS", help="per-request timeout (default: 60)")
+    ai.add_argument("--ai-budget", type=int, default=6000, metavar="TOKENS", help="prompt size limit (default: 6000)")
+    ai.add_argument("--ai-keep-hosts", action="store_true", help="do not redact host names and IP addresses")
+    ai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
+    if show_prompt:
+        ai.add_argument("--show-prompt", action="store_true", help="print the exact messages that would be sent, as JSON; send nothing")
+    ai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalable-tui",
@@ -83,19 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is here), off, force (default: auto)",
     )
     d.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory to scan for job logs")
-    ai = d.add_argument_group(
-        "AI explanations",
-        "Used only when an endpoint or key is configured (options, then SCALABLE_AI_ENDPOINT/_MODEL/_API_KEY, "
-        "then OPENAI_BASE_URL/OPENAI_API_KEY) and --no-ai is not given. Only redacted findings are sent.",
-    )
-    ai.add_argument("--ai-endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
-    ai.add_argument("--ai-model", metavar="NAME", help="model name (default: $SCALABLE_AI_MODEL, else gpt-4o-mini)")
-    ai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS", help="per-request timeout (default: 60)")
-    ai.add_argument("--ai-budget", type=int, default=6000, metavar="TOKENS", help="prompt size limit (default: 6000)")
-    ai.add_argument("--ai-keep-hosts", action="store_true", help="do not redact host names and IP addresses")
-    ai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
-    ai.add_argument("--show-prompt", action="store_true", help="print the exact messages that would be sent, as JSON; send nothing")
-    ai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
+    _add_ai_options(d, show_prompt=True)
     d.set_defaults(func=cmd_diagnose)
 
     r = sub.add_parser("runs", help="list runs, newest first", description="List the runs under a runs directory.")
@@ -118,19 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="join Slurm accounting (sacct) for runs made on Slurm (default: auto)",
     )
-    vai = v.add_argument_group(
-        "AI explanations",
-        "x on a finding previews the request and, on Send, asks the model. Used only when an endpoint or key "
-        "is configured (options, then SCALABLE_AI_ENDPOINT/_MODEL/_API_KEY, then OPENAI_BASE_URL/OPENAI_API_KEY) "
-        "and --no-ai is not given. Only redacted findings are sent.",
-    )
-    vai.add_argument("--ai-endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
-    vai.add_argument("--ai-model", metavar="NAME", help="model name (default: $SCALABLE_AI_MODEL, else gpt-4o-mini)")
-    vai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS", help="per-request timeout (default: 60)")
-    vai.add_argument("--ai-budget", type=int, default=6000, metavar="TOKENS", help="prompt size limit (default: 6000)")
-    vai.add_argument("--ai-keep-hosts", action="store_true", help="do not redact host names and IP addresses")
-    vai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
-    vai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
+    _add_ai_options(v, "x on a finding previews the request and, on Send, asks the model. ")
     v.set_defaults(func=cmd_review)
 
     a = sub.add_parser(
@@ -152,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
     a.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS", help="seconds between polls (default: 2)")
     a.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the scheduler")
+    _add_ai_options(a, "x on a finding previews the request and, on Send, asks the model. ")
     a.add_argument("--record", metavar="FILE", help="also record what is seen into FILE (see 'record'; review it later "
                    "with 'scalable-tui review FILE')")
     a.add_argument("--record-append", action="store_true", help="with --record: continue an existing recording")
@@ -415,7 +410,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         try:
             from assistant.llm.cli import config_from_args  # no openai import, no socket
 
-            ai_config = config_from_args(args)  # endpoint/model from SCALABLE_AI_* / OPENAI_* only
+            ai_config = config_from_args(args)
         except Exception:  # noqa: BLE001 - AI is optional
             ai_config = None
     from scalable_tui.sources.slurm import job_source
