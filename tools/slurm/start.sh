@@ -47,7 +47,9 @@ chown -R slurm:slurm "$S"; chown munge:munge /run/munge
 [ -s /etc/munge/munge.key ] || { mungekey -c -k /etc/munge/munge.key; chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key; }
 
 MEM=$(( $(free -m | awk '/^Mem:/{print $2}') - 1024 ))
-CPUS=${SLURM_CPUS:-$(nproc)}
+# nproc honours OMP_NUM_THREADS, which a Dask nanny sets to 1 in its own process (pre-spawn-environ):
+# ask for the real count, or Slurm would be configured with one CPU.
+CPUS=${SLURM_CPUS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}
 ACCT=accounting_storage/none
 [ "$WITH_DBD" = 1 ] && ACCT=accounting_storage/slurmdbd
 # cgroup v1 memory+freezer mounted (hybrid): real cgroup OOM kills.  Otherwise Slurm polls and kills.
