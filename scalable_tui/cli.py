@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate (PEM) for tls:// addresses")
     rc.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
     rc.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
+    rsl = rc.add_argument_group("Slurm (also record the jobs behind dask-jobqueue workers; replayed on the Jobs screen)")
+    rsl.add_argument("--slurm", choices=("auto", "off", "force"), default="auto",
+                     help="poll Slurm's squeue: auto (default: only when squeue is on PATH), off, force")
+    rsl.add_argument("--slurm-name", metavar="NAME", help="only jobs with this job name (dask-jobqueue: job_name, default dask-worker)")
+    rsl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
+                     help="time between squeue calls, one for all jobs (default: 20s); a poll that changed nothing is not stored")
     rc.set_defaults(func=cmd_record)
     return parser
 
@@ -480,10 +486,16 @@ def cmd_record(args: argparse.Namespace) -> int:
     from scalable_tui.recorder import record
     from scalable_tui.sources.recording import RecordingError
 
+    from scalable_tui.sources.slurm import job_source
+
+    slurm_mode = getattr(args, "slurm", "auto")
+    jobs = job_source("off" if slurm_mode == "off" else "auto", force=slurm_mode == "force",
+                      name=getattr(args, "slurm_name", None))
     mode = "append" if args.append else "force" if args.force else "create"
     try:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
-                                    security=security, mode=mode))
+                                    security=security, mode=mode, job_source=jobs,
+                                    jobs_interval=getattr(args, "slurm_interval", 20.0)))
     except RecordingError as exc:
         _err(str(exc))
         return EXIT_USAGE

@@ -22,6 +22,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +37,7 @@ from scalable_tui.sources.recording import (
     APPLICATION_ID,
     FORMAT_NAME,
     FORMAT_VERSION,
+    JOBS_SCHEMA,
     SCHEMA,
     RecordingError,
     diff_flat,
@@ -43,10 +45,12 @@ from scalable_tui.sources.recording import (
     diff_workers,
     encode_event,
     encode_failure,
+    encode_jobs,
     encode_prefix,
     encode_scalars,
     encode_worker,
     is_recording,
+    jobs_signature,
     pack,
     unpack,
 )
@@ -93,6 +97,11 @@ class RecordingWriter:
         #: append mode: (kind, address/worker, text) -> times, to drop events a new monitor is sent again
         self._old_events: dict[tuple[Any, ...], list[float]] = {}
         self._closed = False
+        #: Jobs polls stored, and the signature of the last one (a poll that changed nothing is not stored).
+        self.jobs_stored = 0
+        self._jobs_sig: Any = None
+        #: Frames and jobs may be written from different threads: one transaction at a time.
+        self._lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------
     @classmethod
@@ -174,23 +183,33 @@ class RecordingWriter:
             d = unpack(data)
             w._old_events.setdefault((kind, d.get("address") or d.get("worker"), d.get("text")), []).append(t or 0.0)
         with w._tx():
+            con.execute(JOBS_SCHEMA)  # a recording from before the jobs table: add it (additive)
             con.execute("DELETE FROM meta WHERE key IN ('ended', 'end_reason')")
             w._put_meta(meta)
         return w
 
     # -- writing -----------------------------------------------------------------
     class _Tx:
-        def __init__(self, con: sqlite3.Connection) -> None:
+        def __init__(self, con: sqlite3.Connection, lock: Any) -> None:
             self.con = con
+            self.lock = lock
 
         def __enter__(self) -> None:
-            self.con.execute("BEGIN IMMEDIATE")
+            self.lock.acquire()
+            try:
+                self.con.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.lock.release()
+                raise
 
         def __exit__(self, et: Any, e: Any, tb: Any) -> None:
-            self.con.execute("COMMIT" if et is None else "ROLLBACK")
+            try:
+                self.con.execute("COMMIT" if et is None else "ROLLBACK")
+            finally:
+                self.lock.release()
 
     def _tx(self) -> RecordingWriter._Tx:
-        return RecordingWriter._Tx(self.con)
+        return RecordingWriter._Tx(self.con, self._lock)
 
     def _put_meta(self, d: dict[str, Any]) -> None:
         self.con.executemany(
@@ -287,8 +306,28 @@ class RecordingWriter:
         self.last_t = t
         return seq
 
+    def write_jobs(self, snapshot: Any, t: float | None = None) -> bool:
+        """Store one jobs poll (a ``JobsSnapshot``) when it changed since the last stored one; returns whether
+        it was stored.  ``t`` defaults to the poll's ``polled_at``.  Thread-safe against ``write``; a no-op
+        once the writer is closed (a poll that finished after the stop)."""
+        doc = encode_jobs(snapshot)
+        sig = jobs_signature(doc)
+        t = (snapshot.polled_at or time.time()) if t is None else t
+        with self._lock:
+            if self._closed or sig == self._jobs_sig:
+                return False
+            with self._tx():
+                self.con.execute("INSERT INTO jobs(t, session, data) VALUES(?,?,?)", (t, self.session, pack(doc)))
+            self._jobs_sig = sig
+            self.jobs_stored += 1
+            return True
+
     def close(self, reason: str | None = None) -> None:
         """Write the end marker (a clean stop) and close the file."""
+        with self._lock:
+            self._close(reason)
+
+    def _close(self, reason: str | None) -> None:
         if self._closed:
             return
         self._closed = True
@@ -314,6 +353,7 @@ class RecordResult:
     exit_code: int
     reason: str
     frames: int = 0
+    jobs: int = 0
     failures: int = 0
     deaths: int = 0
     events: int = 0
@@ -329,20 +369,26 @@ class RecordResult:
         size = f"{self.size / 2**20:.1f} MiB" if self.size >= 2**20 else f"{self.size / 1024:.0f} KiB"
         return (f"recorded {self.frames} snapshot(s) over {span} to {self.path} ({size}): "
                 f"{self.failures} failure(s), {self.deaths} worker death(s), {self.events} event(s), "
-                f"{self.workers} worker(s) seen; {self.reason}")
+                f"{self.workers} worker(s) seen{f', {self.jobs} Slurm jobs snapshot(s)' if self.jobs else ''}; "
+                f"{self.reason}")
 
 
 async def record(address: str, path: str | os.PathLike[str], *, interval: float = 5.0,
                  give_up_after: float = DEFAULT_GIVE_UP_S, security: Any = None, mode: str = "create",
                  keyframe_every: int = 60, call_timeout: float | None = None,
                  stop: asyncio.Event | None = None, handle_signals: bool = True,
-                 on_frame: Callable[[LiveSnapshot, int], Any] | None = None) -> RecordResult:
+                 on_frame: Callable[[LiveSnapshot, int], Any] | None = None,
+                 job_source: Any = None, jobs_interval: float = 20.0) -> RecordResult:
     """Poll ``address`` every ``interval`` s and write each snapshot to ``path`` until stopped.
 
     Stops on SIGINT/SIGTERM (``handle_signals``) or ``stop``; and when the
     scheduler has been unreachable for ``give_up_after`` seconds (0: at the
     first failed poll after it was reached).  Exit code 0 when something was
     recorded, 2 when the scheduler was never reached.
+
+    ``job_source`` (a ``JobSource``, e.g. ``SlurmSource``): also poll it every
+    ``jobs_interval`` s, in a thread (squeue blocks; the scheduler polling is
+    never delayed), and store each poll that changed something (``jobs`` table).
     """
     from scalable_tui.sources.live import LiveSource
 
@@ -387,9 +433,33 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")
             stop.set()
 
+    async def poll_jobs() -> None:
+        while not stop.is_set():
+            try:
+                snap = await asyncio.to_thread(job_source.poll)  # never raises by contract
+                await asyncio.to_thread(writer.write_jobs, snap)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - jobs are extra: never stop the recording for them
+                note = f"jobs not recorded: {type(exc).__name__}: {exc}"
+                if note not in notes:
+                    notes.append(note)
+                    print(f"scalable-tui: note: {note}", file=sys.stderr, flush=True)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(1.0, jobs_interval))
+            except asyncio.TimeoutError:
+                pass
+
+    jobs_task = asyncio.create_task(poll_jobs(), name="jobs") if job_source is not None else None
     try:
         await src.run(on_snapshot, stop=stop)
     finally:
+        if jobs_task is not None:
+            jobs_task.cancel()
+            try:
+                await jobs_task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
+                pass
         await src.close()
         for sig in installed:
             loop.remove_signal_handler(sig)
@@ -400,6 +470,7 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     except OSError:
         size = 0
     code = 2 if reason.startswith("scheduler never") else 0
-    return RecordResult(exit_code=code, reason=reason, frames=writer.frames, failures=writer.failures,
+    return RecordResult(exit_code=code, reason=reason, frames=writer.frames, jobs=writer.jobs_stored,
+                        failures=writer.failures,
                         deaths=writer.deaths, events=writer.events, workers=len(writer.workers_seen),
                         seconds=time.time() - t0, size=size, path=str(path), notes=notes)

@@ -397,6 +397,7 @@ class AttachApp(ReviewApp):
             self._jobs_wake.clear()
 
     def _got_jobs(self, snap: Any, wm: Any, polled: bool) -> None:
+        if polled and self._record_pool is not None and self.recorder is not None: self._record_pool.submit(self.recorder.write_jobs, snap)  # noqa: E501,E701 - attach --record: Slurm jobs too
         self.jobs = snap
         self.job_map = wm
         self.jobs_version += 1

@@ -84,6 +84,38 @@ class _ReplaySource:
         self.address = str(recording.meta.get("scheduler_address") or recording.meta.get("address") or "")
 
 
+class _RecordedJobs:
+    """The app's ``job_source`` when the recording has jobs: the Jobs screen is on, nothing is polled."""
+
+    scheduler = "slurm"
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+
+    def poll(self) -> Any:  # pragma: no cover - a replay never polls
+        raise RuntimeError("a recording is not polled")
+
+
+def replay_jobs(snap: Any, t: float, now: float | None = None) -> Any:
+    """``snap`` (stored at its ``polled_at``) as seen at the replayed moment ``t``.
+
+    Running jobs' ``elapsed_s`` is advanced to ``t``; ``polled_at``/``last_ok`` are shifted by
+    ``now - t`` so that the screen's "polled … ago" and walltime left (computed against the wall
+    clock) read as they did at ``t``."""
+    now = time.time() if now is None else now
+    polled = snap.polled_at if snap.polled_at is not None else t
+    dt = max(0.0, t - polled)
+    if dt:
+        for j in snap.jobs:
+            if j.is_active and not j.gone and j.elapsed_s is not None:
+                j.elapsed_s += dt
+    shift = now - t
+    snap.polled_at = polled + shift
+    if snap.last_ok is not None:
+        snap.last_ok += shift
+    return snap
+
+
 # -- screens: the attach app's, with the timeline above the status line ------------
 class TimelineMixin:
     """Adds the ``Timeline`` right above the screen's status line."""
@@ -186,7 +218,10 @@ class ReplayApp(AttachApp):
         super().__init__(source=_ReplaySource(rec), no_ai=no_ai, ai_config=ai_config, poll_interval=1.0)
         self.recording = rec
         self._holder = _ReplayHolder(self)
-        self.jobs_off_reason = "a recording: batch-scheduler jobs are not replayed"
+        if rec.has_jobs:  # the Jobs screen shows the jobs stored at the moment on the timeline
+            self.job_source = _RecordedJobs(rec)
+        else:
+            self.jobs_off_reason = "this recording has no batch-scheduler jobs (recorded without Slurm)"
         self.times: list[float] = rec.times()
         #: Index into ``times`` of the moment shown.
         self.pos = 0
@@ -291,7 +326,31 @@ class ReplayApp(AttachApp):
             return
         self.pos = max(0, min(len(self.times) - 1, index))
         self._play_t = self.times[self.pos]
-        self._got_live(self.recording.state_at(self.times[self.pos]))
+        live = self.recording.state_at(self.times[self.pos])
+        if self.recording.has_jobs:
+            self._set_jobs(self.times[self.pos], live)  # before _got_live: the Jobs screen syncs on it
+        self._got_live(live)
+
+    def _set_jobs(self, t: float, live: LiveSnapshot) -> None:
+        """The jobs stored at or before ``t``, as the Jobs screen would have shown them at ``t``."""
+        snap = self.recording.jobs_at(t)
+        wm = None
+        if snap is not None:
+            snap = replay_jobs(snap, t)
+            try:
+                from scalable_tui.jobs_models import WorkerSeen
+                from scalable_tui.sources.slurm import reconcile_workers
+
+                seen = [WorkerSeen(w.name, host=w.host, address=w.address) for w in live.alive_workers]
+                wm = reconcile_workers(snap, seen, now=t)
+            except Exception:  # noqa: BLE001 - no mapping this time
+                wm = None
+        else:
+            from scalable_tui.jobs_models import JobsSnapshot
+
+            snap = JobsSnapshot(message="no jobs poll recorded before this moment")
+        self.jobs, self.job_map = snap, wm
+        self.jobs_version += 1
 
     def seek_time(self, t: float) -> None:
         """Show the snapshot nearest to ``t`` (a click on the timeline)."""

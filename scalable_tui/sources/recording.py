@@ -76,6 +76,16 @@ Payloads (``data`` columns) are ``zlib``-compressed ``orjson`` documents.
   it happened.  Worker deaths are ``kind = 'worker-removed'`` events with
   ``details.unexpected``.
 
+``jobs(id INTEGER PRIMARY KEY, t REAL, session INTEGER, data BLOB)`` (optional: absent in older files)
+  Batch-scheduler (Slurm) jobs, when the recorder polled a job source: one row
+  per jobs poll that changed something (``data``: ``JobsSnapshot.to_dict()``
+  plus ``commands``; an UNLIMITED limit is ``time_limit_s: null, unlimited:
+  true``).  A poll that differs from the last stored one only in
+  ``polled_at``, ``last_ok``, ``poll_duration_s``, ``commands`` or a job's
+  ``elapsed_s``, ``time_left_s``, ``last_seen`` is not stored; the first poll
+  of each session always is.  ``t`` is when the poll ran.
+  ``Recording.jobs_at(t)`` is the last row with ``jobs.t <= t``.
+
 Replay: the state at time ``t`` is the last frame with ``frame.t <= t``:
 its keyframe plus the deltas up to it, with every failure and event whose
 ``frame`` is at most that frame.  A replayed snapshot lists all failures of
@@ -136,7 +146,16 @@ CREATE TABLE IF NOT EXISTS failures(
     etype TEXT, occurrences INTEGER, origin TEXT, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
     id INTEGER PRIMARY KEY, frame INTEGER NOT NULL, t REAL, kind TEXT NOT NULL, worker TEXT, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs(
+    id INTEGER PRIMARY KEY, t REAL NOT NULL, session INTEGER NOT NULL, data BLOB NOT NULL);
 """
+#: The optional ``jobs`` table alone (added to a recording written before it existed, on ``--append``).
+JOBS_SCHEMA = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS jobs("):]
+
+#: ``JobsSnapshot`` / ``Job`` fields that change on every poll without anything happening; a poll that differs
+#: from the last stored one only in these is not stored again (``jobs_at`` replays them from the stored one).
+JOBS_VOLATILE = frozenset({"polled_at", "last_ok", "poll_duration_s", "commands"})
+JOB_VOLATILE = frozenset({"elapsed_s", "time_left_s", "last_seen"})
 
 
 class RecordingError(Exception):
@@ -361,6 +380,35 @@ def decode_event(d: dict[str, Any]) -> LiveEvent:
 
 
 # -- detection -------------------------------------------------------------------
+def encode_jobs(snap: Any) -> dict[str, Any]:
+    """A ``JobsSnapshot`` as a JSON document (``Job.to_dict``: an UNLIMITED limit is ``null`` + ``unlimited``)."""
+    d = snap.to_dict()
+    d["commands"] = list(snap.commands)
+    return d
+
+
+def decode_jobs(d: dict[str, Any]) -> Any:
+    from scalable_tui.jobs_models import Job, JobsSnapshot
+
+    known_job = {f.name for f in fields(Job)}
+    jobs = []
+    for jd in d.get("jobs") or []:
+        unlimited = jd.get("unlimited")
+        kw = {k: v for k, v in jd.items() if k in known_job}
+        if unlimited and kw.get("time_limit_s") is None:
+            kw["time_limit_s"] = float("inf")
+        jobs.append(Job(**kw))
+    known = {f.name for f in fields(JobsSnapshot)} - {"jobs"}
+    return JobsSnapshot(jobs=jobs, **{k: v for k, v in d.items() if k in known})
+
+
+def jobs_signature(doc: dict[str, Any]) -> dict[str, Any]:
+    """What must differ for a jobs poll to be stored again (``doc`` from ``encode_jobs``)."""
+    out = {k: v for k, v in doc.items() if k not in JOBS_VOLATILE and k != "jobs"}
+    out["jobs"] = [{k: v for k, v in j.items() if k not in JOB_VOLATILE} for j in doc.get("jobs") or []]
+    return out
+
+
 def is_recording(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a file whose SQLite header carries our application id (reads 100 bytes)."""
     try:
@@ -509,6 +557,9 @@ class Recording:
         self._blob_cache: dict[int, dict[str, Any]] = {}
         self._state: _State | None = None
         self._latest_fk: dict[tuple[str, str], int] = {}
+        #: The stored jobs polls: (t, row id), oldest first; decoded on demand.
+        self._jobs: list[tuple[float, int]] = []
+        self._jobs_cache: dict[int, Any] = {}
         self.refresh()
 
     # -- opening ---------------------------------------------------------------
@@ -602,6 +653,7 @@ class Recording:
             self._frames.append(_Frame(seq, float(t), int(session), bool(key), int(base)))
             self._times.append(float(t))
             new += 1
+        self._refresh_jobs()
         if not self._frames:
             return 0
         top = self._frames[-1].seq
@@ -634,6 +686,47 @@ class Recording:
             except RecordingError:
                 pass
         return new
+
+    def _refresh_jobs(self) -> None:
+        try:  # a recording written before the jobs table existed has none
+            has = self._con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='jobs'").fetchone()
+        except sqlite3.DatabaseError:
+            return
+        if not has:
+            return
+        last = self._jobs[-1][1] if self._jobs else -1
+        for rid, t in self._rows("SELECT id, t FROM jobs WHERE id > ? ORDER BY id", (last,), "jobs"):
+            t = float(t)
+            if self._jobs and t < self._jobs[-1][0]:
+                t = self._jobs[-1][0]
+            self._jobs.append((t, int(rid)))
+
+    @property
+    def has_jobs(self) -> bool:
+        """Did the recorder store batch-scheduler (Slurm) jobs?"""
+        return bool(self._jobs)
+
+    def jobs_times(self) -> list[float]:
+        """When a (changed) jobs snapshot was stored, oldest first."""
+        return [t for t, _ in self._jobs]
+
+    def jobs_at(self, t: float) -> Any:
+        """The ``JobsSnapshot`` stored last at or before ``t`` (``None``: no jobs recorded by then).
+
+        Polls that changed nothing but times are not stored: the snapshot is the one of the last change, with
+        its own ``polled_at`` (a caller showing ages and walltimes advances them to ``t``)."""
+        i = bisect.bisect_right(self._jobs, t, key=lambda r: r[0]) - 1
+        if i < 0:
+            return None
+        rid = self._jobs[i][1]
+        doc = self._jobs_cache.get(rid)
+        if doc is None:
+            row = self._con.execute("SELECT data FROM jobs WHERE id = ?", (rid,)).fetchone()
+            doc = unpack(row[0])
+            if len(self._jobs_cache) > 64:
+                self._jobs_cache.pop(next(iter(self._jobs_cache)))
+            self._jobs_cache[rid] = doc
+        return decode_jobs(doc)  # a fresh object every time: callers may adjust it
 
     def close(self) -> None:
         con = getattr(self, "_con", None)
