@@ -210,22 +210,9 @@ class LiveJobsScreen(LiveListScreen):
 
     def apply(self) -> None:
         app = self._jobs_app()
-        ok, pattern = self.filter_pattern()
         items = self.all_items(None)
         total = len(items)
-        if ok:
-            if self.faults_only:
-                items = [i for i in items if self.is_fault(i)]
-            if pattern is not None:
-                items = [i for i in items if any(pattern.search(safe(v)) for v in self.fields(i) if v)]
-            if self.sort_column is not None:
-                key = self.COLUMNS[self.sort_column][1]
-
-                def k(i: Any) -> tuple[int, Any]:
-                    v = key(i)
-                    return (1, 0) if v is None else (0, v)
-
-                items = sorted(items, key=k, reverse=self.sort_reverse)
+        pattern, items = self.filter_and_sort(items)
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()

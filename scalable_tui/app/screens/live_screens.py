@@ -330,28 +330,32 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
     def default_order(self, items: list[Any]) -> list[Any]:
         return items
 
+    def filter_and_sort(self, items: list[Any]) -> tuple[Any, list[Any]]:
+        """The rows ``/``, ``f`` and the sort column leave, and the filter pattern to highlight."""
+        ok, pattern = self.filter_pattern()
+        if not ok:
+            return pattern, items
+        if self.faults_only:
+            items = [i for i in items if self.is_fault(i)]
+        if pattern is not None:
+            items = [i for i in items if any(pattern.search(safe(v)) for v in self.fields(i) if v)]
+        if self.sort_column is None:
+            return pattern, self.default_order(items)
+        key = self.COLUMNS[self.sort_column][1]
+
+        def k(i: Any) -> tuple[int, Any]:
+            v = key(i)
+            return (1, 0) if v is None else (0, v)
+
+        return pattern, sorted(items, key=k, reverse=self.sort_reverse)
+
     def apply(self) -> None:
         live = self.app.live  # type: ignore[attr-defined]
         if live is None:
             return
-        ok, pattern = self.filter_pattern()
         items = self.all_items(live)
         total = len(items)
-        if ok:
-            if self.faults_only:
-                items = [i for i in items if self.is_fault(i)]
-            if pattern is not None:
-                items = [i for i in items if any(pattern.search(safe(v)) for v in self.fields(i) if v)]
-            if self.sort_column is not None:
-                key = self.COLUMNS[self.sort_column][1]
-
-                def k(i: Any) -> tuple[int, Any]:
-                    v = key(i)
-                    return (1, 0) if v is None else (0, v)
-
-                items = sorted(items, key=k, reverse=self.sort_reverse)
-            else:
-                items = self.default_order(items)
+        pattern, items = self.filter_and_sort(items)
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
