@@ -320,6 +320,11 @@ class ReplayApp(AttachApp):
     def current_time(self) -> float | None:
         return self.times[self.pos] if self.times else None
 
+    def view_time(self) -> float:
+        """Ages ("seen 2s ago", "up 5m") are measured from the replayed moment, not from now."""
+        t = self.current_time
+        return time.time() if t is None else t
+
     def seek(self, index: int) -> None:
         """Show the snapshot ``index`` (clamped)."""
         if not self.times:

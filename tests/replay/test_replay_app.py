@@ -7,7 +7,8 @@ import pytest
 from scalable_tui.app.replay import SPEEDS, ReplayApp, ReplayFindingsScreen
 from scalable_tui.app.widgets.timeline import Timeline
 from tests.app.helpers import screen_text, wait_for, wait_text
-from tests.replay.conftest import DEAD, DEATH_AT, FRAMES
+from scalable_tui.app.screens.live_screens import ago
+from tests.replay.conftest import DEAD, DEATH_AT, FRAMES, INTERVAL
 
 pytestmark = pytest.mark.anyio
 
@@ -87,6 +88,9 @@ async def test_worker_death_shows_departed(recording) -> None:
         text = await wait_text(pilot, "2 workers alive, 1 departed")
         row = next(line for line in text.splitlines() if line.strip().startswith(DEAD))
         assert " left " in row and "the worker process exited" in row
+        # ages are those of the replayed moment (workers were first seen at the first frame)
+        alive = next(line for line in text.splitlines() if line.strip().startswith("w-0"))
+        assert f" {ago(DEATH_AT * INTERVAL)} " in alive, alive
         await pilot.press("K")  # no earlier death
         assert app.pos == DEATH_AT
         await pilot.press("left")

@@ -51,6 +51,12 @@ def ago(seconds: float | None) -> str:
     return fmt_duration(max(0.0, seconds))
 
 
+def view_time(app: object) -> float:
+    """The moment the screens show: now when live, the replayed moment in a replay."""
+    get = getattr(app, "view_time", None)
+    return get() if callable(get) else time.time()
+
+
 def clock(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
 
@@ -176,7 +182,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         t.append(f"distributed {safe(sv.get('distributed', '?'))} · dask {safe(sv.get('dask', '?'))} · "
                  f"Python {safe(sv.get('python', '?'))}")
         if live.scheduler_started:
-            t.append(f"  ·  up {ago(time.time() - live.scheduler_started)}")
+            t.append(f"  ·  up {ago(view_time(self.app) - live.scheduler_started)}")
         t.append(f"  ·  attached {clock(live.attached_at)}")
         t.append("\n")
         if live.connected:
@@ -447,7 +453,7 @@ class LiveWorkersScreen(LiveListScreen):
         return "dim" if not w.alive else ""
 
     def cells(self, w: WorkerInfo, pattern: re.Pattern[str] | None) -> list[Text]:
-        now = time.time()
+        now = view_time(self.app)
         if w.alive:
             why = Text()
             if w.memory_kills:
