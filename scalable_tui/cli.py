@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from scalable_tui import __version__
 
@@ -334,6 +334,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ai_config(args: argparse.Namespace) -> Any:
+    """The AI settings of the TUI commands: None with --no-ai (nothing is ever sent)."""
+    if args.no_ai:
+        return None
+    from assistant.llm.cli import config_from_args  # no openai import, no socket
+
+    try:
+        return config_from_args(args)
+    except Exception:  # noqa: BLE001 - AI is optional: the app runs without it
+        return None
+
+
+def _run_app(app: Any) -> int:
+    """Run a Textual app to its end; its return code becomes the exit status."""
+    app.run()
+    return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     """The Textual app; every Textual import stays inside this function."""
     from scalable_tui.runs import RunNotFound, list_runs, resolve_run
@@ -349,14 +367,7 @@ def cmd_review(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             from scalable_tui.app.replay import ReplayApp
 
-            replay_ai = None
-            if not args.no_ai:
-                from assistant.llm.cli import config_from_args  # no openai import, no socket
-
-                replay_ai = config_from_args(args)
-            replay_app = ReplayApp(recording, no_ai=args.no_ai, ai_config=replay_ai)
-            replay_app.run()
-            return EXIT_OK if replay_app.return_code in (None, 0) else int(replay_app.return_code or 1)
+            return _run_app(ReplayApp(recording, no_ai=args.no_ai, ai_config=_ai_config(args)))
 
     runs: list[Path] = []
     run_dir: Path | None = None
@@ -374,15 +385,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     from scalable_tui.app.app import ReviewApp
     from scalable_tui.sources.rundir import RunDirReader
 
-    ai_config = None
-    if not args.no_ai:
-        from assistant.llm.cli import config_from_args  # no openai import, no socket
-
-        ai_config = config_from_args(args)
     source = RunDirReader(run_dir) if run_dir is not None else None
-    app = ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai, ai_config=ai_config, slurm=args.slurm)
-    app.run()
-    return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
+    return _run_app(ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai,
+                              ai_config=_ai_config(args), slurm=args.slurm))
 
 
 def _security(args: argparse.Namespace):
@@ -411,14 +416,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from scalable_tui.app.attach import AttachApp
 
-    ai_config = None
-    if not args.no_ai:
-        try:
-            from assistant.llm.cli import config_from_args  # no openai import, no socket
-
-            ai_config = config_from_args(args)
-        except Exception:  # noqa: BLE001 - AI is optional
-            ai_config = None
+    ai_config = _ai_config(args)
     from scalable_tui.sources.slurm import job_source
 
     slurm_mode = getattr(args, "slurm", "auto")
@@ -440,8 +438,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
                     recorder=recorder,
                     job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
                     slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
-    app.run()
-    return EXIT_OK if app.return_code in (None, 0) else int(app.return_code or 1)
+    return _run_app(app)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -213,19 +213,7 @@ class LiveJobsScreen(LiveListScreen):
         items = self.all_items(None)
         total = len(items)
         pattern, items = self.filter_and_sort(items)
-        table = self.query_one(DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for item in items:
-            cells = self.cells(item, pattern)
-            style = self.row_style(item)
-            if style:
-                for c in cells:
-                    c.stylize(style)
-            table.add_row(*cells)
-        if items:
-            table.move_cursor(row=min(max(cursor, 0), len(items) - 1))
-        self.items = items
+        self.fill_table(items, pattern)
         info = jobs_header(getattr(app, "jobs", None), getattr(app, "job_map", None),
                            getattr(app, "job_source", None) is not None, getattr(app, "jobs_off_reason", None),
                            time.time())

@@ -336,6 +336,22 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
     def default_order(self, items: list[Any]) -> list[Any]:
         return items
 
+    def fill_table(self, items: list[Any], pattern: re.Pattern[str] | None) -> None:
+        """Refill the table with ``items``, keeping the cursor on the same row number."""
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for item in items:
+            cells = self.cells(item, pattern)
+            style = self.row_style(item)
+            if style:
+                for c in cells:
+                    c.stylize(style)
+            table.add_row(*cells)
+        if items:
+            table.move_cursor(row=min(max(cursor, 0), len(items) - 1))
+        self.items = items
+
     def filter_and_sort(self, items: list[Any]) -> tuple[Any, list[Any]]:
         """The rows ``/``, ``f`` and the sort column leave, and the filter pattern to highlight."""
         ok, pattern = self.filter_pattern()
@@ -362,19 +378,7 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
         items = self.all_items(live)
         total = len(items)
         pattern, items = self.filter_and_sort(items)
-        table = self.query_one(DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for item in items:
-            cells = self.cells(item, pattern)
-            style = self.row_style(item)
-            if style:
-                for c in cells:
-                    c.stylize(style)
-            table.add_row(*cells)
-        if items:
-            table.move_cursor(row=min(max(cursor, 0), len(items) - 1))
-        self.items = items
+        self.fill_table(items, pattern)
         info = Text()
         info.append(self.info_head(live, total, len(items)), style="bold")
         if self.sort_column is not None:
