@@ -165,11 +165,14 @@ def _none(text: str | None) -> str | None:
     return None if s.upper() in _NONE_WORDS or s == "None" else s
 
 
-def parse_squeue(text: str, fields: Iterable[str] = tuple(f for f, _ in SQUEUE_FIELDS), sep: str = SEP) -> tuple[list[Job], int]:
-    """``squeue -h -o SQUEUE_FORMAT`` output -> (jobs, lines skipped)."""
-    names = tuple(fields)
+def _split_rows(text: str, names: tuple[str, ...], sep: str) -> tuple[list[dict[str, str]], int]:
+    """Separator-delimited lines -> (rows keyed by field name, lines with the wrong field count).
+
+    The last field takes the rest of the line, so a separator inside it (a
+    job name, a reason) does not shift the columns.
+    """
     n = len(names)
-    jobs: list[Job] = []
+    rows: list[dict[str, str]] = []
     bad = 0
     for line in text.splitlines():
         if not line.strip():
@@ -178,7 +181,15 @@ def parse_squeue(text: str, fields: Iterable[str] = tuple(f for f, _ in SQUEUE_F
         if len(parts) != n:
             bad += 1
             continue
-        row = dict(zip(names, parts))
+        rows.append(dict(zip(names, parts)))
+    return rows, bad
+
+
+def parse_squeue(text: str, fields: Iterable[str] = tuple(f for f, _ in SQUEUE_FIELDS), sep: str = SEP) -> tuple[list[Job], int]:
+    """``squeue -h -o SQUEUE_FORMAT`` output -> (jobs, lines skipped)."""
+    jobs: list[Job] = []
+    rows, bad = _split_rows(text, tuple(fields), sep)
+    for row in rows:
         jid = row.get("job_id", "").strip()
         if not _JOB_ID.match(jid):
             bad += 1
@@ -231,20 +242,11 @@ def parse_sacct(text: str, fields: Iterable[str] = SACCT_FIELDS, sep: str = "|")
     Step rows (``12.batch``, ``12.extern``, ``12.0``) are folded into their
     job: the job row gives state and exit code, the steps the peak MaxRSS.
     """
-    names = tuple(fields)
-    n = len(names)
     jobs: dict[str, Job] = {}
     rss: dict[str, float] = {}
     steps: dict[str, dict[str, str]] = {}
-    bad = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = line.split(sep, n - 1)
-        if len(parts) != n:
-            bad += 1
-            continue
-        row = dict(zip(names, parts))
+    rows, bad = _split_rows(text, tuple(fields), sep)
+    for row in rows:
         full = row.get("JobID", "").strip()
         jid, _, step = full.partition(".")
         if not _JOB_ID.match(jid):
