@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from tests.attach.conftest import _alive
+from tests.tmux_term import TmuxTerminal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -86,47 +87,26 @@ def test_demo_headless_json() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_demo_in_a_real_terminal() -> None:
-    sock = f"stui-attach-{os.getpid()}"
-
-    def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, timeout=10,
-                              check=True).stdout
-
-    def capture() -> str:
-        return tmux("capture-pane", "-p", "-t", "demo")
-
-    def wait_for(*needles: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = capture()
-            if all(n in screen for n in needles):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {needles}; the pane shows:\n{screen}")
-
+    term = TmuxTerminal("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALABLE_", "OPENAI_"))}
-    cmd = f"cd {ROOT} && exec {sys.executable} -m scalable_tui demo --no-ai"
-    subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40",
-                    cmd], check=True, timeout=10, env={**env, "TERM": "xterm-256color"})
     pids: set[int] = set()
     try:
-        pane_pid = int(tmux("display-message", "-p", "-t", "demo", "#{pane_pid}").strip())
-        screen = wait_for("3 workers", "Failures by category", "worker_memory", "worker_lost", timeout=90)
+        pane_pid = term.start(f"cd {ROOT} && exec {sys.executable} -m scalable_tui demo --no-ai", env)
+        screen = term.wait_for("3 workers", "Failures by category", "worker_memory", "worker_lost", timeout=90, poll=0.2)
         assert "connected to tcp://127.0.0.1:" in screen and "Traceback" not in screen
         pids = {pane_pid} | {p.pid for p in psutil.Process(pane_pid).children(recursive=True)}
         assert len(pids) >= 4  # the app, 3 worker processes (and helpers)
-        tmux("send-keys", "-t", "demo", "5")
-        screen = wait_for("workers alive", "memory: managed")
+        term.send("5")
+        screen = term.wait_for("workers alive", "memory: managed", timeout=60, poll=0.2)
         assert screen.count("127.0.0.1:") >= 3
-        tmux("send-keys", "-t", "demo", "q")
+        term.send("q")
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline and any(_alive(p) for p in pids):
             time.sleep(0.2)
         left = [p for p in pids if _alive(p)]
         assert not left, f"left behind after q: {left}"
     finally:
-        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=10)
+        term.close()
         for p in pids:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
