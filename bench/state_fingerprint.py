@@ -171,6 +171,7 @@ def _disable_fast_paths() -> None:
         orig(self)
         self._line_cache = _NeverStore()
         self._resource_cache = _NeverStore()
+        self._done_cache = _NeverStore()
 
     RunDirReader._reset = _reset  # type: ignore[method-assign]
 

@@ -62,11 +62,9 @@ SCREENS_HELP = (
 
 
 #: Bytes per stream in the first slice of a large run: small, so the first
-#: screen is up in a blink; later slices are bigger (less overhead per byte).
+#: screen is up in a blink.  The rest is read in one go, which lets the reader
+#: hand half of a big tasks.jsonl to a second process (``sources/tasks_part``).
 FIRST_SLICE = 1 << 20
-LOADING_SLICE = 64 << 20
-#: How often the screens repaint while a large run is being indexed.
-LOADING_REPAINT_S = 2.0
 
 
 def _refresh_slice(source: Any, max_bytes: int) -> Any:
@@ -193,15 +191,12 @@ class ReviewApp(App[None]):
             self.post_message(StateUpdated(snap))
 
         try:
-            # A large run is read in slices: the first screen shows after the
-            # first slice and fills in while the rest is indexed.
+            # A large run: the first screen shows after a small first slice
+            # ("indexing…") and fills in when the rest has been read.
             res = _refresh_slice(source, FIRST_SLICE)
-            last_post = 0.0
-            while res is not None and res.more and not worker.is_cancelled:
-                if time.monotonic() - last_post >= LOADING_REPAINT_S:
-                    publish(source.state, res.progress)
-                    last_post = time.monotonic()
-                res = _refresh_slice(source, LOADING_SLICE)
+            if res is not None and res.more and not worker.is_cancelled:
+                publish(source.state, res.progress)
+                source.refresh()
             if res is None:
                 source.load()
             changed = True

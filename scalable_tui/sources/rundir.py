@@ -91,6 +91,8 @@ _TEMPLATE_STATES = frozenset({"submitted", "running"})
 _TID_MARK = b'"task_id": "'
 _TS_MARK = b'"timestamp": "'
 _EID_MARK = b'"entity_id": "'
+_DUR_MARK = b'"duration_s": '
+_WK_MARK = b'"worker": "'
 _PROBE = "~probe~"
 _MISS: Any = object()
 _NAN8 = array("d", [math.nan]).tobytes()
@@ -162,11 +164,56 @@ def _templatable(obj: dict[str, Any], head: bytes, tidb: bytes, mid: bytes, tsb:
     return _probe_ok(obj, head, _TID_MARK, "task_id", mid, _TS_MARK, "timestamp", tail)
 
 
+def _json_duration(raw: bytes) -> float | None:
+    """``raw`` as a non-negative JSON number in plain decimal form, else None (take the slow path)."""
+    a, dot, b = raw.partition(b".")
+    if not a.isdigit() or (dot and not b.isdigit()) or (len(a) > 1 and a[0] == 48):
+        return None
+    return float(raw)
+
+
+def _done_templatable(obj: dict[str, Any], h1: bytes, db: bytes, h2: bytes, tidb: bytes, mid: bytes, tsb: bytes,
+                      t1: bytes, wb: bytes, t2: bytes) -> bool:
+    """May lines equal to this one but for duration, task_id, timestamp and worker reuse its fields?
+
+    The finished-task twin of ``_templatable``: a succeeded line differs from
+    its neighbours in four values.  Probed the same way (four slots re-decoded
+    with other values), so the cut-outs are exactly those four fields.
+    """
+    state = obj.get("state")
+    if type(state) is not str or state in _TEMPLATE_STATES or state == "failed":
+        return False
+    if obj.get("error_type") is not None or obj.get("error_message") is not None:
+        return False
+    d = obj.get("duration_s")
+    if type(d) not in (int, float) or _json_duration(db) is None or float(d) != _json_duration(db):
+        return False
+    if not (_plain(tidb, obj.get("task_id")) and _plain(tsb, obj.get("timestamp")) and _plain(wb, obj.get("worker"))):
+        return False
+    sv = obj.get("schema_version")
+    if isinstance(sv, int) and sv > KNOWN_SCHEMA:
+        return False
+    if not all(type(obj.get(k)) in (str, type(None)) for k in ("task_name", "component", "tag", "function_name")):
+        return False
+    probe = _PROBE.encode()
+    try:
+        other = orjson.loads(h1 + _DUR_MARK + b"12345.5," + h2 + _TID_MARK + probe + b'"' + mid + _TS_MARK + probe
+                             + b'"' + t1 + _WK_MARK + probe + b'"' + t2)
+    except orjson.JSONDecodeError:
+        return False
+    expect = dict(obj)
+    expect.update(duration_s=12345.5, task_id=_PROBE, timestamp=_PROBE, worker=_PROBE)
+    return other == expect
+
+
 class RunDirReader:
     """Owns the cursors over one run directory and the ``RunState`` built from them."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, *, parallel: bool = True) -> None:
         self.path = Path(run_dir)
+        #: May a full read of a big tasks.jsonl use a second process (see ``tasks_part``)?
+        self.parallel = parallel
+        self._failed_sink: Callable[[list[tuple[int, str, Any, Any, Any]]], None] = self._synthesize
         self._reset()
 
     # -- state ---------------------------------------------------------------
@@ -184,6 +231,7 @@ class RunDirReader:
         self._profile_index: dict[tuple[Any, ...], int] = {}
         self._resource_cache: dict[bytes, int] = {}
         self._line_cache: dict[bytes, tuple[Any, ...]] = {}
+        self._done_cache: dict[tuple[bytes, ...], tuple[Any, ...]] = {}
         self._failed_with_record: set[str] = set()
         self._synthetic: dict[str, int] = {}
         self._run_json_mtime: float | None = None
@@ -245,11 +293,21 @@ class RunDirReader:
         n_fail = len(self.state.failures)
         n_workers = len(self.state.worker_events)
         n_task_events = self.state.tasks.events
-        # resources before tasks so that synthesised failures can join them;
-        # failures before tasks so a failed task with a record is not duplicated.
-        self._read_stream("resources", self._on_resource_lines)
-        self._read_stream("failures", self._on_failure_lines)
-        self._read_stream("tasks", self._on_task_lines)
+        # The second process (if any) starts first so its start-up overlaps
+        # the reading of resources and failures.
+        split = self._plan_split() if max_bytes is None and self.parallel else None
+        try:
+            # resources before tasks so that synthesised failures can join them;
+            # failures before tasks so a failed task with a record is not duplicated.
+            self._read_stream("resources", self._on_resource_lines)
+            self._read_stream("failures", self._on_failure_lines)
+            if split is not None:
+                self._read_stream("tasks", self._on_task_lines, end=split.mid)
+                self._finish_split(split)
+        finally:
+            if split is not None:
+                split.close()
+        self._read_stream("tasks", self._on_task_lines)  # everything, or what the split left
         self._read_stream("workers", self._on_worker_lines)
         self._read_stream("cache", self._on_cache_lines)
         self._read_stream("artifacts", self._on_count_lines("artifacts"))
@@ -274,6 +332,83 @@ class RunDirReader:
             done += t.offset
             total += size
         return 1.0 if total == 0 else min(1.0, done / total)
+
+    # -- parallel full load ----------------------------------------------------
+    def _plan_split(self) -> Any:
+        from scalable_tui.sources import tasks_part
+
+        tail = self.tails["tasks"]
+        other = sum(self.tails[n].pending_bytes() for n in ("resources", "failures"))
+        return tasks_part.plan(tail.path, tail.offset, other)
+
+    def _finish_split(self, split: Any) -> None:
+        """Merge the child's rows, or leave its range to the plain read that follows."""
+        tail = self.tails["tasks"]
+        if tail.offset != split.mid or tail.error:
+            return
+        # Generous: the child reads less than the parent; only a stuck child waits this long.
+        part = split.collect(timeout=60.0 + (split.end - split.mid) / 5e6)
+        if part is None:
+            return
+        self._merge_part(part, tail.line_no)
+        tail.offset = split.end
+        tail.line_no += part["lines"]
+
+    def _merge_part(self, part: dict[str, Any], base_line: int) -> None:
+        """Apply the child's table as if its lines had been read here, in order.
+
+        Per row, what a later event sets wins (state, last time, names,
+        duration, worker, error) and the first submission time stays; rows
+        first seen by the child are appended in the child's order, so rows
+        are numbered exactly as in a plain read.
+        """
+        t = self.state.tasks
+        intern = t.strings.get
+        remap = [intern(v) for v in part["strings"]]
+        ids: list[str] = part["ids"]
+        row_of = t.row
+        rows = list(map(row_of.get, ids))
+        n0 = nxt = len(t.ids)
+        if None in rows:
+            ids_append = t.ids.append
+            for i, r in enumerate(rows):
+                if r is None:
+                    tid = ids[i]
+                    rows[i] = row_of[tid] = nxt
+                    ids_append(tid)
+                    nxt += 1
+            _grow(t, nxt - n0)
+        c_state, c_name, c_comp, c_tag, c_fn, c_sub, c_last, c_dur = part["columns"]
+        col = t.state
+        for r, v in zip(rows, c_state):
+            col[r] = remap[v]
+        for col, cv in ((t.name, c_name), (t.component, c_comp), (t.tag, c_tag), (t.function, c_fn)):
+            for r, v in zip(rows, cv):
+                if v:
+                    col[r] = remap[v]
+        col = t.submitted_ts
+        for r, v in zip(rows, c_sub):
+            if v == v and col[r] != col[r]:
+                col[r] = v
+        for col, cv in ((t.last_ts, c_last), (t.duration, c_dur)):
+            for r, v in zip(rows, cv):
+                if v == v:
+                    col[r] = v
+        for cr, w in part["worker"].items():
+            t.worker[rows[cr]] = w
+        for cr, e in part["error"].items():
+            t.error[rows[cr]] = e
+        t.events += part["events"]
+        first, last = part["ts"]
+        self._seen_ts(first)
+        self._seen_ts(last)
+        theirs: FileIssues = part["issues"]
+        mine = self._issues("tasks.jsonl")
+        for k in ("corrupt", "non_utf8", "invalid", "fields_ignored", "future_schema"):
+            setattr(mine, k, getattr(mine, k) + getattr(theirs, k))
+        for line_no, reason in theirs.examples:
+            mine.note(base_line + line_no, reason)
+        self._synthesize([(rows[cr], tid, ts_s, et, em) for cr, tid, ts_s, et, em in part["failed"]])
 
     # -- whole-file JSON/YAML ------------------------------------------------
     def _read_json(self, name: str) -> dict[str, Any] | None:
@@ -348,7 +483,8 @@ class RunDirReader:
             self._issues("manifest.yaml").unreadable = exc.strerror or str(exc)
 
     # -- streams -------------------------------------------------------------
-    def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
+    def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None],
+                     end: int | None = None) -> None:
         tail = self.tails[name]
         fname = f"{name}.jsonl"
         issues = self._issues(fname)
@@ -359,7 +495,7 @@ class RunDirReader:
             # costs: a smaller slice keeps a sliced refresh's diagnosis quick.
             budget = max(4096, budget // 8)
         first_offset = tail.offset
-        chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
+        chunks = tail.chunks(end=end) if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
         for lines in chunks:
             on_lines(lines, start, issues)
             start = tail.line_no
@@ -450,10 +586,14 @@ class RunDirReader:
         state_a, name_a, comp_a, tag_a, fn_a = t.state, t.name, t.component, t.tag, t.function
         sub_a, last_a, dur_a = t.submitted_ts, t.last_ts, t.duration
         cache = self._line_cache
+        done_cache = self._done_cache
+        done_get = done_cache.get
+        worker_d = t.worker
+        dur_mark = _DUR_MARK
+        wk_mark = _WK_MARK
         decode = self._decode
         failed_id = intern("failed")
         submitted_id = intern("submitted")
-        failed_with_record = self._failed_with_record
         #: timestamp bytes -> epoch (validated); its values give first/last ts of the fast path
         tsc: dict[bytes, float | None] = {}
         tsc_get = tsc.get
@@ -476,6 +616,73 @@ class RunDirReader:
                 if sep:
                     tsb, q, tail = rest.partition(b'"')
                     fields = cache.get((h, mid, tail)) if q else None
+                    if fields is None and q:
+                        # ---- second fast path: templated finished lines (four cut-outs)
+                        h1, sep, hrest = h.partition(dur_mark)
+                        if sep:
+                            db, sep, h2 = hrest.partition(b",")
+                            t1, sep2, trest = tail.partition(wk_mark)
+                            if sep and sep2:
+                                wb, q2, t2 = trest.partition(b'"')
+                                dkey = (h1, h2, mid, t1, t2)
+                                dfields = done_get(dkey) if q2 else None
+                                if dfields is not None:
+                                    d = _json_duration(db)
+                                    if (d is not None and tidb.isalnum() and b"\\" not in wb
+                                            and b"\\" not in tsb):
+                                        try:
+                                            tid = tidb.decode()
+                                            w = wb.decode()
+                                            ts = tsc_get(tsb, miss)
+                                            if ts is miss:
+                                                ts_s = tsb.decode()
+                                                if ts_s.isprintable():
+                                                    ts = tsc[tsb] = parse_ts(ts_s)
+                                        except UnicodeDecodeError:
+                                            ts = miss
+                                        if ts is not miss and w.isprintable():
+                                            r = row_get(tid)
+                                            if r is None:
+                                                r = row_of[tid] = nxt
+                                                ids_append(tid)
+                                                nxt += 1
+                                            st, nm, cp, tg, fn, full, is_sub = dfields
+                                            state_a[r] = st
+                                            if full:
+                                                name_a[r] = nm
+                                                comp_a[r] = cp
+                                                tag_a[r] = tg
+                                                fn_a[r] = fn
+                                            else:
+                                                if nm:
+                                                    name_a[r] = nm
+                                                if cp:
+                                                    comp_a[r] = cp
+                                                if tg:
+                                                    tag_a[r] = tg
+                                                if fn:
+                                                    fn_a[r] = fn
+                                            if ts is not None:
+                                                if is_sub and sub_a[r] != sub_a[r]:
+                                                    sub_a[r] = ts
+                                                last_a[r] = ts
+                                            dur_a[r] = d
+                                            worker_d[r] = w
+                                            n_events += 1
+                                            continue
+                                elif q2 and len(done_cache) < 4096:
+                                    obj = decode(line, line_no, issues)
+                                    if obj is None:
+                                        continue
+                                    if _done_templatable(obj, h1, db, h2, tidb, mid, tsb, t1, wb, t2):
+                                        nm = intern(obj.get("task_name"))
+                                        cp = intern(obj.get("component"))
+                                        tg = intern(obj.get("tag"))
+                                        fn = intern(obj.get("function_name"))
+                                        st = intern(obj["state"])
+                                        done_cache[dkey] = (
+                                            st, nm, cp, tg, fn, bool(nm and cp and tg and fn), st == submitted_id
+                                        )
                     if fields is not None:
                         if tidb.isalnum():
                             tid = tidb.decode()
@@ -530,9 +737,10 @@ class RunDirReader:
                             n_events += 1
                             continue
                     elif q and len(cache) < 4096:
-                        obj = decode(line, line_no, issues)
                         if obj is None:
-                            continue
+                            obj = decode(line, line_no, issues)
+                            if obj is None:
+                                continue
                         if obj.get("state") in _TEMPLATE_STATES and _templatable(obj, h, tidb, mid, tsb, tail):
                             nm = intern(obj.get("task_name"))
                             cp = intern(obj.get("component"))
@@ -603,6 +811,12 @@ class RunDirReader:
             self._seen_ts(last_ts)
         if first_ts != math.inf:
             self._seen_ts(first_ts)
+        self._failed_sink(new_failed)
+        return nxt
+
+    def _synthesize(self, new_failed: list[tuple[int, str, Any, Any, Any]]) -> None:
+        t = self.state.tasks
+        failed_with_record = self._failed_with_record
         for r, tid, ts_s, et, em in new_failed:
             if tid in failed_with_record or tid in self._synthetic:
                 continue
@@ -621,7 +835,6 @@ class RunDirReader:
             )
             self._synthetic[tid] = rec.index
             self.state.failures.append(rec)
-        return nxt
 
     def _reconcile_synthetic(self) -> None:
         """Drop synthesised failures whose real record arrived later (tailing)."""
