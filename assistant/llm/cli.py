@@ -68,7 +68,10 @@ def explain_for_cli(args: argparse.Namespace, diag: Diagnosis, state: Any, run_d
     """The diagnosis with AI explanations when AI is configured; otherwise as it was."""
     cfg = config_from_args(args)
     if not cfg.enabled:
-        err(AI_OFF_HINT)
+        # Only for a person at a terminal: in cron and scripts the note is
+        # noise on every run (and mail from cron).
+        if sys.stderr.isatty():
+            err(AI_OFF_HINT)
         return diag
     from assistant.llm import cache
     from assistant.llm.client import attach_explanations, explain_findings

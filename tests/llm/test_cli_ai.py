@@ -140,10 +140,41 @@ def test_show_prompt_works_without_any_endpoint(cli, mixed_run: Path) -> None:  
     assert p.returncode == 0 and json.loads(p.stdout)["messages"]
 
 
-def test_without_configuration_one_hint_line(cli, mixed_run: Path, baseline: str) -> None:  # type: ignore[no-untyped-def]
-    p = cli("diagnose", str(mixed_run))
-    assert p.returncode == 0 and p.stdout == baseline
-    lines = p.stderr.splitlines()
+def test_without_configuration_scripts_get_no_hint(cli, mixed_run: Path, baseline: str) -> None:  # type: ignore[no-untyped-def]
+    p = cli("diagnose", str(mixed_run))  # stderr is a pipe, as in cron
+    assert p.returncode == 0 and p.stdout == baseline and p.stderr == ""
+
+
+def test_without_configuration_one_hint_line_at_a_terminal(mixed_run: Path, private_cache: Path,
+                                                           baseline: str) -> None:
+    """stderr on a real pseudo-terminal: the person at it learns how to turn AI on."""
+    import os
+    import pty
+    import sys
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALABLE_", "OPENAI_"))}
+    env["SCALABLE_TUI_CACHE_DIR"] = str(private_cache)
+    try:
+        p = subprocess.run([sys.executable, "-m", "scalable_tui", "diagnose", str(mixed_run)], stdout=subprocess.PIPE,
+                           stderr=slave, env=env, timeout=60)
+        os.close(slave)
+        slave = -1
+        chunks = []
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:  # EIO: the other side is closed and drained
+                break
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    lines = b"".join(chunks).decode().splitlines()
+    assert p.returncode == 0 and p.stdout.decode() == baseline
     assert len(lines) == 1 and "AI explanations are off" in lines[0] and "SCALABLE_AI_ENDPOINT" in lines[0]
 
 
