@@ -165,7 +165,11 @@ def test_walltime_kill_becomes_a_walltime_finding(slurm, tmp_path) -> None:
 
 
 def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:
-    with jobqueue_cluster(tmp_path) as (cluster, client, job_name, logs):
+    # The nanny's own memory guard (terminate at 95% of --memory-limit) must
+    # not win the race: on a busy machine the allocation is slow enough that
+    # the nanny sends SIGTERM first, and this test is about the cgroup's kill.
+    prologue = ["export DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE=False"]
+    with jobqueue_cluster(tmp_path, job_script_prologue=prologue) as (cluster, client, job_name, logs):
         cluster.scale(1)
         client.wait_for_workers(1, timeout=90)
         src = SlurmSource(name=job_name, log_dir=logs)
@@ -177,7 +181,10 @@ def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:
         fut = client.submit(hog, pure=False)
         killed = wait_until(lambda: "killed_signal_9" in src.logs().get(src.poll().jobs[0].job_id, _NoLog).kinds(),
                             60, 1)
-        assert killed, "the worker process was not killed"
+        assert killed, f"the worker process was not killed; future {fut.status}, squeue " + subprocess.run(
+            ["squeue", "-h", f"--name={job_name}", "-o", "%i %T %r"], capture_output=True, text=True).stdout + \
+            subprocess.run(["dmesg"], capture_output=True, text=True).stdout[-1500:] + "\njob logs:\n" + "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(logs.glob("*")))
         fut.cancel()
         snap = src.poll()
         job = snap.jobs[0]
