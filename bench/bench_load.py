@@ -36,22 +36,16 @@ def _peak_rss_mb() -> float:
     return kb / 1024.0
 
 
-def _peak_rss_children_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-
-
 def _child(mode: str, run_dir: str, extra: str | None) -> dict:
     t0 = time.perf_counter()
-    if mode in ("ours", "ours-1proc"):
+    if mode == "ours":
         from assistant.diagnose import diagnose_state
-        from scalable_tui.sources.rundir import RunDirReader
+        from scalable_tui.sources.rundir import load_run
 
         t_import = time.perf_counter() - t0
         rss_import = _peak_rss_mb()
         t1 = time.perf_counter()
-        state = RunDirReader(run_dir, parallel=mode == "ours").load()
+        state = load_run(run_dir)
         t_load = time.perf_counter() - t1
         rss_load = _peak_rss_mb()
         t2 = time.perf_counter()
@@ -64,8 +58,6 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
             "rss_import_mb": rss_import,
             "rss_load_mb": rss_load,
             "rss_mb": _peak_rss_mb(),
-            # the second reader process (if any): its peak adds to ours
-            "rss_child_mb": _peak_rss_children_mb(),
             "tasks": len(state.tasks),
             "events": state.tasks.events,
             "failures": len(state.failures),
@@ -245,13 +237,6 @@ def main() -> int:
             print(f"  our load #{i + 1}: {r.get('load_s', float('nan')):.2f} s" if "error" not in r else f"  error: {r['error']}",
                   flush=True)
         ok_loads = [r for r in loads if "error" not in r]
-        one = []
-        for i in range(a.repeat):
-            r = _run_child("ours-1proc", run)
-            one.append(r)
-            print(f"  one-process load #{i + 1}: {r.get('load_s', float('nan')):.2f} s" if "error" not in r
-                  else f"  error: {r['error']}", flush=True)
-        ok_one = [r for r in one if "error" not in r]
 
         ref_dir, rest = _make_refresh_copy(run, tmp / "refresh")
         _warm(ref_dir)
@@ -282,20 +267,15 @@ def main() -> int:
     if ok_loads:
         lt = sorted(r["load_s"] for r in ok_loads)
         best, med = lt[0], statistics.median(lt)
-        rss = max(r["rss_mb"] + r["rss_child_mb"] for r in ok_loads)
+        rss = max(r["rss_mb"] for r in ok_loads)
         r0 = ok_loads[0]
         row(f"our load_run, best of {len(lt)}", f"{best:.2f} s", f"<= {TARGET_LOAD_S:.1f} s", _pf(best <= TARGET_LOAD_S))
         row(f"our load_run, median of {len(lt)}", f"{med:.2f} s", f"<= {TARGET_LOAD_S:.1f} s", _pf(med <= TARGET_LOAD_S))
         row("  (import of reader + diagnose)", f"{statistics.median(r['import_s'] for r in ok_loads):.2f} s")
         row("diagnose_state", f"{statistics.median(r['diagnose_s'] for r in ok_loads):.2f} s")
-        row("peak RSS, load + diagnose (both processes)", f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:.0f} MB",
-            _pf(rss <= TARGET_RSS_MB))
-        row("  (main after imports / after load; 2nd process)",
-            f"{r0['rss_import_mb']:.0f}/{r0['rss_load_mb']:.0f}; {r0['rss_child_mb']:.0f} MB")
-        if ok_one:
-            ot = sorted(r["load_s"] for r in ok_one)
-            row(f"  (one process: best / median of {len(ot)})", f"{ot[0]:.2f}/{statistics.median(ot):.2f} s")
-            row("  (one process: peak RSS)", f"{max(r['rss_mb'] for r in ok_one):.0f} MB")
+        row("peak RSS, load + diagnose", f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:.0f} MB", _pf(rss <= TARGET_RSS_MB))
+        row("  (peak RSS after imports / after load)",
+            f"{r0['rss_import_mb']:.0f}/{r0['rss_load_mb']:.0f} MB")
         row("  (tasks / task events / failures)", f"{r0['tasks']:,}/{r0['events']:,}/{r0['failures']:,}")
     else:
         row("our load_run", "ERROR", f"<= {TARGET_LOAD_S:.1f} s", f"MISS {loads[0].get('error')}")

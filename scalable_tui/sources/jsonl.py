@@ -44,13 +44,11 @@ class JsonlTail:
             return True
         return st.st_size < self.offset
 
-    def chunks(self, chunk_size: int = CHUNK, end: int | None = None) -> Iterator[list[bytes]]:
+    def chunks(self, chunk_size: int = CHUNK) -> Iterator[list[bytes]]:
         """Yield lists of complete lines (newline stripped) appended since the last call.
 
         A trailing partial line is not consumed: the offset stays before it so
         the next call sees it again, whole, once the writer finishes it.
-        ``end`` (a line boundary) stops the read there: a parallel load hands
-        the bytes after it to another process.
         """
         try:
             f = open(self.path, "rb")
@@ -69,11 +67,8 @@ class JsonlTail:
             f.seek(self.offset)
             pending = b""
             while True:
-                want = chunk_size if end is None else min(chunk_size, end - self.offset - len(pending))
-                if want <= 0:
-                    return
                 try:
-                    data = f.read(want)
+                    data = f.read(chunk_size)
                 except OSError as exc:
                     self.error = exc.strerror or str(exc)
                     return

@@ -209,11 +209,8 @@ def _done_templatable(obj: dict[str, Any], h1: bytes, db: bytes, h2: bytes, tidb
 class RunDirReader:
     """Owns the cursors over one run directory and the ``RunState`` built from them."""
 
-    def __init__(self, run_dir: str | Path, *, parallel: bool = True) -> None:
+    def __init__(self, run_dir: str | Path) -> None:
         self.path = Path(run_dir)
-        #: May a full read of a big tasks.jsonl use a second process (see ``tasks_part``)?
-        self.parallel = parallel
-        self._failed_sink: Callable[[list[tuple[int, str, Any, Any, Any]]], None] = self._synthesize
         self._reset()
 
     # -- state ---------------------------------------------------------------
@@ -293,21 +290,11 @@ class RunDirReader:
         n_fail = len(self.state.failures)
         n_workers = len(self.state.worker_events)
         n_task_events = self.state.tasks.events
-        # The second process (if any) starts first so its start-up overlaps
-        # the reading of resources and failures.
-        split = self._plan_split() if max_bytes is None and self.parallel else None
-        try:
-            # resources before tasks so that synthesised failures can join them;
-            # failures before tasks so a failed task with a record is not duplicated.
-            self._read_stream("resources", self._on_resource_lines)
-            self._read_stream("failures", self._on_failure_lines)
-            if split is not None:
-                self._read_stream("tasks", self._on_task_lines, end=split.mid)
-                self._finish_split(split)
-        finally:
-            if split is not None:
-                split.close()
-        self._read_stream("tasks", self._on_task_lines)  # everything, or what the split left
+        # resources before tasks so that synthesised failures can join them;
+        # failures before tasks so a failed task with a record is not duplicated.
+        self._read_stream("resources", self._on_resource_lines)
+        self._read_stream("failures", self._on_failure_lines)
+        self._read_stream("tasks", self._on_task_lines)
         self._read_stream("workers", self._on_worker_lines)
         self._read_stream("cache", self._on_cache_lines)
         self._read_stream("artifacts", self._on_count_lines("artifacts"))
@@ -332,83 +319,6 @@ class RunDirReader:
             done += t.offset
             total += size
         return 1.0 if total == 0 else min(1.0, done / total)
-
-    # -- parallel full load ----------------------------------------------------
-    def _plan_split(self) -> Any:
-        from scalable_tui.sources import tasks_part
-
-        tail = self.tails["tasks"]
-        other = sum(self.tails[n].pending_bytes() for n in ("resources", "failures"))
-        return tasks_part.plan(tail.path, tail.offset, other)
-
-    def _finish_split(self, split: Any) -> None:
-        """Merge the child's rows, or leave its range to the plain read that follows."""
-        tail = self.tails["tasks"]
-        if tail.offset != split.mid or tail.error:
-            return
-        # Generous: the child reads less than the parent; only a stuck child waits this long.
-        part = split.collect(timeout=60.0 + (split.end - split.mid) / 5e6)
-        if part is None:
-            return
-        self._merge_part(part, tail.line_no)
-        tail.offset = split.end
-        tail.line_no += part["lines"]
-
-    def _merge_part(self, part: dict[str, Any], base_line: int) -> None:
-        """Apply the child's table as if its lines had been read here, in order.
-
-        Per row, what a later event sets wins (state, last time, names,
-        duration, worker, error) and the first submission time stays; rows
-        first seen by the child are appended in the child's order, so rows
-        are numbered exactly as in a plain read.
-        """
-        t = self.state.tasks
-        intern = t.strings.get
-        remap = [intern(v) for v in part["strings"]]
-        ids: list[str] = part["ids"]
-        row_of = t.row
-        rows = list(map(row_of.get, ids))
-        n0 = nxt = len(t.ids)
-        if None in rows:
-            ids_append = t.ids.append
-            for i, r in enumerate(rows):
-                if r is None:
-                    tid = ids[i]
-                    rows[i] = row_of[tid] = nxt
-                    ids_append(tid)
-                    nxt += 1
-            _grow(t, nxt - n0)
-        c_state, c_name, c_comp, c_tag, c_fn, c_sub, c_last, c_dur = part["columns"]
-        col = t.state
-        for r, v in zip(rows, c_state):
-            col[r] = remap[v]
-        for col, cv in ((t.name, c_name), (t.component, c_comp), (t.tag, c_tag), (t.function, c_fn)):
-            for r, v in zip(rows, cv):
-                if v:
-                    col[r] = remap[v]
-        col = t.submitted_ts
-        for r, v in zip(rows, c_sub):
-            if v == v and col[r] != col[r]:
-                col[r] = v
-        for col, cv in ((t.last_ts, c_last), (t.duration, c_dur)):
-            for r, v in zip(rows, cv):
-                if v == v:
-                    col[r] = v
-        for cr, w in part["worker"].items():
-            t.worker[rows[cr]] = w
-        for cr, e in part["error"].items():
-            t.error[rows[cr]] = e
-        t.events += part["events"]
-        first, last = part["ts"]
-        self._seen_ts(first)
-        self._seen_ts(last)
-        theirs: FileIssues = part["issues"]
-        mine = self._issues("tasks.jsonl")
-        for k in ("corrupt", "non_utf8", "invalid", "fields_ignored", "future_schema"):
-            setattr(mine, k, getattr(mine, k) + getattr(theirs, k))
-        for line_no, reason in theirs.examples:
-            mine.note(base_line + line_no, reason)
-        self._synthesize([(rows[cr], tid, ts_s, et, em) for cr, tid, ts_s, et, em in part["failed"]])
 
     # -- whole-file JSON/YAML ------------------------------------------------
     def _read_json(self, name: str) -> dict[str, Any] | None:
@@ -483,8 +393,7 @@ class RunDirReader:
             self._issues("manifest.yaml").unreadable = exc.strerror or str(exc)
 
     # -- streams -------------------------------------------------------------
-    def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None],
-                     end: int | None = None) -> None:
+    def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
         tail = self.tails[name]
         fname = f"{name}.jsonl"
         issues = self._issues(fname)
@@ -495,7 +404,7 @@ class RunDirReader:
             # costs: a smaller slice keeps a sliced refresh's diagnosis quick.
             budget = max(4096, budget // 8)
         first_offset = tail.offset
-        chunks = tail.chunks(end=end) if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
+        chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
         for lines in chunks:
             on_lines(lines, start, issues)
             start = tail.line_no
@@ -811,7 +720,7 @@ class RunDirReader:
             self._seen_ts(last_ts)
         if first_ts != math.inf:
             self._seen_ts(first_ts)
-        self._failed_sink(new_failed)
+        self._synthesize(new_failed)
         return nxt
 
     def _synthesize(self, new_failed: list[tuple[int, str, Any, Any, Any]]) -> None:
