@@ -14,6 +14,7 @@ import time
 import pytest
 
 from scalable_tui.app.attach import AttachApp
+from scalable_tui.app.screens.live_screens import clock
 from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.attach.conftest import Procs
 
@@ -56,6 +57,13 @@ async def test_worker_kill_and_scheduler_stop_cont_kill(procs: Procs) -> None:
         text = await wait_text(pilot, "2 workers alive, 1 departed")
         row = next(line for line in text.splitlines() if line.strip().startswith("solo"))
         assert "left" in row and "the worker process exited" in row
+        # the highlighted worker in full under the table (the column is cut at narrow widths)
+        screen = app.screen
+        solo_row = next(i for i, w in enumerate(screen.items) if w.key == "solo")
+        screen.query_one("#live-table").move_cursor(row=solo_row)
+        solo = app.live.workers["solo"]
+        detail = await wait_text(pilot, "left at ")
+        assert solo.address in detail and f"left at {clock(solo.left_at)}: {solo.left_reason}" in detail
         n_failures, n_workers = len(app.live.failures), len(app.live.workers)
 
         # SIGSTOP the scheduler: disconnected shown, screens still switch at once, last data kept

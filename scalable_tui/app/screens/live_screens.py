@@ -15,6 +15,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -289,6 +290,27 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
     def compose_list(self) -> ComposeResult:
         yield Static(id=self.INFO_ID)
         yield DataTable(id="live-table", cursor_type="row", zebra_stripes=True)
+        box = Static(id="live-detail")
+        box.display = False
+        yield box
+
+    def detail(self, item: Any) -> Text | None:
+        """The highlighted row in full, under the table (what narrow columns cut); None: no line."""
+        return None
+
+    def show_detail(self) -> None:
+        try:
+            box = self.query_one("#live-detail", Static)
+        except NoMatches:
+            return
+        item = self.current()
+        d = self.detail(item) if item is not None else None
+        box.display = d is not None
+        box.update(d if d is not None else "")
+
+    @on(DataTable.RowHighlighted, "#live-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
 
     _columns_ready = False
 
@@ -351,6 +373,7 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
         if items:
             table.move_cursor(row=min(max(cursor, 0), len(items) - 1))
         self.items = items
+        self.show_detail()
 
     def filter_and_sort(self, items: list[Any]) -> tuple[Any, list[Any]]:
         """The rows ``/``, ``f`` and the sort column leave, and the filter pattern to highlight."""
@@ -419,6 +442,7 @@ class LiveWorkersScreen(LiveListScreen):
     DEFAULT_CSS = """
     LiveWorkersScreen #live-info { height: 1; padding: 0 1; }
     LiveWorkersScreen #live-table { height: 1fr; }
+    LiveWorkersScreen #live-detail { height: auto; max-height: 4; padding: 0 1; background: $boost; }
     """
     BINDINGS = [Binding("f", "toggle_faults", "Troubled only",
                         tooltip="departed, paused, restarted or above 80% memory")]
@@ -488,6 +512,23 @@ class LiveWorkersScreen(LiveListScreen):
         return (f"{len(live.alive_workers)} workers alive, {len(live.departed_workers)} departed"
                 + (f"  ·  showing {shown}" if shown != total else "")
                 + "  ·  memory: managed █ unmanaged ▓ free ░  ·  exec/ready/mem: tasks")
+
+    def detail(self, w: WorkerInfo) -> Text:
+        t = Text()
+        t.append(safe(w.name), style="bold")
+        t.append(f"  {safe(w.address)}")
+        if w.host:
+            t.append(f"  on {safe(w.host)}")
+        if w.previous_addresses:
+            t.append(f"  (earlier: {', '.join(safe(a) for a in w.previous_addresses)})", style="dim")
+        if w.restarts:
+            t.append(f"  ·  restarted {w.restarts}×", style="bold red")
+        if w.memory_kills:
+            t.append(f"  ·  {w.memory_kills} memory kill(s)", style="red")
+        if not w.alive:
+            t.append(f"\nleft at {clock(w.left_at)}: ", style="bold")
+            t.append(safe(w.left_reason or "no reason recorded"))
+        return t
 
     def copy_text(self) -> str | None:
         w = self.current()
