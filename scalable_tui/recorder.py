@@ -373,6 +373,33 @@ class RecordResult:
                 f"{self.reason}")
 
 
+def _in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """``fn()`` in a daemon thread; nobody waits for it if the awaiting task is cancelled."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, exc: BaseException | None) -> None:
+        if fut.done():
+            return  # cancelled meanwhile
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
+
+    def run() -> None:
+        try:
+            value, exc = fn(), None
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+            value, exc = None, e
+        try:
+            loop.call_soon_threadsafe(settle, value, exc)
+        except RuntimeError:
+            pass  # the loop is closed: the recording has ended
+
+    threading.Thread(target=run, name="jobs poll", daemon=True).start()
+    return fut
+
+
 async def record(address: str, path: str | os.PathLike[str], *, interval: float = 5.0,
                  give_up_after: float = DEFAULT_GIVE_UP_S, security: Any = None, mode: str = "create",
                  keyframe_every: int = 60, call_timeout: float | None = None,
@@ -436,7 +463,10 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     async def poll_jobs() -> None:
         while not stop.is_set():
             try:
-                snap = await asyncio.to_thread(job_source.poll)  # never raises by contract
+                # A daemon thread, not the loop's executor: asyncio.run joins
+                # executor threads at exit, so a stop would wait for a hung
+                # squeue (up to its timeout).  A late answer is dropped.
+                snap = await _in_daemon_thread(job_source.poll)  # never raises by contract
                 await asyncio.to_thread(writer.write_jobs, snap)
             except asyncio.CancelledError:
                 raise

@@ -161,3 +161,30 @@ def test_attach_record_stores_polled_jobs(tmp_path) -> None:
     assert w.jobs_stored == 1
     with Recording(tmp_path / "attach.rec") as rec:
         assert _states(rec.jobs_at(snap.polled_at)) == _states(snap)
+
+
+def test_stop_does_not_wait_for_a_hung_job_poll(tmp_path) -> None:
+    """squeue hanging on an unreachable controller must not hold up the end of a recording."""
+    import threading
+
+    class Hung:
+        def __init__(self) -> None:
+            self.entered = threading.Event()
+            self.release = threading.Event()
+            self.returned = False
+
+        def poll(self) -> JobsSnapshot:
+            self.entered.set()
+            self.release.wait(20)
+            self.returned = True
+            return JobsSnapshot(jobs=[], polled_at=T0)
+
+    src = Hung()
+    try:
+        res = asyncio.run(record("tcp://127.0.0.1:1", tmp_path / "hung.rec", interval=0.2, give_up_after=0.5,
+                                 handle_signals=False, call_timeout=0.3, job_source=src, jobs_interval=0.2))
+        # record() (and asyncio.run's executor shutdown) returned while the poll was still blocked
+        assert src.entered.is_set() and not src.returned
+        assert res.exit_code == 2 and res.jobs == 0
+    finally:
+        src.release.set()
