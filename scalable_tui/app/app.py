@@ -76,6 +76,31 @@ def _refresh_slice(source: Any, max_bytes: int) -> Any:
         return None
 
 
+#: The footer shows the screen keys as one compact group ("1 2 3 4 5 Screens",
+#: each key's tooltip names its screen); ``?`` lists them in full.
+SCREENS_GROUP = Binding.Group("Screens", compact=False)
+
+
+def screen_key(keys: str, mode: str, label: str) -> Binding:
+    return Binding(keys, f"switch_mode('{mode}')", label, group=SCREENS_GROUP, tooltip=label)
+
+
+REVIEW_SCREEN_KEYS = [
+    screen_key("1,o", "overview", "Overview"),
+    screen_key("2,t", "tasks", "Tasks"),
+    screen_key("3,f", "failures", "Failures"),
+    screen_key("4,i", "findings", "Findings"),
+    screen_key("5,w", "workers", "Workers"),
+]
+COMMON_KEYS = [
+    Binding("c", "copy", "Copy"),
+    Binding("e", "export", "Export"),
+    Binding("ctrl+t,T", "toggle_theme", "Light/dark theme", show=False),
+    Binding("question_mark", "toggle_help", "Keys"),
+    Binding("q", "quit", "Quit"),
+]
+
+
 class ReviewApp(App[None]):
     TITLE = "scalable-tui review"
     MODES = {
@@ -89,18 +114,10 @@ class ReviewApp(App[None]):
     #: The two themes ``ctrl+t`` / ``T`` toggles between.
     DARK_THEME = "textual-dark"
     LIGHT_THEME = "textual-light"
-    BINDINGS = [
-        Binding("1,o", "switch_mode('overview')", "Overview"),
-        Binding("2,t", "switch_mode('tasks')", "Tasks"),
-        Binding("3,f", "switch_mode('failures')", "Failures"),
-        Binding("4,i", "switch_mode('findings')", "Findings"),
-        Binding("5,w", "switch_mode('workers')", "Workers"),
-        Binding("c", "copy", "Copy"),
-        Binding("e", "export", "Export"),
-        Binding("ctrl+t,T", "toggle_theme", "Light/dark theme", show=False),
-        Binding("question_mark", "toggle_help", "Keys"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = [*REVIEW_SCREEN_KEYS, *COMMON_KEYS]
+    CSS = """
+    FooterLabel { margin-right: 1; }
+    """
 
     def __init__(
         self,
@@ -404,12 +421,6 @@ class ReviewApp(App[None]):
                 e.cancel.set()
 
     # -- actions ---------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # The current screen's own "go to" key is a no-op: keep it out of the footer.
-        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
-            return False
-        return super().check_action(action, parameters)
-
     def action_copy(self) -> None:
         getter = getattr(self.screen, "copy_text", None)
         text = getter() if getter else None

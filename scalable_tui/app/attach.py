@@ -20,11 +20,11 @@ import time
 from typing import Any, Iterable
 
 from textual import work
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from scalable_tui.app.app import ReviewApp
+from scalable_tui.app.app import COMMON_KEYS, REVIEW_SCREEN_KEYS, ReviewApp, screen_key
 from scalable_tui.app.data import RunSnapshot, build_snapshot
 from scalable_tui.app.fmt import safe
 from scalable_tui.app.messages import StateUpdated
@@ -160,7 +160,7 @@ def build_live_snapshot(
     return out
 
 
-class AttachApp(ReviewApp):
+class AttachApp(ReviewApp, inherit_bindings=False):
     """``scalable-tui attach``: live Workers, Tasks, Failures, Findings and Events of one scheduler."""
 
     TITLE = "scalable-tui attach"
@@ -174,9 +174,14 @@ class AttachApp(ReviewApp):
         "jobs": LiveJobsScreen,
     }
     DEFAULT_MODE = "overview"
+    # Restated in full (``inherit_bindings=False``): the footer groups the
+    # screen keys only when they are adjacent, and inherited keys come first.
     BINDINGS = [
-        Binding("6,v", "switch_mode('events')", "Events"),
-        Binding("7,j", "switch_mode('jobs')", "Jobs"),
+        *App.BINDINGS,
+        *REVIEW_SCREEN_KEYS,
+        screen_key("6,v", "events", "Events"),
+        screen_key("7,j", "jobs", "Jobs"),
+        *COMMON_KEYS,
         Binding("D", "debug_locally", "Debug locally", show=False),
     ]
 
