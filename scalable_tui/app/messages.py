@@ -17,6 +17,14 @@ class StateUpdated(Message):
         self.snapshot = snapshot
 
 
+class LoadProgress(Message):
+    """How much of a large run has been read while it is indexed (no snapshot: cheap)."""
+
+    def __init__(self, fraction: float) -> None:
+        super().__init__()
+        self.fraction = fraction
+
+
 class LoadFailed(Message):
     """The run could not be read at all (the reader never raises on bad lines)."""
 

@@ -326,3 +326,50 @@ async def test_command_palette_reaches_screens(gcam_run: Path) -> None:
         await wait_text(pilot, "Go to Workers")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, WorkersScreen), what="workers via the palette")
+
+
+@pytest.fixture(scope="module")
+def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated run in Scalable's on-disk format, several MB: read in many slices."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("big")
+    gen = Path(__file__).resolve().parents[2] / "bench" / "gen_big_run.py"
+    subprocess.run([sys.executable, str(gen), str(out), "--tasks", "8000"], check=True, stdout=subprocess.DEVNULL)
+    return next(out.glob("run-*"))
+
+
+async def test_large_run_first_screen_then_progress_then_everything(big_run: Path, monkeypatch) -> None:
+    import scalable_tui.app.app as app_mod
+    from scalable_tui.app.widgets.status import StatusLine
+
+    monkeypatch.setattr(app_mod, "FIRST_SLICE", 64 << 10)
+    monkeypatch.setattr(app_mod, "LOADING_SLICE", 256 << 10)
+    app = app_for(big_run)
+    seen: list[tuple[float, str]] = []
+    firsts: list[tuple[int, float | None]] = []
+    orig_progress, orig_state = ReviewApp.on_load_progress, ReviewApp.on_state_updated
+
+    def on_progress(self: ReviewApp, message) -> None:  # type: ignore[no-untyped-def]
+        orig_progress(self, message)
+        seen.append((message.fraction, str(self.screen.query_one(StatusLine).render())))
+
+    def on_state(self: ReviewApp, message) -> None:  # type: ignore[no-untyped-def]
+        firsts.append((message.snapshot.tasks.n_tasks(), message.snapshot.loading))
+        orig_state(self, message)
+
+    monkeypatch.setattr(ReviewApp, "on_load_progress", on_progress)
+    monkeypatch.setattr(ReviewApp, "on_state_updated", on_state)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 30, "indexed")
+        # the first screen came from the first slice, before the whole run was read
+        n_first, loading_first = firsts[0]
+        assert loading_first is not None and loading_first < 0.2 and 0 < n_first < 8000
+        # then the status line moved through the slices, monotonically, to the end
+        fractions = [f for f, _ in seen]
+        assert len(fractions) >= 5 and fractions == sorted(fractions) and fractions[-1] == 1.0
+        assert any("indexing…" in text and "% read" in text for _, text in seen[:-1])
+        # and the last snapshot has everything
+        assert app.snapshot.tasks.n_tasks() == 8000 and app.snapshot.loading is None
+        assert "indexing" not in screen_text(app)
