@@ -84,3 +84,28 @@ def test_parse_traceback_on_arbitrary_text_is_consistent(text: str) -> None:
     tb = parse_traceback(text)
     assert set(tb.app_frames) <= {(f.replace("\\", "/").rsplit("/", 1)[-1], fn) for f, fn in tb.frames}
     assert all(isinstance(t, str) and t for t in tb.exception_types)
+
+
+def _normalize_every_mask(message: str) -> str:
+    """The reference: every mask run, no skipping (what ``normalize_message`` must equal)."""
+    from assistant import signature as S
+
+    text = message.strip()
+    for rx, repl in S._MASKS:
+        text = rx.sub(repl, text)
+    text = S._SPACES.sub(" ", text)
+    if len(text) > S.MAX_PATTERN:
+        text = text[: S.MAX_PATTERN - 1] + "…"
+    return text
+
+
+_PIECES = st.sampled_from([
+    "-", ".", "/", ":", "@", "0x", "://", "Z", "T", " ", "\n", "-----BEGIN A-----", "-----END A-----", "home/", "GiB",
+    "Errno ", "signal ", "deadbeefcafe", "12", "3.5", "abc", "tcp", "_", "x", "é",
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=4)), max_size=25).map("".join))
+def test_skipping_masks_that_cannot_match_changes_nothing(message: str) -> None:
+    assert normalize_message(message) == _normalize_every_mask(message)
