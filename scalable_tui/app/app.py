@@ -11,6 +11,7 @@ a constructor parameter so tests inject a reader over fixture copies.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 import time
 from pathlib import Path
@@ -215,9 +216,19 @@ class ReviewApp(App[None]):
             res = _refresh_slice(source, FIRST_SLICE)
             if res is not None and res.more and not worker.is_cancelled:
                 publish(source.state, res.progress)
-                while res.more and not worker.is_cancelled:
-                    res = source.refresh(max_bytes=LOADING_SLICE)
-                    self.post_message(LoadProgress(res.progress))
+                # The reader pauses the cyclic GC per refresh; between slices a
+                # full collection would scan the growing state again and again
+                # (about a second on a 300k-task run), so keep it paused
+                # until the run is read.
+                gc_was_enabled = gc.isenabled()
+                gc.disable()
+                try:
+                    while res.more and not worker.is_cancelled:
+                        res = source.refresh(max_bytes=LOADING_SLICE)
+                        self.post_message(LoadProgress(res.progress))
+                finally:
+                    if gc_was_enabled:
+                        gc.enable()
             if res is None:
                 source.load()
             changed = True
