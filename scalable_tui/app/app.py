@@ -207,7 +207,11 @@ class ReviewApp(App[None]):
                     if slurm_joined is None or time.monotonic() - slurm_at > 300:
                         slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
                     diag = merge_findings(diag, slurm_joined.findings, slurm_joined.note)
-            snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading)
+            # A finished run, fully read: the reader stops right after this
+            # publish, so the snapshot may share its tables.
+            final = loading is None and state.meta.status != "running"
+            snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading,
+                                  final=final)
             self.post_message(StateUpdated(snap))
 
         try:

@@ -170,9 +170,15 @@ def build_snapshot(
     stale_after_s: float | None,
     now: float,
     loading: float | None = None,
+    final: bool = False,
 ) -> RunSnapshot:
-    """Copy what the screens need out of the live state (runs in the reader thread)."""
-    tasks = copy_tasks(state.tasks)
+    """Copy what the screens need out of the live state (runs in the reader thread).
+
+    ``final``: the reader will never touch this state again (a finished run,
+    fully read), so the task table is shared instead of copied (0.2 s and
+    ~50 MB on a 300k-task run).
+    """
+    tasks = state.tasks if final else copy_tasks(state.tasks)
     live = state.meta.status == "running"
     _abandoned, idle = abandoned_info(state, stale_after_s, now)
     done, failed = _timeline(tasks, state.first_event_ts, state.last_event_ts)

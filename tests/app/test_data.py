@@ -131,3 +131,19 @@ def test_failure_group_filter_fields(gcam_run: Path) -> None:
     keyerrors = next(snap.failures_of(f) for f in groups if f.category == "invalid_input")
     assert sum(record_matches(x, query_pattern("/region_\\d\\d'/")) for x in keyerrors) == 10
     assert all(record_is_fault(snap, x) for x in keyerrors)  # every KeyError task ended failed
+
+
+def test_final_snapshot_shares_the_table_others_copy(gcam_run) -> None:
+    """Only a snapshot the reader will never touch again may share its task table."""
+    from assistant.diagnose import diagnose_state
+    from scalable_tui.app.data import build_snapshot
+    from scalable_tui.sources.rundir import load_run
+
+    state = load_run(gcam_run)
+    diag = diagnose_state(state)
+    copied = build_snapshot(state, diag, 1, stale_after_s=None, now=0.0)
+    shared = build_snapshot(state, diag, 2, stale_after_s=None, now=0.0, final=True)
+    assert shared.tasks is state.tasks and copied.tasks is not state.tasks
+    assert copied.counts == shared.counts and copied.by_name == shared.by_name
+    state.tasks.add_row("appended-later")  # what a tailing reader does
+    assert len(copied.tasks) == len(shared.tasks) - 1
