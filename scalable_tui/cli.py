@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "deaths and findings, live. Read-only: it never submits work, never holds futures and never changes "
         "cluster state. It installs one small read-only monitoring plugin on the scheduler (it records failures "
         "and worker events as they happen and answers one cheap query per poll); if the scheduler refuses it, "
-        "the app falls back to the scheduler's built-in queries and says which panels are limited.",
+        "the app falls back to the scheduler's built-in queries and says which panels are limited. The plugin "
+        "stays on the scheduler after the app exits (one method call per task transition; it keeps recording "
+        "failures for the next attach); --remove-plugin takes it off.",
         epilog="Address: ADDRESS, else --scheduler-file, else $DASK_SCHEDULER_ADDRESS / dask config "
         "'scheduler-address'. TLS: --tls-* options or dask config distributed.comm.tls.*. "
         "Keys: 1-7 screens (7 / j: Slurm jobs), / filter, f faults, c copy, e export, ? keys, ctrl+p palette, q quit.",
@@ -150,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--record", metavar="FILE", help="also record what is seen into FILE (see 'record'; review it later "
                    "with 'scalable-tui review FILE')")
     a.add_argument("--record-append", action="store_true", help="with --record: continue an existing recording")
+    a.add_argument("--remove-plugin", action="store_true",
+                   help="no app: take the monitoring plugin off the scheduler and exit (a monitor still attached "
+                   "elsewhere installs a fresh one on its next poll)")
     asl = a.add_argument_group("Slurm (the jobs behind dask-jobqueue workers: Jobs screen, 7 / j)")
     asl.add_argument("--slurm", choices=("auto", "off", "force"), default="auto",
                      help="poll Slurm's squeue: auto (default: only when squeue is on PATH), off, force")
@@ -414,6 +419,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - unreadable certificate files etc.
         _err(f"TLS: {exc}")
         return EXIT_USAGE
+    if getattr(args, "remove_plugin", False):
+        return _remove_plugin(address, security)
     from scalable_tui.app.attach import AttachApp
 
     ai_config = _ai_config(args)
@@ -439,6 +446,22 @@ def cmd_attach(args: argparse.Namespace) -> int:
                     job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
                     slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
     return _run_app(app)
+
+
+def _remove_plugin(address: str, security: Any) -> int:
+    import asyncio
+
+    from scalable_tui.sources.live import LiveSource
+
+    async def go() -> str:
+        return await LiveSource(address, security=security, call_timeout=10.0).remove_plugin()
+
+    try:
+        print(asyncio.run(go()))
+    except Exception as exc:  # noqa: BLE001 - a dead or unreachable scheduler: one clear line
+        _err(f"cannot reach the scheduler at {address}: {type(exc).__name__}: {exc}")
+        return 2
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

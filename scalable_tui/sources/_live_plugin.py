@@ -25,7 +25,10 @@ What it does, all read-only and cheap:
   caller's cursors) and ``scalable_tui_erred`` (paging through failures).
 
 Registered once under ``PLUGIN_NAME`` (idempotent).  It stays in the scheduler
-after the monitor exits, costing one method call per transition.
+after the monitor exits, costing one method call per transition, until
+``scalable-tui attach --remove-plugin`` calls ``scalable_tui_detach``: that
+removes the plugin and its handlers; a monitor still attached then finds the
+handlers gone and installs a fresh plugin (its rings restart).
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 PLUGIN_NAME = "scalable-tui-monitor"
 #: Bump when the reply format or the hooks change: a monitor that finds an
 #: older version installed replaces it.
-PLUGIN_VERSION = 1
+PLUGIN_VERSION = 2
 HANDLER_SUMMARY = "scalable_tui_summary"
 HANDLER_ERRED = "scalable_tui_erred"
+HANDLER_DETACH = "scalable_tui_detach"
 
 #: Order of the per-prefix state counts in a summary reply.
 PREFIX_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred", "released", "forgotten")
@@ -130,6 +134,7 @@ class MonitorPlugin(SchedulerPlugin):
                 self.n_dependents += 1
         scheduler.handlers[HANDLER_SUMMARY] = self.summary
         scheduler.handlers[HANDLER_ERRED] = self.erred
+        scheduler.handlers[HANDLER_DETACH] = self.detach
 
     # -- hooks -------------------------------------------------------------
     def transition(self, key, start, finish, *args, **kwargs) -> None:
@@ -302,6 +307,17 @@ class MonitorPlugin(SchedulerPlugin):
         out = list(islice(ring, start, start + limit))
         remaining = max(0, last - (out[-1]["seq"] if out else since))
         return out, missed, remaining
+
+    def detach(self) -> dict:
+        """Remove this plugin and its handlers from the scheduler (an admin's request)."""
+        s = self.scheduler
+        removed = s.plugins.get(PLUGIN_NAME) is self
+        if removed:
+            s.remove_plugin(name=PLUGIN_NAME)
+        for op, bound in ((HANDLER_SUMMARY, self.summary), (HANDLER_ERRED, self.erred), (HANDLER_DETACH, self.detach)):
+            if s.handlers.get(op) == bound:
+                del s.handlers[op]
+        return {"removed": removed, "uid": self.uid, "n_failures": self.n_failures}
 
     def erred(self, since: int = 0, limit: int = 200) -> dict:
         out, missed, remaining = self._since(self.failures, since, limit)

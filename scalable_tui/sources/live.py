@@ -58,6 +58,7 @@ from scalable_tui.live_models import (
 )
 from scalable_tui.sources import _live_plugin as plugin_module
 from scalable_tui.sources._live_plugin import (
+    HANDLER_DETACH,
     HANDLER_SUMMARY,
     PLUGIN_NAME,
     PLUGIN_VERSION,
@@ -410,6 +411,33 @@ class LiveSource:
         s.closed = True
         s.connected = False
         s.link = "closed"
+
+    async def remove_plugin(self) -> str:
+        """Take the monitor plugin off the scheduler; returns what happened, in words.
+
+        For administrators who do not want it left behind.  Needs no plugin
+        of its own: it never installs one.  A monitor still attached
+        elsewhere notices and installs a fresh one on its next poll.
+        """
+        sec = self.security if self.security is not None else Security()
+        self._conn_args = sec.get_connection_args("client")
+        self._started = True
+        try:
+            resp = await self._call(HANDLER_DETACH)
+            if isinstance(resp, dict) and resp.get("removed"):
+                return (f"removed the monitor plugin from {self.address} "
+                        f"({resp.get('n_failures', 0)} failures it had recorded are gone with it)")
+            if isinstance(resp, dict):
+                return f"the monitor plugin was already detached from {self.address}; its handlers are removed now"
+            # No detach handler: not installed, or an older plugin (version 1).
+            try:
+                await self._call("unregister_scheduler_plugin", name=PLUGIN_NAME)
+            except RemoteError:
+                return f"no monitor plugin is installed on {self.address}"
+            return (f"removed an older monitor plugin from {self.address} (its read-only handlers stay "
+                    "until the scheduler restarts or a monitor attaches again)")
+        finally:
+            await self.close()
 
     async def __aenter__(self) -> LiveSource:
         await self.start()

@@ -10,6 +10,7 @@ import pytest
 
 from assistant.diagnose import diagnose_state
 from scalable_tui.live_models import LiveSnapshot
+from scalable_tui.sources import _live_plugin
 from scalable_tui.sources import live as live_mod
 from scalable_tui.sources.live import LiveSource
 from tests.live import workload
@@ -202,7 +203,7 @@ def test_an_older_plugin_is_replaced_once(monkeypatch) -> None:
 
     with LocalCluster(n_workers=1, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=":0") as lc:
         snap = asyncio.run(scenario(lc.scheduler_address))
-        assert lc.scheduler.plugins["scalable-tui-monitor"].version == 1
+        assert lc.scheduler.plugins["scalable-tui-monitor"].version == _live_plugin.PLUGIN_VERSION
     assert snap.connected and snap.mode == "plugin" and snap.link == "ok"
     assert any("replaced an older monitor plugin" in n for n in snap.notices)
 
@@ -299,3 +300,47 @@ def test_tls_the_dask_way() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_remove_plugin_takes_it_off_and_an_attached_monitor_recovers() -> None:
+    """``attach --remove-plugin`` (a real CLI process): plugin and handlers gone; a watching monitor reinstalls."""
+    from distributed import LocalCluster
+
+    from tests.conftest import run_cli
+
+    names = (_live_plugin.HANDLER_SUMMARY, _live_plugin.HANDLER_ERRED, _live_plugin.HANDLER_DETACH)
+    with LocalCluster(n_workers=1, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=":0") as lc:
+        addr = lc.scheduler_address
+        watcher = LiveSource(addr, call_timeout=5.0)
+
+        async def poll() -> LiveSnapshot:
+            return await watcher.poll(force=True)
+
+        loop = asyncio.new_event_loop()
+        try:
+            first = loop.run_until_complete(watcher.start())
+            assert first.mode == "plugin" and _live_plugin.PLUGIN_NAME in lc.scheduler.plugins
+            assert all(n in lc.scheduler.handlers for n in names)
+
+            p = run_cli("attach", addr, "--remove-plugin", timeout=60)
+            assert p.returncode == 0 and p.stdout.startswith(f"removed the monitor plugin from {addr}"), p
+            assert _live_plugin.PLUGIN_NAME not in lc.scheduler.plugins
+            assert not any(n in lc.scheduler.handlers for n in names)
+
+            p = run_cli("attach", addr, "--remove-plugin", timeout=60)
+            assert p.returncode == 0 and p.stdout.strip() == f"no monitor plugin is installed on {addr}", p
+
+            # the monitor that was watching finds its handlers gone and installs a fresh plugin
+            again = loop.run_until_complete(poll())
+            assert again.connected and again.mode == "plugin" and again.link == "ok"
+            assert _live_plugin.PLUGIN_NAME in lc.scheduler.plugins
+        finally:
+            loop.run_until_complete(watcher.close())
+            loop.close()
+
+
+def test_remove_plugin_from_a_dead_address_says_so() -> None:
+    from tests.conftest import run_cli
+
+    p = run_cli("attach", "tcp://127.0.0.1:1", "--remove-plugin", timeout=60)
+    assert p.returncode == 2 and "cannot reach the scheduler at tcp://127.0.0.1:1" in p.stderr and not p.stdout
