@@ -206,6 +206,16 @@ def _done_templatable(obj: dict[str, Any], h1: bytes, db: bytes, h2: bytes, tidb
     return other == expect
 
 
+def _template_fields(obj: dict[str, Any], intern: Callable[[Any], int], submitted_id: int) -> tuple[Any, ...]:
+    """What a templated line sets: (state, name, component, tag, function, all four names set, is submit)."""
+    nm = intern(obj.get("task_name"))
+    cp = intern(obj.get("component"))
+    tg = intern(obj.get("tag"))
+    fn = intern(obj.get("function_name"))
+    st = intern(obj["state"])
+    return st, nm, cp, tg, fn, bool(nm and cp and tg and fn), st == submitted_id
+
+
 class RunDirReader:
     """Owns the cursors over one run directory and the ``RunState`` built from them."""
 
@@ -525,7 +535,9 @@ class RunDirReader:
                 if sep:
                     tsb, q, tail = rest.partition(b'"')
                     fields = cache.get((h, mid, tail)) if q else None
-                    if fields is None and q:
+                    hit = fields is not None
+                    done = False
+                    if not hit and q:
                         # ---- second fast path: templated finished lines (four cut-outs)
                         h1, sep, hrest = h.partition(dur_mark)
                         if sep:
@@ -550,49 +562,14 @@ class RunDirReader:
                                         except UnicodeDecodeError:
                                             ts = miss
                                         if ts is not miss and w.isprintable():
-                                            r = row_get(tid)
-                                            if r is None:
-                                                r = row_of[tid] = nxt
-                                                ids_append(tid)
-                                                nxt += 1
-                                            st, nm, cp, tg, fn, full, is_sub = dfields
-                                            state_a[r] = st
-                                            if full:
-                                                name_a[r] = nm
-                                                comp_a[r] = cp
-                                                tag_a[r] = tg
-                                                fn_a[r] = fn
-                                            else:
-                                                if nm:
-                                                    name_a[r] = nm
-                                                if cp:
-                                                    comp_a[r] = cp
-                                                if tg:
-                                                    tag_a[r] = tg
-                                                if fn:
-                                                    fn_a[r] = fn
-                                            if ts is not None:
-                                                if is_sub and sub_a[r] != sub_a[r]:
-                                                    sub_a[r] = ts
-                                                last_a[r] = ts
-                                            dur_a[r] = d
-                                            worker_d[r] = w
-                                            n_events += 1
-                                            continue
+                                            fields, done = dfields, True
                                 elif q2 and len(done_cache) < 4096:
                                     obj = decode(line, line_no, issues)
                                     if obj is None:
                                         continue
                                     if _done_templatable(obj, h1, db, h2, tidb, mid, tsb, t1, wb, t2):
-                                        nm = intern(obj.get("task_name"))
-                                        cp = intern(obj.get("component"))
-                                        tg = intern(obj.get("tag"))
-                                        fn = intern(obj.get("function_name"))
-                                        st = intern(obj["state"])
-                                        done_cache[dkey] = (
-                                            st, nm, cp, tg, fn, bool(nm and cp and tg and fn), st == submitted_id
-                                        )
-                    if fields is not None:
+                                        done_cache[dkey] = _template_fields(obj, intern, submitted_id)
+                    if hit:
                         if tidb.isalnum():
                             tid = tidb.decode()
                         else:
@@ -617,48 +594,45 @@ class RunDirReader:
                                     fields = None
                                 else:
                                     ts = tsc[tsb] = parse_ts(ts_s)
-                        if fields is not None:
-                            r = row_get(tid)
-                            if r is None:
-                                r = row_of[tid] = nxt
-                                ids_append(tid)
-                                nxt += 1
-                            st, nm, cp, tg, fn, full, is_sub = fields
-                            state_a[r] = st
-                            if full:
+                    if fields is not None:
+                        # one row update for both templated kinds (tid and ts validated above)
+                        r = row_get(tid)
+                        if r is None:
+                            r = row_of[tid] = nxt
+                            ids_append(tid)
+                            nxt += 1
+                        st, nm, cp, tg, fn, full, is_sub = fields
+                        state_a[r] = st
+                        if full:
+                            name_a[r] = nm
+                            comp_a[r] = cp
+                            tag_a[r] = tg
+                            fn_a[r] = fn
+                        else:
+                            if nm:
                                 name_a[r] = nm
+                            if cp:
                                 comp_a[r] = cp
+                            if tg:
                                 tag_a[r] = tg
+                            if fn:
                                 fn_a[r] = fn
-                            else:
-                                if nm:
-                                    name_a[r] = nm
-                                if cp:
-                                    comp_a[r] = cp
-                                if tg:
-                                    tag_a[r] = tg
-                                if fn:
-                                    fn_a[r] = fn
-                            if ts is not None:
-                                if is_sub and sub_a[r] != sub_a[r]:
-                                    sub_a[r] = ts
-                                last_a[r] = ts
-                            n_events += 1
-                            continue
-                    elif q and len(cache) < 4096:
+                        if ts is not None:
+                            if is_sub and sub_a[r] != sub_a[r]:
+                                sub_a[r] = ts
+                            last_a[r] = ts
+                        if done:
+                            dur_a[r] = d
+                            worker_d[r] = w
+                        n_events += 1
+                        continue
+                    if not hit and q and len(cache) < 4096:
                         if obj is None:
                             obj = decode(line, line_no, issues)
                             if obj is None:
                                 continue
                         if obj.get("state") in _TEMPLATE_STATES and _templatable(obj, h, tidb, mid, tsb, tail):
-                            nm = intern(obj.get("task_name"))
-                            cp = intern(obj.get("component"))
-                            tg = intern(obj.get("tag"))
-                            fn = intern(obj.get("function_name"))
-                            st = intern(obj["state"])
-                            cache[(h, mid, tail)] = (
-                                st, nm, cp, tg, fn, bool(nm and cp and tg and fn), st == submitted_id
-                            )
+                            cache[(h, mid, tail)] = _template_fields(obj, intern, submitted_id)
             # ---- general path: any other line, fully decoded and type-checked
             if obj is None:
                 obj = decode(line, line_no, issues)
