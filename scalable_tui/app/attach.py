@@ -338,13 +338,17 @@ class AttachApp(ReviewApp, inherit_bindings=False):
                     return
             self._diag_version += 1
             try:
-                snap = build_live_snapshot(live, self._diag_version, self._holder,
-                                           extra_findings=self._hpc_findings if self.jobs is not None else None)
+                snap = self._diagnosed(live, self._diag_version)
             except Exception as exc:  # noqa: BLE001 - shown, never a crash
                 self.call_from_thread(self.notify, f"diagnosis failed: {type(exc).__name__}: {safe(exc)}",
                                       severity="error")
                 continue
             self.post_message(StateUpdated(snap))
+
+    def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
+        """The snapshot the diagnosis worker posts for ``live`` (replay: as of the moment shown)."""
+        return build_live_snapshot(live, version, self._holder,
+                                   extra_findings=self._hpc_findings if self.jobs is not None else None)
 
     # -- batch-scheduler jobs (thread worker; squeue blocks) ------------------------------
     def _hpc_findings(self, live: LiveSnapshot) -> list[Any]:

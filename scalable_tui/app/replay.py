@@ -33,7 +33,6 @@ from textual.widgets import Input, Static
 from scalable_tui.app.attach import AttachApp, LiveRunSnapshot, _Holder, build_live_snapshot
 from scalable_tui.app.data import RunSnapshot, build_snapshot
 from scalable_tui.app.fmt import safe
-from scalable_tui.app.messages import StateUpdated
 from scalable_tui.app.screens.findings import FindingsScreen
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.app.widgets.timeline import Timeline, clock, elapsed
@@ -295,25 +294,10 @@ class ReplayApp(AttachApp):
         super()._got_live(live)
         self._refresh_timeline()
 
-    @work(thread=True, group="diagnose", name="replay diagnosis", exit_on_error=False)
-    def _diagnose(self) -> None:
+    def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
         """As live, but "now" is the moment shown (ages and staleness as they were then)."""
-        while True:
-            with self._diag_lock:
-                live = self._diag_pending
-                self._diag_pending = None
-                if live is None:
-                    self._diag_running = False
-                    return
-            self._diag_version += 1
-            try:
-                snap = build_live_snapshot(live, self._diag_version, self._holder,
-                                           now=live.last_poll_ok or self.recording.end)
-            except Exception as exc:  # noqa: BLE001 - shown, never a crash
-                self.call_from_thread(self.notify, f"diagnosis failed: {type(exc).__name__}: {safe(exc)}",
-                                      severity="error")
-                continue
-            self.post_message(StateUpdated(_as_replay(snap, self._holder)))
+        snap = build_live_snapshot(live, version, self._holder, now=live.last_poll_ok or self.recording.end)
+        return _as_replay(snap, self._holder)
 
     # -- moving in time ---------------------------------------------------------
     @property
