@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from textual.command import CommandPalette
@@ -26,7 +24,8 @@ from scalable_tui.app.screens.findings import FindingsScreen
 from scalable_tui.sources.rundir import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_loaded, wait_text
 from tests.llm import fakeserver as fs
-from tests.llm.conftest import SECRETS, plant_secrets
+# The loopback server, and a private cache with no AI settings from the environment (autouse).
+from tests.llm.conftest import SECRETS, closed_port, fake_server, plant_secrets, private_cache, server  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 SIZE = (120, 40)
@@ -42,31 +41,6 @@ def _audit(event: str, args: tuple) -> None:  # type: ignore[type-arg]
 
 
 sys.addaudithook(_audit)  # cannot be removed; records only while _AUDITING is set
-
-
-@pytest.fixture(scope="module")
-def ai_server() -> Iterator[fs.FakeOpenAI]:
-    srv = fs.FakeOpenAI()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def server(ai_server: fs.FakeOpenAI) -> Iterator[fs.FakeOpenAI]:
-    ai_server.reset()
-    yield ai_server
-    ai_server.reset()
-
-
-@pytest.fixture(autouse=True)
-def private_ai_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private reply cache, and no AI settings from the environment."""
-    d = tmp_path / "cache"
-    monkeypatch.setenv("SCALABLE_TUI_CACHE_DIR", str(d))
-    for k in ("SCALABLE_AI_ENDPOINT", "SCALABLE_AI_MODEL", "SCALABLE_AI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY",
-              "SCALABLE_TUI_REDACT_RULES"):
-        monkeypatch.delenv(k, raising=False)
-    return d
 
 
 def cfg_for(server: fs.FakeOpenAI, **kw: object) -> AIConfig:
@@ -193,7 +167,7 @@ async def test_streamed_reply_arrives_in_pieces(server: fs.FakeOpenAI, gcam_run:
         assert "1. First step." in findings.detail_text.plain and "asking model…" not in findings.detail_text.plain
 
 
-async def test_cancel_mid_stream_with_escape(server: fs.FakeOpenAI, gcam_run: Path, private_ai_env: Path) -> None:
+async def test_cancel_mid_stream_with_escape(server: fs.FakeOpenAI, gcam_run: Path, private_cache: Path) -> None:
     server.always(streamed_reply(size=4, delay=0.1))  # takes well over a minute to finish
     app = ReviewApp(RunDirReader(gcam_run), ai_config=cfg_for(server))
     async with app.run_test(size=SIZE) as pilot:
@@ -216,18 +190,10 @@ async def test_cancel_mid_stream_with_escape(server: fs.FakeOpenAI, gcam_run: Pa
         await pilot.press("4")
         await wait_for(pilot, lambda: app.screen is findings, what="Findings again")
         assert len(app.ai_entries[fid].streamed) == n
-        assert not list(private_ai_env.glob("llm/*.json"))  # nothing cached from a cancelled request
+        assert not list(private_cache.glob("llm/*.json"))  # nothing cached from a cancelled request
         # The next Esc goes back as usual.
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.current_mode == "overview", what="Esc back to the overview")
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 async def test_errors_are_one_line_and_never_crash(server: fs.FakeOpenAI, gcam_run: Path) -> None:
@@ -239,7 +205,7 @@ async def test_errors_are_one_line_and_never_crash(server: fs.FakeOpenAI, gcam_r
             (fs.status(500), None, "server error (HTTP 500)"),
             (fs.status(401), None, "rejected the API key (HTTP 401)"),
             (fs.sse(["this is not ", "JSON at all"]), None, "not valid JSON"),
-            (None, f"http://127.0.0.1:{_closed_port()}/v1", "AI explanations unavailable"),
+            (None, f"http://127.0.0.1:{closed_port()}/v1", "AI explanations unavailable"),
         ]
         for action, endpoint, needle in cases:
             if action is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 from tests.llm import fakeserver as fs
-from tests.llm.conftest import SECRETS, plant_secrets
+from tests.llm.conftest import SECRETS, closed_port, plant_secrets
 
 
 @pytest.fixture
@@ -30,14 +29,6 @@ def baseline(cli, mixed_run: Path) -> str:  # type: ignore[no-untyped-def]
     p = cli("diagnose", str(mixed_run), "--no-ai")
     assert p.returncode == 0 and p.stderr == ""
     return p.stdout
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_explanations_in_text_json_and_markdown(cli, server: fs.FakeOpenAI, mixed_run: Path, baseline: str) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +68,7 @@ def test_explanations_in_text_json_and_markdown(cli, server: fs.FakeOpenAI, mixe
 def test_each_error_gives_one_clear_line_and_the_full_heuristic_report(  # type: ignore[no-untyped-def]
     cli, server: fs.FakeOpenAI, mixed_run: Path, baseline: str, kind: str, action, expect: str
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/v1" if action is None else server.url
+    url = f"http://127.0.0.1:{closed_port()}/v1" if action is None else server.url
     if action is not None:
         server.always(action)
     p = cli("diagnose", str(mixed_run), "--ai-endpoint", url, "--ai-timeout", "0.25")
