@@ -116,6 +116,37 @@ def _sort_value(cell: object) -> tuple[int, object]:
         return (1, plain.lower())
 
 
+class ColumnSort:
+    """Sorting by column index for list screens that sort their rows themselves.
+
+    ``s`` cycles the column, ``r`` reverses, a header click sorts by that
+    column (again: reverses); the subclass says how many columns there are
+    and re-sorts in ``apply``.  The ``s``/``r`` bindings stay on the screens
+    (Textual reads ``BINDINGS`` only from widget classes).
+    """
+
+    sort_column: int | None = None
+    sort_reverse: bool = False
+
+    def n_sort_columns(self) -> int:
+        raise NotImplementedError
+
+    def action_sort_next(self) -> None:
+        self.sort_column = 0 if self.sort_column is None else (self.sort_column + 1) % self.n_sort_columns()
+        self.apply()  # type: ignore[attr-defined]
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.apply()  # type: ignore[attr-defined]
+
+    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        if self.sort_column == event.column_index:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = event.column_index, False
+        self.apply()  # type: ignore[attr-defined]
+
+
 class FilterableScreen(RunScreen):
     """A list screen with ``/`` (substring or /regex/, matches highlighted) and ``f`` (faults only).
 

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from scalable_tui.app.fmt import fmt_duration, hl, line, safe
-from scalable_tui.app.screens.base import FilterableScreen, RunScreen
+from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, mib, prefix_bar, prefix_counts
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
@@ -270,7 +270,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
 
 
 # -- list screens ----------------------------------------------------------------
-class LiveListScreen(LiveSyncMixin, FilterableScreen):
+class LiveListScreen(ColumnSort, LiveSyncMixin, FilterableScreen):
     """A filterable, sortable table over live rows (``s``/``r`` or a header click sorts)."""
 
     BINDINGS = [
@@ -283,8 +283,6 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sort_column: int | None = None
-        self.sort_reverse = False
         self.items: list[Any] = []
 
     def compose_list(self) -> ComposeResult:
@@ -325,20 +323,8 @@ class LiveListScreen(LiveSyncMixin, FilterableScreen):
     def render_live(self, live: LiveSnapshot) -> None:
         self.apply()
 
-    def action_sort_next(self) -> None:
-        self.sort_column = 0 if self.sort_column is None else (self.sort_column + 1) % len(self.COLUMNS)
-        self.apply()
-
-    def action_sort_reverse(self) -> None:
-        self.sort_reverse = not self.sort_reverse
-        self.apply()
-
-    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        if self.sort_column == event.column_index:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_column, self.sort_reverse = event.column_index, False
-        self.apply()
+    def n_sort_columns(self) -> int:
+        return len(self.COLUMNS)
 
     def all_items(self, live: LiveSnapshot) -> list[Any]:
         return []

@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from scalable_tui.app.data import TASK_COLUMNS, RunSnapshot, filter_tasks, sort_tasks, task_cells
 from scalable_tui.app.fmt import highlight
-from scalable_tui.app.screens.base import FilterableScreen
+from scalable_tui.app.screens.base import ColumnSort, FilterableScreen
 
 MAX_ROWS = 500
 STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan", "submitted": "dim"}
@@ -35,7 +35,7 @@ def _cell_style(i: int, cell: str) -> str:
     return ""
 
 
-class TasksScreen(FilterableScreen):
+class TasksScreen(ColumnSort, FilterableScreen):
     DEFAULT_CSS = """
     TasksScreen #task-info { height: 1; padding: 0 1; color: $text-muted; }
     TasksScreen #task-table { height: 1fr; }
@@ -50,8 +50,6 @@ class TasksScreen(FilterableScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sort_column: int | None = None
-        self.sort_reverse = False
         #: Rows that matched the last applied filter, and the state that produced them (tests wait on it).
         self.matched = 0
         self.shown_key: tuple[object, ...] | None = None
@@ -68,21 +66,8 @@ class TasksScreen(FilterableScreen):
             table.add_column(col, key=col)
         super().on_mount()
 
-    # -- actions -------------------------------------------------------------
-    def action_sort_next(self) -> None:
-        self.sort_column = 0 if self.sort_column is None else (self.sort_column + 1) % len(TASK_COLUMNS)
-        self.apply()
-
-    def action_sort_reverse(self) -> None:
-        self.sort_reverse = not self.sort_reverse
-        self.apply()
-
-    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        if self.sort_column == event.column_index:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_column, self.sort_reverse = event.column_index, False
-        self.apply()
+    def n_sort_columns(self) -> int:
+        return len(TASK_COLUMNS)
 
     # -- filtering in a thread -------------------------------------------------
     def apply(self) -> None:
