@@ -405,30 +405,50 @@ def _security(args: argparse.Namespace):
                     require_encryption=True)
 
 
-def cmd_attach(args: argparse.Namespace) -> int:
-    """The live app; textual and distributed are imported here only."""
+def _address(args: argparse.Namespace) -> str | None:
+    """ADDRESS, else --scheduler-file, else the environment / dask config; None after a one-line error."""
     from scalable_tui.sources.live import LiveAddressError, resolve_address
 
     try:
-        address = resolve_address(args.address, args.scheduler_file)
+        return resolve_address(args.address, args.scheduler_file)
     except LiveAddressError as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return None
+
+
+def _tls(args: argparse.Namespace) -> tuple[bool, Any]:
+    """(ok, the --tls-* security or None); not ok after a one-line error (unreadable files etc.)."""
     try:
-        security = _security(args)
+        return True, _security(args)
     except Exception as exc:  # noqa: BLE001 - unreadable certificate files etc.
         _err(f"TLS: {exc}")
+        return False, None
+
+
+def _jobs(args: argparse.Namespace, log_dir: str | None = None) -> Any:
+    """The Slurm job source of --slurm / --slurm-name (None when off or squeue is missing)."""
+    from scalable_tui.sources.slurm import job_source
+
+    mode = getattr(args, "slurm", "auto")
+    return job_source("off" if mode == "off" else "auto", force=mode == "force", name=getattr(args, "slurm_name", None),
+                      log_dir=log_dir)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """The live app; textual and distributed are imported here only."""
+    address = _address(args)
+    if address is None:
+        return EXIT_USAGE
+    ok, security = _tls(args)
+    if not ok:
         return EXIT_USAGE
     if getattr(args, "remove_plugin", False):
         return _remove_plugin(address, security)
     from scalable_tui.app.attach import AttachApp
 
     ai_config = _ai_config(args)
-    from scalable_tui.sources.slurm import job_source
-
     slurm_mode = getattr(args, "slurm", "auto")
-    jobs = job_source("off" if slurm_mode == "off" else "auto", force=slurm_mode == "force",
-                      name=getattr(args, "slurm_name", None), log_dir=getattr(args, "slurm_log_dir", None))
+    jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None))
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
     recorder = None
     if getattr(args, "record", None):
@@ -486,31 +506,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """``record``: headless; distributed is imported here only."""
-    from scalable_tui.sources.live import LiveAddressError, resolve_address
-
-    try:
-        address = resolve_address(args.address, args.scheduler_file)
-    except LiveAddressError as exc:
-        _err(str(exc))
+    address = _address(args)
+    if address is None:
         return EXIT_USAGE
     if args.interval <= 0:
         _err("--interval must be positive")
         return EXIT_USAGE
-    try:
-        security = _security(args)
-    except Exception as exc:  # noqa: BLE001 - unreadable certificate files etc.
-        _err(f"TLS: {exc}")
+    ok, security = _tls(args)
+    if not ok:
         return EXIT_USAGE
     import asyncio
 
     from scalable_tui.recorder import record
     from scalable_tui.sources.recording import RecordingError
 
-    from scalable_tui.sources.slurm import job_source
-
-    slurm_mode = getattr(args, "slurm", "auto")
-    jobs = job_source("off" if slurm_mode == "off" else "auto", force=slurm_mode == "force",
-                      name=getattr(args, "slurm_name", None))
+    jobs = _jobs(args)
     mode = "append" if args.append else "force" if args.force else "create"
     try:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
