@@ -110,7 +110,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import orjson
 
@@ -820,21 +820,19 @@ class Recording:
             return lo
         return None
 
+    def _decoded(self, table: str, row: _Row, cache: dict[int, Any], decode: Callable[[Any], Any]) -> Any:
+        """One stored failure or event, read and decoded on first use."""
+        obj = cache.get(row.id)
+        if obj is None:
+            blob = self._con.execute(f"SELECT data FROM {table} WHERE id = ?", (row.id,)).fetchone()[0]
+            obj = cache[row.id] = decode(unpack(blob))
+        return obj
+
     def _failure(self, row: _Row) -> LiveFailure:
-        f = self._fail_cache.get(row.id)
-        if f is None:
-            blob = self._con.execute("SELECT data FROM failures WHERE id = ?", (row.id,)).fetchone()[0]
-            f = decode_failure(unpack(blob))
-            self._fail_cache[row.id] = f
-        return f
+        return self._decoded("failures", row, self._fail_cache, decode_failure)
 
     def _event(self, row: _Row) -> LiveEvent:
-        e = self._event_cache.get(row.id)
-        if e is None:
-            blob = self._con.execute("SELECT data FROM events WHERE id = ?", (row.id,)).fetchone()[0]
-            e = decode_event(unpack(blob))
-            self._event_cache[row.id] = e
-        return e
+        return self._decoded("events", row, self._event_cache, decode_event)
 
     def _failures_upto(self, seq: int) -> list[LiveFailure]:
         k = bisect.bisect_right(self._failures, seq, key=lambda r: r.frame)
