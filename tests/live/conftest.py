@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import psutil
 import pytest
@@ -165,21 +166,32 @@ def procs(tmp_path: Path):
         p.cleanup()
 
 
-@pytest.fixture(scope="module")
-def local_cluster():
-    """A LocalCluster with real worker processes, and a Client that submits (the monitor never does)."""
+@contextmanager
+def real_cluster(config: dict[str, Any] | None = None, dashboard: str | None = ":0") -> Iterator[tuple[Any, Any]]:
+    """Two real worker processes (nannies, 1 GiB each) on 127.0.0.1 and a Client that submits work."""
     import cloudpickle
+    import dask
     from distributed import Client, LocalCluster
 
     from tests.live import workload
 
     cloudpickle.register_pickle_by_value(workload)  # workers need not import the tests
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=":0", memory_limit="1GiB")
-    client = Client(cluster, set_as_default=False)
     try:
-        yield cluster, client
+        with dask.config.set(config or {}):
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=dashboard, memory_limit="1GiB")
+            client = Client(cluster, set_as_default=False)
+            try:
+                yield cluster, client
+            finally:
+                client.close()
+                cluster.close()
     finally:
-        client.close()
-        cluster.close()
         cloudpickle.unregister_pickle_by_value(workload)
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    """A LocalCluster with real worker processes, and a Client that submits (the monitor never does)."""
+    with real_cluster() as cc:
+        yield cc

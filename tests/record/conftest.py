@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.live.conftest import PY, Procs, no_leftover_processes, procs, until  # noqa: F401 - fixtures
+from tests.live.conftest import PY, Procs, local_cluster, no_leftover_processes, procs, until  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -39,23 +39,3 @@ def wait_recording(path: Path, cond: Callable[[Any], bool], timeout: float = 30.
             last = str(e)
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last}")
-
-
-@pytest.fixture(scope="module")
-def local_cluster():
-    """A LocalCluster with real worker processes (nannies), and a Client that submits (the recorder never does)."""
-    import cloudpickle
-    from distributed import Client, LocalCluster
-
-    from tests.live import workload
-
-    cloudpickle.register_pickle_by_value(workload)
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=":0", memory_limit="1GiB")
-    client = Client(cluster, set_as_default=False)
-    try:
-        yield cluster, client
-    finally:
-        client.close()
-        cluster.close()
-        cloudpickle.unregister_pickle_by_value(workload)
