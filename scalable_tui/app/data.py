@@ -403,6 +403,25 @@ def finding_matches(
     return False
 
 
+def select_findings(
+    snap: "RunSnapshot",
+    findings: Iterable[Finding],
+    pattern: re.Pattern[str] | None,
+    faults_only: bool,
+    cancelled: Callable[[], bool],
+) -> list[Finding]:
+    """The findings ``f`` (faults only) and ``/`` (group fields or any of its failures) leave."""
+    out = []
+    for f in findings:
+        if cancelled():
+            break
+        if faults_only and not is_fault_finding(f):
+            continue
+        if pattern is None or finding_matches(f, pattern, snap.failures_of(f), cancelled):
+            out.append(f)
+    return out
+
+
 def record_is_fault(snap: "RunSnapshot", r: FailureRecord) -> bool:
     """``f`` in a failure group: keep failures whose task did not end up succeeding.
 

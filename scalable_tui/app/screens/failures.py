@@ -22,11 +22,10 @@ from assistant.models import Finding
 from scalable_tui.app.data import (
     RunSnapshot,
     failure_text,
-    finding_matches,
     finding_text,
-    is_fault_finding,
     record_is_fault,
     record_matches,
+    select_findings,
     split_worker,
 )
 from scalable_tui.app.fmt import fmt_duration, fmt_iso, hl, line, safe
@@ -87,15 +86,7 @@ class FailuresScreen(FilterableScreen):
         super().on_mount()
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
-        out = []
-        for f in snap.failure_findings():
-            if cancelled():
-                break
-            if faults_only and not is_fault_finding(f):
-                continue
-            if pattern is None or finding_matches(f, pattern, snap.failures_of(f), cancelled):
-                out.append(f)
-        return out
+        return select_findings(snap, snap.failure_findings(), pattern, faults_only, cancelled)
 
     def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[Finding]) -> None:
         table = self.query_one(DataTable)

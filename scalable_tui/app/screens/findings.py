@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from assistant.models import Finding
 from assistant.render import TRANSIENT_TEXT
 from scalable_tui.app.ai import ai_section
-from scalable_tui.app.data import RunSnapshot, finding_matches, finding_text, is_fault_finding
+from scalable_tui.app.data import RunSnapshot, finding_text, select_findings
 from scalable_tui.app.fmt import hl, safe
 from scalable_tui.app.screens.base import FilterableScreen
 from scalable_tui.app.screens.explain import explain_binding
@@ -94,15 +94,7 @@ class FindingsScreen(FilterableScreen):
         super().on_mount()
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
-        out = []
-        for f in snap.diagnosis.findings:
-            if cancelled():
-                break
-            if faults_only and not is_fault_finding(f):
-                continue
-            if pattern is None or finding_matches(f, pattern, snap.failures_of(f), cancelled):
-                out.append(f)
-        return out
+        return select_findings(snap, snap.diagnosis.findings, pattern, faults_only, cancelled)
 
     def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[Finding]) -> None:
         self.pattern = pattern
