@@ -471,15 +471,18 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def _remove_plugin(address: str, security: Any) -> int:
     import asyncio
 
-    from scalable_tui.sources.live import LiveSource
+    from scalable_tui.sources.live import LiveSource, classify_error
+
+    timeout = 10.0
 
     async def go() -> str:
-        return await LiveSource(address, security=security, call_timeout=10.0).remove_plugin()
+        return await LiveSource(address, security=security, call_timeout=timeout).remove_plugin()
 
     try:
         print(asyncio.run(go()))
     except Exception as exc:  # noqa: BLE001 - a dead or unreachable scheduler: one clear line
-        _err(f"cannot reach the scheduler at {address}: {type(exc).__name__}: {exc}")
+        kind, reason = classify_error(exc, timeout)  # the words attach uses for a lost link
+        _err(f"cannot reach the scheduler at {address}: {kind}: {reason}")
         return 2
     return 0
 
