@@ -326,7 +326,7 @@ def _duration_text(seconds: float) -> str:
 
 
 def _abandoned_finding(state: RunState, idle: float) -> Finding:
-    unfinished = state.tasks.unfinished()
+    unfinished = state.totals().unfinished
     ctx = _Ctx(unfinished=unfinished)
     last = state.last_event_ts
     from datetime import datetime, timezone
@@ -351,6 +351,27 @@ def _abandoned_finding(state: RunState, idle: float) -> Finding:
     )
 
 
+#: The ``failure_class`` of a worker death that no task failure stands for.
+WORKER_DIED = "WorkerDied"
+
+
+def failure_counts(state: RunState) -> tuple[int, int, int]:
+    """(failure records, task failures, worker deaths): the one definition of "a failure".
+
+    - A *task failure* is one failed task: a ``failures.jsonl`` record (or a
+      failed task event without one) in a run directory; one erred key on a
+      live scheduler (a retry that errs again is the same failure).
+    - A *worker death* is one unexpected worker departure.  It is counted once
+      in ``worker_deaths`` and becomes a failure record (``WorkerDied``) only when
+      no task failure stands for it: the deaths a ``KilledWorker`` names are that
+      task failure, not extra failures.
+    - The failure records the findings group are the task failures plus those
+      ``WorkerDied`` records, so the findings' counts add up to the first number.
+    """
+    died = sum(1 for f in state.failures if f.failure_class == WORKER_DIED)
+    return len(state.failures), len(state.failures) - died, max(state.worker_deaths, died)
+
+
 def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: float | None = None) -> Diagnosis:
     """The heuristic diagnosis of one run state."""
     join_failures(state)
@@ -361,8 +382,8 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
     # Severity first; within one severity, run-level findings (count 0) before
     # failure groups, then the biggest groups first.
     findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], f.count > 0, -f.count, f.category, f.id))
-    counts = state.tasks.counts_by_state()
-    total = len(state.failures)
+    totals = state.totals()
+    total, task_failures, worker_deaths = failure_counts(state)
     failure_findings = [f for f in findings if f.count]
     cats = {f.category for f in failure_findings}
     if total:
@@ -375,7 +396,7 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
     else:
         summary = "No failures recorded."
     if abandoned and idle is not None:
-        summary = f"Run probably abandoned (no events for {_duration_text(idle)}, {state.tasks.unfinished()} task(s) unfinished). " + summary
+        summary = f"Run probably abandoned (no events for {_duration_text(idle)}, {totals.unfinished} task(s) unfinished). " + summary
     status = state.meta.status or ("completed" if state.summary else "unknown")
     return Diagnosis(
         run_id=state.meta.run_id,
@@ -385,9 +406,12 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
         idle_s=round(idle, 1) if idle is not None else None,
         summary=summary,
         failures_total=total,
-        tasks=dict(sorted(counts.items())),
-        tasks_total=state.tasks.n_tasks(),
-        unfinished=state.tasks.unfinished(),
+        task_failures=task_failures,
+        worker_deaths=worker_deaths,
+        tasks=dict(sorted(totals.by_state.items())),
+        tasks_total=totals.total,
+        tasks_origin=totals.origin,
+        unfinished=totals.unfinished,
         findings=findings,
         notices=state.notices(),
         signature_version=SIGNATURE_VERSION,

@@ -62,9 +62,20 @@ class Diagnosis(BaseModel):
     idle_s: float | None = None
     method: Literal["heuristic", "ai-enhanced"] = "heuristic"
     summary: str
+    #: Failure records grouped into findings (= the sum of the findings' counts):
+    #: ``task_failures`` plus the worker deaths no task failure stands for.
+    #: What counts as a failure is defined once, in ``assistant.diagnose.failure_counts``.
     failures_total: int
+    #: Failed tasks, each counted once.
+    task_failures: int = 0
+    #: Unexpected worker departures, each counted once (also those a KilledWorker names).
+    worker_deaths: int = 0
+    #: Tasks per state (``TaskTotals``): Scalable's states for a run directory, the
+    #: scheduler's (``memory``, ``erred``, …) for a live scheduler or a recording.
     tasks: dict[str, int]
     tasks_total: int
+    #: ``run`` (task events) or ``scheduler`` (task-prefix counts): which states ``tasks`` uses.
+    tasks_origin: str = "run"
     unfinished: int = 0
     findings: list[Finding]
     notices: list[str] = Field(default_factory=list)

@@ -234,14 +234,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     recording = None
     if args.run_dir and Path(args.run_dir).is_file():
-        # A recording (scalable-tui record): diagnose its whole history.
+        # A recording (scalable-tui record): diagnose its whole history, with the jobs it stored.
+        from scalable_tui.session import diagnose_recording
         from scalable_tui.sources.recording import Recording, RecordingError
 
         try:
             with Recording(args.run_dir) as rec:
-                recording = rec.whole_run_state()
                 for n in rec.notices:
                     _err(f"note: {n}")
+                recording, diag = diagnose_recording(rec, slurm=args.slurm, log_dir=args.slurm_log_dir,
+                                                     stale_after_s=args.stale_after)
         except RecordingError as exc:
             _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
             return EXIT_USAGE
@@ -256,20 +258,18 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         _err(f"refusing to write into the run directory {run_dir}; choose another --output")
         return EXIT_USAGE
 
-    from assistant.diagnose import diagnose_state
     from assistant.render import render_markdown, render_text, to_json
+    from scalable_tui.session import diagnose
     from scalable_tui.sources.rundir import load_run
 
-    state = recording if recording is not None else load_run(run_dir)
-    if recording is None and not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
-        _err(f"{run_dir}: no readable run.json, tasks or failures")
-        return EXIT_USAGE
-    diag = diagnose_state(state, stale_after_s=args.stale_after)
-    if args.slurm != "off":
-        from scalable_tui.hpc_join import merge_findings, slurm_join
-
-        joined = slurm_join(state, args.slurm, log_dir=args.slurm_log_dir)
-        diag = merge_findings(diag, joined.findings, joined.note)
+    if recording is not None:
+        state = recording
+    else:
+        state = load_run(run_dir)
+        if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
+            _err(f"{run_dir}: no readable run.json, tasks or failures")
+            return EXIT_USAGE
+        diag = diagnose(state, stale_after_s=args.stale_after, slurm=args.slurm, log_dir=args.slurm_log_dir)
     for n in diag.notices:
         _err(f"note: {n}")
     if args.show_prompt:

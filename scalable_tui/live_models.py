@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from scalable_tui.models import FailureRecord, RunMeta, RunState, TaskTable, WorkerEvent
+from scalable_tui.models import FailureRecord, RunMeta, RunState, TaskTable, TaskTotals, WorkerEvent
 
 #: Event kinds a LiveEvent can have (the UI may color by these).
 EVENT_KINDS = (
@@ -381,6 +381,10 @@ class LiveSnapshot:
                     table.worker[r] = f.erred_on[0]
                 table.error[r] = (f.exception_type, f.message[:500])
             failures.append(self._failure_record(len(failures), f))
+        # A worker death that a KilledWorker failure names is that failure (Dask
+        # gave up on the task because of it): counted once, in that failure.
+        killed = {a for f in self.failures for a in (*f.killed_addresses, *f.killed_workers)}
+        deaths = 0
         worker_events: list[WorkerEvent] = []
         for ev in self.events:
             if ev.kind not in ("worker-added", "worker-removed", "worker-restart-memory", "paused", "resumed",
@@ -390,8 +394,10 @@ class LiveSnapshot:
                 timestamp=_iso(ev.ts), ts=ev.ts, state=ev.kind, provider="dask", worker_id=ev.worker,
                 component=None, details={"text": ev.text, "address": ev.address, **ev.details},
             ))
-            if include_worker_deaths and ev.kind == "worker-removed" and ev.details.get("unexpected"):
-                failures.append(self._death_record(len(failures), ev))
+            if ev.kind == "worker-removed" and ev.details.get("unexpected"):
+                deaths += 1
+                if include_worker_deaths and ev.address not in killed and ev.worker not in killed:
+                    failures.append(self._death_record(len(failures), ev))
         ts_all = [f.ts for f in failures if f.ts is not None]
         summary = {
             "source": "live",
@@ -415,6 +421,10 @@ class LiveSnapshot:
             summary=summary,
             last_event_ts=self.last_poll_ok or (max(ts_all) if ts_all else None),
             first_event_ts=min(ts_all) if ts_all else self.attached_at,
+            # The table above holds the failed tasks only: the totals are the scheduler's.
+            task_totals=TaskTotals.from_scheduler(p.as_dict() for p in self.prefixes.values()) if self.prefixes
+            else None,
+            worker_deaths=deaths,
         )
 
     def _running(self) -> bool:

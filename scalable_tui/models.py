@@ -12,7 +12,7 @@ import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 #: Terminal task states in Scalable's telemetry; the last event of a task wins.
 TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
@@ -20,6 +20,61 @@ TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 STATE_ORDER = ("submitted", "running", "succeeded", "failed", "cancelled")
 
 NAN = float("nan")
+
+#: Dask's task states (the scheduler's task-prefix counts), in display order.
+SCHEDULER_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred", "released", "forgotten")
+#: Scheduler states of a task that has not finished yet.
+SCHEDULER_PENDING = frozenset({"waiting", "queued", "no-worker", "processing"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTotals:
+    """How many tasks are in each state: the one number every door prints.
+
+    A run directory counts Scalable's task events (``submitted``, ``running``,
+    ``succeeded``, ``failed``, ``cancelled``: origin ``run``); a live
+    scheduler or a recording counts what the scheduler's task prefixes say
+    (``waiting`` … ``erred``, ``forgotten``: origin ``scheduler``), because the
+    monitor only holds detail for the failed tasks and counting those rows
+    would call every task failed.  Both origins answer the same questions
+    (total, failed, unfinished) so no reader needs to know which it has.
+    """
+
+    by_state: dict[str, int]
+    origin: str = "run"
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+    @property
+    def failed(self) -> int:
+        return self.by_state.get("failed", 0) + self.by_state.get("erred", 0)
+
+    @property
+    def unfinished(self) -> int:
+        if self.origin == "scheduler":
+            return sum(n for k, n in self.by_state.items() if k in SCHEDULER_PENDING)
+        return sum(n for k, n in self.by_state.items() if k not in TERMINAL_STATES)
+
+    def ordered(self) -> dict[str, int]:
+        """The non-zero states in display order (known states first, then the rest by name)."""
+        order = SCHEDULER_STATES if self.origin == "scheduler" else STATE_ORDER
+        keys = [k for k in order if k in self.by_state] + sorted(set(self.by_state) - set(order))
+        return {k: self.by_state[k] for k in keys if self.by_state[k]}
+
+    @classmethod
+    def from_table(cls, table: TaskTable) -> TaskTotals:
+        return cls(table.counts_by_state(), "run")
+
+    @classmethod
+    def from_scheduler(cls, per_prefix: Iterable[dict[str, int]]) -> TaskTotals:
+        """Summed task-prefix counts (``PrefixCounts.as_dict()`` of each prefix)."""
+        out: dict[str, int] = {}
+        for counts in per_prefix:
+            for k, v in counts.items():
+                out[k] = out.get(k, 0) + int(v)
+        return cls(out, "scheduler")
 
 
 @dataclass(slots=True)
@@ -269,10 +324,19 @@ class RunState:
     first_event_ts: float | None = None
     #: Where the parquet snapshots stood in for missing JSONL files.
     parquet_used: list[str] = field(default_factory=list)
+    #: Task counts when ``tasks`` is not the whole story (live / recording: the
+    #: scheduler's prefix counts); None means "count the task table".
+    task_totals: TaskTotals | None = None
+    #: Unexpected worker departures seen (live / recording), each counted once.
+    worker_deaths: int = 0
 
     @property
     def run_id(self) -> str:
         return self.meta.run_id
+
+    def totals(self) -> TaskTotals:
+        """Tasks per state, whichever source made this state (see ``TaskTotals``)."""
+        return self.task_totals if self.task_totals is not None else TaskTotals.from_table(self.tasks)
 
     def failed_tasks_without_record(self) -> int:
         return sum(1 for f in self.failures if f.source == "tasks.jsonl")

@@ -7,14 +7,14 @@ import os
 import time
 from pathlib import Path
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
 from assistant.models import SEVERITY_RANK
 from scalable_tui.sources.rundir import load_run
 
 
 def test_gcam_run_groups_into_one_finding_per_bug(gcam_run: Path) -> None:
-    d = diagnose_run(gcam_run, no_ai=True)
+    d = diagnose_run(gcam_run)
     by_cat = {f.category: f for f in d.findings}
     assert d.failures_total == 41 and d.method == "heuristic"
     assert {c: f.count for c, f in by_cat.items()} == {

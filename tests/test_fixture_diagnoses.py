@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
 from scalable_tui.sources.rundir import load_run
 from tests.conftest import fixture_run, run_cli

@@ -21,8 +21,18 @@ def test_assistant_imports_without_textual_distributed_openai() -> None:
 
 
 def test_diagnosing_a_run_imports_no_ui_or_cluster_code(gcam_run) -> None:
-    mods = _imported_after(f"import assistant\nassistant.diagnose_run({str(gcam_run)!r})")
+    mods = _imported_after(f"from scalable_tui.session import diagnose_run\ndiagnose_run({str(gcam_run)!r})")
     assert not (mods & set(HEAVY)), mods & set(HEAVY)
+
+
+def test_assistant_imports_no_source_and_reads_no_run_directory() -> None:
+    # (assistant.hpc still reads Slurm logs through sources: another change moves that out)
+    code = ("import sys, assistant, assistant.diagnose, assistant.render\n"
+            "print(sorted(m for m in sys.modules if m.startswith('scalable_tui.sources')))\n"
+            "print(hasattr(assistant, 'diagnose_run'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]", out[0]
+    assert out[1] == "False"  # reading a run directory is scalable_tui.session.diagnose_run's job
 
 
 def test_help_imports_none_of_the_heavy_packages() -> None:

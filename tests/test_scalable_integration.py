@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from scalable_tui.sources.rundir import load_run
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 
@@ -27,7 +27,7 @@ def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fresh_scalable_run_is_diagnosed_by_category(mixed_run: Path) -> None:
     before = tree_fingerprint(mixed_run)
     records = [json.loads(x) for x in (mixed_run / "failures.jsonl").read_text().splitlines() if x.strip()]
-    d = diagnose_run(mixed_run, no_ai=True)
+    d = diagnose_run(mixed_run)
     assert d.failures_total == len(records) == 21
     assert sum(f.count for f in d.findings) == 21
     cats = {f.category for f in d.findings}

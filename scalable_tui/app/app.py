@@ -183,13 +183,14 @@ class ReviewApp(App[None]):
     @work(thread=True, exclusive=True, group="reader", name="run reader", exit_on_error=False)
     def _read_run(self, source: RunSource) -> None:
         """Owns the source: load, then tail while run.json says running."""
-        from assistant.diagnose import diagnose_state
+        from scalable_tui.hpc_join import SlurmJoin
+        from scalable_tui.session import diagnose
 
         worker = get_current_worker()
         version = 0
 
         diag = None
-        slurm_joined: Any = None
+        slurm_joined: SlurmJoin | None = None
         slurm_at = 0.0
 
         def publish(state: RunState, loading: float | None) -> None:
@@ -199,14 +200,14 @@ class ReviewApp(App[None]):
             # While indexing, the first slice's diagnosis stands in (the
             # screen says "indexing…"); the full one comes with the last slice.
             if loading is None or diag is None:
-                diag = diagnose_state(state, stale_after_s=self.stale_after_s, now=now)
                 if loading is None and self.slurm != "off":
-                    from scalable_tui.hpc_join import merge_findings, slurm_join
+                    from scalable_tui.hpc_join import slurm_join
 
                     # One sacct call per load, then at most every 5 minutes while tailing.
                     if slurm_joined is None or time.monotonic() - slurm_at > 300:
                         slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
-                    diag = merge_findings(diag, slurm_joined.findings, slurm_joined.note)
+                diag = diagnose(state, stale_after_s=self.stale_after_s, now=now,
+                                joined=slurm_joined if loading is None else None)
             # A finished run, fully read: the reader stops right after this
             # publish, so the snapshot may share its tables.
             final = loading is None and state.meta.status != "running"

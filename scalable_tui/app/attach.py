@@ -4,9 +4,8 @@ Data flow: an async Textual worker owns the ``LiveSource`` in the app's own
 event loop (every scheduler call is bounded by a timeout, so a stopped or dead
 scheduler never blocks the UI) and stores each ``LiveSnapshot`` in
 ``app.live``; the Overview, Workers, Tasks and Events screens render that on
-every poll.  When failures or events change, a thread worker turns the
-snapshot into a ``RunState``, runs the assistant (``diagnose_state``) and
-builds the ``RunSnapshot`` that the review app's Failures and Findings screens
+every poll.  When failures or events change, a thread worker runs the
+session pipeline (``scalable_tui.session.diagnose_live``) and builds the ``RunSnapshot`` that the review app's Failures and Findings screens
 render, unchanged.  The monitor is read-only: it never submits work or holds
 futures; the only thing it adds to the scheduler is the small read-only
 monitoring plugin of ``sources.live``.
@@ -39,7 +38,6 @@ from scalable_tui.app.screens.live_screens import (
 )
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.models import TaskTable
 
 LIVE_SCREENS_HELP = (
     ("overview", "1 / o", "Overview"),
@@ -59,18 +57,6 @@ class _Holder:
 
     def __init__(self) -> None:
         self.live: LiveSnapshot | None = None
-
-
-class LiveTaskTable(TaskTable):
-    """The failed tasks' rows (for the review screens) but the scheduler's task count."""
-
-    holder: _Holder | None = None
-
-    def n_tasks(self) -> int:
-        live = self.holder.live if self.holder is not None else None
-        if live is None or not live.prefixes:
-            return super().n_tasks()
-        return sum(p.total for p in live.prefixes.values())
 
 
 @dataclasses.dataclass(slots=True)
@@ -111,52 +97,24 @@ def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
             live.events_total, live.connected, live.closed)
 
 
-def live_departures(live: LiveSnapshot | None) -> list[Any]:
-    """The live snapshot's departed workers as ``WorkerDeparture``s (for ``assistant.hpc``)."""
-    from scalable_tui.jobs_models import WorkerDeparture
-
-    if live is None:
-        return []
-    return [WorkerDeparture(name=w.name, ts=w.left_at, reason=w.left_reason, address=w.address, host=w.host)
-            for w in live.departed_workers]
-
-
-def attach_hpc_findings(jobs: Any, live: LiveSnapshot | None, log_dir: Any = None, now: float | None = None) -> list[Any]:
-    """``hpc_findings`` over the polled Slurm jobs and the workers that left; [] without jobs."""
-    if jobs is None or not getattr(jobs, "jobs", None):
-        return []
-    from assistant.hpc import hpc_findings
-
-    return hpc_findings(jobs, live_departures(live), log_dir, now=now)
-
-
 def build_live_snapshot(
     live: LiveSnapshot, version: int, holder: _Holder, now: float | None = None, *,
-    extra_findings: Any = None,
+    jobs: Any = None, log_dir: Any = None,
 ) -> LiveRunSnapshot:
-    """``to_run_state`` + ``diagnose_state`` + ``build_snapshot`` (runs in a thread worker).
+    """The session pipeline's diagnosis of ``live`` as the screens' snapshot (runs in a thread worker).
 
-    ``extra_findings``: a list of findings, or a callable ``(live) -> findings`` (Slurm jobs), merged in.
+    ``jobs``: the Slurm jobs seen (polled, or stored in a recording), joined by the pipeline.
     """
-    from assistant.diagnose import diagnose_state
+    from scalable_tui.session import diagnose_live
 
     now = time.time() if now is None else now
-    state = live.to_run_state()
-    diag = diagnose_state(state, now=now)
-    if extra_findings is not None:
-        from scalable_tui.hpc_join import merge_findings
-
-        extra = extra_findings(live) if callable(extra_findings) else list(extra_findings)
-        if extra:
-            diag = merge_findings(diag, extra)
+    state, diag = diagnose_live(live, jobs=jobs, log_dir=log_dir, now=now)
     snap = build_snapshot(state, diag, version, stale_after_s=None, now=now)
     values = {f.name: getattr(snap, f.name) for f in dataclasses.fields(RunSnapshot)}
     if live.scheduler_id:  # "Scheduler-1d171a36" (header, status line, export file name)
         values["meta"] = dataclasses.replace(snap.meta, run_id=live.scheduler_id[:18])
     out = LiveRunSnapshot(**values, holder=holder)
     out.live = True  # the status line ticks (poll age, retry countdown)
-    out.tasks.__class__ = LiveTaskTable
-    out.tasks.holder = holder  # type: ignore[attr-defined]
     return out
 
 
@@ -347,12 +305,9 @@ class AttachApp(ReviewApp, inherit_bindings=False):
 
     def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
         """The snapshot the diagnosis worker posts for ``live`` (replay: as of the moment shown)."""
-        return build_live_snapshot(live, version, self._holder,
-                                   extra_findings=self._hpc_findings if self.jobs is not None else None)
+        return build_live_snapshot(live, version, self._holder, jobs=self.jobs, log_dir=self.slurm_log_dir)
 
     # -- batch-scheduler jobs (thread worker; squeue blocks) ------------------------------
-    def _hpc_findings(self, live: LiveSnapshot) -> list[Any]:
-        return attach_hpc_findings(self.jobs, live, self.slurm_log_dir)
 
     def refresh_jobs(self) -> None:
         """Ask Slurm now instead of at the next interval."""

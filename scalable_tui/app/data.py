@@ -108,6 +108,21 @@ class RunSnapshot:
         return f"live: tailing (last event {_ago(idle)} ago)", "live"
 
 
+def failures_text(diag: Diagnosis) -> str:
+    """``23 failures (20 task failures · 3 worker deaths)``: the counts every screen prints.
+
+    They are ``Diagnosis.failures_total`` / ``task_failures`` / ``worker_deaths``
+    (defined once in ``assistant.diagnose.failure_counts``), so the Overview, the
+    Failures screen, the status line and ``diagnose --format json`` agree.
+    """
+    n = diag.failures_total
+    text = f"{n} failure{'s' if n != 1 else ''}"
+    if diag.worker_deaths:
+        text += (f" ({diag.task_failures} task failure{'s' if diag.task_failures != 1 else ''} · "
+                 f"{diag.worker_deaths} worker death{'s' if diag.worker_deaths != 1 else ''})")
+    return text
+
+
 def _ago(seconds: float) -> str:
     s = int(seconds)
     if s >= 86400:

@@ -4,9 +4,10 @@ The attach app renders ``LiveSnapshot`` objects that a ``LiveSource`` polls;
 here they come from ``Recording.state_at(t)`` at the moment the timeline
 points to (no network at all).  Every screen shows that moment: Overview,
 Workers, Tasks, Events from the snapshot, Failures from its diagnosis (a
-thread worker, as live).  The Findings screen is the exception: it shows the
-assistant's findings over the whole recording (``whole_run_state()`` +
-``diagnose_state``), and says so in its header.
+thread worker, as live, with the Slurm jobs stored for that moment).  The
+Findings screen is the exception: it shows the findings over the whole
+recording (``session.diagnose_recording``, exactly what ``diagnose FILE.rec``
+prints), and says so in its header.
 
 Keys (also in the footer / ``?``): ``←/→`` or ``,``/``.`` one snapshot,
 ``shift+←/→`` ten, ``n``/``N`` next/previous failure, ``k``/``K``
@@ -236,6 +237,8 @@ class ReplayApp(AttachApp):
         #: The whole recording diagnosed (the Findings screen), once the thread worker is done.
         self.whole_snapshot: ReplaySnapshot | None = None
         self.whole_error: str | None = None
+        #: (the moment's LiveSnapshot, the jobs stored for it) for the moment's diagnosis.
+        self._moment_jobs: tuple[LiveSnapshot | None, Any] = (None, None)
 
     @staticmethod
     def _failure_marks(rec: Recording) -> list[float]:
@@ -267,13 +270,13 @@ class ReplayApp(AttachApp):
 
     @work(thread=True, exclusive=True, group="whole", name="whole-recording diagnosis", exit_on_error=False)
     def _diagnose_whole(self, path: str) -> None:
-        from assistant.diagnose import diagnose_state
+        from scalable_tui.session import diagnose_recording
 
         try:
             with Recording(path) as rec:  # its own connection and caches: the UI thread keeps seeking
-                state = rec.whole_run_state()
+                # the same pipeline and inputs as `diagnose FILE.rec` (the recorded jobs, not today's sacct)
+                state, diag = diagnose_recording(rec, slurm="auto")
                 now = rec.end or time.time()
-            diag = diagnose_state(state, now=now)
             snap = _as_replay(build_snapshot(state, diag, 1, stale_after_s=None, now=now), self._holder)
         except Exception as exc:  # noqa: BLE001 - shown, never a crash
             self.call_from_thread(self._whole_done, None, f"{type(exc).__name__}: {exc}")
@@ -295,8 +298,13 @@ class ReplayApp(AttachApp):
         self._refresh_timeline()
 
     def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
-        """As live, but "now" is the moment shown (ages and staleness as they were then)."""
-        snap = build_live_snapshot(live, version, self._holder, now=live.last_poll_ok or self.recording.end)
+        """As live, but "now" is the moment shown (ages and staleness as they were then).
+
+        The jobs are the ones stored for that moment, unshifted (the Jobs screen's
+        copy has its clocks moved to the wall clock)."""
+        moment_live, jobs = self._moment_jobs
+        snap = build_live_snapshot(live, version, self._holder, now=live.last_poll_ok or self.recording.end,
+                                   jobs=jobs if moment_live is live else None)
         return _as_replay(snap, self._holder)
 
     # -- moving in time ---------------------------------------------------------
@@ -323,6 +331,11 @@ class ReplayApp(AttachApp):
     def _set_jobs(self, t: float, live: LiveSnapshot) -> None:
         """The jobs stored at or before ``t``, as the Jobs screen would have shown them at ``t``."""
         snap = self.recording.jobs_at(t)
+        self._moment_jobs = (live, self.recording.jobs_at(t))
+        jobs_key = snap.polled_at if snap is not None else None
+        if jobs_key != self._jobs_key:  # other jobs at this moment: diagnose again even if the scheduler's data did not change
+            self._jobs_key = jobs_key
+            self._diag_key = None
         wm = None
         if snap is not None:
             snap = replay_jobs(snap, t)

@@ -183,7 +183,12 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
             for w in snap.workers.values()
         ],
         "tasks": {n: p.as_dict() for n, p in sorted(snap.prefixes.items())},
-        "failures_total": snap.failures_total,
+        # the same totals and failure counts as `diagnose --format json` and the screens
+        "task_totals": dict(diag.tasks),
+        "tasks_total": diag.tasks_total,
+        "failures_total": diag.failures_total,
+        "task_failures": diag.task_failures,
+        "worker_deaths": diag.worker_deaths,
         "failures_by_type": {f"{p}: {t}": n for (p, t), n in sorted(snap.failure_counts.items())},
         "categories": dict(cats.most_common()),
         "findings": [
@@ -201,7 +206,8 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
 
 def summary_text(s: dict[str, Any]) -> str:
     lines = [f"demo on {s['scheduler']} for {s['duration_s']:.0f} s: {s['submitted']} tasks submitted, "
-             f"{s['failures_total']} failures"]
+             f"{s['tasks_total']} tasks seen, {s['failures_total']} failures ({s['task_failures']} task failures, "
+             f"{s['worker_deaths']} worker deaths)"]
     lines.append("workers: " + ", ".join(
         f"{w['name']} ({'alive' if w['alive'] else 'left'}, {w['restarts']} restarts, {w['memory_kills']} memory kills)"
         for w in s["workers"]))
@@ -241,13 +247,13 @@ def run_headless(duration: float, fmt: str = "json", out: Any = None) -> int:
     import json
     import sys
 
-    from assistant.diagnose import diagnose_state
+    from scalable_tui.session import diagnose_live
 
     out = out or sys.stdout
     t0 = time.monotonic()
     with Demo() as demo:
         snap = asyncio.run(watch(demo.address, duration, on_started=demo.start_workload))
-        diag = diagnose_state(snap.to_run_state())
+        _state, diag = diagnose_live(snap)
         s = summarize(snap, diag, duration=time.monotonic() - t0, submitted=demo.submitted)
         s["log_dir"] = str(demo.log_dir)
     if fmt == "json":

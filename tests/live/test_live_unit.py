@@ -277,14 +277,17 @@ def test_memory_kills_make_a_worker_memory_finding() -> None:
     kw = next(r for r in state.failures if r.failure_class == "KilledWorker")
     assert kw.details["suspect_task"] == "hog-1" and kw.details["killed_workers"] == "mem, mem, mem, mem"
     assert "exceeded 95% memory budget" in kw.message
+    # The 4 deaths are the KilledWorker (Dask gave up on hog-1 because of them): counted once, not
+    # again as 4 WorkerDied failures (this asserted 4 WorkerDied records before issue 12).
     deaths = [r for r in state.failures if r.failure_class == "WorkerDied"]
-    assert len(deaths) == 4 and len(state.worker_events) == 13
+    assert deaths == [] and state.worker_deaths == 4 and len(state.worker_events) == 13
     diag = diagnose_state(state)
     cats = {f.category for f in diag.findings}
     assert cats == {"worker_memory"}, [(f.category, f.title) for f in diag.findings]
-    kwf = next(f for f in diag.findings if "KilledWorker" in f.exception_types)
-    assert kwf.task_ids == ["hog-1"] and kwf.workers == ["mem"]
-    assert len({f.id for f in diag.findings if "WorkerDied" in f.exception_types}) == 1  # one group
+    (kwf,) = diag.findings
+    assert "KilledWorker" in kwf.exception_types
+    assert kwf.task_ids == ["hog-1"] and kwf.workers == ["mem"] and kwf.count == 1
+    assert (diag.failures_total, diag.task_failures, diag.worker_deaths) == (1, 1, 4)
 
 
 def test_plain_worker_deaths_are_worker_lost() -> None:
@@ -387,7 +390,8 @@ def test_limited_mode_parses_msgpack_only_replies_once() -> None:
             assert "memory budget" in " ".join(s.memory_evidence[a0])
         assert s2.failures[0].killed_addresses == [a0]
         state = s2.to_run_state()
-        assert [r.failure_class for r in state.failures] == ["KilledWorker", "WorkerDied"]
+        # the death of a0 is the KilledWorker's: one failure, one death (was KilledWorker + WorkerDied)
+        assert [r.failure_class for r in state.failures] == ["KilledWorker"] and state.worker_deaths == 1
         assert {f.category for f in diagnose_state(state).findings} == {"worker_memory"}
 
     asyncio.run(scenario())

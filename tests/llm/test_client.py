@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.llm import attach_explanations, build_prompt, explain_findings, resolve_config
 from assistant.llm.config import DEFAULT_ENDPOINT, PLACEHOLDER_KEY
 from assistant.render import render_markdown, render_text, to_json

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.llm import build_messages, build_prompt, resolve_config
 from assistant.llm.payload import BYTES_PER_TOKEN, estimate_tokens, trim_traceback
 from tests.conftest import fixture_run, run_cli
@@ -185,7 +185,7 @@ def test_assistant_llm_never_imports_openai_until_a_request_is_made(mixed_run: P
 
     code = (
         "import sys, assistant, assistant.llm, assistant.llm.cli, assistant.llm.client, assistant.llm.cache\n"
-        f"from assistant import diagnose_run\nfrom assistant.llm import build_prompt\n"
+        f"from scalable_tui.session import diagnose_run\nfrom assistant.llm import build_prompt\n"
         f"build_prompt(diagnose_run({str(mixed_run)!r}))\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'openai', 'textual', 'distributed', 'httpx2', 'httpx'}))"
     )

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from scalable_tui.app.attach import AttachApp, attach_hpc_findings
+from scalable_tui.app.attach import AttachApp
+from scalable_tui.session import diagnose_live
 from scalable_tui.app.screens.live_jobs import LiveJobsScreen
 from scalable_tui.jobs_models import Job, JobsSnapshot
 from scalable_tui.live_models import LiveSnapshot, WorkerInfo
@@ -102,10 +103,10 @@ def test_walltime_death_becomes_a_walltime_finding_naming_the_job() -> None:
     live.workers["SLURMCluster-3"] = WorkerInfo(key="SLURMCluster-3", name="SLURMCluster-3",
                                                 address="tcp://127.0.0.1:2", host="127.0.0.1", alive=False,
                                                 status="left", left_at=990.0, left_reason="worker-close")
-    (f,) = [f for f in attach_hpc_findings(jobs, live) if f.category == "walltime"]
+    (f,) = [f for f in diagnose_live(live, jobs=jobs)[1].findings if f.category == "walltime"]
     assert "4242" in f.title and "--lifetime" in f.suggestion
     assert any("SLURMCluster-3 left" in e.text for e in f.evidence)
-    assert attach_hpc_findings(None, live) == []
+    assert diagnose_live(live)[1].findings == []
 
 
 async def test_worker_killed_at_walltime_becomes_a_finding_in_attach() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
 from scalable_tui.hpc_join import merge_findings, ran_on_slurm, slurm_join
 from scalable_tui.sources.rundir import load_run

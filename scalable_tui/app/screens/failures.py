@@ -22,6 +22,7 @@ from assistant.models import Finding
 from scalable_tui.app.data import (
     RunSnapshot,
     failure_text,
+    failures_text,
     finding_text,
     record_is_fault,
     record_matches,
@@ -113,7 +114,7 @@ class FailuresScreen(FilterableScreen):
     def show_info(self, snap: RunSnapshot) -> None:
         groups = snap.failure_findings()
         info = Text()
-        info.append(f"{snap.diagnosis.failures_total} failures in {len(groups)} groups", style="bold")
+        info.append(f"{failures_text(snap.diagnosis)} in {len(groups)} groups", style="bold")
         if self.query_text or self.faults_only:
             shown = set(self.shown_ids)
             n = sum(f.count for f in groups if f.id in shown)

@@ -22,6 +22,7 @@ from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from scalable_tui.app.data import failures_text
 from scalable_tui.app.fmt import fmt_duration, hl, line, safe
 from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, mib, prefix_bar, prefix_counts
@@ -240,7 +241,9 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
                 t.append("  ·  ")
                 t.append(f"{totals[k]} {k}", style=style)
         tput = sum(p.throughput or 0 for p in live.prefixes.values())
-        t.append(f"\n{tput:.1f} tasks/s  ·  {live.failures_total} failures  ·  {live.dependents_erred} dependents erred")
+        snap = self.app.snapshot  # type: ignore[attr-defined]
+        fails = failures_text(snap.diagnosis) if snap is not None else f"{live.failures_total} task failures"
+        t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {live.dependents_erred} dependents erred")
         rows = sorted(live.prefixes.values(), key=lambda p: (-p.total, p.name))
         width = max((len(p.name) for p in rows[:10]), default=0)
         width = min(width, 18)

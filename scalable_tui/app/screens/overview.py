@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from scalable_tui.app.data import RunSnapshot, finding_text
+from scalable_tui.app.data import RunSnapshot, failures_text, finding_text
 from scalable_tui.app.fmt import fmt_duration, fmt_iso, parse_iso, safe
 from scalable_tui.app.screens.base import RunScreen
 from scalable_tui.app.widgets.progress import TaskBars
@@ -96,14 +96,15 @@ class OverviewScreen(RunScreen):
 
     def _counts(self, snap: RunSnapshot) -> Text:
         t = Text()
-        t.append(f"{snap.tasks.n_tasks()} tasks", style="bold")
-        order = list(STATE_ORDER) + sorted(set(snap.counts) - set(STATE_ORDER))
+        d = snap.diagnosis  # the same counts as the status line and diagnose --format json
+        t.append(f"{d.tasks_total} tasks", style="bold")
+        order = list(STATE_ORDER) + sorted(set(d.tasks) - set(STATE_ORDER))
         for s in order:
-            n = snap.counts.get(s)
+            n = d.tasks.get(s)
             if n:
                 t.append("  ·  ")
                 t.append(f"{n} {safe(s)}", style=STATE_STYLE.get(s, ""))
-        t.append(f"\n{len(snap.failures)} failure records")
+        t.append(f"\n{failures_text(d)}")
         return t
 
     def _progress(self, snap: RunSnapshot) -> None:

@@ -44,7 +44,8 @@ class StatusLine(Static):
         self.set_class(kind == "finished", "-finished")
         t = Text()
         t.append(label)
-        t.append(f"  ·  {safe(snap.run_id)}  ·  {len(snap.failures)} failures  ·  {snap.tasks.n_tasks()} tasks")
+        d = snap.diagnosis  # the same counts as diagnose --format json (task totals: TaskTotals)
+        t.append(f"  ·  {safe(snap.run_id)}  ·  {d.failures_total} failures  ·  {d.tasks_total} tasks")
         ai = getattr(app, "ai_status", None)
         ai_line = ai() if callable(ai) else None
         if ai_line:
