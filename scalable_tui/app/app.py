@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import inspect
 import threading
 import time
 from pathlib import Path
@@ -71,11 +72,19 @@ LOADING_SLICE = 32 << 20
 
 
 def _refresh_slice(source: Any, max_bytes: int) -> Any:
-    """One sliced refresh, or None for sources without ``max_bytes`` support."""
+    """One sliced refresh, or None for sources whose ``refresh`` takes no ``max_bytes``.
+
+    Decided from the signature, not by catching ``TypeError``: a TypeError
+    raised inside a reader is a bug to show, not "no slicing support" (it
+    used to be swallowed and the run read again without a word).
+    """
     try:
-        return source.refresh(max_bytes=max_bytes)
-    except TypeError:
+        params = inspect.signature(source.refresh).parameters
+    except (TypeError, ValueError):  # not introspectable: call it plainly
         return None
+    if "max_bytes" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return source.refresh(max_bytes=max_bytes)
 
 
 #: The footer shows the screen keys as one compact group ("1 2 3 4 5 Screens",
@@ -155,6 +164,8 @@ class ReviewApp(App[None]):
         self.load_error: str | None = None
         #: How many snapshots arrived (tests wait on it).
         self.updates = 0
+        #: (where, exception type) of screen-update errors already shown (each is shown once).
+        self._screen_errors: set[tuple[str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------
     def on_mount(self) -> None:
@@ -248,6 +259,16 @@ class ReviewApp(App[None]):
                 changed = source.refresh().changed
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
             self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}"))
+
+    def report_screen_error(self, where: str, exc: BaseException) -> None:
+        """A screen failed to take new data: logged, and shown once per kind (never silently dropped)."""
+        key = (where, type(exc).__name__)
+        self.log.error(f"{where}: screen update failed: {type(exc).__name__}: {exc}")
+        if key in self._screen_errors:
+            return
+        self._screen_errors.add(key)
+        self.notify(f"{where}: the screen could not be updated: {type(exc).__name__}: {safe(exc)}",
+                    title="display error", severity="error", timeout=20)
 
     def on_state_updated(self, message: StateUpdated) -> None:
         self.snapshot = message.snapshot

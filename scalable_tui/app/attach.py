@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from scalable_tui.app.app import COMMON_KEYS, REVIEW_SCREEN_KEYS, ReviewApp, screen_key
@@ -159,13 +160,17 @@ class AttachApp(ReviewApp, inherit_bindings=False):
         slurm_log_dir: Any = None,
         jobs_off_reason: str | None = None,
         recorder: Any = None,
+        now: Callable[[], float] = time.time,
+        rediagnose_every: float = 30.0,
     ) -> None:
         if source is None:
             from scalable_tui.sources.live import LiveSource
 
             source = LiveSource(address or "", security=security, poll_interval=poll_interval,
                                 call_timeout=call_timeout, max_backoff=max(5.0, 4 * poll_interval))
-        super().__init__(source, no_ai=no_ai, ai_config=ai_config, poll_interval=poll_interval)
+        super().__init__(source, no_ai=no_ai, ai_config=ai_config, poll_interval=poll_interval, now=now)
+        #: Seconds between re-diagnoses while a time-based finding may still appear (see _time_tick).
+        self.rediagnose_every = rediagnose_every
         self.live_source = source
         self.security = security
         #: The latest LiveSnapshot (every poll), and how many arrived (tests wait on it).
@@ -212,6 +217,23 @@ class AttachApp(ReviewApp, inherit_bindings=False):
         self._follow()
         if self.job_source is not None:
             self._poll_jobs()
+        self.set_interval(self.rediagnose_every, self._time_tick, name="time-based findings")
+
+    def _time_tick(self) -> None:
+        """Diagnose again when only the clock moved, while a time-based finding may still appear.
+
+        Findings are otherwise recomputed when the scheduler's data or the jobs
+        change; a job stuck PENDING changes nothing, so its finding would never
+        show in a long attach.  Cheap: only while such a job exists, and merged
+        with any diagnosis already queued (``_diagnose_soon``).
+        """
+        if self.live is not None and self.time_sensitive():
+            self._diagnose_soon(self.live)
+
+    def time_sensitive(self) -> bool:
+        """Could a finding appear from the clock alone?  (A batch job still PENDING.)"""
+        jobs = self.jobs
+        return jobs is not None and any(j.is_pending and not j.gone for j in jobs.jobs)
 
     @work(exclusive=True, group="live", name="live source", exit_on_error=False)
     async def _follow(self) -> None:
@@ -274,8 +296,10 @@ class AttachApp(ReviewApp, inherit_bindings=False):
             else:
                 for sl in screen.query(StatusLine):
                     sl.update_status()
-        except Exception:  # noqa: BLE001 - a screen still mounting; never stop following the scheduler
-            pass
+        except NoMatches:
+            pass  # a screen still mounting: the next poll shows it
+        except Exception as exc:  # noqa: BLE001 - shown; never stop following the scheduler
+            self.report_screen_error("live update", exc)
 
     def _diagnose_soon(self, live: LiveSnapshot) -> None:
         with self._diag_lock:
@@ -305,7 +329,8 @@ class AttachApp(ReviewApp, inherit_bindings=False):
 
     def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
         """The snapshot the diagnosis worker posts for ``live`` (replay: as of the moment shown)."""
-        return build_live_snapshot(live, version, self._holder, jobs=self.jobs, log_dir=self.slurm_log_dir)
+        return build_live_snapshot(live, version, self._holder, now=self.now(), jobs=self.jobs,
+                                   log_dir=self.slurm_log_dir)
 
     # -- batch-scheduler jobs (thread worker; squeue blocks) ------------------------------
 
@@ -378,8 +403,10 @@ class AttachApp(ReviewApp, inherit_bindings=False):
             screen = self.screen
             if isinstance(screen, LiveJobsScreen):
                 screen.sync()
-        except Exception:  # noqa: BLE001 - a screen still mounting
-            pass
+        except NoMatches:
+            pass  # a screen still mounting
+        except Exception as exc:  # noqa: BLE001 - shown; the jobs poll goes on
+            self.report_screen_error("jobs update", exc)
 
     # -- keys ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -28,6 +28,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -369,8 +370,10 @@ class ReplayApp(AttachApp):
                 tl.refresh()
             for sl in self.screen.query(StatusLine):
                 sl.update_status()
-        except Exception:  # noqa: BLE001 - a screen still mounting
-            pass
+        except NoMatches:
+            pass  # a screen still mounting
+        except Exception as exc:  # noqa: BLE001 - shown, the replay goes on
+            self.report_screen_error("timeline", exc)
 
     def replay_status(self) -> str:
         if not self.times:
