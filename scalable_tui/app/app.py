@@ -274,7 +274,8 @@ class ReviewApp(App[None]):
         self.snapshot = message.snapshot
         self.updates += 1
         self.sub_title = safe(message.snapshot.run_id)
-        if isinstance(self.screen, RunScreen):
+        # (a diagnosis worker may post while the app is closing: no screen left to sync)
+        if self.screen_stack and isinstance(self.screen, RunScreen):
             self.screen.sync()
 
     def on_load_progress(self, message: LoadProgress) -> None:
