@@ -276,7 +276,10 @@ class ReviewApp(App[None]):
         self.sub_title = safe(message.snapshot.run_id)
         # (a diagnosis worker may post while the app is closing: no screen left to sync)
         if self.screen_stack and isinstance(self.screen, RunScreen):
-            self.screen.sync()
+            try:
+                self.screen.sync()
+            except Exception as exc:  # noqa: BLE001 - shown; the next snapshot may render (a monitor keeps going)
+                self.report_screen_error("new diagnosis", exc)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         snap = self.snapshot
