@@ -235,6 +235,8 @@ class ReplayApp(AttachApp):
         #: Frame times at which a failed task / an unexpected worker death first shows.
         self.failure_times: list[float] = self._failure_marks(rec)
         self.death_times: list[float] = sorted({m.t for m in rec.worker_deaths()})
+        #: Where the recording is blind (recorder restarted or stalled, scheduler restarted): by the frame after.
+        self.gaps = {g.after: g for g in rec.gaps()}
         #: The whole recording diagnosed (the Findings screen), once the thread worker is done.
         self.whole_snapshot: ReplaySnapshot | None = None
         self.whole_error: str | None = None
@@ -380,6 +382,9 @@ class ReplayApp(AttachApp):
             return "replay · no snapshots"
         text = (f"replay · {clock(self.times[self.pos])} ({self.pos + 1}/{len(self.times)}) · "
                 f"speed {SPEEDS[self.speed_i]}×")
+        gap = self.gaps.get(self.times[self.pos])
+        if gap is not None:
+            text += f" · GAP before this moment: {gap.reason}"
         return text + (" · playing" if self.playing else "")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

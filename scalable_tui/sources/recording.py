@@ -118,6 +118,7 @@ from scalable_tui.live_models import LiveEvent, LiveFailure, LiveSnapshot, Prefi
 from scalable_tui.models import RunState
 
 __all__ = [
+    "Gap",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "APPLICATION_ID",
@@ -409,6 +410,15 @@ def jobs_signature(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _dur(seconds: float) -> str:
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s}s"
+
+
 def is_recording(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a file whose SQLite header carries our application id (reads 100 bytes)."""
     try:
@@ -427,6 +437,24 @@ class Mark:
     t: float
     frame: int
     item: LiveFailure | LiveEvent
+
+
+@dataclass(slots=True)
+class Gap:
+    """Time the recording did not see: between the frames at ``before`` and ``after``."""
+
+    before: float
+    after: float
+    #: Why, in a few words ("the recorder was restarted", "no snapshot for 5m 20s", "the scheduler restarted").
+    reason: str
+
+    @property
+    def seconds(self) -> float:
+        return self.after - self.before
+
+
+#: A pause between snapshots longer than this many intervals is a gap (a stalled or killed recorder).
+GAP_INTERVALS = 3.0
 
 
 @dataclass(slots=True)
@@ -560,6 +588,8 @@ class Recording:
         #: The stored jobs polls: (t, row id), oldest first; decoded on demand.
         self._jobs: list[tuple[float, int]] = []
         self._jobs_cache: dict[int, Any] = {}
+        #: Per recorder session: the earlier sessions' workers, as departed (see _earlier_workers).
+        self._carry: dict[int, dict[str, WorkerInfo]] = {}
         self.refresh()
 
     # -- opening ---------------------------------------------------------------
@@ -862,17 +892,66 @@ class Recording:
         return self._frames[self._index_at(t)].seq
 
     def _snapshot(self, idx: int, max_events: int | None) -> LiveSnapshot:
+        fr = self._frames[idx]
+        carried = self._earlier_workers(fr.session) if fr.session != self._frames[0].session else {}
         st = self._state_for(idx)
-        seq = self._frames[idx].seq
+        seq = fr.seq
         snap = LiveSnapshot(address=str(st.scalars.get("address") or self.meta.get("address") or ""))
         apply_scalars(snap, st.scalars)
-        snap.workers = {k: decode_worker(k, d) for k, d in st.workers.items()}
+        # Workers of an earlier recorder session (before --append) that this one never saw stay, as departed.
+        snap.workers = {k: w for k, w in carried.items() if k not in st.workers}
+        snap.workers.update({k: decode_worker(k, d) for k, d in st.workers.items()})
         snap.prefixes = {k: decode_prefix(k, d) for k, d in st.prefixes.items()}
         snap.failures = self._failures_upto(seq)
         snap.failures_dropped = 0
         snap.dropped_summary = {}
         snap.events = deque(self._events_upto(seq, max_events), maxlen=max_events)
+        # A restarted recorder's monitor counts events from 0 again; the file holds them all ("28 of 0 events").
+        snap.events_total = max(snap.events_total, bisect.bisect_right(self._events, seq, key=lambda r: r.frame))
         return snap
+
+    def _earlier_workers(self, session: int) -> dict[str, WorkerInfo]:
+        """The workers known at the end of the sessions before ``session``, marked departed (cached)."""
+        cache = self._carry
+        hit = cache.get(session)
+        if hit is not None:
+            return hit
+        out: dict[str, WorkerInfo] = {}
+        last_of: dict[int, int] = {}
+        for i, f in enumerate(self._frames):
+            if f.session < session:
+                last_of[f.session] = i
+        saved = self._state
+        for i in sorted(last_of.values()):
+            t = self._frames[i].t
+            for k, d in self._state_for(i).workers.items():
+                w = decode_worker(k, d)
+                if w.alive:
+                    w.alive, w.status, w.left_at = False, "left", t
+                    w.left_reason = "not seen again after a gap in the recording (the recorder was restarted)"
+                out[k] = w
+        self._state = saved
+        cache[session] = out
+        return out
+
+    def gaps(self) -> list[Gap]:
+        """Where the recording is blind: a new recorder session, a pause of several intervals, a scheduler restart."""
+        out: list[Gap] = []
+        interval = self.meta.get("interval")
+        limit = GAP_INTERVALS * float(interval) if isinstance(interval, (int, float)) and interval > 0 else None
+        restarts = {r.frame for r in self._events if r.kind == "scheduler-restarted"}
+        prev: _Frame | None = None
+        for f in self._frames:
+            if prev is not None:
+                dt = f.t - prev.t
+                if f.session != prev.session:
+                    out.append(Gap(prev.t, f.t, f"the recorder was restarted; nothing recorded for {_dur(dt)}"))
+                elif f.seq in restarts:
+                    out.append(Gap(prev.t, f.t, "the scheduler restarted (new scheduler id)"))
+                elif limit is not None and dt > limit:
+                    out.append(Gap(prev.t, f.t, f"no snapshot for {_dur(dt)} (recorder stalled or scheduler unreachable)"))
+            prev = f
+        return out
 
     # -- jumps -------------------------------------------------------------------
     def _frame_time(self, seq: int) -> float:

@@ -73,6 +73,15 @@ def test_demo_headless_json() -> None:
     assert len([w for w in s["workers"] if w["alive"]]) == 3
     assert {"load_inputs", "run_gcam", "downscale", "stitch"} <= set(s["tasks"])
     assert s["tasks"]["load_inputs"]["memory"] > 20
+    # the totals are the scheduler's (before: only the failed tasks were counted: "124 total · 124 failed")
+    per_prefix = {}
+    for counts in s["tasks"].values():
+        for k, v in counts.items():
+            per_prefix[k] = per_prefix.get(k, 0) + v
+    assert s["task_totals"] == dict(sorted(per_prefix.items())) and s["tasks_total"] == sum(per_prefix.values())
+    assert s["task_totals"]["memory"] > s["task_totals"]["erred"] > 0 and s["tasks_total"] > s["task_failures"]
+    # one definition of a failure: the categories add up to failures_total
+    assert sum(s["categories"].values()) == s["failures_total"] >= s["task_failures"] > 0
     cats = set(s["categories"])
     assert len(cats) >= 5, cats
     assert {"worker_memory", "worker_lost"} & cats and {"missing_file", "invalid_input", "import_error"} <= cats

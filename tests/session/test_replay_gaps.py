@@ -1,0 +1,89 @@
+"""Replay of a recording with gaps: a restarted recorder (``--append``) and a stalled one are marked, the
+first session's workers stay (as departed), and the event count covers every stored event."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from scalable_tui.app.replay import ReplayApp
+from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
+from scalable_tui.recorder import RecordingWriter
+from scalable_tui.sources.recording import Recording
+from tests.app.helpers import screen_text, wait_for, wait_text
+
+T0 = 1_800_000_000.0
+
+
+def _monitor(workers: list[str], port0: int) -> LiveSnapshot:
+    s = LiveSnapshot(address="tcp://127.0.0.1:8786", scheduler_id="Scheduler-gap", events=deque(maxlen=100),
+                     attached_at=T0)
+    s.connected, s.link = True, "ok"
+    for i, name in enumerate(workers):
+        s.workers[name] = WorkerInfo(key=name, name=name, address=f"tcp://127.0.0.1:{port0 + i}", host="node1",
+                                     status="running", nthreads=1, first_seen=T0)
+    s.prefixes = {"run": PrefixCounts("run", memory=10)}
+    return s
+
+
+def _write(w: RecordingWriter, s: LiveSnapshot, times: list[float]) -> None:
+    for t in times:
+        s.polls += 1
+        s.last_poll_ok = t
+        for wk in s.workers.values():
+            wk.last_seen = t
+        w.write(s.copy(), t=t)
+
+
+def write_gappy(path: Path) -> None:
+    s = _monitor(["w-0", "w-1"], 40000)
+    for i in range(3):
+        s.events.append(LiveEvent(ts=T0 + i, kind="log-warning", worker=None, text=f"warning {i}"))
+        s.events_total += 1
+    w = RecordingWriter.create(path, address=s.address, interval=5.0)
+    _write(w, s, [T0, T0 + 5, T0 + 10, T0 + 60, T0 + 65])  # 50 s without a snapshot: the recorder stalled
+    w.close("stopped")
+    # a new recorder (--append) five minutes later: a new monitor that never saw w-0 / w-1, events from 0
+    s2 = _monitor(["w-2"], 41000)
+    w = RecordingWriter.create(path, mode="append", address=s2.address, interval=5.0)
+    _write(w, s2, [T0 + 365, T0 + 370])
+    w.close("stopped")
+
+
+def test_gaps_are_found_and_the_old_workers_stay(tmp_path: Path) -> None:
+    path = tmp_path / "gappy.rec"
+    write_gappy(path)
+    with Recording(path) as rec:
+        gaps = rec.gaps()
+        assert [(g.before, g.after) for g in gaps] == [(T0 + 10, T0 + 60), (T0 + 65, T0 + 365)]
+        assert "no snapshot for 50s" in gaps[0].reason and "recorder was restarted" in gaps[1].reason
+        late = rec.state_at(T0 + 370)
+        assert late.workers["w-2"].alive
+        for name in ("w-0", "w-1"):  # before: they vanished from the Workers screen
+            w = late.workers[name]
+            assert not w.alive and w.status == "left" and w.left_at == T0 + 65 and "gap" in w.left_reason
+        assert late.events_total >= len(late.events) == 3  # before: "3 of 0 events"
+        early = rec.state_at(T0 + 5)
+        assert set(early.workers) == {"w-0", "w-1"} and all(w.alive for w in early.workers.values())
+
+
+@pytest.mark.anyio
+async def test_replay_marks_the_gap_and_keeps_the_workers(tmp_path: Path) -> None:
+    path = tmp_path / "gappy.rec"
+    write_gappy(path)
+    app = ReplayApp(path, no_ai=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.live is not None, 10, "first frame")
+        assert "GAP" not in app.replay_status()
+        app.seek(3)  # T0 + 60, after the stall
+        assert "GAP before this moment: no snapshot for 50s" in app.replay_status()
+        app.seek(5)  # the first frame of the second recorder
+        await pilot.press("5")
+        text = await wait_text(pilot, "w-0")
+        assert "recorder was restarted" in app.replay_status() and "GAP" in text
+        assert "w-1" in text and "w-2" in text
+        await pilot.press("6")
+        text = await wait_text(pilot, "events")
+        assert "3 of 0" not in text and "3 of 3 events" in screen_text(app)
