@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "off", "force"),
         default="auto",
         help="join Slurm accounting (sacct) for runs made on Slurm: auto (when the run used Slurm and sacct "
-        "is here), off, force (default: auto)",
+        "is here), off, force (default: auto). A recording with stored jobs uses those, never today's sacct",
     )
     d.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory to scan for job logs")
     _add_ai_options(d, show_prompt=True)

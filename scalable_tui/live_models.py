@@ -351,7 +351,12 @@ class LiveSnapshot:
 
     # -- to the shared RunState --------------------------------------------
     def to_run_state(self, *, include_worker_deaths: bool = True) -> RunState:
-        """A ``RunState`` for the assistant: one FailureRecord per failure (and per unexpected worker death).
+        """A ``RunState`` for the assistant: one FailureRecord per failed task, and one per unexpected
+        worker death that no KilledWorker names (see ``assistant.diagnose.failure_counts``).
+
+        The task table holds the failed tasks only (their detail is all the
+        monitor keeps); the task totals are the scheduler's prefix counts
+        (``RunState.task_totals``), so no reader counts the table as "all tasks".
 
         KilledWorker records carry the suspect task and the workers it killed;
         when any of those workers was killed by its nanny for memory, or died

@@ -4,9 +4,10 @@ Data flow: an async Textual worker owns the ``LiveSource`` in the app's own
 event loop (every scheduler call is bounded by a timeout, so a stopped or dead
 scheduler never blocks the UI) and stores each ``LiveSnapshot`` in
 ``app.live``; the Overview, Workers, Tasks and Events screens render that on
-every poll.  When failures or events change, a thread worker runs the
-session pipeline (``scalable_tui.session.diagnose_live``) and builds the ``RunSnapshot`` that the review app's Failures and Findings screens
-render, unchanged.  The monitor is read-only: it never submits work or holds
+every poll.  When failures, events or jobs change (or, while a job is
+PENDING, when only the clock moved), a thread worker runs the session
+pipeline (``scalable_tui.session.diagnose_live``) and builds the
+``RunSnapshot`` that the review app's Failures and Findings screens render.  The monitor is read-only: it never submits work or holds
 futures; the only thing it adds to the scheduler is the small read-only
 monitoring plugin of ``sources.live``.
 """

@@ -104,7 +104,7 @@ class OverviewScreen(RunScreen):
             if n:
                 t.append("  ·  ")
                 t.append(f"{n} {safe(s)}", style=STATE_STYLE.get(s, ""))
-        t.append(f"\n{failures_text(d)}")
+        t.append(f"\n{failures_text(d)}" if d.worker_deaths else f"\n{d.failures_total} failure records")
         return t
 
     def _progress(self, snap: RunSnapshot) -> None:
