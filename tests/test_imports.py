@@ -35,6 +35,12 @@ def test_assistant_imports_no_source_and_reads_no_run_directory() -> None:
     assert out[1] == "False"  # reading a run directory is scalable_tui.session.diagnose_run's job
 
 
+def test_the_session_pipeline_is_headless() -> None:
+    mods = _imported_after("import scalable_tui.session, scalable_tui.session.pipeline")
+    assert "scalable_tui" in mods
+    assert not (mods & {"textual", "distributed", "openai"}), mods & {"textual", "distributed", "openai"}
+
+
 def test_help_imports_none_of_the_heavy_packages() -> None:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "scalable_tui", "--help"], capture_output=True, text=True
