@@ -256,9 +256,22 @@ class ReviewApp(App[None]):
                     break  # finished: nothing more will be appended
                 if worker.cancelled_event.wait(self.poll_interval):
                     break
-                changed = source.refresh().changed
+                changed = source.refresh().changed or self._threshold_passed(state, diag)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
             self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}"))
+
+    def _threshold_passed(self, state: RunState, diag: Diagnosis | None) -> bool:
+        """Has the clock alone changed the diagnosis?  (A quiet "running" run became abandoned.)
+
+        The tail re-diagnoses on new data only; a run that stops writing never
+        brings new data, so without this its ``run_abandoned`` finding would never
+        show.  Cheap: timestamps only, no re-diagnosis unless the answer flips.
+        """
+        if diag is None or state.meta.status != "running":
+            return False
+        from assistant.diagnose import abandoned_info
+
+        return abandoned_info(state, self.stale_after_s, self.now())[0] != diag.abandoned
 
     def report_screen_error(self, where: str, exc: BaseException) -> None:
         """A screen failed to take new data: logged, and shown once per kind (never silently dropped)."""

@@ -95,3 +95,25 @@ async def test_a_source_without_slicing_still_loads(gcam_run: Path) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None, 10, "loaded")
         assert app.load_error is None
+
+
+async def test_a_quiet_running_run_becomes_abandoned_without_new_data(run_copy) -> None:
+    """Before: the review app re-diagnosed on new data only, so ``run_abandoned`` never appeared in a long tail."""
+    from tests.app.helpers import set_status
+
+    run = run_copy("gcam-stitches")
+    set_status(run, "running")
+    (run / "summary.json").unlink()
+    last = 1795421494.0  # the newest event in the fixture
+    clock = {"now": last + 5}
+    app = ReviewApp(RunDirReader(run), poll_interval=0.05, now=lambda: clock["now"], no_ai=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 10, "loaded")
+        assert not app.snapshot.diagnosis.abandoned
+        version = app.snapshot.version
+        clock["now"] = last + 5 * 3600  # only the clock moves: no file changes
+        await wait_for(pilot, lambda: any(f.id == "run_abandoned" for f in app.snapshot.diagnosis.findings), 10,
+                       "the run_abandoned finding")
+        assert app.snapshot.version == version + 1  # one re-diagnosis, not one per poll
+        await pilot.pause(0.3)
+        assert app.snapshot.version == version + 1
