@@ -115,7 +115,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from scalable_tui.live_models import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
-from scalable_tui.models import RunState
+from scalable_tui.models import RunState, TaskTotals
 
 __all__ = [
     "Gap",
@@ -407,6 +407,14 @@ def jobs_signature(doc: dict[str, Any]) -> dict[str, Any]:
     """What must differ for a jobs poll to be stored again (``doc`` from ``encode_jobs``)."""
     out = {k: v for k, v in doc.items() if k not in JOBS_VOLATILE and k != "jobs"}
     out["jobs"] = [{k: v for k, v in j.items() if k not in JOB_VOLATILE} for j in doc.get("jobs") or []]
+    return out
+
+
+def _sum_prefixes(per_prefix: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for counts in per_prefix:
+        for k, v in counts.items():
+            out[k] = out.get(k, 0) + v
     return out
 
 
@@ -1015,6 +1023,9 @@ class Recording:
             raise RecordingError(f"{self.path}: the recording has no snapshots")
         snap = self._snapshot(len(self._frames) - 1, None)
         state = snap.to_run_state()
+        totals = self._totals_over_schedulers()
+        if totals is not None:
+            state.task_totals = totals
         meta = state.meta
         meta.status = self.status
         if self.status != "incomplete":
@@ -1038,6 +1049,35 @@ class Recording:
             state.summary["source"] = "recording"
         state.first_event_ts = min([self.start or time.time()] + [f.ts for f in state.failures if f.ts])
         return state
+
+    def _totals_over_schedulers(self) -> TaskTotals | None:
+        """Task totals summed over every scheduler the recording saw (None: only one).
+
+        A restarted scheduler starts its task-prefix counts from zero (and the
+        live source resets them), so the last frame alone would forget the
+        tasks of the schedulers before it.  Each scheduler's last observed counts
+        are taken: the frame before a ``scheduler-restarted`` event, and the last
+        frame of each recorder session.
+        """
+        if len(self.meta.get("scheduler_ids") or []) < 2:
+            return None
+        ends: set[int] = {len(self._frames) - 1}
+        for i in range(1, len(self._frames)):
+            if self._frames[i].session != self._frames[i - 1].session:
+                ends.add(i - 1)
+        for r in self._events:
+            if r.kind == "scheduler-restarted":
+                i = self._frame_index(r.frame)
+                if i:
+                    ends.add(i - 1)
+        saved = self._state
+        last: dict[str, dict[str, int]] = {}
+        for i in sorted(ends):  # later observations of one scheduler replace earlier ones
+            st = self._state_for(i)
+            sid = str(st.scalars.get("scheduler_id") or "")
+            last[sid] = _sum_prefixes(decode_prefix(n, d).as_dict() for n, d in st.prefixes.items())
+        self._state = saved
+        return TaskTotals.from_scheduler(last.values())
 
     def summary(self) -> dict[str, Any]:
         """Counts for a one-line description."""

@@ -87,3 +87,26 @@ async def test_replay_marks_the_gap_and_keeps_the_workers(tmp_path: Path) -> Non
         await pilot.press("6")
         text = await wait_text(pilot, "events")
         assert "3 of 0" not in text and "3 of 3 events" in screen_text(app)
+
+
+def test_totals_of_a_recording_across_a_scheduler_restart_add_both_schedulers(tmp_path: Path) -> None:
+    """A restarted scheduler counts its tasks from zero: the whole recording counts both schedulers' tasks."""
+    path = tmp_path / "restart.rec"
+    s = _monitor(["w-0"], 40000)
+    s.scheduler_id = "Scheduler-A"
+    s.prefixes = {"run": PrefixCounts("run", memory=100, erred=4)}
+    w = RecordingWriter.create(path, address=s.address, interval=5.0)
+    _write(w, s, [T0, T0 + 5])
+    s.scheduler_id = "Scheduler-B"  # what LiveSource does: an event, prefixes reset, history kept
+    s.events.append(LiveEvent(ts=T0 + 8, kind="scheduler-restarted", worker=None, text="a new scheduler answers"))
+    s.events_total += 1
+    s.prefixes = {"run": PrefixCounts("run", memory=30, processing=2)}
+    _write(w, s, [T0 + 10, T0 + 15])
+    w.close("scheduler closed")
+    with Recording(path) as rec:
+        assert [g.reason for g in rec.gaps()] == ["the scheduler restarted (new scheduler id)"]
+        state = rec.whole_run_state()
+        totals = state.totals()
+        assert (totals.by_state["memory"], totals.by_state["erred"], totals.by_state["processing"]) == (130, 4, 2)
+        assert totals.total == 136
+        assert rec.state_at(T0 + 15).prefixes["run"].memory == 30  # the moment itself shows its scheduler
