@@ -45,9 +45,10 @@ def diagnose(
     Without them, ``slurm`` ("auto"/"force"/"off") asks Slurm accounting about a
     past run (``hpc_join.slurm_join``; ``slurm_source`` stands in for ``sacct``
     in tests); ``joined`` is such a join already made (the review app asks
-    ``sacct`` at most every 5 minutes while tailing).  ``now`` is the moment the diagnosis speaks for: a replay passes
-    the moment shown, a monitor its clock, so time-based findings (stuck
-    PENDING, abandoned runs) appear when their threshold passes.
+    ``sacct`` at most every 5 minutes while tailing).  ``now`` is the moment
+    the diagnosis speaks for: a replay passes the moment shown, a monitor its
+    clock, so time-based findings (stuck PENDING, abandoned runs) appear when
+    their threshold passes.
     """
     diag = diagnose_state(state, stale_after_s=stale_after_s, now=now)
     if jobs is not None:
