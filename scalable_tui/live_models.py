@@ -9,6 +9,7 @@ so ``assistant.diagnose.diagnose_state`` works unchanged on live data.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import re
 import time
@@ -183,6 +184,38 @@ def split_exception_text(text: str | None, exc_type: str | None = None) -> tuple
     return exc_type or "Exception", text
 
 
+#: Builtin exception types that are file errors (OSError and its subclasses).
+OS_ERROR_TYPES = frozenset(n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, OSError))
+#: Said in place of a file name that did not survive the trip to the scheduler.
+FILENAME_LOST = "the scheduler kept only the errno: the file name was lost"
+#: Printed wherever a failure's time is unknown because it happened before the monitor attached.
+TIME_BEFORE_ATTACH = "before attach"
+
+
+def os_error_message(exception: str | None, exc_type: str, filename: str | None = None,
+                     filename2: str | None = None) -> str | None:
+    """``"FileNotFoundError(2, 'No such file or directory')"`` + path -> Python's ``str(e)``.
+
+    None when the text is not an ``OSError`` repr with ``(errno, strerror)``.
+    """
+    m = _REPR.match((exception or "").strip())
+    if not m:
+        return None
+    try:
+        args = ast.literal_eval(f"({m.group('args')},)") if m.group("args") else ()
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if len(args) < 2 or not isinstance(args[0], int) or not isinstance(args[1], str):
+        return None
+    filename = filename or (args[2] if len(args) > 2 and isinstance(args[2], str) else None)
+    text = f"[Errno {args[0]}] {args[1]}"
+    if filename is not None:
+        text += f": {filename!r}"
+        if filename2 is not None:
+            text += f" -> {filename2!r}"
+    return text
+
+
 @dataclass(slots=True)
 class LiveFailure:
     """One erred task (the one that raised: its erred dependents are only counted)."""
@@ -196,7 +229,9 @@ class LiveFailure:
     traceback: str | None
     #: Worker identities (names) it erred on; addresses in ``erred_on_addresses``.
     erred_on: list[str]
-    first_seen: float
+    #: When it erred, on this machine's clock; None when unknown (it erred before the
+    #: monitor attached and the scheduler no longer remembers when: see ``before_attach``).
+    first_seen: float | None
     #: Worker deaths while it was running (Dask's ``TaskState.suspicious``).
     suspicious: int = 0
     erred_on_addresses: list[str] = field(default_factory=list)
@@ -208,13 +243,42 @@ class LiveFailure:
     dependents: int = 0
     #: Times the same key erred again (after a retry); the text is the latest.
     occurrences: int = 1
-    #: Erred before the monitor plugin was installed (first_seen is then the attach time).
+    #: Erred before the monitor plugin was installed.  Its ``first_seen`` is then the
+    #: scheduler's own time (``time_from`` says which record) or None: never the attach time.
     before_attach: bool = False
     #: "plugin" (full detail) or "logs" (limited mode: from a scheduler log line).
     origin: str = "plugin"
+    #: Where ``first_seen`` comes from: "plugin" (seen as it erred), "transition_log" /
+    #: "task-stream" (the scheduler's record of an earlier failure), "log", or None (unknown).
+    time_from: str | None = None
+    #: File errors: the path(s) Dask's ``repr(e)`` dropped, recovered on the scheduler.
+    filename: str | None = None
+    filename2: str | None = None
+    #: "exception" (the exception object's attributes) or "traceback" (a literal in its source line).
+    filename_from: str | None = None
+    #: A file error whose file name nobody kept (only the errno reached the scheduler).
+    filename_lost: bool = False
+
+    @property
+    def time_known(self) -> bool:
+        return self.first_seen is not None
+
+    @property
+    def time_text(self) -> str:
+        """How to print when it erred: a clock time is the caller's job; this is the unknown case."""
+        return TIME_BEFORE_ATTACH if self.first_seen is None else _iso(self.first_seen) or ""
 
     @property
     def message(self) -> str:
+        """The message as Python prints it (``str(e)``), with a file error's path put back."""
+        if self.exception_type in OS_ERROR_TYPES:
+            text = os_error_message(self.exception, self.exception_type, self.filename, self.filename2)
+            if text is not None:
+                if self.filename_lost:
+                    return f"{text} ({FILENAME_LOST})"
+                if self.filename_from == "traceback":
+                    return f"{text} (file name from the traceback's source line)"
+                return text
         return split_exception_text(self.exception, self.exception_type)[1]
 
     @property
@@ -376,7 +440,8 @@ class LiveSnapshot:
                 r = table.add_row(f.key)
                 table.state[r] = table.strings.get("failed")
                 table.name[r] = table.strings.get(f.prefix)
-                table.last_ts[r] = f.first_seen
+                if f.first_seen is not None:
+                    table.last_ts[r] = f.first_seen
                 if f.erred_on:
                     table.worker[r] = f.erred_on[0]
                 table.error[r] = (f.exception_type, f.message[:500])
@@ -431,6 +496,17 @@ class LiveSnapshot:
     def _failure_record(self, index: int, f: LiveFailure) -> FailureRecord:
         message = f.message or f.exception
         details: dict[str, Any] = {"prefix": f.prefix, "scheduler_id": f.scheduler_id or ""}
+        if f.before_attach:
+            details["before_attach"] = True
+            details["time"] = f"{TIME_BEFORE_ATTACH} (from the scheduler's {f.time_from})" if f.time_from \
+                else f"{TIME_BEFORE_ATTACH} (time unknown)"
+        if f.filename:
+            details["filename"] = f.filename
+            if f.filename2:
+                details["filename2"] = f.filename2
+            details["filename_from"] = f.filename_from or ""
+        elif f.filename_lost:
+            details["filename"] = FILENAME_LOST
         if f.suspicious:
             details["suspicious"] = f.suspicious
         if f.exception_type == "KilledWorker" or f.killed_workers:
@@ -452,7 +528,8 @@ class LiveSnapshot:
             worker=f.erred_on[0] if f.erred_on else None,
             traceback=f.traceback_text,
             details=details,
-            source="scheduler",
+            # evidence lines print their source: say there why they have no time
+            source="scheduler" if f.first_seen is not None else f"scheduler ({TIME_BEFORE_ATTACH}, time unknown)",
             task_name=f.prefix,
         )
 

@@ -1045,7 +1045,8 @@ class LiveSource:
             exception=d.get("text") or etype or "",
             traceback=d.get("tb"),
             erred_on=erred_on,
-            first_seen=self._local(d.get("t")),
+            # None stays None: a failure from before attach has no time unless the scheduler kept one.
+            first_seen=None if d.get("t") is None else self._local(d.get("t")),
             suspicious=int(d.get("suspicious") or 0),
             erred_on_addresses=erred_addr,
             killed_workers=killed_keys,
@@ -1055,6 +1056,11 @@ class LiveSource:
             dependents=int(d.get("dependents") or 0),
             before_attach=bool(d.get("before_attach")),
             origin=origin,
+            time_from=d.get("t_from") or (None if d.get("t") is None else origin),
+            filename=d.get("filename"),
+            filename2=d.get("filename2"),
+            filename_from=d.get("filename_from"),
+            filename_lost=bool(d.get("filename_lost")),
         )
         if fk in self._fail_index and self._fail_index[fk] is None:
             return  # seen before; its detail was dropped to bound memory
@@ -1069,7 +1075,9 @@ class LiveSource:
                           suspicious=f.suspicious, erred_on=f.erred_on or old.erred_on,
                           erred_on_addresses=f.erred_on_addresses or old.erred_on_addresses,
                           killed_workers=f.killed_workers or old.killed_workers,
-                          killed_addresses=f.killed_addresses or old.killed_addresses)
+                          killed_addresses=f.killed_addresses or old.killed_addresses,
+                          filename=f.filename, filename2=f.filename2, filename_from=f.filename_from,
+                          filename_lost=f.filename_lost)
             self._fail_index[fk] = new
             for i in range(len(s.failures) - 1, -1, -1):
                 if s.failures[i] is old:
@@ -1091,14 +1099,18 @@ class LiveSource:
                     self._fail_index[ofk] = None
                 k = (old_f.prefix, old_f.exception_type)
                 summ = s.dropped_summary.get(k)
+                t = old_f.first_seen  # None: before attach, time unknown
                 if summ is None:
-                    s.dropped_summary[k] = [1, old_f.first_seen, old_f.first_seen, old_f.key]
+                    s.dropped_summary[k] = [1, t, t, old_f.key]
                 else:
                     summ[0] += 1
-                    summ[2] = max(summ[2], old_f.first_seen)
+                    if t is not None:
+                        summ[1] = t if summ[1] is None else min(summ[1], t)
+                        summ[2] = t if summ[2] is None else max(summ[2], t)
             del s.failures[:drop]
             s.failures_dropped += drop
-        if f.exception_type == "KilledWorker":
+        if f.exception_type == "KilledWorker" and f.first_seen is not None:
+            # (one from before attach with no known time stays a failure only: no event at a made-up time)
             who = ", ".join(killed_keys) if killed_keys else "unknown workers"
             self._event(f.first_seen, "killed-worker", killed_keys[-1] if killed_keys else None,
                         f"task {key} marked KilledWorker after {f.suspicious} worker death(s); workers it killed: {who}",
