@@ -16,7 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from scalable_tui.models import FailureRecord, RunMeta, RunState, TaskTable, WorkerEvent
 
@@ -99,6 +99,55 @@ class WorkerInfo:
         if not self.memory_limit or self.memory is None:
             return None
         return self.memory / self.memory_limit
+
+    @property
+    def named(self) -> bool:
+        """Was it given a name?  Dask names a worker after its address when it was not."""
+        n = self.name
+        return bool(n) and n != self.address and n not in self.previous_addresses and not _SCHEME.match(n)
+
+    @property
+    def own_name(self) -> str:
+        """Its name, else ``host:port`` of its current address (unshortened; see ``display_names``)."""
+        return self.name if self.named else _SCHEME.sub("", self.address)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def display_names(workers: Iterable[WorkerInfo]) -> dict[str, str]:
+    """ONE label per worker (by ``WorkerInfo.key``) for every screen and export.
+
+    The worker's name when it has one, else ``host:port`` of its address; when
+    several unnamed workers all share one host the host is dropped (``:41941``).
+    Labels are shortened by whole parts only, never cut inside a name, so they
+    stay distinct; the few that still collide (a departed worker whose port was
+    reused) get `` (left)`` or their key added.
+    """
+    ws = list(workers)
+    unnamed = [w for w in ws if not w.named]
+    hosts = {_SCHEME.sub("", w.address).rpartition(":")[0] for w in unnamed}
+    drop_host = len(unnamed) >= 2 and len(hosts) == 1 and "" not in hosts
+    out: dict[str, str] = {}
+    for w in ws:
+        label = w.own_name
+        if drop_host and not w.named:
+            label = ":" + label.rpartition(":")[2]
+        out[w.key] = label
+    seen: dict[str, int] = {}
+    for v in out.values():
+        seen[v] = seen.get(v, 0) + 1
+    if any(n > 1 for n in seen.values()):
+        for w in ws:
+            if seen[out[w.key]] > 1:
+                out[w.key] = f"{out[w.key]} (left)" if not w.alive else out[w.key]
+        again: dict[str, int] = {}
+        for v in out.values():
+            again[v] = again.get(v, 0) + 1
+        for w in ws:
+            if again[out[w.key]] > 1:
+                out[w.key] = f"{out[w.key]} [{w.key}]"
+    return out
 
 
 @dataclass(slots=True)
@@ -363,6 +412,21 @@ class LiveSnapshot:
 
     # -- derived -----------------------------------------------------------
     @property
+    def display_names(self) -> dict[str, str]:
+        """Worker key -> the one label every screen shows (see ``display_names``).  O(workers): call once per render."""
+        return display_names(self.workers.values())
+
+    def display_name(self, worker: str | None, names: dict[str, str] | None = None) -> str:
+        """The label of a worker given by key (events, failures) or address; "-" for none."""
+        if not worker:
+            return "-"
+        names = self.display_names if names is None else names
+        if worker in names:
+            return names[worker]
+        w = self.worker_by_address(worker)
+        return names.get(w.key, w.own_name) if w is not None else _SCHEME.sub("", worker)
+
+    @property
     def alive_workers(self) -> list[WorkerInfo]:
         return [w for w in self.workers.values() if w.alive]
 
@@ -434,6 +498,7 @@ class LiveSnapshot:
         )
         table = TaskTable()
         failures: list[FailureRecord] = []
+        names = self.display_names  # one label per worker, as on the screens
         for f in self.failures:
             r = table.row.get(f.key)
             if r is None:
@@ -443,9 +508,9 @@ class LiveSnapshot:
                 if f.first_seen is not None:
                     table.last_ts[r] = f.first_seen
                 if f.erred_on:
-                    table.worker[r] = f.erred_on[0]
+                    table.worker[r] = self.display_name(f.erred_on[0], names)
                 table.error[r] = (f.exception_type, f.message[:500])
-            failures.append(self._failure_record(len(failures), f))
+            failures.append(self._failure_record(len(failures), f, names))
         worker_events: list[WorkerEvent] = []
         for ev in self.events:
             if ev.kind not in ("worker-added", "worker-removed", "worker-restart-memory", "paused", "resumed",
@@ -456,7 +521,7 @@ class LiveSnapshot:
                 component=None, details={"text": ev.text, "address": ev.address, **ev.details},
             ))
             if include_worker_deaths and ev.kind == "worker-removed" and ev.details.get("unexpected"):
-                failures.append(self._death_record(len(failures), ev))
+                failures.append(self._death_record(len(failures), ev, names))
         ts_all = [f.ts for f in failures if f.ts is not None]
         summary = {
             "source": "live",
@@ -493,7 +558,7 @@ class LiveSnapshot:
                     out.append(t)
         return out
 
-    def _failure_record(self, index: int, f: LiveFailure) -> FailureRecord:
+    def _failure_record(self, index: int, f: LiveFailure, names: dict[str, str] | None = None) -> FailureRecord:
         message = f.message or f.exception
         details: dict[str, Any] = {"prefix": f.prefix, "scheduler_id": f.scheduler_id or ""}
         if f.before_attach:
@@ -512,7 +577,7 @@ class LiveSnapshot:
         if f.exception_type == "KilledWorker" or f.killed_workers:
             details["suspect_task"] = f.key
             if f.killed_workers:
-                details["killed_workers"] = ", ".join(f.killed_workers)
+                details["killed_workers"] = ", ".join(self.display_name(k, names) for k in f.killed_workers)
             mem = self._memory_texts(f.killed_addresses or f.erred_on_addresses)
             if mem:
                 details["memory_evidence"] = " | ".join(mem)[:2000]
@@ -525,7 +590,7 @@ class LiveSnapshot:
             ts=f.first_seen,
             task_id=f.key,
             provider="dask",
-            worker=f.erred_on[0] if f.erred_on else None,
+            worker=self.display_name(f.erred_on[0], names) if f.erred_on else None,
             traceback=f.traceback_text,
             details=details,
             # evidence lines print their source: say there why they have no time
@@ -533,7 +598,7 @@ class LiveSnapshot:
             task_name=f.prefix,
         )
 
-    def _death_record(self, index: int, ev: LiveEvent) -> FailureRecord:
+    def _death_record(self, index: int, ev: LiveEvent, names: dict[str, str] | None = None) -> FailureRecord:
         mem = self._memory_texts([ev.address]) if ev.address else []
         # Same wording for every death of one kind (names and addresses go to the
         # details), so the assistant groups them into one finding.
@@ -551,7 +616,7 @@ class LiveSnapshot:
             ts=ev.ts,
             task_id=None,
             provider="dask",
-            worker=ev.worker,
+            worker=self.display_name(ev.worker, names) if ev.worker else None,
             details=details,
             source="scheduler-events",
         )

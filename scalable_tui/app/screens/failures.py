@@ -100,8 +100,8 @@ class FailuresScreen(FilterableScreen):
                 hl(" <- ".join(f.exception_types) or "-", pattern),
                 hl(task_summary(f), pattern),
                 hl(line(f.pattern, 60), pattern),
-                Text(fmt_iso(f.first_seen)),
-                Text(fmt_iso(f.last_seen)),
+                Text(fmt_iso(f.first_seen) if f.first_seen or not f.before_attach else "before attach"),
+                Text(fmt_iso(f.last_seen) if f.last_seen or not f.before_attach else "before attach"),
                 key=f.id,
             )
         self.sort_table(table)
