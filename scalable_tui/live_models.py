@@ -32,6 +32,7 @@ EVENT_KINDS = (
     "worker-ttl-timed-out",
     "no-workers-timeout-exceeded",
     "cluster-restart",
+    "graph-error",
     "log-warning",
     "log-error",
     "scheduler-restarted",
@@ -513,6 +514,9 @@ class LiveSnapshot:
             failures.append(self._failure_record(len(failures), f, names))
         worker_events: list[WorkerEvent] = []
         for ev in self.events:
+            if ev.kind == "graph-error":  # a failure with no task: the scheduler could not deserialize a graph
+                failures.append(self._graph_error_record(len(failures), ev))
+                continue
             if ev.kind not in ("worker-added", "worker-removed", "worker-restart-memory", "paused", "resumed",
                                "worker-ttl-timed-out", "killed-worker"):
                 continue
@@ -596,6 +600,20 @@ class LiveSnapshot:
             # evidence lines print their source: say there why they have no time
             source="scheduler" if f.first_seen is not None else f"scheduler ({TIME_BEFORE_ATTACH}, time unknown)",
             task_name=f.prefix,
+        )
+
+    def _graph_error_record(self, index: int, ev: LiveEvent) -> FailureRecord:
+        # No task: the tasks of that graph never existed on the scheduler (the client got the error).
+        return FailureRecord(
+            index=index,
+            failure_class="RuntimeError",
+            message=str(ev.details.get("message") or ev.text),
+            timestamp=_iso(ev.ts),
+            ts=ev.ts,
+            task_id=None,
+            provider="dask",
+            details={k: v for k, v in ev.details.items() if isinstance(v, str) and v},
+            source="scheduler-events",
         )
 
     def _death_record(self, index: int, ev: LiveEvent, names: dict[str, str] | None = None) -> FailureRecord:

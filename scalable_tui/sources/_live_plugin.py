@@ -376,9 +376,35 @@ class MonitorPlugin(SchedulerPlugin):
             rss = _ws_memory(ws)[0] if ws is not None else None
             self._event("worker-status", worker=topic, name=self.names.get(topic), prev=msg.get("prev-status"),
                         status=msg.get("status"), rss=rss, limit=ws.memory_limit if ws is not None else None)
+        elif action == "update-graph" and msg.get("status") == "error":
+            self._on_graph_error(topic, msg)
         elif topic == "scheduler" and action in ("worker-ttl-timed-out", "no-workers-timeout-exceeded"):
             self._event(action, worker=msg.get("worker"), name=self.names.get(msg.get("worker")),
                         text=str({k: v for k, v in msg.items() if k != "action"})[:500])
+
+    def _on_graph_error(self, topic, msg: dict) -> None:
+        """A submitted graph the scheduler could not deserialize: no task of it exists, only this event.
+
+        The scheduler calls this hook inside its ``except`` block, once per
+        topic (``scheduler``, then the submitting client's id), with the same
+        message: the cause is read from the exception being handled, as text,
+        and only for builtin exception types (nothing of the user's is run).
+        """
+        if topic != "scheduler":
+            last = self.events[-1] if self.events else None
+            if last is not None and last.get("kind") == "graph-error" and last.get("stimulus") == msg.get("stimulus_id"):
+                last["client"] = str(topic)[:200]
+            return
+        import sys
+
+        exc = sys.exc_info()[1]
+        text = cause = None
+        if exc is not None:
+            text = str(exc)[:1000] if type(exc).__module__ == "builtins" else type(exc).__name__
+            c = exc.__cause__ or exc.__context__
+            if c is not None:
+                cause = f"{type(c).__name__}: {c}"[:1000] if type(c).__module__ == "builtins" else type(c).__name__
+        self._event("graph-error", stimulus=msg.get("stimulus_id"), text=text, cause=cause, client=None)
 
     # -- recording ---------------------------------------------------------
     def _name(self, addr, name) -> str:

@@ -846,6 +846,8 @@ class LiveSource:
             if created <= self._log_ts:
                 continue
             self._log_ts = created
+            if GRAPH_ERROR_TEXT in line:  # limited mode: the scheduler's log line is all there is
+                self._graph_error(self._local(created), line.strip()[:1000], None, None, None)
             m = _KILLED_LOG.search(line)
             if m:
                 self._ingest_failure({
@@ -1026,6 +1028,18 @@ class LiveSource:
             self._event(ts, kind, self._key_for_address(addr) if addr else None, f"{kind}: {ev.get('text', '')}", addr)
         elif kind == "cluster-restart":
             self._event(ts, "cluster-restart", None, "a client restarted the cluster (all workers restart)")
+        elif kind == "graph-error":
+            self._graph_error(ts, ev.get("text"), ev.get("cause"), ev.get("client"), ev.get("stimulus"))
+
+    def _graph_error(self, ts: float, text: str | None, cause: str | None, client: str | None,
+                     stimulus: str | None) -> None:
+        """A task graph the scheduler could not deserialize: an event that ``to_run_state`` makes a failure."""
+        head = (text or GRAPH_ERROR_TEXT).strip().splitlines()[0].rstrip(".")
+        what = f"{head}{f' (cause: {cause})' if cause else ''}"
+        who = f" from {client}" if client else ""
+        self._event(ts, "graph-error", None, f"a task graph submitted{who} could not be deserialized on the scheduler: "
+                    f"{what}; none of its tasks ran", None, message=what, cause=cause or "", client=client or "",
+                    stimulus=stimulus or "")
 
     def _ingest_failure(self, d: dict[str, Any], origin: str = "plugin") -> None:
         s = self._snap
@@ -1155,4 +1169,6 @@ class LiveSource:
             self._recent_mem.pop(next(iter(self._recent_mem)))
 
 
+#: The scheduler's log line when a submitted graph does not deserialize (distributed/scheduler.py update_graph).
+GRAPH_ERROR_TEXT = "Error during deserialization of the task graph"
 _KILLED_LOG = re.compile(r"Task (?P<key>.+?) marked as failed because (?P<n>\d+) workers died")
