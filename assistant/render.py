@@ -184,8 +184,10 @@ def render_markdown(diag: Diagnosis) -> str:
             out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")
         if f.pattern:
             out.append(f"- **Pattern:** {_code(f.pattern)}")
-        if f.first_seen or f.before_attach:
+        if f.before_attach:
             out.append(f"- **Seen:** {_md_escape(seen_text(f))}")
+        elif f.first_seen:
+            out.append(f"- **Seen:** {f.first_seen} … {f.last_seen}")
         if f.task_names:
             out.append("- **Tasks:** " + ", ".join(f"{_code(k)} ×{v}" for k, v in f.task_names.items()))
         if f.resources:

@@ -40,7 +40,7 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None) -> Text:
         t.append(safe(f.pattern) + "\n")
     if f.first_seen or f.last_seen or f.before_attach:
         t.append("seen       ", style="bold")
-        t.append(f"{safe(seen_text(f))}\n")
+        t.append(f"{safe(seen_text(f))}\n" if f.before_attach else f"{safe(f.first_seen)} … {safe(f.last_seen)}\n")
     if f.task_names:
         t.append("tasks      ", style="bold")
         t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")
