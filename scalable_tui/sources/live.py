@@ -1125,7 +1125,8 @@ class LiveSource:
             s.failures_dropped += drop
         if f.exception_type == "KilledWorker" and f.first_seen is not None:
             # (one from before attach with no known time stays a failure only: no event at a made-up time)
-            who = ", ".join(killed_keys) if killed_keys else "unknown workers"
+            names = s.display_names
+            who = ", ".join(s.display_name(k, names) for k in killed_keys) if killed_keys else "unknown workers"
             self._event(f.first_seen, "killed-worker", killed_keys[-1] if killed_keys else None,
                         f"task {key} marked KilledWorker after {f.suspicious} worker death(s); workers it killed: {who}",
                         killed_addr[-1] if killed_addr else None, task=key, suspicious=f.suspicious, killed=who)
