@@ -142,7 +142,14 @@ class _OpaqueUnpickler(pickle.Unpickler):
     """
 
     def find_class(self, module, name):
-        return type("opaque", (_Opaque,), {"_g": (str(module)[:200], str(name)[:200])})
+        g = (str(module)[:200], str(name)[:200])
+        known = self.__dict__.setdefault("_classes", {})
+        cls = known.get(g)
+        if cls is None:
+            if len(known) >= 500:  # a real exception names a handful; do not let one allocate thousands
+                raise pickle.UnpicklingError("too many globals")
+            cls = known[g] = type("opaque", (_Opaque,), {"_g": g})
+        return cls
 
 
 def _exception_bytes(exc):

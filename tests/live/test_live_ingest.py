@@ -104,6 +104,9 @@ def test_exception_pickles_are_read_without_running_them(tmp_path: Path) -> None
     assert not marker.exists()
     assert exception_filenames(pickle.dumps(FileNotFoundError(2, "x", "/a/b.csv"))) == ("/a/b.csv", None)
     assert exception_filenames(b"not a pickle") is None
+    # a pickle that names a thousand globals is refused, not turned into a thousand classes
+    many = b"\x80\x04" + b"".join(b"c" + f"m{i}\nn{i}\n".encode() + b"0" for i in range(1000)) + b"N."
+    assert exception_filenames(many) is None
     # the traceback fallback takes a plain literal only (an f-string is not the path)
     assert traceback_path('  File "m.py", line 3, in f\n    open("/data/in.csv")\n') == "/data/in.csv"
     assert traceback_path('  File "m.py", line 3, in f\n    open(f"/data/{i}.csv")\n') is None
