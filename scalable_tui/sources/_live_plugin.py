@@ -3,7 +3,9 @@
 This module is shipped to the scheduler *by value* (cloudpickle
 ``register_pickle_by_value``): the scheduler does not need ``scalable_tui``
 installed.  Keep it self-contained: it may import only the standard library,
-``dask`` and ``distributed``, never another ``scalable_tui`` module.
+``dask`` and ``distributed``, never another ``scalable_tui`` module.  That is
+also why it is one file of ~600 lines, above the project's ~400: it travels
+as one module (pickled by value, or as source text), so it cannot be split.
 
 What it does, all read-only and cheap:
 
