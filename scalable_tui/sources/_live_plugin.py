@@ -102,6 +102,8 @@ def _ws_memory(ws):
 OS_ERRORS = frozenset(n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, OSError))
 _MAX_PICKLE = 1 << 20
 _MAX_NODES = 5000
+#: ``FileNotFoundError(2, 'No such file or directory')``: Dask's ``repr(e)`` of a file error.
+_ERRNO_REPR = re.compile(r"^[\w.]+\(-?\d+, ['\"]")
 #: A quoted path literal (not an f-string) in a traceback source line.
 _PATH_LITERAL = re.compile(r"""(?<![fFbB\w])[rR]?(['"])((?:/|~/|\.\.?/)[^'"{}\n]{1,1000})\1""")
 
@@ -242,7 +244,9 @@ def file_error_fields(etype, exc, tb, text) -> dict:
     path = traceback_path(tb)
     if path:
         return {"filename": path, "filename_from": "traceback"}
-    return {"filename_lost": True}
+    if text and _ERRNO_REPR.match(text):  # only "(errno, strerror)" reached the scheduler
+        return {"filename_lost": True}
+    return {}
 
 
 def erred_times(scheduler) -> dict:
