@@ -120,15 +120,14 @@ async def debug_in_terminal(app: Any, job: DebugJob, post_mortem: Any = None) ->
     SIGINT is ignored for the session (``q`` quits pdb).  Raises
     ``SuspendNotSupported`` when there is no terminal to hand over.
     """
-    old = None
-    if threading.current_thread() is threading.main_thread():
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         with app.batch_update(), app.suspend():
             return await asyncio.to_thread(replay, job, post_mortem)
     finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        if main:
+            signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
 
 
 def replay(job: DebugJob, post_mortem: Any = None) -> str:
