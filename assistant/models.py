@@ -44,6 +44,9 @@ class Finding(BaseModel):
     workers: list[str] = Field(default_factory=list)
     first_seen: str | None = None
     last_seen: str | None = None
+    #: Occurrences with no known time: they failed before the live monitor attached
+    #: (first/last_seen cover only the others).  Shown as "before attach (time unknown)".
+    before_attach: int = 0
     example_message: str = ""
     example_traceback: str | None = None
     signature: str = ""

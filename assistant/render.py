@@ -110,6 +110,17 @@ def _rstrip_lines(text: str) -> str:
     return _TRAILING.sub(r"\1", text)
 
 
+def seen_text(f: Finding) -> str:
+    """When a finding's failures happened; those from before a live monitor attached have no time."""
+    parts = []
+    if f.first_seen:
+        parts.append(f"{f.first_seen} … {f.last_seen}" if f.last_seen and f.last_seen != f.first_seen else f.first_seen)
+    if f.before_attach:
+        some = f"{f.before_attach} of {f.count} " if f.before_attach < f.count else ""
+        parts.append(f"{some}before attach (time unknown)")
+    return "; ".join(parts)
+
+
 def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
     from rich.text import Text
@@ -127,8 +138,7 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
     ]
     if f.task_names:
         rows.append(("Tasks", ", ".join(f"{printable(k)} ×{v}" for k, v in list(f.task_names.items())[:4])))
-    if f.first_seen:
-        rows.append(("Seen", f"{f.first_seen} … {f.last_seen}" if f.last_seen != f.first_seen else f.first_seen))
+    rows.append(("Seen", seen_text(f)))
     if f.resources:
         r = f.resources
         rows.append(("Requested", ", ".join(f"{k.removeprefix('requested_')}={v}" for k, v in r.items() if v is not None)))
@@ -187,7 +197,9 @@ def render_markdown(diag: Diagnosis) -> str:
             out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")
         if f.pattern:
             out.append(f"- **Pattern:** {_code(f.pattern)}")
-        if f.first_seen:
+        if f.before_attach:
+            out.append(f"- **Seen:** {_md_escape(seen_text(f))}")
+        elif f.first_seen:
             out.append(f"- **Seen:** {f.first_seen} … {f.last_seen}")
         if f.task_names:
             out.append("- **Tasks:** " + ", ".join(f"{_code(k)} ×{v}" for k, v in f.task_names.items()))

@@ -29,6 +29,7 @@ CATEGORIES = (
     "serialization",
     "segfault",
     "cluster_startup",
+    "graph_deserialization",
     "invalid_input",
     "user_code",
     "run_abandoned",
@@ -79,6 +80,10 @@ RULES: tuple[Rule, ...] = (
       patterns=(r"Nanny failed to start", r"Worker failed to start", r"failed to start (?:the )?(?:cluster|worker)",
                 r"Timed out trying to connect to .* after \d+ s.*\bscheduler\b",
                 r"sbatch: error", r"Batch job submission failed", r"Invalid (?:account|partition|qos)")),
+    # Before import_error and serialization: its cause is often "No module named …", but the fix is the scheduler's.
+    R("graph_deserialization", "critical", False, "The scheduler could not deserialize a submitted task graph",
+      patterns=(r"Error during deserialization of the task graph", r"could not be deserialized on the scheduler",
+                r"Scheduler and Client have different environments")),
     R("gpu_oom", "error", False, "GPU out of memory",
       types=frozenset({"OutOfMemoryError"}),
       patterns=(r"CUDA out of memory", r"CUDA error: out of memory", r"cudaErrorMemoryAllocation",
@@ -217,6 +222,14 @@ SUGGESTIONS: dict[str, str] = {
         "The cluster could not start, so no task ran. Check the provider settings of target {target} "
         "(partition, account, memory/walltime limits), the scheduler address and firewall, and the job logs of "
         "the first workers."
+    ),
+    "graph_deserialization": (
+        "The scheduler could not unpickle a task graph that a client submitted, so none of its tasks ran (they never "
+        "appear in the task counts; the submitting client got the error){module_ctx}. Cause: the scheduler's Python "
+        "environment differs from the client's: a module the graph refers to, or a package version, is missing "
+        "there. Fix: run the scheduler, the workers and the client in the same environment (check with "
+        "`client.get_versions(check=True)`); for code in local modules that are not installed on the cluster, ship "
+        "it by value (`cloudpickle.register_pickle_by_value(module)`) or install it on the scheduler too."
     ),
     "invalid_input": (
         "Tasks received data they could not handle{example_ctx}. Validate inputs before submitting, and check the "

@@ -9,13 +9,14 @@ so ``assistant.diagnose.diagnose_state`` works unchanged on live data.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from scalable_tui.models import FailureRecord, RunMeta, RunState, TaskTable, TaskTotals, WorkerEvent
 
@@ -31,6 +32,7 @@ EVENT_KINDS = (
     "worker-ttl-timed-out",
     "no-workers-timeout-exceeded",
     "cluster-restart",
+    "graph-error",
     "log-warning",
     "log-error",
     "scheduler-restarted",
@@ -98,6 +100,55 @@ class WorkerInfo:
         if not self.memory_limit or self.memory is None:
             return None
         return self.memory / self.memory_limit
+
+    @property
+    def named(self) -> bool:
+        """Was it given a name?  Dask names a worker after its address when it was not."""
+        n = self.name
+        return bool(n) and n != self.address and n not in self.previous_addresses and not _SCHEME.match(n)
+
+    @property
+    def own_name(self) -> str:
+        """Its name, else ``host:port`` of its current address (unshortened; see ``display_names``)."""
+        return self.name if self.named else _SCHEME.sub("", self.address)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def display_names(workers: Iterable[WorkerInfo]) -> dict[str, str]:
+    """ONE label per worker (by ``WorkerInfo.key``) for every screen and export.
+
+    The worker's name when it has one, else ``host:port`` of its address; when
+    several unnamed workers all share one host the host is dropped (``:41941``).
+    Labels are shortened by whole parts only, never cut inside a name, so they
+    stay distinct; the few that still collide (a departed worker whose port was
+    reused) get `` (left)`` or their key added.
+    """
+    ws = list(workers)
+    unnamed = [w for w in ws if not w.named]
+    hosts = {_SCHEME.sub("", w.address).rpartition(":")[0] for w in unnamed}
+    drop_host = len(unnamed) >= 2 and len(hosts) == 1 and "" not in hosts
+    out: dict[str, str] = {}
+    for w in ws:
+        label = w.own_name
+        if drop_host and not w.named:
+            label = ":" + label.rpartition(":")[2]
+        out[w.key] = label
+    seen: dict[str, int] = {}
+    for v in out.values():
+        seen[v] = seen.get(v, 0) + 1
+    if any(n > 1 for n in seen.values()):
+        for w in ws:
+            if seen[out[w.key]] > 1:
+                out[w.key] = f"{out[w.key]} (left)" if not w.alive else out[w.key]
+        again: dict[str, int] = {}
+        for v in out.values():
+            again[v] = again.get(v, 0) + 1
+        for w in ws:
+            if again[out[w.key]] > 1:
+                out[w.key] = f"{out[w.key]} [{w.key}]"
+    return out
 
 
 @dataclass(slots=True)
@@ -183,6 +234,38 @@ def split_exception_text(text: str | None, exc_type: str | None = None) -> tuple
     return exc_type or "Exception", text
 
 
+#: Builtin exception types that are file errors (OSError and its subclasses).
+OS_ERROR_TYPES = frozenset(n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, OSError))
+#: Said in place of a file name that did not survive the trip to the scheduler.
+FILENAME_LOST = "the scheduler kept only the errno: the file name was lost"
+#: Printed wherever a failure's time is unknown because it happened before the monitor attached.
+TIME_BEFORE_ATTACH = "before attach"
+
+
+def os_error_message(exception: str | None, exc_type: str, filename: str | None = None,
+                     filename2: str | None = None) -> str | None:
+    """``"FileNotFoundError(2, 'No such file or directory')"`` + path -> Python's ``str(e)``.
+
+    None when the text is not an ``OSError`` repr with ``(errno, strerror)``.
+    """
+    m = _REPR.match((exception or "").strip())
+    if not m:
+        return None
+    try:
+        args = ast.literal_eval(f"({m.group('args')},)") if m.group("args") else ()
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if len(args) < 2 or not isinstance(args[0], int) or not isinstance(args[1], str):
+        return None
+    filename = filename or (args[2] if len(args) > 2 and isinstance(args[2], str) else None)
+    text = f"[Errno {args[0]}] {args[1]}"
+    if filename is not None:
+        text += f": {filename!r}"
+        if filename2 is not None:
+            text += f" -> {filename2!r}"
+    return text
+
+
 @dataclass(slots=True)
 class LiveFailure:
     """One erred task (the one that raised: its erred dependents are only counted)."""
@@ -196,7 +279,9 @@ class LiveFailure:
     traceback: str | None
     #: Worker identities (names) it erred on; addresses in ``erred_on_addresses``.
     erred_on: list[str]
-    first_seen: float
+    #: When it erred, on this machine's clock; None when unknown (it erred before the
+    #: monitor attached and the scheduler no longer remembers when: see ``before_attach``).
+    first_seen: float | None
     #: Worker deaths while it was running (Dask's ``TaskState.suspicious``).
     suspicious: int = 0
     erred_on_addresses: list[str] = field(default_factory=list)
@@ -208,13 +293,42 @@ class LiveFailure:
     dependents: int = 0
     #: Times the same key erred again (after a retry); the text is the latest.
     occurrences: int = 1
-    #: Erred before the monitor plugin was installed (first_seen is then the attach time).
+    #: Erred before the monitor plugin was installed.  Its ``first_seen`` is then the
+    #: scheduler's own time (``time_from`` says which record) or None: never the attach time.
     before_attach: bool = False
     #: "plugin" (full detail) or "logs" (limited mode: from a scheduler log line).
     origin: str = "plugin"
+    #: Where ``first_seen`` comes from: "plugin" (seen as it erred), "transition_log" /
+    #: "task-stream" (the scheduler's record of an earlier failure), "log", or None (unknown).
+    time_from: str | None = None
+    #: File errors: the path(s) Dask's ``repr(e)`` dropped, recovered on the scheduler.
+    filename: str | None = None
+    filename2: str | None = None
+    #: "exception" (the exception object's attributes) or "traceback" (a literal in its source line).
+    filename_from: str | None = None
+    #: A file error whose file name nobody kept (only the errno reached the scheduler).
+    filename_lost: bool = False
+
+    @property
+    def time_known(self) -> bool:
+        return self.first_seen is not None
+
+    @property
+    def time_text(self) -> str:
+        """How to print when it erred: a clock time is the caller's job; this is the unknown case."""
+        return TIME_BEFORE_ATTACH if self.first_seen is None else _iso(self.first_seen) or ""
 
     @property
     def message(self) -> str:
+        """The message as Python prints it (``str(e)``), with a file error's path put back."""
+        if self.exception_type in OS_ERROR_TYPES:
+            text = os_error_message(self.exception, self.exception_type, self.filename, self.filename2)
+            if text is not None:
+                if self.filename_lost:
+                    return f"{text} ({FILENAME_LOST})"
+                if self.filename_from == "traceback":
+                    return f"{text} (file name from the traceback's source line)"
+                return text
         return split_exception_text(self.exception, self.exception_type)[1]
 
     @property
@@ -299,6 +413,21 @@ class LiveSnapshot:
 
     # -- derived -----------------------------------------------------------
     @property
+    def display_names(self) -> dict[str, str]:
+        """Worker key -> the one label every screen shows (see ``display_names``).  O(workers): call once per render."""
+        return display_names(self.workers.values())
+
+    def display_name(self, worker: str | None, names: dict[str, str] | None = None) -> str:
+        """The label of a worker given by key (events, failures) or address; "-" for none."""
+        if not worker:
+            return "-"
+        names = self.display_names if names is None else names
+        if worker in names:
+            return names[worker]
+        w = self.worker_by_address(worker)
+        return names.get(w.key, w.own_name) if w is not None else _SCHEME.sub("", worker)
+
+    @property
     def alive_workers(self) -> list[WorkerInfo]:
         return [w for w in self.workers.values() if w.alive]
 
@@ -375,23 +504,28 @@ class LiveSnapshot:
         )
         table = TaskTable()
         failures: list[FailureRecord] = []
+        names = self.display_names  # one label per worker, as on the screens
         for f in self.failures:
             r = table.row.get(f.key)
             if r is None:
                 r = table.add_row(f.key)
                 table.state[r] = table.strings.get("failed")
                 table.name[r] = table.strings.get(f.prefix)
-                table.last_ts[r] = f.first_seen
+                if f.first_seen is not None:
+                    table.last_ts[r] = f.first_seen
                 if f.erred_on:
-                    table.worker[r] = f.erred_on[0]
+                    table.worker[r] = self.display_name(f.erred_on[0], names)
                 table.error[r] = (f.exception_type, f.message[:500])
-            failures.append(self._failure_record(len(failures), f))
+            failures.append(self._failure_record(len(failures), f, names))
         # A worker death that a KilledWorker failure names is that failure (Dask
         # gave up on the task because of it): counted once, in that failure.
         killed = {a for f in self.failures for a in (*f.killed_addresses, *f.killed_workers)}
         deaths = 0
         worker_events: list[WorkerEvent] = []
         for ev in self.events:
+            if ev.kind == "graph-error":  # a failure with no task: the scheduler could not deserialize a graph
+                failures.append(self._graph_error_record(len(failures), ev))
+                continue
             if ev.kind not in ("worker-added", "worker-removed", "worker-restart-memory", "paused", "resumed",
                                "worker-ttl-timed-out", "killed-worker"):
                 continue
@@ -402,7 +536,7 @@ class LiveSnapshot:
             if ev.kind == "worker-removed" and ev.details.get("unexpected"):
                 deaths += 1
                 if include_worker_deaths and ev.address not in killed and ev.worker not in killed:
-                    failures.append(self._death_record(len(failures), ev))
+                    failures.append(self._death_record(len(failures), ev, names))
         ts_all = [f.ts for f in failures if f.ts is not None]
         summary = {
             "source": "live",
@@ -443,15 +577,26 @@ class LiveSnapshot:
                     out.append(t)
         return out
 
-    def _failure_record(self, index: int, f: LiveFailure) -> FailureRecord:
+    def _failure_record(self, index: int, f: LiveFailure, names: dict[str, str] | None = None) -> FailureRecord:
         message = f.message or f.exception
         details: dict[str, Any] = {"prefix": f.prefix, "scheduler_id": f.scheduler_id or ""}
+        if f.before_attach:
+            details["before_attach"] = True
+            details["time"] = f"{TIME_BEFORE_ATTACH} (from the scheduler's {f.time_from})" if f.time_from \
+                else f"{TIME_BEFORE_ATTACH} (time unknown)"
+        if f.filename:
+            details["filename"] = f.filename
+            if f.filename2:
+                details["filename2"] = f.filename2
+            details["filename_from"] = f.filename_from or ""
+        elif f.filename_lost:
+            details["filename"] = FILENAME_LOST
         if f.suspicious:
             details["suspicious"] = f.suspicious
         if f.exception_type == "KilledWorker" or f.killed_workers:
             details["suspect_task"] = f.key
             if f.killed_workers:
-                details["killed_workers"] = ", ".join(f.killed_workers)
+                details["killed_workers"] = ", ".join(self.display_name(k, names) for k in f.killed_workers)
             mem = self._memory_texts(f.killed_addresses or f.erred_on_addresses)
             if mem:
                 details["memory_evidence"] = " | ".join(mem)[:2000]
@@ -464,14 +609,29 @@ class LiveSnapshot:
             ts=f.first_seen,
             task_id=f.key,
             provider="dask",
-            worker=f.erred_on[0] if f.erred_on else None,
+            worker=self.display_name(f.erred_on[0], names) if f.erred_on else None,
             traceback=f.traceback_text,
             details=details,
-            source="scheduler",
+            # evidence lines print their source: say there why they have no time
+            source="scheduler" if f.first_seen is not None else f"scheduler ({TIME_BEFORE_ATTACH}, time unknown)",
             task_name=f.prefix,
         )
 
-    def _death_record(self, index: int, ev: LiveEvent) -> FailureRecord:
+    def _graph_error_record(self, index: int, ev: LiveEvent) -> FailureRecord:
+        # No task: the tasks of that graph never existed on the scheduler (the client got the error).
+        return FailureRecord(
+            index=index,
+            failure_class="RuntimeError",
+            message=str(ev.details.get("message") or ev.text),
+            timestamp=_iso(ev.ts),
+            ts=ev.ts,
+            task_id=None,
+            provider="dask",
+            details={k: v for k, v in ev.details.items() if isinstance(v, str) and v},
+            source="scheduler-events",
+        )
+
+    def _death_record(self, index: int, ev: LiveEvent, names: dict[str, str] | None = None) -> FailureRecord:
         mem = self._memory_texts([ev.address]) if ev.address else []
         # Same wording for every death of one kind (names and addresses go to the
         # details), so the assistant groups them into one finding.
@@ -489,7 +649,7 @@ class LiveSnapshot:
             ts=ev.ts,
             task_id=None,
             provider="dask",
-            worker=ev.worker,
+            worker=self.display_name(ev.worker, names) if ev.worker else None,
             details=details,
             source="scheduler-events",
         )

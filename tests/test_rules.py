@@ -46,6 +46,8 @@ CASES = [
     ("TypeError", "cannot pickle '_thread.lock' object", "serialization"),
     ("TypeError", "Could not serialize object of type HighLevelGraph", "serialization"),
     ("RuntimeError", "model exited with code -11 (Segmentation fault, core dumped)", "segfault"),
+    ("RuntimeError", "Error during deserialization of the task graph (cause: ModuleNotFoundError: No module named 'gcamlib')",
+     "graph_deserialization"),
     ("ValueError", "could not convert string to float: 'N/A'", "invalid_input"),
     ("KeyError", "'region_27'", "invalid_input"),
     ("ZeroDivisionError", "division by zero", "user_code"),

@@ -472,12 +472,11 @@ class AttachApp(ReviewApp, inherit_bindings=False):
             return
         self.call_from_thread(self._replay, job)
 
-    def _replay(self, job: Any) -> None:
-        from scalable_tui.app.screens.live_debug import replay
+    async def _replay(self, job: Any) -> None:
+        from scalable_tui.app.screens.live_debug import debug_in_terminal
 
         try:
-            with self.suspend():
-                msg = replay(job)
+            msg = await debug_in_terminal(self, job)  # polling and recording go on while pdb is open
         except Exception as exc:  # noqa: BLE001 - e.g. no terminal to hand over (headless)
             try:
                 job.client.close()

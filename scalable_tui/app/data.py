@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from assistant.diagnose import abandoned_info, stale_threshold
 from assistant.models import Diagnosis, Finding
-from assistant.render import TRANSIENT_TEXT
+from assistant.render import TRANSIENT_TEXT, seen_text
 from assistant.textsafe import printable
 from scalable_tui.models import (
     TERMINAL_STATES,
@@ -461,8 +461,9 @@ def finding_text(f: Finding) -> str:
         lines.append("exception: " + " <- ".join(printable(x) for x in f.exception_types))
     if f.pattern:
         lines.append(f"pattern: {printable(f.pattern)}")
-    if f.first_seen or f.last_seen:
-        lines.append(f"first seen: {f.first_seen or '-'}   last seen: {f.last_seen or '-'}")
+    if f.first_seen or f.last_seen or f.before_attach:
+        lines.append(f"seen: {seen_text(f)}" if f.before_attach
+                     else f"first seen: {f.first_seen or '-'}   last seen: {f.last_seen or '-'}")
     if f.evidence:
         lines.append("evidence:")
         lines.extend(f"  {e.timestamp or '-'}  {printable(e.source)}  {printable(e.text)}" for e in f.evidence)

@@ -167,6 +167,7 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
     from collections import Counter
 
     cats: Counter[str] = Counter()
+    names = snap.display_names  # the one label per worker that the screens and findings use
     for f in diag.findings:
         if f.count:
             cats[f.category] += f.count
@@ -178,7 +179,7 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
         "mode": snap.mode,
         "versions": {"client": snap.client_versions, "scheduler": snap.scheduler_versions},
         "workers": [
-            {"name": w.name, "address": w.address, "status": w.status, "alive": w.alive, "restarts": w.restarts,
+            {"name": w.name, "label": names[w.key], "address": w.address, "status": w.status, "alive": w.alive, "restarts": w.restarts,
              "memory_kills": w.memory_kills, "memory_limit": w.memory_limit, "left_reason": w.left_reason}
             for w in snap.workers.values()
         ],
@@ -198,7 +199,8 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
         ],
         "events": {
             "counts": dict(snap.event_counts),
-            "recent": [{"ts": e.ts, "kind": e.kind, "worker": e.worker, "text": e.text} for e in list(snap.events)[-40:]],
+            "recent": [{"ts": e.ts, "kind": e.kind, "worker": names.get(e.worker, e.worker) if e.worker else None,
+                        "text": e.text} for e in list(snap.events)[-40:]],
         },
         "notices": list(snap.notices),
     }

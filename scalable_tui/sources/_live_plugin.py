@@ -3,7 +3,9 @@
 This module is shipped to the scheduler *by value* (cloudpickle
 ``register_pickle_by_value``): the scheduler does not need ``scalable_tui``
 installed.  Keep it self-contained: it may import only the standard library,
-``dask`` and ``distributed``, never another ``scalable_tui`` module.
+``dask`` and ``distributed``, never another ``scalable_tui`` module.  That is
+also why it is one file of ~600 lines, above the project's ~400: it travels
+as one module (pickled by value, or as source text), so it cannot be split.
 
 What it does, all read-only and cheap:
 
@@ -20,6 +22,15 @@ What it does, all read-only and cheap:
   worker's last memory and status), pauses, nanny memory kills
   (``worker-restart-memory``), worker-ttl timeouts; and which workers each
   task killed (for ``KilledWorker``).
+* for file errors (``OSError`` and its subclasses) recovers the file name
+  that Dask's ``repr(e)`` drops: from the pickled exception the scheduler
+  holds, read by ``_OpaqueUnpickler`` (every global it names becomes an inert
+  stand-in: nothing is imported, constructed or called), else from a string
+  literal in the traceback's last source line; when neither has it, the
+  failure says the name was lost.
+* failures found at install time (before the plugin existed) carry the
+  scheduler's own time when it still has one (``transition_log``, the
+  task-stream plugin's buffer if someone installed it), else no time at all.
 * adds two RPC handlers (msgpack-only replies):
   ``scalable_tui_summary`` (O(prefixes + workers) + what is new since the
   caller's cursors) and ``scalable_tui_erred`` (paging through failures).
@@ -33,6 +44,10 @@ handlers gone and installs a fresh plugin (its rings restart).
 
 from __future__ import annotations
 
+import builtins
+import io
+import pickle
+import re
 import time
 from collections import deque
 from itertools import islice
@@ -42,7 +57,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 PLUGIN_NAME = "scalable-tui-monitor"
 #: Bump when the reply format or the hooks change: a monitor that finds an
 #: older version installed replaces it.
-PLUGIN_VERSION = 2
+PLUGIN_VERSION = 3
 HANDLER_SUMMARY = "scalable_tui_summary"
 HANDLER_ERRED = "scalable_tui_erred"
 HANDLER_DETACH = "scalable_tui_detach"
@@ -80,6 +95,180 @@ def _ws_memory(ws):
         return m.process, m.managed, m.unmanaged, m.spilled
     except Exception:  # metrics not yet received
         return None, None, None, None
+
+
+# -- file names of file errors ---------------------------------------------
+#: Builtin exception types that carry ``filename``/``filename2`` (OSError and its subclasses).
+OS_ERRORS = frozenset(n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, OSError))
+_MAX_PICKLE = 1 << 20
+_MAX_NODES = 5000
+#: ``FileNotFoundError(2, 'No such file or directory')``: Dask's ``repr(e)`` of a file error.
+_ERRNO_REPR = re.compile(r"^[\w.]+\(-?\d+, ['\"]")
+#: A quoted path literal (not an f-string) in a traceback source line.
+_PATH_LITERAL = re.compile(r"""(?<![fFbB\w])[rR]?(['"])((?:/|~/|\.\.?/)[^'"{}\n]{1,1000})\1""")
+
+
+class _Opaque:
+    """Inert stand-in for every global a pickle names: records its arguments, runs nothing."""
+
+    _g: tuple[str, str] = ("?", "?")
+
+    def __new__(cls, *args, **kw):
+        o = object.__new__(cls)
+        o.args = args
+        o.state = None
+        return o
+
+    def __init__(self, *args, **kw) -> None:
+        self.args = args
+
+    def __setstate__(self, state) -> None:
+        self.state = state
+
+    def append(self, x) -> None:
+        pass
+
+    def extend(self, xs) -> None:
+        pass
+
+    def __setitem__(self, k, v) -> None:
+        pass
+
+
+class _OpaqueUnpickler(pickle.Unpickler):
+    """Reads a pickle's structure without importing or calling anything it names.
+
+    ``find_class`` is the only way a pickle reaches code (``REDUCE``, ``NEWOBJ``,
+    ``BUILD``, ``INST``/``OBJ`` and extension codes all go through it, and
+    ``persistent_load`` is not defined, so it raises): here it returns a fresh
+    ``_Opaque`` subclass, so the whole object graph is made of dicts, tuples,
+    strings, numbers and stand-ins.
+    """
+
+    def find_class(self, module, name):
+        g = (str(module)[:200], str(name)[:200])
+        known = self.__dict__.setdefault("_classes", {})
+        cls = known.get(g)
+        if cls is None:
+            if len(known) >= 500:  # a real exception names a handful; do not let one allocate thousands
+                raise pickle.UnpicklingError("too many globals")
+            cls = known[g] = type("opaque", (_Opaque,), {"_g": g})
+        return cls
+
+
+def _exception_bytes(exc):
+    """The pickle bytes of a ``TaskState.exception`` (bytes or a ``Serialized``), not deserialized."""
+    if isinstance(exc, (bytes, bytearray, memoryview)):
+        return bytes(exc)
+    header = getattr(exc, "header", None)
+    frames = getattr(exc, "frames", None)
+    if not isinstance(header, dict) or not frames:
+        return None
+    if header.get("serializer") not in ("pickle", "dask"):
+        return None
+    if any(header.get("compression") or ()):
+        from distributed.protocol.compression import decompress  # codecs only, no pickle
+
+        frames = decompress(header, frames)
+    if sum(len(f) for f in frames) > _MAX_PICKLE:
+        return None
+    return b"".join(bytes(f) for f in frames)
+
+
+def _name_text(x):
+    if isinstance(x, bytes):
+        x = x.decode("utf-8", "replace")
+    return x[:1000] if isinstance(x, str) and x else None
+
+
+def exception_filenames(exc):
+    """``(filename, filename2)`` of the file error a task raised, or None when its pickle is unreadable.
+
+    Walks the inert object graph breadth first (bounded): tblib's pickle has
+    an attribute dict with ``errno`` and ``filename``; a plain pickle calls
+    the class with ``(errno, strerror, filename, winerror, filename2)``.
+    """
+    data = _exception_bytes(exc)
+    if not data or len(data) > _MAX_PICKLE:
+        return None
+    try:
+        root = _OpaqueUnpickler(io.BytesIO(data)).load()
+    except Exception:
+        return None
+    queue = deque([root])
+    seen = set()
+    n = 0
+    while queue and n < _MAX_NODES:
+        x = queue.popleft()
+        n += 1
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, dict):
+            if "errno" in x and ("filename" in x or "filename2" in x):
+                return _name_text(x.get("filename")), _name_text(x.get("filename2"))
+            queue.extend(islice(x.values(), 100))
+        elif isinstance(x, _Opaque):
+            a = x.args
+            g = type(x)._g
+            if g[0] == "builtins" and g[1] in OS_ERRORS and len(a) >= 3:
+                return _name_text(a[2]), _name_text(a[4]) if len(a) >= 5 else None
+            queue.extend(a[:20])
+            if x.state is not None:
+                queue.append(x.state)
+        elif isinstance(x, (list, tuple)):
+            queue.extend(x[:100])
+    return None, None
+
+
+def traceback_path(tb):
+    """A path literal in the innermost source line of a traceback text (``open("/data/x.csv")``)."""
+    if not tb:
+        return None
+    for line in reversed(str(tb)[-4000:].splitlines()):
+        s = line.strip()
+        if not s or s.startswith("File ") or set(s) <= {"^", "~", " "}:
+            continue
+        m = _PATH_LITERAL.search(s)
+        return m.group(2) if m else None
+    return None
+
+
+def file_error_fields(etype, exc, tb, text) -> dict:
+    """The file name(s) of a file error, and where they came from; or that they were lost."""
+    if etype not in OS_ERRORS or (text and ": '" in text):
+        return {}
+    names = exception_filenames(exc)
+    if names and (names[0] or names[1]):
+        return {"filename": names[0], "filename2": names[1], "filename_from": "exception"}
+    path = traceback_path(tb)
+    if path:
+        return {"filename": path, "filename_from": "traceback"}
+    if text and _ERRNO_REPR.match(text):  # only "(errno, strerror)" reached the scheduler
+        return {"filename_lost": True}
+    return {}
+
+
+def erred_times(scheduler) -> dict:
+    """Scheduler-side times of erred transitions it still remembers: key -> (epoch seconds, where from)."""
+    out: dict = {}
+    for plugin in list(getattr(scheduler, "plugins", {}).values()):
+        if getattr(plugin, "name", None) != "task-stream":  # read it only if someone installed it
+            continue
+        for d in list(getattr(plugin, "buffer", ()) or ()):
+            try:
+                if d.get("status") == "error" or d.get("exception") is not None or d.get("finish") == "erred":
+                    stop = max(s["stop"] for s in d["startstops"])
+                    out[_key_text(d["key"])] = (float(stop), "task-stream")
+            except Exception:
+                continue
+    for tr in list(getattr(scheduler, "transition_log", ()) or ()):
+        try:
+            if tr[2] == "erred":
+                out[_key_text(tr[0])] = (float(tr[5]), "transition_log")
+        except Exception:
+            continue
+    return out
 
 
 class MonitorPlugin(SchedulerPlugin):
@@ -127,9 +316,13 @@ class MonitorPlugin(SchedulerPlugin):
             self._name(addr, ws.name)
             self.status[addr] = ws.status.name
         # Failures that happened before the plugin was installed: one scan, once.
+        # Their time is the scheduler's own where it still has one, else unknown.
+        when = None
         for ts in list(scheduler.tasks.values()):
             if ts.state == "erred" and ts.exception_blame is ts:
-                self._record_failure(ts, {}, None, before_attach=True)
+                if when is None:
+                    when = erred_times(scheduler)
+                self._record_failure(ts, {}, None, before_attach=True, when=when.get(_key_text(ts.key)))
             elif ts.state == "erred":
                 self.n_dependents += 1
         scheduler.handlers[HANDLER_SUMMARY] = self.summary
@@ -196,9 +389,35 @@ class MonitorPlugin(SchedulerPlugin):
             rss = _ws_memory(ws)[0] if ws is not None else None
             self._event("worker-status", worker=topic, name=self.names.get(topic), prev=msg.get("prev-status"),
                         status=msg.get("status"), rss=rss, limit=ws.memory_limit if ws is not None else None)
+        elif action == "update-graph" and msg.get("status") == "error":
+            self._on_graph_error(topic, msg)
         elif topic == "scheduler" and action in ("worker-ttl-timed-out", "no-workers-timeout-exceeded"):
             self._event(action, worker=msg.get("worker"), name=self.names.get(msg.get("worker")),
                         text=str({k: v for k, v in msg.items() if k != "action"})[:500])
+
+    def _on_graph_error(self, topic, msg: dict) -> None:
+        """A submitted graph the scheduler could not deserialize: no task of it exists, only this event.
+
+        The scheduler calls this hook inside its ``except`` block, once per
+        topic (``scheduler``, then the submitting client's id), with the same
+        message: the cause is read from the exception being handled, as text,
+        and only for builtin exception types (nothing of the user's is run).
+        """
+        if topic != "scheduler":
+            last = self.events[-1] if self.events else None
+            if last is not None and last.get("kind") == "graph-error" and last.get("stimulus") == msg.get("stimulus_id"):
+                last["client"] = str(topic)[:200]
+            return
+        import sys
+
+        exc = sys.exc_info()[1]
+        text = cause = None
+        if exc is not None:
+            text = str(exc)[:1000] if type(exc).__module__ == "builtins" else type(exc).__name__
+            c = exc.__cause__ or exc.__context__
+            if c is not None:
+                cause = f"{type(c).__name__}: {c}"[:1000] if type(c).__module__ == "builtins" else type(c).__name__
+        self._event("graph-error", stimulus=msg.get("stimulus_id"), text=text, cause=cause, client=None)
 
     # -- recording ---------------------------------------------------------
     def _name(self, addr, name) -> str:
@@ -242,7 +461,7 @@ class MonitorPlugin(SchedulerPlugin):
                     rss=rss, limit=limit, last_seen=last_seen,
                     lost=len(msg.get("lost-computed-tasks") or ()) + len(msg.get("lost-scattered-tasks") or ()))
 
-    def _record_failure(self, ts, kwargs: dict, stimulus_id, before_attach: bool = False) -> None:
+    def _record_failure(self, ts, kwargs: dict, stimulus_id, before_attach: bool = False, when=None) -> None:
         key = _key_text(ts.key)
         text = ts.exception_text
         etype = None
@@ -272,12 +491,21 @@ class MonitorPlugin(SchedulerPlugin):
             if not erred_on and last:
                 erred_on = [last]
         prefix = ts.prefix.name
+        if before_attach:
+            t, t_from = when if when else (None, None)
+        else:
+            t, t_from = time.time(), "plugin"
+        try:
+            files = file_error_fields(etype, ts.exception, ts.traceback_text, text)
+        except Exception:  # pragma: no cover - never let a hook fail
+            files = {}
         self.n_failures += 1
         counts = self.err_counts.setdefault(prefix, {})
         counts[etype or "?"] = counts.get(etype or "?", 0) + 1
         self.failures.append({
             "seq": self.n_failures,
-            "t": time.time(),
+            "t": t,
+            "t_from": t_from,
             "key": key,
             "prefix": prefix,
             "group": ts.group.name,
@@ -290,6 +518,7 @@ class MonitorPlugin(SchedulerPlugin):
             "killed": killed,
             "dependents": len(ts.dependents),
             "before_attach": before_attach,
+            **files,
         })
 
     # -- handlers (called via raw rpc; replies are msgpack-only) -----------

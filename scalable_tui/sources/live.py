@@ -846,6 +846,8 @@ class LiveSource:
             if created <= self._log_ts:
                 continue
             self._log_ts = created
+            if GRAPH_ERROR_TEXT in line:  # limited mode: the scheduler's log line is all there is
+                self._graph_error(self._local(created), line.strip()[:1000], None, None, None)
             m = _KILLED_LOG.search(line)
             if m:
                 self._ingest_failure({
@@ -1026,6 +1028,18 @@ class LiveSource:
             self._event(ts, kind, self._key_for_address(addr) if addr else None, f"{kind}: {ev.get('text', '')}", addr)
         elif kind == "cluster-restart":
             self._event(ts, "cluster-restart", None, "a client restarted the cluster (all workers restart)")
+        elif kind == "graph-error":
+            self._graph_error(ts, ev.get("text"), ev.get("cause"), ev.get("client"), ev.get("stimulus"))
+
+    def _graph_error(self, ts: float, text: str | None, cause: str | None, client: str | None,
+                     stimulus: str | None) -> None:
+        """A task graph the scheduler could not deserialize: an event that ``to_run_state`` makes a failure."""
+        head = (text or GRAPH_ERROR_TEXT).strip().splitlines()[0].rstrip(".")
+        what = f"{head}{f' (cause: {cause})' if cause else ''}"
+        who = f" from {client}" if client else ""
+        self._event(ts, "graph-error", None, f"a task graph submitted{who} could not be deserialized on the scheduler: "
+                    f"{what}; none of its tasks ran", None, message=what, cause=cause or "", client=client or "",
+                    stimulus=stimulus or "")
 
     def _ingest_failure(self, d: dict[str, Any], origin: str = "plugin") -> None:
         s = self._snap
@@ -1045,7 +1059,8 @@ class LiveSource:
             exception=d.get("text") or etype or "",
             traceback=d.get("tb"),
             erred_on=erred_on,
-            first_seen=self._local(d.get("t")),
+            # None stays None: a failure from before attach has no time unless the scheduler kept one.
+            first_seen=None if d.get("t") is None else self._local(d.get("t")),
             suspicious=int(d.get("suspicious") or 0),
             erred_on_addresses=erred_addr,
             killed_workers=killed_keys,
@@ -1055,6 +1070,11 @@ class LiveSource:
             dependents=int(d.get("dependents") or 0),
             before_attach=bool(d.get("before_attach")),
             origin=origin,
+            time_from=d.get("t_from") or (None if d.get("t") is None else origin),
+            filename=d.get("filename"),
+            filename2=d.get("filename2"),
+            filename_from=d.get("filename_from"),
+            filename_lost=bool(d.get("filename_lost")),
         )
         if fk in self._fail_index and self._fail_index[fk] is None:
             return  # seen before; its detail was dropped to bound memory
@@ -1069,7 +1089,9 @@ class LiveSource:
                           suspicious=f.suspicious, erred_on=f.erred_on or old.erred_on,
                           erred_on_addresses=f.erred_on_addresses or old.erred_on_addresses,
                           killed_workers=f.killed_workers or old.killed_workers,
-                          killed_addresses=f.killed_addresses or old.killed_addresses)
+                          killed_addresses=f.killed_addresses or old.killed_addresses,
+                          filename=f.filename, filename2=f.filename2, filename_from=f.filename_from,
+                          filename_lost=f.filename_lost)
             self._fail_index[fk] = new
             for i in range(len(s.failures) - 1, -1, -1):
                 if s.failures[i] is old:
@@ -1091,15 +1113,20 @@ class LiveSource:
                     self._fail_index[ofk] = None
                 k = (old_f.prefix, old_f.exception_type)
                 summ = s.dropped_summary.get(k)
+                t = old_f.first_seen  # None: before attach, time unknown
                 if summ is None:
-                    s.dropped_summary[k] = [1, old_f.first_seen, old_f.first_seen, old_f.key]
+                    s.dropped_summary[k] = [1, t, t, old_f.key]
                 else:
                     summ[0] += 1
-                    summ[2] = max(summ[2], old_f.first_seen)
+                    if t is not None:
+                        summ[1] = t if summ[1] is None else min(summ[1], t)
+                        summ[2] = t if summ[2] is None else max(summ[2], t)
             del s.failures[:drop]
             s.failures_dropped += drop
-        if f.exception_type == "KilledWorker":
-            who = ", ".join(killed_keys) if killed_keys else "unknown workers"
+        if f.exception_type == "KilledWorker" and f.first_seen is not None:
+            # (one from before attach with no known time stays a failure only: no event at a made-up time)
+            names = s.display_names
+            who = ", ".join(s.display_name(k, names) for k in killed_keys) if killed_keys else "unknown workers"
             self._event(f.first_seen, "killed-worker", killed_keys[-1] if killed_keys else None,
                         f"task {key} marked KilledWorker after {f.suspicious} worker death(s); workers it killed: {who}",
                         killed_addr[-1] if killed_addr else None, task=key, suspicious=f.suspicious, killed=who)
@@ -1143,4 +1170,6 @@ class LiveSource:
             self._recent_mem.pop(next(iter(self._recent_mem)))
 
 
+#: The scheduler's log line when a submitted graph does not deserialize (distributed/scheduler.py update_graph).
+GRAPH_ERROR_TEXT = "Error during deserialization of the task graph"
 _KILLED_LOG = re.compile(r"Task (?P<key>.+?) marked as failed because (?P<n>\d+) workers died")

@@ -101,8 +101,8 @@ class FailuresScreen(FilterableScreen):
                 hl(" <- ".join(f.exception_types) or "-", pattern),
                 hl(task_summary(f), pattern),
                 hl(line(f.pattern, 60), pattern),
-                Text(fmt_iso(f.first_seen)),
-                Text(fmt_iso(f.last_seen)),
+                Text(fmt_iso(f.first_seen) if f.first_seen or not f.before_attach else "before attach"),
+                Text(fmt_iso(f.last_seen) if f.last_seen or not f.before_attach else "before attach"),
                 key=f.id,
             )
         self.sort_table(table)
@@ -222,7 +222,7 @@ class FailureGroupScreen(FilterableScreen):
         self.records = [r for _i, r in items]
         for i, r in enumerate(self.records):
             table.add_row(
-                Text(fmt_iso(r.timestamp)),
+                Text(fmt_iso(r.timestamp) if r.timestamp or not r.details.get("before_attach") else "before attach"),
                 hl(r.task_name, pattern),
                 hl((r.task_id or "-")[:12], pattern),
                 hl(split_worker(r.worker)[0], pattern),  # never a Dask key
@@ -312,7 +312,7 @@ class FailureDetailScreen(RunScreen):
         t.append(safe(r.message))
         t.append("\n\n")
         rows = [
-            ("time", safe(r.timestamp)),
+            ("time", safe(r.timestamp or r.details.get("time"))),
             ("task", f"{safe(r.task_name)}  ({safe(r.task_id)})"),
             ("component", safe(r.component)),
             ("worker", safe(split_worker(r.worker)[0])),

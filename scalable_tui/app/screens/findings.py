@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from assistant.models import Finding
-from assistant.render import TRANSIENT_TEXT
+from assistant.render import TRANSIENT_TEXT, seen_text
 from scalable_tui.app.ai import ai_section
 from scalable_tui.app.data import RunSnapshot, finding_text, select_findings
 from scalable_tui.app.fmt import hl, safe
@@ -38,9 +38,9 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None) -> Text:
     if f.pattern:
         t.append("pattern    ", style="bold")
         t.append(safe(f.pattern) + "\n")
-    if f.first_seen or f.last_seen:
+    if f.first_seen or f.last_seen or f.before_attach:
         t.append("seen       ", style="bold")
-        t.append(f"{safe(f.first_seen)} … {safe(f.last_seen)}\n")
+        t.append(f"{safe(seen_text(f))}\n" if f.before_attach else f"{safe(f.first_seen)} … {safe(f.last_seen)}\n")
     if f.task_names:
         t.append("tasks      ", style="bold")
         t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")

@@ -4,12 +4,19 @@ The way Dask's ``Client.recreate_error_locally`` does it (``get_runspec`` on
 the scheduler, then the inputs gathered), with a short-lived ``Client`` that
 exists only for this action: it is the only place the attach app fetches task
 data, and it asks first.
+
+Monitoring goes on while pdb is open (``debug_in_terminal``): the replay runs
+on a thread and the app's event loop keeps polling the scheduler, recording
+and diagnosing; only the screen is handed over.
 """
 
 from __future__ import annotations
 
+import asyncio
 import pdb
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +106,28 @@ def fetch_task(address: str, key: str, security: Any = None, timeout: float = 10
         client.close()
         raise DebugUnavailable(f"cannot fetch task {key}: {type(e).__name__}: {str(e)[:200]}") from None
     return DebugJob(key, client, runspec, deps)
+
+
+async def debug_in_terminal(app: Any, job: DebugJob, post_mortem: Any = None) -> str:
+    """Give the terminal to the replay and pdb, and keep the app monitoring meanwhile.
+
+    ``app.suspend()`` releases the terminal (no key reading, the alternate
+    screen left); ``app.batch_update()`` holds every repaint until pdb quits,
+    so nothing the live source changes meanwhile is drawn over pdb's prompt.
+    The replay runs on a thread (``asyncio.to_thread``): the event loop, and
+    with it the poll loop, the recorder and the diagnosis, keeps running.
+    Ctrl+C in the cooked terminal would interrupt the event loop, not pdb:
+    SIGINT is ignored for the session (``q`` quits pdb).  Raises
+    ``SuspendNotSupported`` when there is no terminal to hand over.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        with app.batch_update(), app.suspend():
+            return await asyncio.to_thread(replay, job, post_mortem)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
 
 
 def replay(job: DebugJob, post_mortem: Any = None) -> str:

@@ -223,9 +223,12 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
             t.append(f"{restarts} restarts", style="bold red" if restarts else "")
             t.append(f"  ·  {kills} memory kills", style="bold red" if kills else "")
             t.append(f"  ·  {len(gone)} departed", style="dim")
-        for w in sorted(alive, key=lambda w: -(w.memory_fraction or 0))[:6]:
+        names = live.display_names  # one label per worker, never cut (it would stop telling them apart)
+        top = sorted(alive, key=lambda w: -(w.memory_fraction or 0))[:6]
+        width = max((len(names[w.key]) for w in top), default=0)
+        for w in top:
             t.append("\n")
-            t.append(f"{safe(w.name)[:14]:<14} ")
+            t.append(f"{safe(names[w.key]):<{width}} ")
             t.append_text(memory_bar(w, 12))
             t.append(f"  {w.status}", style=STATUS_STYLE.get(w.status, ""))
         return t
@@ -328,6 +331,9 @@ class LiveListScreen(ColumnSort, LiveSyncMixin, FilterableScreen):
 
     def n_sort_columns(self) -> int:
         return len(self.COLUMNS)
+
+    #: Worker key -> display label (``LiveSnapshot.display_names``), refreshed by ``all_items``.
+    names: dict[str, str] = {}
 
     def all_items(self, live: LiveSnapshot) -> list[Any]:
         return []
@@ -454,6 +460,7 @@ class LiveWorkersScreen(LiveListScreen):
     )
 
     def all_items(self, live: LiveSnapshot) -> list[WorkerInfo]:
+        self.names = live.display_names
         return list(live.workers.values())
 
     def default_order(self, items: list[WorkerInfo]) -> list[WorkerInfo]:
@@ -464,7 +471,8 @@ class LiveWorkersScreen(LiveListScreen):
                 or w.memory_kills > 0 or (w.memory_fraction or 0) >= 0.8)
 
     def fields(self, w: WorkerInfo) -> list[str]:
-        return [w.name, w.address, w.host or "", w.status, w.left_reason or "", *w.previous_addresses]
+        return [self.names.get(w.key, w.own_name), w.name, w.address, w.host or "", w.status, w.left_reason or "",
+                *w.previous_addresses]
 
     def row_style(self, w: WorkerInfo) -> str:
         return "dim" if not w.alive else ""
@@ -481,7 +489,7 @@ class LiveWorkersScreen(LiveListScreen):
             why.append_text(hl(line(w.left_reason, 90), pattern))
             mem = Text("-")
         return [
-            hl(w.name, pattern, "bold"),
+            hl(self.names.get(w.key, w.own_name), pattern, "bold"),
             hl(w.address.split("://", 1)[-1], pattern),
             hl(w.host, pattern),
             hl(w.status, pattern, STATUS_STYLE.get(w.status, "")),
@@ -504,7 +512,7 @@ class LiveWorkersScreen(LiveListScreen):
 
     def detail(self, w: WorkerInfo) -> Text:
         t = Text()
-        t.append(safe(w.name), style="bold")
+        t.append(safe(self.names.get(w.key, w.own_name)), style="bold")
         t.append(f"  {safe(w.address)}")
         if w.host:
             t.append(f"  on {safe(w.host)}")
@@ -523,7 +531,7 @@ class LiveWorkersScreen(LiveListScreen):
         w = self.current()
         if w is None:
             return None
-        return (f"{w.name}\t{w.address}\t{w.host}\t{w.status}\tmemory {mib(w.memory)}/{mib(w.memory_limit)}\t"
+        return (f"{self.names.get(w.key, w.own_name)}\t{w.address}\t{w.host}\t{w.status}\tmemory {mib(w.memory)}/{mib(w.memory_limit)}\t"
                 f"restarts {w.restarts}\t{w.left_reason or ''}\n")
 
 
@@ -610,6 +618,7 @@ class LiveEventsScreen(LiveListScreen):
     )
 
     def all_items(self, live: LiveSnapshot) -> list[LiveEvent]:
+        self.names = live.display_names
         return list(live.events)
 
     def default_order(self, items: list[LiveEvent]) -> list[LiveEvent]:
@@ -619,13 +628,13 @@ class LiveEventsScreen(LiveListScreen):
         return e.kind in FAULT_EVENTS
 
     def fields(self, e: LiveEvent) -> list[str]:
-        return [e.kind, e.worker or "", e.text, e.address or ""]
+        return [e.kind, self.names.get(e.worker or "", e.worker or ""), e.text, e.address or ""]
 
     def cells(self, e: LiveEvent, pattern: re.Pattern[str] | None) -> list[Text]:
         return [
             Text(clock(e.ts)),
             hl(e.kind, pattern, EVENT_STYLE.get(e.kind, "")),
-            hl(e.worker, pattern),
+            hl(self.names.get(e.worker or "", e.worker), pattern),
             hl(line(e.text, 160), pattern),
         ]
 
@@ -640,4 +649,4 @@ class LiveEventsScreen(LiveListScreen):
 
     def copy_text(self) -> str | None:
         e = self.current()
-        return None if e is None else f"{clock(e.ts)} {e.kind} {e.worker or '-'} {e.text}\n"
+        return None if e is None else f"{clock(e.ts)} {e.kind} {self.names.get(e.worker or '', e.worker or '-')} {e.text}\n"
