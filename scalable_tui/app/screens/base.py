@@ -29,6 +29,10 @@ class RunScreen(Screen[None]):
     DEFAULT_CSS = """
     RunScreen #body { height: 1fr; }
     RunScreen .title { text-style: bold; color: $accent; padding: 0 0 0 0; }
+    /* The compact footer's keys have a right margin; on the docked "^p palette"
+       key that left a one-cell gap at the right edge where the keys scrolled
+       behind it showed through (a stray "x" at 80 columns). */
+    RunScreen Footer.-compact FooterKey.-command-palette { margin-right: 0; padding-right: 1; }
     """
     BINDINGS = [Binding("escape", "back", "Back", show=False)]
     AUTO_FOCUS = "DataTable"

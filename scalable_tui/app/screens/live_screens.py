@@ -22,16 +22,15 @@ from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from scalable_tui.app.fmt import fmt_duration, hl, line, safe
+from scalable_tui.app.fmt import SEVERITY_STYLE, ago, clock, distinct_title, hl, line, memory_of, mib, safe, title_distinctions
 from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
-from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, mib, prefix_bar, prefix_counts
+from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, prefix_bar
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
 
 if TYPE_CHECKING:
     from scalable_tui.app.attach import AttachApp
 
-SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_STYLE = {"running": "green", "paused": "bold yellow", "closing": "magenta", "closing_gracefully": "magenta",
                 "init": "cyan", "left": "dim"}
 EVENT_STYLE = {
@@ -46,20 +45,10 @@ FAULT_EVENTS = frozenset({"worker-removed", "worker-restart-memory", "killed-wor
                           "no-workers-timeout-exceeded"})
 
 
-def ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return fmt_duration(max(0.0, seconds))
-
-
 def view_time(app: object) -> float:
     """The moment the screens show: now when live, the replayed moment in a replay."""
     get = getattr(app, "view_time", None)
     return get() if callable(get) else time.time()
-
-
-def clock(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
 
 
 class LiveSyncMixin:
@@ -151,9 +140,10 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
             t.append(f"(+{live.failures_dropped} summarized, {live.failures_missed} missed)\n", style="dim")
         self.query_one("#lv-categories", Static).update(t)
         t = Text()
+        distinctions = title_distinctions(findings)
         for f in findings[:6]:
             t.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
-            t.append(f" {safe(f.title)}")
+            t.append(f" {distinct_title(f, distinctions)}")
             if f.count:
                 t.append(f" ({f.count}×)", style="bold")
             t.append("\n")
@@ -208,9 +198,8 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         t = Text()
         threads = sum(w.nthreads or 0 for w in alive)
         used = sum(w.memory or 0 for w in alive)
-        limit = sum(w.memory_limit or 0 for w in alive)
         t.append(f"{len(alive)} workers", style="bold")
-        t.append(f"  ·  {threads} threads  ·  memory {mib(used)} of {mib(limit)}")
+        t.append(f"  ·  {threads} threads  ·  memory {memory_of(used, [w.memory_limit for w in alive])}")
         by_status = Counter(w.status for w in alive)
         if by_status:
             t.append("\n")
@@ -520,7 +509,7 @@ class LiveWorkersScreen(LiveListScreen):
         w = self.current()
         if w is None:
             return None
-        return (f"{w.name}\t{w.address}\t{w.host}\t{w.status}\tmemory {mib(w.memory)}/{mib(w.memory_limit)}\t"
+        return (f"{w.name}\t{w.address}\t{w.host}\t{w.status}\tmemory {memory_of(w.memory, [w.memory_limit])}\t"
                 f"restarts {w.restarts}\t{w.left_reason or ''}\n")
 
 

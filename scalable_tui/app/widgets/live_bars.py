@@ -11,18 +11,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from scalable_tui.app.fmt import mib
 from scalable_tui.app.widgets.progress import _cells, state_bar
 from scalable_tui.live_models import PrefixCounts, WorkerInfo
-
-
-def mib(n: float | int | None) -> str:
-    if n is None:
-        return "?"
-    if n >= 10 * 2**30:
-        return f"{n / 2**30:.0f} GiB"
-    if n >= 2**30:
-        return f"{n / 2**30:.1f} GiB"
-    return f"{n / 2**20:.0f} MiB"
 
 
 def memory_bar(w: WorkerInfo, width: int = 10) -> Text:
@@ -31,7 +22,7 @@ def memory_bar(w: WorkerInfo, width: int = 10) -> Text:
     limit, used = w.memory_limit, w.memory
     if not limit or used is None:
         t.append("·" * width, style="dim")
-        t.append(f" {mib(used)}")
+        t.append(f" {mib(used)}" + (" (no limit)" if used is not None else ""))
         return t
     managed = max(0, min(w.managed or 0, used))
     unmanaged = max(0, used - managed)
