@@ -34,12 +34,18 @@ class RunScreen(Screen[None]):
        behind it showed through (a stray "x" at 80 columns). */
     RunScreen Footer.-compact FooterKey.-command-palette { margin-right: 0; padding-right: 1; }
     """
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("p", "pick_run", "Runs", tooltip="back to the run picker"),
+        Binding("x", "explain", "Explain (AI)", show=False),
+    ]
     AUTO_FOCUS = "DataTable"
 
     def __init__(self) -> None:
         super().__init__()
         self.shown_version = -1
+        #: The run the screen shows (a picked run restarts versions at 1).
+        self.shown_run: str | None = None
 
     @property
     def review(self) -> "ReviewApp":
@@ -70,8 +76,9 @@ class RunScreen(Screen[None]):
             body.loading = self.review.load_error is None
             return
         body.loading = False
-        if snap.version != self.shown_version:
+        if snap.version != self.shown_version or snap.run_dir != self.shown_run:
             self.shown_version = snap.version
+            self.shown_run = snap.run_dir
             self.render_snapshot(snap)
 
     def render_snapshot(self, snap: RunSnapshot) -> None:
@@ -90,7 +97,39 @@ class RunScreen(Screen[None]):
         return False
 
     def action_explain(self) -> None:
+        if not self.can_explain():
+            self.notify("x explains a finding: select one on Findings (4) or a group on Failures (3)",
+                        severity="warning", timeout=6)
+            return
         self.review.explain_finding(self.explain_target())
+
+    # -- back to the run picker (review opened without a run) --
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pick_run":
+            return bool(getattr(self.review, "runs", None))  # only when the app came from the picker
+        return True
+
+    async def action_pick_run(self) -> None:
+        from pathlib import Path
+
+        from scalable_tui.app.screens.picker import PickerScreen
+
+        app = self.review
+        snap = app.snapshot
+        current = Path(snap.run_dir) if snap is not None else None
+
+        async def picked(run_dir: Path | None) -> None:
+            if run_dir is None or (current is not None and run_dir == current):
+                return  # Esc, or the same run: keep everything as it is
+            # A new run: the other modes' screens (groups, one failure) belong to the old one.
+            await app.switch_mode(app.DEFAULT_MODE)
+            for mode, screen in app.MODES.items():
+                if mode != app.DEFAULT_MODE:
+                    await app.remove_mode(mode)
+                    app.add_mode(mode, screen)
+            app._picked(run_dir)
+
+        await app.push_screen(PickerScreen(app.runs, app.stale_after_s, current=current), picked)
 
     def ai_changed(self, finding_id: str | None) -> None:
         """The AI state of ``finding_id`` (None: of any finding) changed: re-render it."""

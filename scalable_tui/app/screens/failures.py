@@ -359,12 +359,20 @@ class FailureGroupScreen(FilterableScreen):
 
 
 class FailureDetailScreen(RunScreen):
-    """One failure: task, worker, resources, and its traceback (or message)."""
+    """One failure: task, worker, resources, and its traceback (or message).
+
+    Two stacked panes: the facts (at most ~45% of the height, scrolling on
+    their own) and the traceback, which keeps at least 8 lines on a 24-line
+    terminal and has the focus, so ↑/↓/PgUp/PgDn/Home/End scroll it at once.
+    """
 
     DEFAULT_CSS = """
-    FailureDetailScreen #detail { padding: 0 1; }
-    FailureDetailScreen #detail-meta { margin-bottom: 1; }
+    FailureDetailScreen #detail-meta-box { height: auto; max-height: 45%; padding: 0 1; }
+    FailureDetailScreen #detail-trace-box { height: 1fr; min-height: 8; padding: 0 1; border-top: solid $primary; }
+    FailureDetailScreen #detail-trace-box:focus { border-top: solid $accent; }
     """
+    BINDINGS = [Binding("x", "explain", "Explain (AI)", show=False)]
+    AUTO_FOCUS = "#detail-trace-box"
 
     def __init__(self, record: FailureRecord) -> None:
         super().__init__()
@@ -380,23 +388,31 @@ class FailureDetailScreen(RunScreen):
             self.render_snapshot(self.review.snapshot)
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="detail"):
+        with VerticalScroll(id="detail-meta-box"):
             yield Static(id="detail-meta")
+        with VerticalScroll(id="detail-trace-box"):
             yield Static(id="detail-trace")
+
+    def action_explain(self) -> None:
+        # One failure is not what the model explains: its group (a finding) is.
+        self.notify("x explains a finding group: press Esc and x on the group's list, or select one on Findings (4)",
+                    severity="warning", timeout=6)
 
     def render_snapshot(self, snap: RunSnapshot) -> None:
         r = self.record
         t = Text()
         t.append(safe(r.failure_class), style="bold red")
         t.append(": ")
-        t.append(safe(r.message))
-        t.append("\n\n")
+        t.append(line(r.message, 300))
+        t.append("\n")
+        worker, key = split_worker(r.worker)
         rows = [
-            ("time", safe(r.timestamp)),
-            ("task", f"{safe(r.task_name)}  ({safe(r.task_id)})"),
+            ("time", fmt_iso(r.timestamp)),
+            ("task", safe(r.task_name)),
+            ("task id", safe(r.task_id)),  # in full: the lists elide it
+            ("dask key", safe(r.dask_key or key)),
             ("component", safe(r.component)),
-            ("worker", safe(split_worker(r.worker)[0])),
-            ("dask key", safe(r.dask_key or split_worker(r.worker)[1])),
+            ("worker", safe(worker)),
             ("provider", safe(r.provider)),
             ("phase", safe(r.phase)),
             ("duration", fmt_duration(r.duration_s)),
@@ -411,13 +427,18 @@ class FailureDetailScreen(RunScreen):
                     f"walltime {safe(res.requested_walltime)} · workers {safe(res.requested_workers)}",
                 )
             )
+        shown = {v for _k, v in rows}
         for k, v in r.details.items():
-            rows.append((safe(k), line(v if isinstance(v, str) else repr(v), 200)))
+            value = line(v if isinstance(v, str) else repr(v), 200)
+            if value not in shown:  # details often repeat phase, task id, worker
+                rows.append((safe(k), value))
         for k, v in rows:
+            if v in ("-", ""):
+                continue  # nothing recorded: keep the traceback's room
             t.append(f"{k:>10}  ", style="bold")
             t.append(v)
             t.append("\n")
-        self.query_one("#detail-meta", Static).update(t)
+        self.query_one("#detail-meta", Static).update(t.rstrip() or t)
         trace = self.query_one("#detail-trace", Static)
         if r.traceback:
             dark = self.app.current_theme.dark if self.app.current_theme else True
