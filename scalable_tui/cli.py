@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--duration", type=_duration, default=30.0, metavar="DURATION", help="with --headless (default: 30s)")
     dm.add_argument("--format", choices=("json", "text"), default="json", help="with --headless (default: json)")
     dm.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="seconds between polls (default: 1)")
+    _add_ai_options(dm, "x on a finding previews the request and, on Send, asks the model. ")
     dm.set_defaults(func=cmd_demo)
 
     rc = sub.add_parser(
@@ -488,20 +489,30 @@ def _remove_plugin(address: str, security: Any) -> int:
     return 0
 
 
+#: The demo's Jobs screen: its cluster is a LocalCluster, whatever is on PATH.
+DEMO_JOBS_OFF = "this cluster is not a Slurm cluster (LocalCluster): no batch jobs behind its workers"
+
+
+def demo_app(address: str, args: argparse.Namespace) -> Any:
+    """The attach app as the demo opens it (its own title, AI options, no Slurm)."""
+    from scalable_tui.app.attach import AttachApp
+
+    return AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=_ai_config(args),
+                     title="scalable-tui demo (local cluster)", jobs_off_reason=DEMO_JOBS_OFF)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``demo``: a LocalCluster + workload, then the attach app (or a headless summary)."""
     from scalable_tui.demo import Demo, run_headless
 
     if args.headless:
         return run_headless(args.duration, args.format)
-    from scalable_tui.app.attach import AttachApp
 
     demo = Demo()
     try:
         address = demo.start()
         demo.start_workload()
-        app = AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai,
-                        title="scalable-tui demo (local cluster)")
+        app = demo_app(address, args)
         app.run()
     finally:
         demo.close()

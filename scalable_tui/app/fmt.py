@@ -170,6 +170,23 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 60}m {s % 60:02d}s"
 
 
+# -- notices -------------------------------------------------------------------
+def clipboard_notice(copied: str) -> str:
+    """What ``c`` says: the text was *sent* (OSC 52); whether the terminal took it cannot be known.
+
+    Saying "copied" was false in terminals that ignore OSC 52 (tmux without
+    set-clipboard, many SSH setups), so the notice says how to enable it and
+    names the fallback that always works: export to a file.
+    """
+    n = copied.count("\n") or 1
+    return (f"sent {n} line{'s' if n != 1 else ''} to the clipboard (OSC 52) — if nothing was copied, enable "
+            "clipboard access in your terminal (tmux: set -g set-clipboard on), or press e to export to a file")
+
+
+#: ``D`` outside attach: debugging a task needs its scheduler.
+DEBUG_NEEDS_LIVE = "D needs a live scheduler: use attach ADDRESS, open a failed task, then D"
+
+
 # -- memory ----------------------------------------------------------------------
 def mib(n: float | int | None) -> str:
     """A size in MiB/GiB ("?" unknown)."""
