@@ -37,7 +37,6 @@ class RunScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", show=False),
         Binding("p", "pick_run", "Runs", tooltip="back to the run picker"),
-        Binding("x", "explain", "Explain (AI)", show=False),
     ]
     AUTO_FOCUS = "DataTable"
 
@@ -142,6 +141,11 @@ class RunScreen(Screen[None]):
         elif self.app.current_mode != "overview":
             self.app.switch_mode("overview")
 
+
+#: ``x`` on screens without findings: it says where findings are.  Kept out of
+#: the base classes: a base binding fixes the key's place in the footer, and
+#: the Findings screen shows its own ``x`` after ``/`` and ``f``.
+NO_EXPLAIN_BINDING = Binding("x", "explain", "Explain (AI)", show=False)
 
 #: Placeholder of the ``/`` filter input on every list screen.
 FILTER_PLACEHOLDER = "filter: substring, or /regex/ (case-insensitive) — Enter: apply, Esc: close"

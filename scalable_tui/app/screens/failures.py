@@ -111,8 +111,8 @@ class FailuresScreen(FilterableScreen):
         for f in items:
             row = {
                 "count": Text(str(f.count), style="bold"),
-                "severity": hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
                 "category": hl(f.category, pattern),
+                "severity": hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
                 "exception": hl(" <- ".join(f.exception_types) or "-", pattern),
                 "task": hl(task_summary(f), pattern),
                 "seen (UTC)": Text(fmt_span_short(f.first_seen, f.last_seen)),
@@ -120,7 +120,7 @@ class FailuresScreen(FilterableScreen):
             if narrow:
                 del row["category"], row["seen (UTC)"]  # on the detail line
             rows.append(row)
-        cols = list(rows[0]) if rows else ["count", "severity", *([] if narrow else ["category"]), "exception", "task",
+        cols = list(rows[0]) if rows else ["count", *([] if narrow else ["category"]), "severity", "exception", "task",
                                             *([] if narrow else ["seen (UTC)"])]
         widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
         room = fit_last(widths, width, minimum=16)

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from scalable_tui.app.fmt import SEVERITY_STYLE, ago, clock, distinct_title, hl, line, memory_of, mib, safe, title_distinctions
-from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
+from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen, RunScreen
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, prefix_bar
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
@@ -91,6 +91,7 @@ class LiveSyncMixin:
 
 # -- Overview ------------------------------------------------------------------
 class LiveOverviewScreen(LiveSyncMixin, RunScreen):
+    BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """
     LiveOverviewScreen #overview { padding: 0 1; }
     LiveOverviewScreen #lv-header { margin-bottom: 1; }
@@ -265,6 +266,7 @@ class LiveListScreen(ColumnSort, LiveSyncMixin, FilterableScreen):
     BINDINGS = [
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse", show=False),
+        NO_EXPLAIN_BINDING,
     ]
     #: (column label, sort key over a row item) — subclasses.
     COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = ()

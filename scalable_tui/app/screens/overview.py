@@ -11,7 +11,7 @@ from textual.widgets import Sparkline, Static
 
 from scalable_tui.app.data import RunSnapshot, finding_text
 from scalable_tui.app.fmt import SEVERITY_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
-from scalable_tui.app.screens.base import RunScreen
+from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, RunScreen
 from scalable_tui.app.widgets.progress import TaskBars
 from scalable_tui.models import STATE_ORDER
 
@@ -22,6 +22,7 @@ TOP_FINDINGS = 5
 
 
 class OverviewScreen(RunScreen):
+    BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """
     OverviewScreen #overview { padding: 0 1; }
     OverviewScreen #run-header { margin-bottom: 1; }
