@@ -170,6 +170,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 60}m {s % 60:02d}s"
 
 
+#: Task states (review: Overview bars, Tasks table).
+TASK_STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan",
+                    "submitted": "dim"}
+
+
 # -- notices -------------------------------------------------------------------
 def clipboard_notice(copied: str) -> str:
     """What ``c`` says: the text was *sent* (OSC 52); whether the terminal took it cannot be known.

@@ -16,7 +16,7 @@ from assistant.models import Finding
 from assistant.render import TRANSIENT_TEXT
 from scalable_tui.app.ai import ai_section
 from scalable_tui.app.data import RunSnapshot, finding_text, select_findings
-from scalable_tui.app.fmt import SEVERITY_STYLE, distinct_title, fit_last, hl, safe, title_distinctions
+from scalable_tui.app.fmt import SEVERITY_STYLE, distinct_title, fit_last, fmt_span, hl, safe, title_distinctions
 from scalable_tui.app.screens.base import FilterableScreen
 from scalable_tui.app.screens.explain import explain_binding
 from scalable_tui.app.screens.failures import FAULTS_BINDING, NARROW
@@ -50,7 +50,7 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
         t.append(safe(f.pattern) + "\n")
     if f.first_seen or f.last_seen:
         t.append("seen       ", style="bold")
-        t.append(f"{safe(f.first_seen)} … {safe(f.last_seen)}\n")
+        t.append(f"{fmt_span(f.first_seen, f.last_seen)}\n")
     if f.task_names:
         t.append("tasks      ", style="bold")
         t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")

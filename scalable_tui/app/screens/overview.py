@@ -10,12 +10,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from scalable_tui.app.data import RunSnapshot, finding_text
-from scalable_tui.app.fmt import SEVERITY_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
+from scalable_tui.app.fmt import SEVERITY_STYLE, TASK_STATE_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
 from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, RunScreen
 from scalable_tui.app.widgets.progress import TaskBars
 from scalable_tui.models import STATE_ORDER
 
-STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan", "submitted": "dim"}
+STATE_STYLE = TASK_STATE_STYLE
 #: Task-name rows in the progress block; the rest are summed up in one line.
 MAX_PROGRESS_ROWS = 12
 TOP_FINDINGS = 5
