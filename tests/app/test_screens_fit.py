@@ -249,3 +249,22 @@ async def test_picker_keys_before_a_run_and_p_back_to_the_picker(tmp_path: Path)
         await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), what="its Overview")
         await pilot.press("3")
         await wait_text(pilot, "41 failures in 5 groups")
+
+
+@pytest.mark.parametrize("key", ["J", "shift+down"])
+async def test_findings_detail_scrolls_from_the_list_at_80x24(key) -> None:
+    app = ReviewApp(RunDirReader(fixture_run("killed-worker")))  # a long finding: suggestion + 3 evidence lines
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen) and app.screen.shown_ids, what="Findings")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(app.focused, DataTable)  # the list has the focus
+        pane = screen.query_one("#finding-detail")
+        assert pane.region.height >= 8, pane.region  # a usable detail pane on 24 lines
+        head = "category worker_lost"
+        assert head in screen_text(app)
+        await pilot.press(key, key, key)
+        await wait_for(pilot, lambda: head not in screen_text(app), what="the detail pane scrolled")
+        assert isinstance(app.focused, DataTable) and screen.query_one(DataTable).cursor_row == 0  # the list stayed put
