@@ -22,7 +22,19 @@ from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from scalable_tui.app.fmt import SEVERITY_STYLE, ago, clock, distinct_title, hl, line, memory_of, mib, safe, title_distinctions
+from scalable_tui.app.fmt import (
+    SEVERITY_STYLE,
+    ago,
+    clock,
+    distinct_title,
+    hl,
+    line,
+    memory_of,
+    mib,
+    safe,
+    short_ids,
+    title_distinctions,
+)
 from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen, RunScreen
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, prefix_bar
 from scalable_tui.app.widgets.status import StatusLine
@@ -43,6 +55,16 @@ EVENT_STYLE = {
 FAULT_EVENTS = frozenset({"worker-removed", "worker-restart-memory", "killed-worker", "paused", "log-warning",
                           "log-error", "disconnected", "scheduler-restarted", "worker-ttl-timed-out",
                           "no-workers-timeout-exceeded"})
+
+
+def worker_label(w: WorkerInfo) -> str:
+    """The worker's name as the screens show it.
+
+    Local stand-in until the live model's ``display_name`` lands (another
+    change adds it, one name for a worker on every screen); then this uses it.
+    """
+    name = getattr(w, "display_name", None)
+    return name if isinstance(name, str) and name else w.name
 
 
 def view_time(app: object) -> float:
@@ -212,9 +234,13 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
             t.append(f"{restarts} restarts", style="bold red" if restarts else "")
             t.append(f"  ·  {kills} memory kills", style="bold red" if kills else "")
             t.append(f"  ·  {len(gone)} departed", style="dim")
-        for w in sorted(alive, key=lambda w: -(w.memory_fraction or 0))[:6]:
+        top = sorted(alive, key=lambda w: -(w.memory_fraction or 0))[:6]
+        # Names are elided in the middle (never cut to "tcp://127.0.0." for all of them).
+        labels = short_ids((safe(worker_label(w)) for w in top), width=22, min_tail=6)
+        lw = max((len(v) for v in labels.values()), default=0)
+        for w in top:
             t.append("\n")
-            t.append(f"{safe(w.name)[:14]:<14} ")
+            t.append(f"{labels[safe(worker_label(w))]:<{lw}} ")
             t.append_text(memory_bar(w, 12))
             t.append(f"  {w.status}", style=STATUS_STYLE.get(w.status, ""))
         return t
@@ -232,11 +258,11 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         tput = sum(p.throughput or 0 for p in live.prefixes.values())
         t.append(f"\n{tput:.1f} tasks/s  ·  {live.failures_total} failures  ·  {live.dependents_erred} dependents erred")
         rows = sorted(live.prefixes.values(), key=lambda p: (-p.total, p.name))
-        width = max((len(p.name) for p in rows[:10]), default=0)
-        width = min(width, 18)
+        names = short_ids((safe(p.name) for p in rows[:10]), width=18, min_tail=6)
+        width = max((len(v) for v in names.values()), default=0)
         for p in rows[:10]:
             t.append("\n")
-            t.append(f"{safe(p.name)[:width]:<{width}}  ", style="bold")
+            t.append(f"{names[safe(p.name)]:<{width}}  ", style="bold")
             t.append_text(prefix_bar(p, 14))
             t.append(f"  {p.done}/{p.total} done")
             if p.erred:
