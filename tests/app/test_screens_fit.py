@@ -268,3 +268,15 @@ async def test_findings_detail_scrolls_from_the_list_at_80x24(key) -> None:
         await pilot.press(key, key, key)
         await wait_for(pilot, lambda: head not in screen_text(app), what="the detail pane scrolled")
         assert isinstance(app.focused, DataTable) and screen.query_one(DataTable).cursor_row == 0  # the list stayed put
+
+
+async def test_failures_table_refits_when_the_terminal_shrinks(gcam_run: Path) -> None:
+    app = ReviewApp(RunDirReader(gcam_run))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _goto_failures(pilot, app)
+        table = screen.query_one(DataTable)
+        assert "category" in table.columns
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: "category" not in table.columns and screen.laid_out_width <= 80, what="refit")
+        await pilot.pause()
+        _assert_last_column_whole(app, table)

@@ -228,6 +228,8 @@ class FilterableScreen(RunScreen):
         self.filter_error: str | None = None
         #: Table sort set by clicking a column header: (column key, reverse).
         self.table_sort: tuple[str, bool] | None = None
+        #: The table width the rows were last fitted to (screens whose last column takes the rest).
+        self.laid_out_width = -1
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder=FILTER_PLACEHOLDER, id=self.FILTER_ID, classes="list-filter")

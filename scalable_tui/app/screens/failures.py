@@ -97,7 +97,8 @@ class FailuresScreen(FilterableScreen):
         yield AIPane(id="fail-ai")
 
     def on_resize(self) -> None:
-        self.apply()  # the pattern column takes what the others leave
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the pattern column takes what the others leave
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
         return select_findings(snap, snap.failure_findings(), pattern, faults_only, cancelled)
@@ -106,6 +107,7 @@ class FailuresScreen(FilterableScreen):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
         narrow = width < NARROW
         rows: list[dict[str, Text]] = []
         for f in items:
@@ -238,7 +240,8 @@ class FailureGroupScreen(FilterableScreen):
         yield AIPane(id="group-ai")
 
     def on_resize(self) -> None:
-        self.apply()  # the message column takes what the others leave
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the message column takes what the others leave
 
     def select(
         self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]
@@ -260,6 +263,7 @@ class FailureGroupScreen(FilterableScreen):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
         narrow = width < NARROW
         self.records = [r for _i, r in items]
         one_day = same_day(r.timestamp for r in self.records)

@@ -102,7 +102,8 @@ class FindingsScreen(FilterableScreen):
             yield Static(id="finding-text")
 
     def on_resize(self) -> None:
-        self.apply()  # the title column takes what the others leave
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the title column takes what the others leave
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
         return select_findings(snap, snap.diagnosis.findings, pattern, faults_only, cancelled)
@@ -113,6 +114,7 @@ class FindingsScreen(FilterableScreen):
         cursor = table.cursor_row
         self.distinctions = title_distinctions(snap.diagnosis.findings)
         width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
         narrow = width < NARROW  # category and retry? are in the detail pane
         rows: list[dict[str, Text]] = []
         for f in items:
