@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
@@ -105,12 +106,10 @@ class RunScreen(Screen[None]):
     # -- back to the run picker (review opened without a run) --
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pick_run":
-            return bool(getattr(self.review, "runs", None))  # only when the app came from the picker
+            return bool(self.review.runs)  # only when the app came from the picker
         return True
 
     async def action_pick_run(self) -> None:
-        from pathlib import Path
-
         from scalable_tui.app.screens.picker import PickerScreen
 
         app = self.review
@@ -120,7 +119,10 @@ class RunScreen(Screen[None]):
         async def picked(run_dir: Path | None) -> None:
             if run_dir is None or (current is not None and run_dir == current):
                 return  # Esc, or the same run: keep everything as it is
-            # A new run: the other modes' screens (groups, one failure) belong to the old one.
+            # A new run: the other modes' screens (groups, one failure) and the
+            # AI answers belong to the old one.
+            app.cancel_ai()
+            app.ai_entries.clear()
             await app.switch_mode(app.DEFAULT_MODE)
             for mode, screen in app.MODES.items():
                 if mode != app.DEFAULT_MODE:
