@@ -81,14 +81,6 @@ def fmt_iso(value: str | None) -> str:
     return safe(f"{m.group(1)} {m.group(2)}" if m else value)
 
 
-def fmt_iso_time(value: str | None) -> str:
-    """The time of day of an ISO stamp (``HH:MM:SS``, UTC) for narrow columns."""
-    ts = parse_iso(value)
-    if ts is None:
-        return fmt_iso(value)
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
-
-
 def fmt_span(first: str | None, last: str | None) -> str:
     """``first … last`` in one short cell: the date once when both are on the same UTC day."""
     a, b = fmt_iso(first), fmt_iso(last)
@@ -126,8 +118,9 @@ def fmt_iso_cell(value: str | None, one_day: bool) -> str:
 def fit_last(widths: Sequence[int], total: int, minimum: int = 12) -> int:
     """Cells left for the last (elastic) column of a DataTable ``total`` cells wide.
 
-    Each column has one cell of padding on either side; one more is kept for
-    the vertical scrollbar, so the last column is never cut at the right.
+    Each column has one cell of padding on either side, and two cells are
+    kept for the vertical scrollbar, so the last column is never cut at the
+    right edge.
     """
     used = sum(widths) + 2 * (len(widths) + 1) + 2
     return max(minimum, total - used)
