@@ -8,7 +8,6 @@ the Failures screens used to cut to an indistinguishable ``name-c8``.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from scalable_tui.app.fmt import ago, hl, line, safe
 from scalable_tui.app.screens.live_screens import LiveListScreen
