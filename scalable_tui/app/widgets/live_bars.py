@@ -17,12 +17,15 @@ from scalable_tui.live_models import PrefixCounts, WorkerInfo
 
 
 def memory_bar(w: WorkerInfo, width: int = 10) -> Text:
-    """``████▓▓░░░░ 120/334 MiB``: managed, unmanaged, free; red when near the limit."""
+    """``████▓▓░░░░ 120/334 MiB``: managed, unmanaged, free; red when near the limit; ``97 MiB (no limit)`` without one."""
     t = Text()
     limit, used = w.memory_limit, w.memory
-    if not limit or used is None:
+    if used is None:
         t.append("·" * width, style="dim")
-        t.append(f" {mib(used)}" + (" (no limit)" if used is not None else ""))
+        t.append(f" {mib(used)}")
+        return t
+    if not limit:  # no limit to fill a bar against (memory_limit 0/None): say so, no bar
+        t.append(f"{mib(used)} (no limit)")
         return t
     managed = max(0, min(w.managed or 0, used))
     unmanaged = max(0, used - managed)
