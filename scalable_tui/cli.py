@@ -34,7 +34,7 @@ def _duration(text: str) -> float:
 def _add_run_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run directory (.scalable/runs/run-…)")
     p.add_argument("--latest", action="store_true", help="the newest run under --runs-dir")
-    p.add_argument("--run-id", metavar="ID", help="a run by its id, under --runs-dir")
+    p.add_argument("--run-id", metavar="ID", help="a run by its id, or a unique start of it, under --runs-dir")
     p.add_argument(
         "--runs-dir",
         metavar="DIR",
@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--duration", type=_duration, default=30.0, metavar="DURATION", help="with --headless (default: 30s)")
     dm.add_argument("--format", choices=("json", "text"), default="json", help="with --headless (default: json)")
     dm.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="seconds between polls (default: 1)")
+    _add_ai_options(dm, "x on a finding previews the request and, on Send, asks the model. ")
     dm.set_defaults(func=cmd_demo)
 
     rc = sub.add_parser(
@@ -312,7 +313,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from scalable_tui.runlist import run_rows
-    from scalable_tui.runs import RunNotFound, list_runs
+    from scalable_tui.runs import RunNotFound, default_runs_dir, list_runs, no_runs_message
 
     try:
         runs = list_runs(args.runs_dir)
@@ -326,7 +327,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return EXIT_OK
     if not rows:
-        print("no runs")
+        print(no_runs_message(Path(args.runs_dir) if args.runs_dir else default_runs_dir()))
         return EXIT_OK
     from assistant.textsafe import printable
 
@@ -359,7 +360,7 @@ def _run_app(app: Any) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     """The Textual app; every Textual import stays inside this function."""
-    from scalable_tui.runs import RunNotFound, list_runs, resolve_run
+    from scalable_tui.runs import RunNotFound, default_runs_dir, list_runs, no_runs_message, resolve_run
 
     if args.run_dir is not None and Path(args.run_dir).is_file():
         from scalable_tui.sources.recording import Recording, RecordingError, is_recording
@@ -380,7 +381,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         if args.run_dir is None and not args.latest and args.run_id is None:
             runs = list_runs(args.runs_dir)
             if not runs:
-                raise RunNotFound(f"no runs in {args.runs_dir or 'the runs directory'}; name a RUN_DIR")
+                root = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
+                raise RunNotFound(f"{no_runs_message(root)}; or name a RUN_DIR")
         else:
             run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
     except RunNotFound as exc:
@@ -487,20 +489,30 @@ def _remove_plugin(address: str, security: Any) -> int:
     return 0
 
 
+#: The demo's Jobs screen: its cluster is a LocalCluster, whatever is on PATH.
+DEMO_JOBS_OFF = "this cluster is not a Slurm cluster (LocalCluster): no batch jobs behind its workers"
+
+
+def demo_app(address: str, args: argparse.Namespace) -> Any:
+    """The attach app as the demo opens it (its own title, AI options, no Slurm)."""
+    from scalable_tui.app.attach import AttachApp
+
+    return AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=_ai_config(args),
+                     title="scalable-tui demo (local cluster)", jobs_off_reason=DEMO_JOBS_OFF)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``demo``: a LocalCluster + workload, then the attach app (or a headless summary)."""
     from scalable_tui.demo import Demo, run_headless
 
     if args.headless:
         return run_headless(args.duration, args.format)
-    from scalable_tui.app.attach import AttachApp
 
     demo = Demo()
     try:
         address = demo.start()
         demo.start_workload()
-        app = AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai,
-                        title="scalable-tui demo (local cluster)")
+        app = demo_app(address, args)
         app.run()
     finally:
         demo.close()

@@ -21,11 +21,11 @@ from assistant.textsafe import one_line, printable
 
 #: The one line shown when AI is not configured (how to turn it on).
 AI_OFF_LINE = (
-    "AI explanations are off: start review with --ai-endpoint URL (an OpenAI-compatible server) "
+    "AI explanations are off: restart with --ai-endpoint URL (an OpenAI-compatible server) "
     "or set SCALABLE_AI_ENDPOINT, or set OPENAI_API_KEY"
 )
 #: The one line shown with ``--no-ai``.
-NO_AI_LINE = "AI explanations are off (--no-ai): nothing is sent; start review without --no-ai to use them"
+NO_AI_LINE = "AI explanations are off (--no-ai): nothing is sent; restart without --no-ai to use them"
 #: How much of a streamed reply the pane shows while it arrives (the tail).
 STREAM_TAIL = 4000
 

@@ -29,7 +29,7 @@ from assistant.textsafe import one_line
 from scalable_tui.app.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
 from scalable_tui.app.data import RunSnapshot, build_snapshot
 from scalable_tui.models import RunState
-from scalable_tui.app.fmt import safe
+from scalable_tui.app.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
 from scalable_tui.app.messages import LoadFailed, LoadProgress, ModelDelta, ModelReplied, StateUpdated
 from scalable_tui.app.screens.base import FilterableScreen, RunScreen
 from scalable_tui.app.screens.explain import PromptPreviewScreen
@@ -125,7 +125,7 @@ class ReviewApp(App[None]):
     #: The two themes ``ctrl+t`` / ``T`` toggles between.
     DARK_THEME = "textual-dark"
     LIGHT_THEME = "textual-light"
-    BINDINGS = [*REVIEW_SCREEN_KEYS, *COMMON_KEYS]
+    BINDINGS = [*REVIEW_SCREEN_KEYS, *COMMON_KEYS, Binding("D", "debug_locally", "Debug locally", show=False)]
     CSS = """
     FooterLabel { margin-right: 1; }
     """
@@ -494,8 +494,11 @@ class ReviewApp(App[None]):
             self.notify("nothing to copy here", severity="warning")
             return
         self.copy_to_clipboard(text)
-        n = text.count("\n") or 1
-        self.notify(f"copied {n} line{'s' if n != 1 else ''} to the clipboard")
+        self.notify(clipboard_notice(text), timeout=10)
+
+    def action_debug_locally(self) -> None:
+        """``D`` (attach's key) in review: say why it does nothing here."""
+        self.notify(DEBUG_NEEDS_LIVE, severity="warning", timeout=6)
 
     def action_export(self) -> None:
         snap = self.snapshot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
@@ -29,13 +30,22 @@ class RunScreen(Screen[None]):
     DEFAULT_CSS = """
     RunScreen #body { height: 1fr; }
     RunScreen .title { text-style: bold; color: $accent; padding: 0 0 0 0; }
+    /* The compact footer's keys have a right margin; on the docked "^p palette"
+       key that left a one-cell gap at the right edge where the keys scrolled
+       behind it showed through (a stray "x" at 80 columns). */
+    RunScreen Footer.-compact FooterKey.-command-palette { margin-right: 0; padding-right: 1; }
     """
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("p", "pick_run", "Runs", tooltip="back to the run picker"),
+    ]
     AUTO_FOCUS = "DataTable"
 
     def __init__(self) -> None:
         super().__init__()
         self.shown_version = -1
+        #: The run the screen shows (a picked run restarts versions at 1).
+        self.shown_run: str | None = None
 
     @property
     def review(self) -> "ReviewApp":
@@ -66,8 +76,9 @@ class RunScreen(Screen[None]):
             body.loading = self.review.load_error is None
             return
         body.loading = False
-        if snap.version != self.shown_version:
+        if snap.version != self.shown_version or snap.run_dir != self.shown_run:
             self.shown_version = snap.version
+            self.shown_run = snap.run_dir
             self.render_snapshot(snap)
 
     def render_snapshot(self, snap: RunSnapshot) -> None:
@@ -86,7 +97,40 @@ class RunScreen(Screen[None]):
         return False
 
     def action_explain(self) -> None:
+        if not self.can_explain():
+            self.notify("x explains a finding: select one on Findings (4) or a group on Failures (3)",
+                        severity="warning", timeout=6)
+            return
         self.review.explain_finding(self.explain_target())
+
+    # -- back to the run picker (review opened without a run) --
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pick_run":
+            return bool(self.review.runs)  # only when the app came from the picker
+        return True
+
+    async def action_pick_run(self) -> None:
+        from scalable_tui.app.screens.picker import PickerScreen
+
+        app = self.review
+        snap = app.snapshot
+        current = Path(snap.run_dir) if snap is not None else None
+
+        async def picked(run_dir: Path | None) -> None:
+            if run_dir is None or (current is not None and run_dir == current):
+                return  # Esc, or the same run: keep everything as it is
+            # A new run: the other modes' screens (groups, one failure) and the
+            # AI answers belong to the old one.
+            app.cancel_ai()
+            app.ai_entries.clear()
+            await app.switch_mode(app.DEFAULT_MODE)
+            for mode, screen in app.MODES.items():
+                if mode != app.DEFAULT_MODE:
+                    await app.remove_mode(mode)
+                    app.add_mode(mode, screen)
+            app._picked(run_dir)
+
+        await app.push_screen(PickerScreen(app.runs, app.stale_after_s, current=current), picked)
 
     def ai_changed(self, finding_id: str | None) -> None:
         """The AI state of ``finding_id`` (None: of any finding) changed: re-render it."""
@@ -99,6 +143,11 @@ class RunScreen(Screen[None]):
         elif self.app.current_mode != "overview":
             self.app.switch_mode("overview")
 
+
+#: ``x`` on screens without findings: it says where findings are.  Kept out of
+#: the base classes: a base binding fixes the key's place in the footer, and
+#: the Findings screen shows its own ``x`` after ``/`` and ``f``.
+NO_EXPLAIN_BINDING = Binding("x", "explain", "Explain (AI)", show=False)
 
 #: Placeholder of the ``/`` filter input on every list screen.
 FILTER_PLACEHOLDER = "filter: substring, or /regex/ (case-insensitive) — Enter: apply, Esc: close"
@@ -181,6 +230,8 @@ class FilterableScreen(RunScreen):
         self.filter_error: str | None = None
         #: Table sort set by clicking a column header: (column key, reverse).
         self.table_sort: tuple[str, bool] | None = None
+        #: The table width the rows were last fitted to (screens whose last column takes the rest).
+        self.laid_out_width = -1
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder=FILTER_PLACEHOLDER, id=self.FILTER_ID, classes="list-filter")

@@ -29,12 +29,27 @@ from scalable_tui.app.data import (
     select_findings,
     split_worker,
 )
-from scalable_tui.app.fmt import fmt_duration, fmt_iso, hl, line, safe
+from scalable_tui.app.fmt import (
+    SEVERITY_STYLE,
+    fit_last,
+    fmt_duration,
+    fmt_iso,
+    fmt_iso_cell,
+    fmt_span,
+    fmt_span_short,
+    hl,
+    line,
+    safe,
+    same_day,
+    short_ids,
+)
 from scalable_tui.app.screens.base import FilterableScreen, RunScreen
 from scalable_tui.app.screens.explain import AIPane, explain_binding
 from scalable_tui.models import FailureRecord
 
-SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
+#: Below this many cells the list tables keep their key columns only; the
+#: highlighted row's other fields are on the detail line under the table.
+NARROW = 110
 #: ``f`` on the Failures and Findings screens (the binding's description says it).
 FAULTS_BINDING = Binding(
     "f",
@@ -65,6 +80,7 @@ class FailuresScreen(FilterableScreen):
     DEFAULT_CSS = """
     FailuresScreen #fail-info { height: 1; padding: 0 1; }
     FailuresScreen #fail-groups { height: 1fr; }
+    FailuresScreen #fail-detail { height: auto; max-height: 4; padding: 0 1; background: $boost; }
     """
     # ``x`` stays out of this footer (it is listed in the command palette and on Findings).
     BINDINGS = [FAULTS_BINDING, explain_binding(show=False)]
@@ -78,13 +94,12 @@ class FailuresScreen(FilterableScreen):
     def compose_list(self) -> ComposeResult:
         yield Static(id="fail-info")
         yield DataTable(id="fail-groups", cursor_type="row", zebra_stripes=True)
+        yield Static(id="fail-detail")
         yield AIPane(id="fail-ai")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in ("count", "category", "severity", "exception", "task", "pattern", "first seen", "last seen"):
-            table.add_column(col, key=col)
-        super().on_mount()
+    def on_resize(self) -> None:
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the pattern column takes what the others leave
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
         return select_findings(snap, snap.failure_findings(), pattern, faults_only, cancelled)
@@ -92,24 +107,53 @@ class FailuresScreen(FilterableScreen):
     def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[Finding]) -> None:
         table = self.query_one(DataTable)
         cursor = table.cursor_row
-        table.clear()
+        width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
+        narrow = width < NARROW
+        rows: list[dict[str, Text]] = []
         for f in items:
-            table.add_row(
-                Text(str(f.count), style="bold"),
-                hl(f.category, pattern),
-                hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
-                hl(" <- ".join(f.exception_types) or "-", pattern),
-                hl(task_summary(f), pattern),
-                hl(line(f.pattern, 60), pattern),
-                Text(fmt_iso(f.first_seen) if f.first_seen or not f.before_attach else "before attach"),
-                Text(fmt_iso(f.last_seen) if f.last_seen or not f.before_attach else "before attach"),
-                key=f.id,
-            )
+            row = {
+                "count": Text(str(f.count), style="bold"),
+                "category": hl(f.category, pattern),
+                "severity": hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
+                "exception": hl(" <- ".join(f.exception_types) or "-", pattern),
+                "task": hl(task_summary(f), pattern),
+                "seen (UTC)": Text(fmt_span_short(f.first_seen, f.last_seen) if f.first_seen or not f.before_attach else "before attach"),
+            }
+            if narrow:
+                del row["category"], row["seen (UTC)"]  # on the detail line
+            rows.append(row)
+        cols = list(rows[0]) if rows else ["count", *([] if narrow else ["category"]), "severity", "exception", "task",
+                                            *([] if narrow else ["seen (UTC)"])]
+        widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
+        room = fit_last(widths, width, minimum=16)
+        table.clear(columns=True)
+        for c, w in zip(cols, widths):
+            table.add_column(c, key=c, width=w)
+        table.add_column("pattern", key="pattern", width=room)
+        for f, row in zip(items, rows):
+            table.add_row(*row.values(), hl(line(f.pattern, room), pattern), key=f.id)
         self.sort_table(table)
         if items:
             table.move_cursor(row=min(cursor, len(items) - 1))
         self.shown_ids = [f.id for f in items]
+        self.show_detail()
         self.ai_changed(None)
+
+    def show_detail(self) -> None:
+        """The highlighted group's fields the table has no room for (category, when, the whole pattern)."""
+        snap = self.review.snapshot
+        fid = self.current_finding_id()
+        f = snap.finding(fid) if snap and fid else None
+        box = self.query_one("#fail-detail", Static)
+        box.display = f is not None
+        if f is None:
+            return
+        t = Text()
+        t.append(f"{safe(f.category)}", style="bold")
+        t.append(f"  ·  seen {fmt_span(f.first_seen, f.last_seen)}  ·  ")
+        t.append(line(f.pattern, 300))
+        box.update(t)
 
     def show_info(self, snap: RunSnapshot) -> None:
         groups = snap.failure_findings()
@@ -136,6 +180,7 @@ class FailuresScreen(FilterableScreen):
 
     @on(DataTable.RowHighlighted, "#fail-groups")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
         self.ai_changed(None)
 
     def can_explain(self) -> bool:
@@ -170,6 +215,7 @@ class FailureGroupScreen(FilterableScreen):
     DEFAULT_CSS = """
     FailureGroupScreen #group-info { height: auto; padding: 0 1; }
     FailureGroupScreen #group-failures { height: 1fr; }
+    FailureGroupScreen #group-detail { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     """
     BINDINGS = [
         Binding(
@@ -191,13 +237,12 @@ class FailureGroupScreen(FilterableScreen):
     def compose_list(self) -> ComposeResult:
         yield Static(id="group-info")
         yield DataTable(id="group-failures", cursor_type="row", zebra_stripes=True)
+        yield Static(id="group-detail")
         yield AIPane(id="group-ai")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in ("time", "task", "task id", "worker", "exception", "message"):
-            table.add_column(col, key=col)
-        super().on_mount()
+    def on_resize(self) -> None:
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the message column takes what the others leave
 
     def select(
         self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]
@@ -218,21 +263,64 @@ class FailureGroupScreen(FilterableScreen):
     def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[tuple[int, FailureRecord]]) -> None:
         table = self.query_one(DataTable)
         cursor = table.cursor_row
-        table.clear()
+        width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
+        narrow = width < NARROW
         self.records = [r for _i, r in items]
-        for i, r in enumerate(self.records):
-            table.add_row(
-                Text(fmt_iso(r.timestamp) if r.timestamp or not r.details.get("before_attach") else "before attach"),
-                hl(r.task_name, pattern),
-                hl((r.task_id or "-")[:12], pattern),
-                hl(split_worker(r.worker)[0], pattern),  # never a Dask key
-                hl(r.failure_class, pattern),
-                hl(line(r.message, 80), pattern),
-                key=str(i),
-            )
+        one_day = same_day(r.timestamp for r in self.records)
+        # Ids stay whole or lose their middle, never their (unique) end: Dask keys are name-<hash>.
+        ids = short_ids((r.task_id or "-" for r in self.records), width=20 if narrow else 34)
+        rows: list[dict[str, Text]] = []
+        for r in self.records:
+            row = {
+                "time" + (" (UTC)" if one_day else ""): Text(fmt_iso_cell(r.timestamp, one_day) if r.timestamp or not r.details.get("before_attach") else "before attach"),
+                "task": hl(r.task_name, pattern),
+                "task id": hl(ids[r.task_id or "-"], pattern),
+                "worker": hl(split_worker(r.worker)[0], pattern),  # never a Dask key
+                "exception": hl(r.failure_class, pattern),
+            }
+            if narrow:
+                del row["task"], row["worker"]  # on the detail line
+            rows.append(row)
+        time_col = "time" + (" (UTC)" if one_day else "")
+        cols = list(rows[0]) if rows else [time_col, *([] if narrow else ["task"]), "task id",
+                                            *([] if narrow else ["worker"]), "exception"]
+        widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
+        room = fit_last(widths, width, minimum=16)
+        table.clear(columns=True)
+        for c, w in zip(cols, widths):
+            table.add_column(c, key=c, width=w)
+        table.add_column("message", key="message", width=room)
+        for i, (r, row) in enumerate(zip(self.records, rows)):
+            table.add_row(*row.values(), hl(line(r.message, room), pattern), key=str(i))
         self.sort_table(table)
         if self.records:
             table.move_cursor(row=min(cursor, len(self.records) - 1))
+        self.show_detail()
+
+    def current_record(self) -> FailureRecord | None:
+        table = self.query_one(DataTable)
+        if not table.row_count or not self.records:
+            return None
+        i = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        return self.records[i] if 0 <= i < len(self.records) else None
+
+    def show_detail(self) -> None:
+        """The highlighted failure's full task id, task, worker and time (what narrow columns cut)."""
+        r = self.current_record()
+        box = self.query_one("#group-detail", Static)
+        box.display = r is not None
+        if r is None:
+            return
+        t = Text()
+        t.append("task id ", style="bold")
+        t.append(safe(r.task_id))
+        t.append(f"  ·  {safe(r.task_name)}  ·  worker {safe(split_worker(r.worker)[0])}  ·  {fmt_iso(r.timestamp)}")
+        box.update(t)
+
+    @on(DataTable.RowHighlighted, "#group-failures")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
 
     def show_info(self, snap: RunSnapshot) -> None:
         f = snap.finding(self.finding_id)
@@ -271,20 +359,25 @@ class FailureGroupScreen(FilterableScreen):
             self.app.push_screen(FailureDetailScreen(self.records[i]))
 
     def copy_text(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count or not self.records:
-            return None
-        i = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
-        return failure_text(self.records[i]) if 0 <= i < len(self.records) else None
+        r = self.current_record()
+        return failure_text(r) if r is not None else None
 
 
 class FailureDetailScreen(RunScreen):
-    """One failure: task, worker, resources, and its traceback (or message)."""
+    """One failure: task, worker, resources, and its traceback (or message).
+
+    Two stacked panes: the facts (at most ~45% of the height, scrolling on
+    their own) and the traceback, which keeps at least 8 lines on a 24-line
+    terminal and has the focus, so ↑/↓/PgUp/PgDn/Home/End scroll it at once.
+    """
 
     DEFAULT_CSS = """
-    FailureDetailScreen #detail { padding: 0 1; }
-    FailureDetailScreen #detail-meta { margin-bottom: 1; }
+    FailureDetailScreen #detail-meta-box { height: auto; max-height: 45%; padding: 0 1; }
+    FailureDetailScreen #detail-trace-box { height: 1fr; min-height: 8; padding: 0 1; border-top: solid $primary; }
+    FailureDetailScreen #detail-trace-box:focus { border-top: solid $accent; }
     """
+    BINDINGS = [Binding("x", "explain", "Explain (AI)", show=False)]
+    AUTO_FOCUS = "#detail-trace-box"
 
     def __init__(self, record: FailureRecord) -> None:
         super().__init__()
@@ -300,23 +393,31 @@ class FailureDetailScreen(RunScreen):
             self.render_snapshot(self.review.snapshot)
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="detail"):
+        with VerticalScroll(id="detail-meta-box"):
             yield Static(id="detail-meta")
+        with VerticalScroll(id="detail-trace-box"):
             yield Static(id="detail-trace")
+
+    def action_explain(self) -> None:
+        # One failure is not what the model explains: its group (a finding) is.
+        self.notify("x explains a finding group: press Esc and x on the group's list, or select one on Findings (4)",
+                    severity="warning", timeout=6)
 
     def render_snapshot(self, snap: RunSnapshot) -> None:
         r = self.record
         t = Text()
         t.append(safe(r.failure_class), style="bold red")
         t.append(": ")
-        t.append(safe(r.message))
-        t.append("\n\n")
+        t.append(line(r.message, 300))
+        t.append("\n")
+        worker, key = split_worker(r.worker)
         rows = [
-            ("time", safe(r.timestamp or r.details.get("time"))),
-            ("task", f"{safe(r.task_name)}  ({safe(r.task_id)})"),
+            ("time", fmt_iso(r.timestamp) if r.timestamp else ("before attach (time unknown)" if r.details.get("before_attach") else safe(r.details.get("time")))),
+            ("task", safe(r.task_name)),
+            ("task id", safe(r.task_id)),  # in full: the lists elide it
+            ("dask key", safe(r.dask_key or key)),
             ("component", safe(r.component)),
-            ("worker", safe(split_worker(r.worker)[0])),
-            ("dask key", safe(r.dask_key or split_worker(r.worker)[1])),
+            ("worker", safe(worker)),
             ("provider", safe(r.provider)),
             ("phase", safe(r.phase)),
             ("duration", fmt_duration(r.duration_s)),
@@ -331,13 +432,18 @@ class FailureDetailScreen(RunScreen):
                     f"walltime {safe(res.requested_walltime)} · workers {safe(res.requested_workers)}",
                 )
             )
+        shown = {v for _k, v in rows}
         for k, v in r.details.items():
-            rows.append((safe(k), line(v if isinstance(v, str) else repr(v), 200)))
+            value = line(v if isinstance(v, str) else repr(v), 200)
+            if value not in shown:  # details often repeat phase, task id, worker
+                rows.append((safe(k), value))
         for k, v in rows:
+            if v in ("-", ""):
+                continue  # nothing recorded: keep the traceback's room
             t.append(f"{k:>10}  ", style="bold")
             t.append(v)
             t.append("\n")
-        self.query_one("#detail-meta", Static).update(t)
+        self.query_one("#detail-meta", Static).update(t.rstrip() or t)
         trace = self.query_one("#detail-trace", Static)
         if r.traceback:
             dark = self.app.current_theme.dark if self.app.current_theme else True

@@ -8,6 +8,7 @@ from typing import Callable
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -15,20 +16,29 @@ from assistant.models import Finding
 from assistant.render import TRANSIENT_TEXT, seen_text
 from scalable_tui.app.ai import ai_section
 from scalable_tui.app.data import RunSnapshot, finding_text, select_findings
-from scalable_tui.app.fmt import hl, safe
+from scalable_tui.app.fmt import SEVERITY_STYLE, distinct_title, fit_last, fmt_span, hl, safe, title_distinctions
 from scalable_tui.app.screens.base import FilterableScreen
 from scalable_tui.app.screens.explain import explain_binding
-from scalable_tui.app.screens.failures import FAULTS_BINDING
+from scalable_tui.app.screens.failures import FAULTS_BINDING, NARROW
 
-SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
+#: Keys that scroll the detail pane while the list keeps the focus.
+DETAIL_KEYS = [
+    Binding("shift+down,J", "detail_scroll(1)", "Scroll detail", show=False),
+    Binding("shift+up,K", "detail_scroll(-1)", "Scroll detail up", show=False),
+    Binding("shift+pagedown", "detail_scroll(10)", "Page detail", show=False),
+    Binding("shift+pageup", "detail_scroll(-10)", "Page detail up", show=False),
+]
 
 
-def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None) -> Text:
+def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct: str | None = None) -> Text:
     t = Text()
     t.append(f" {f.severity} ", style=SEVERITY_STYLE.get(f.severity, "bold"))
     t.append(" ")
     t.append(safe(f.title), style="bold")
     t.append("\n")
+    if distinct:
+        t.append("differs    ", style="bold")
+        t.append(f"another finding has this title; this one: {distinct}\n", style="yellow")
     t.append(f"category {f.category}  ·  {f.count} failure(s)  ·  ")
     t.append(TRANSIENT_TEXT[f.transient], style="green" if f.transient else ("red" if f.transient is False else "yellow"))
     t.append("\n")
@@ -40,7 +50,7 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None) -> Text:
         t.append(safe(f.pattern) + "\n")
     if f.first_seen or f.last_seen or f.before_attach:
         t.append("seen       ", style="bold")
-        t.append(f"{safe(seen_text(f))}\n" if f.before_attach else f"{safe(f.first_seen)} … {safe(f.last_seen)}\n")
+        t.append(f"{safe(seen_text(f))}\n" if f.before_attach else f"{fmt_span(f.first_seen, f.last_seen)}\n")
     if f.task_names:
         t.append("tasks      ", style="bold")
         t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")
@@ -65,11 +75,13 @@ class FindingsScreen(FilterableScreen):
     failures of each finding; ``f`` keeps error/critical findings only; ``x``
     asks the model to explain the highlighted one (after a preview)."""
 
-    BINDINGS = [FAULTS_BINDING, explain_binding()]
+    BINDINGS = [FAULTS_BINDING, explain_binding(), *DETAIL_KEYS]
     FAULTS_LABEL = "faults only: error/critical"
+    # The detail pane (suggestion, evidence, tracebacks) keeps a usable height
+    # on a 24-line terminal: the list gives way first (it scrolls).
     DEFAULT_CSS = """
-    FindingsScreen #findings-table { height: 45%; }
-    FindingsScreen #finding-detail { height: 1fr; padding: 0 1; border-top: solid $primary; }
+    FindingsScreen #findings-table { height: 45%; min-height: 4; }
+    FindingsScreen #finding-detail { height: 1fr; min-height: 8; padding: 0 1; border-top: solid $primary; }
     FindingsScreen #findings-info { height: 1; padding: 0 1; }
     """
 
@@ -80,6 +92,8 @@ class FindingsScreen(FilterableScreen):
         self.pattern: re.Pattern[str] | None = None
         #: What the detail pane shows (tests read it).
         self.detail_text = Text()
+        #: Finding id -> what tells it apart from findings with the same title.
+        self.distinctions: dict[str, str] = {}
 
     def compose_list(self) -> ComposeResult:
         yield Static(id="findings-info")
@@ -87,11 +101,9 @@ class FindingsScreen(FilterableScreen):
         with VerticalScroll(id="finding-detail"):
             yield Static(id="finding-text")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in ("severity", "category", "count", "retry?", "title"):
-            table.add_column(col, key=col)
-        super().on_mount()
+    def on_resize(self) -> None:
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the title column takes what the others leave
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
         return select_findings(snap, snap.diagnosis.findings, pattern, faults_only, cancelled)
@@ -100,16 +112,31 @@ class FindingsScreen(FilterableScreen):
         self.pattern = pattern
         table = self.query_one(DataTable)
         cursor = table.cursor_row
-        table.clear()
+        self.distinctions = title_distinctions(snap.diagnosis.findings)
+        width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
+        narrow = width < NARROW  # category and retry? are in the detail pane
+        rows: list[dict[str, Text]] = []
         for f in items:
-            table.add_row(
-                hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
-                hl(f.category, pattern),
-                Text(str(f.count)),
-                Text({True: "transient", False: "permanent", None: "?"}[f.transient]),
-                hl(f.title, pattern),
-                key=f.id,
-            )
+            row = {
+                "severity": hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
+                "category": hl(f.category, pattern),
+                "count": Text(str(f.count)),
+                "retry?": Text({True: "transient", False: "permanent", None: "?"}[f.transient]),
+            }
+            if narrow:
+                del row["category"], row["retry?"]
+            rows.append(row)
+        cols = list(rows[0]) if rows else ["severity", *([] if narrow else ["category"]), "count",
+                                            *([] if narrow else ["retry?"])]
+        widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
+        room = fit_last(widths, width, minimum=20)
+        table.clear(columns=True)
+        for c, w in zip(cols, widths):
+            table.add_column(c, key=c, width=w)
+        table.add_column("title", key="title", width=room)
+        for f, row in zip(items, rows):
+            table.add_row(*row.values(), hl(distinct_title(f, self.distinctions, room), pattern), key=f.id)
         self.sort_table(table)
         if items:
             table.move_cursor(row=min(cursor, len(items) - 1))
@@ -142,7 +169,7 @@ class FindingsScreen(FilterableScreen):
     def _show_current(self) -> None:
         f = self.current()
         if f is not None:
-            body = finding_detail(f, self.pattern)
+            body = finding_detail(f, self.pattern, self.distinctions.get(f.id))
             ai = ai_section(self.review.ai_entries.get(f.id))
             if ai.plain:
                 body.append("\n")
@@ -153,6 +180,11 @@ class FindingsScreen(FilterableScreen):
             body = Text("no findings", style="green")
         self.detail_text = body
         self.query_one("#finding-text", Static).update(body)
+
+    def action_detail_scroll(self, lines: int) -> None:
+        """Scroll the detail pane from the list (shift+↑/↓, J/K, shift+PgUp/PgDn)."""
+        pane = self.query_one("#finding-detail", VerticalScroll)
+        pane.scroll_relative(y=lines, animate=False)
 
     def can_explain(self) -> bool:
         return True

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from scalable_tui.app.fmt import hl, line, safe
-from scalable_tui.app.screens.live_screens import LiveListScreen, ago
+from scalable_tui.app.fmt import ago, hl, line, safe
+from scalable_tui.app.screens.live_screens import LiveListScreen
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerJobMap
 from scalable_tui.sources._slurm_parse import format_duration

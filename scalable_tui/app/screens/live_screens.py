@@ -23,16 +23,27 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from scalable_tui.app.data import failures_text
-from scalable_tui.app.fmt import fmt_duration, hl, line, safe
-from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
-from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, mib, prefix_bar, prefix_counts
+from scalable_tui.app.fmt import (
+    SEVERITY_STYLE,
+    ago,
+    clock,
+    distinct_title,
+    hl,
+    line,
+    memory_of,
+    mib,
+    safe,
+    short_ids,
+    title_distinctions,
+)
+from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen, RunScreen
+from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, prefix_bar
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
 
 if TYPE_CHECKING:
     from scalable_tui.app.attach import AttachApp
 
-SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_STYLE = {"running": "green", "paused": "bold yellow", "closing": "magenta", "closing_gracefully": "magenta",
                 "init": "cyan", "left": "dim"}
 EVENT_STYLE = {
@@ -47,20 +58,20 @@ FAULT_EVENTS = frozenset({"worker-removed", "worker-restart-memory", "killed-wor
                           "no-workers-timeout-exceeded"})
 
 
-def ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return fmt_duration(max(0.0, seconds))
+def worker_label(w: WorkerInfo) -> str:
+    """The worker's name as the screens show it.
+
+    Local stand-in until the live model's ``display_name`` lands (another
+    change adds it, one name for a worker on every screen); then this uses it.
+    """
+    name = getattr(w, "display_name", None)
+    return name if isinstance(name, str) and name else w.name
 
 
 def view_time(app: object) -> float:
     """The moment the screens show: now when live, the replayed moment in a replay."""
     get = getattr(app, "view_time", None)
     return get() if callable(get) else time.time()
-
-
-def clock(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
 
 
 class LiveSyncMixin:
@@ -103,6 +114,7 @@ class LiveSyncMixin:
 
 # -- Overview ------------------------------------------------------------------
 class LiveOverviewScreen(LiveSyncMixin, RunScreen):
+    BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """
     LiveOverviewScreen #overview { padding: 0 1; }
     LiveOverviewScreen #lv-header { margin-bottom: 1; }
@@ -152,9 +164,10 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
             t.append(f"(+{live.failures_dropped} summarized, {live.failures_missed} missed)\n", style="dim")
         self.query_one("#lv-categories", Static).update(t)
         t = Text()
+        distinctions = title_distinctions(findings)
         for f in findings[:6]:
             t.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
-            t.append(f" {safe(f.title)}")
+            t.append(f" {distinct_title(f, distinctions)}")
             if f.count:
                 t.append(f" ({f.count}×)", style="bold")
             t.append("\n")
@@ -209,9 +222,8 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         t = Text()
         threads = sum(w.nthreads or 0 for w in alive)
         used = sum(w.memory or 0 for w in alive)
-        limit = sum(w.memory_limit or 0 for w in alive)
         t.append(f"{len(alive)} workers", style="bold")
-        t.append(f"  ·  {threads} threads  ·  memory {mib(used)} of {mib(limit)}")
+        t.append(f"  ·  {threads} threads  ·  memory {memory_of(used, [w.memory_limit for w in alive])}")
         by_status = Counter(w.status for w in alive)
         if by_status:
             t.append("\n")
@@ -248,11 +260,11 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         fails = failures_text(snap.diagnosis) if snap is not None else f"{live.failures_total} task failures"
         t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {live.dependents_erred} dependents erred")
         rows = sorted(live.prefixes.values(), key=lambda p: (-p.total, p.name))
-        width = max((len(p.name) for p in rows[:10]), default=0)
-        width = min(width, 18)
+        names = short_ids((safe(p.name) for p in rows[:10]), width=18, min_tail=6)
+        width = max((len(v) for v in names.values()), default=0)
         for p in rows[:10]:
             t.append("\n")
-            t.append(f"{safe(p.name)[:width]:<{width}}  ", style="bold")
+            t.append(f"{names[safe(p.name)]:<{width}}  ", style="bold")
             t.append_text(prefix_bar(p, 14))
             t.append(f"  {p.done}/{p.total} done")
             if p.erred:
@@ -282,6 +294,7 @@ class LiveListScreen(ColumnSort, LiveSyncMixin, FilterableScreen):
     BINDINGS = [
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse", show=False),
+        NO_EXPLAIN_BINDING,
     ]
     #: (column label, sort key over a row item) — subclasses.
     COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
@@ -531,7 +544,7 @@ class LiveWorkersScreen(LiveListScreen):
         w = self.current()
         if w is None:
             return None
-        return (f"{self.names.get(w.key, w.own_name)}\t{w.address}\t{w.host}\t{w.status}\tmemory {mib(w.memory)}/{mib(w.memory_limit)}\t"
+        return (f"{self.names.get(w.key, w.own_name)}\t{w.address}\t{w.host}\t{w.status}\tmemory {memory_of(w.memory, [w.memory_limit])}\t"
                 f"restarts {w.restarts}\t{w.left_reason or ''}\n")
 
 

@@ -10,19 +10,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from scalable_tui.app.data import RunSnapshot, failures_text, finding_text
-from scalable_tui.app.fmt import fmt_duration, fmt_iso, parse_iso, safe
-from scalable_tui.app.screens.base import RunScreen
+from scalable_tui.app.fmt import SEVERITY_STYLE, TASK_STATE_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
+from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, RunScreen
 from scalable_tui.app.widgets.progress import TaskBars
 from scalable_tui.models import STATE_ORDER
 
-SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
-STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan", "submitted": "dim"}
+STATE_STYLE = TASK_STATE_STYLE
 #: Task-name rows in the progress block; the rest are summed up in one line.
 MAX_PROGRESS_ROWS = 12
 TOP_FINDINGS = 5
 
 
 class OverviewScreen(RunScreen):
+    BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """
     OverviewScreen #overview { padding: 0 1; }
     OverviewScreen #run-header { margin-bottom: 1; }
@@ -130,9 +130,10 @@ class OverviewScreen(RunScreen):
         if not findings:
             return Text("none", style="green")
         t = Text()
+        distinctions = title_distinctions(snap.diagnosis.findings)
         for f in findings:
             t.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
-            t.append(f" {safe(f.title)}")
+            t.append(f" {distinct_title(f, distinctions)}")
             if f.count:
                 t.append(f" ({f.count}×)", style="bold")
             t.append("\n")

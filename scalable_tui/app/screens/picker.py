@@ -16,23 +16,51 @@ from scalable_tui.app.fmt import fmt_iso, safe, text
 STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "bold red", "abandoned?": "bold yellow"}
 
 
-class PickerScreen(Screen[Path]):
-    """Dismisses with the chosen run directory."""
+#: The review app's screen and action keys: before a run is open they have
+#: nothing to show (they used to open a screen stuck on "loading…").
+RUN_KEYS = "1,2,3,4,5,6,7,o,t,f,i,w,v,j,c,e,x,slash"
+
+
+class PickerScreen(Screen[Path | None]):
+    """Dismisses with the chosen run directory (None: back to the open run).
+
+    ``current`` is the run open in the app when the picker was reopened from
+    a run (``p``); Esc then goes back to it.  Without one, the screen keys say
+    to pick a run first instead of opening an empty screen.
+    """
 
     DEFAULT_CSS = """
     PickerScreen #picker-info { height: auto; padding: 0 1; }
     PickerScreen #runs { height: 1fr; }
     """
-    BINDINGS = [Binding("q", "app.quit", "Quit")]
+    BINDINGS = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("escape", "back", "Back to the run"),
+        Binding(RUN_KEYS, "need_run", show=False),
+    ]
 
-    def __init__(self, runs: list[Path], stale_after_s: float | None = None) -> None:
+    def __init__(self, runs: list[Path], stale_after_s: float | None = None, *, current: Path | None = None) -> None:
         super().__init__()
         self.runs = runs
         self.stale_after_s = stale_after_s
+        self.current = current
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.current is not None  # Esc shows (and works) only with a run to go back to
+        return True
+
+    def action_back(self) -> None:
+        if self.current is not None:
+            self.dismiss(None)
+
+    def action_need_run(self) -> None:
+        self.notify("pick a run first: ↑/↓ then Enter (q quits)", severity="warning", timeout=4)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
-        yield Static(Text(f"{len(self.runs)} runs, newest first — Enter opens one"), id="picker-info")
+        back = f" · Esc: back to {self.current.name}" if self.current is not None else ""
+        yield Static(Text(f"{len(self.runs)} runs, newest first — Enter opens one{back}"), id="picker-info")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

@@ -18,11 +18,11 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from scalable_tui.app.data import TASK_COLUMNS, RunSnapshot, filter_tasks, sort_tasks, task_cells
-from scalable_tui.app.fmt import highlight
-from scalable_tui.app.screens.base import ColumnSort, FilterableScreen
+from scalable_tui.app.fmt import TASK_STATE_STYLE, highlight
+from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen
 
 MAX_ROWS = 500
-STATE_STYLE = {"succeeded": "green", "failed": "bold red", "cancelled": "magenta", "running": "cyan", "submitted": "dim"}
+STATE_STYLE = TASK_STATE_STYLE
 STATE_COL = TASK_COLUMNS.index("state")
 DASK_KEY_COL = TASK_COLUMNS.index("dask key")
 
@@ -45,6 +45,7 @@ class TasksScreen(ColumnSort, FilterableScreen):
         Binding("f", "toggle_faults", "Faults only", tooltip="failed or cancelled tasks, or tasks with an error"),
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse", show=False),
+        NO_EXPLAIN_BINDING,
     ]
     FILTER_ID = "task-filter"
 

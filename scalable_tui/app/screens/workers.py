@@ -9,12 +9,13 @@ from textual.widgets import DataTable, Static
 
 from scalable_tui.app.data import RunSnapshot
 from scalable_tui.app.fmt import fmt_iso, line, safe, text
-from scalable_tui.app.screens.base import RunScreen
+from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, RunScreen
 
 STATE_STYLE = {"cluster_created": "green", "scaled": "cyan", "add_workers": "cyan", "cluster_closed": "dim", "worker_lost": "bold red"}
 
 
 class WorkersScreen(RunScreen):
+    BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """
     WorkersScreen #workers-info { height: 1; padding: 0 1; }
     WorkersScreen #workers-table { height: 1fr; }

@@ -11,27 +11,21 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from scalable_tui.app.fmt import mib
 from scalable_tui.app.widgets.progress import _cells, state_bar
 from scalable_tui.live_models import PrefixCounts, WorkerInfo
 
 
-def mib(n: float | int | None) -> str:
-    if n is None:
-        return "?"
-    if n >= 10 * 2**30:
-        return f"{n / 2**30:.0f} GiB"
-    if n >= 2**30:
-        return f"{n / 2**30:.1f} GiB"
-    return f"{n / 2**20:.0f} MiB"
-
-
 def memory_bar(w: WorkerInfo, width: int = 10) -> Text:
-    """``████▓▓░░░░ 120/334 MiB``: managed, unmanaged, free; red when near the limit."""
+    """``████▓▓░░░░ 120/334 MiB``: managed, unmanaged, free; red when near the limit; ``97 MiB (no limit)`` without one."""
     t = Text()
     limit, used = w.memory_limit, w.memory
-    if not limit or used is None:
+    if used is None:
         t.append("·" * width, style="dim")
         t.append(f" {mib(used)}")
+        return t
+    if not limit:  # no limit to fill a bar against (memory_limit 0/None): say so, no bar
+        t.append(f"{mib(used)} (no limit)")
         return t
     managed = max(0, min(w.managed or 0, used))
     unmanaged = max(0, used - managed)

@@ -1,4 +1,8 @@
-"""The footer status line: "live: tailing" vs "finished" vs "abandoned? …"."""
+"""The footer status line: "live: tailing" vs "finished" vs "abandoned? …".
+
+With ``attach --record FILE`` it starts with "● recording to FILE": what is
+written to disk must be visible on every screen.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,17 @@ from rich.text import Text
 from textual.widgets import Static
 
 from scalable_tui.app.fmt import safe
+
+
+def recording_label(app: object) -> Text:
+    """``● recording to FILE  ·  `` while the app records (attach --record), else empty."""
+    t = Text()
+    rec = getattr(app, "recorder", None)
+    path = getattr(rec, "path", None) if rec is not None else None
+    if path is not None:
+        t.append(f"● recording to {safe(path)}", style="bold red")
+        t.append("  ·  ")
+    return t
 
 
 class StatusLine(Static):
@@ -36,13 +51,15 @@ class StatusLine(Static):
         snap = getattr(app, "snapshot", None)
         if snap is None:
             error = getattr(app, "load_error", None)
-            self.update(Text(f"error: {safe(error)}" if error else "loading…"))
+            t = recording_label(app)
+            t.append(f"error: {safe(error)}" if error else "loading…")
+            self.update(t)
             return
         label, kind = snap.status_line(app.now())  # type: ignore[attr-defined]
         self.set_class(kind == "live", "-live")
         self.set_class(kind == "abandoned", "-abandoned")
         self.set_class(kind == "finished", "-finished")
-        t = Text()
+        t = recording_label(app)
         t.append(label)
         d = snap.diagnosis  # the same counts as diagnose --format json (task totals: TaskTotals)
         t.append(f"  ·  {safe(snap.run_id)}  ·  {d.failures_total} failures  ·  {d.tasks_total} tasks")

@@ -11,16 +11,13 @@ Click (or drag) on the bar to seek.  The widget reads its data from the app
 
 from __future__ import annotations
 
-import time
 from typing import Any, Sequence
 
 from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
-
-def clock(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
+from scalable_tui.app.fmt import clock as clock  # re-exported: the replay app's clock is the screens' clock
 
 
 def elapsed(seconds: float) -> str:
