@@ -1,0 +1,43 @@
+"""One DuckDB connection set up the way the index needs it.
+
+Threads follow the CPUs this process may run on (``sched_getaffinity``, not
+``cpu_count``: a Slurm job or a container sees fewer), and the engine's own
+``memory_limit`` bounds what it buffers, so a 300k-task run stays within a
+login node's budget.  Both can be overridden from the environment for
+debugging (``SCALABLE_TUI_INDEX_THREADS``, ``SCALABLE_TUI_INDEX_MEMORY``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: Default engine memory limit: with Python's share this keeps a 300k-task load under ~300 MB.
+DEFAULT_MEMORY_LIMIT = "200MB"
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def connect(database: str = ":memory:") -> Any:
+    """A connection with thread and memory limits set; imports duckdb lazily (CLI start-up stays light)."""
+    import duckdb
+
+    con = duckdb.connect(database)
+    threads = int(os.environ.get("SCALABLE_TUI_INDEX_THREADS") or available_cores())
+    memory = os.environ.get("SCALABLE_TUI_INDEX_MEMORY") or DEFAULT_MEMORY_LIMIT
+    con.execute(f"SET threads = {max(1, threads)}")
+    con.execute(f"SET memory_limit = '{_safe(memory)}'")
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _safe(value: str) -> str:
+    """A memory limit like ``250MB``; anything else falls back to the default (no SQL from the environment)."""
+    v = value.strip()
+    return v if v and all(c.isalnum() or c == "." for c in v) else DEFAULT_MEMORY_LIMIT
