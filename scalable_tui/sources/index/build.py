@@ -3,11 +3,11 @@
 The engine's JSON reader is faster than anything in Python, but it is more
 lenient than orjson (trailing commas, ``NaN``, the first of two duplicate keys,
 silently skipped blank lines) and coerces types.  So every line is read twice
-in native code: once as raw text (``read_csv`` without quoting, latin-1 so
+in native code: once as raw text (``read_csv`` without quoting, as latin-1 so
 that no byte is rejected and line numbers stay exact) and once as JSON with a
 ``JSON``-typed column per known key.  A line is *certified* only when
 
-- it is ASCII and its byte length equals the length of the canonical
+- its byte length equals the length of the canonical
   ``json.dumps(..., sort_keys=True)`` rendering of the values the engine read
   (so no extra or duplicate keys, no trailing commas, no odd spacing),
 - its count of ``: null`` equals the number of keys the engine found null,
@@ -149,16 +149,18 @@ def _nulls(keys: tuple[str, ...]) -> str:
 def _raw_pass(con: Any, name: str, geo: Geometry) -> tuple[int, int]:
     """Per-line byte length, ASCII flag, ``: null`` count and blank flag; returns (complete lines, non-blank)."""
     sp = "' ' || chr(9) || chr(11) || chr(12)"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE raw_{name} AS
-        SELECT row_number() OVER () AS rn, coalesce(length(l), 0) AS len,
-               coalesce(strlen(l) = length(l), true) AS ascii_only,
-               coalesce((length(l) - length(replace(l, ': null', ''))) // 6, 0) AS nulls,
-               (l IS NULL OR trim(l, {sp}) = '') AS blank
-        FROM read_csv({_q(geo.path)}, columns = {{'l': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '',
-                      header = false, auto_detect = false, strict_mode = false, new_line = '\\n',
-                      encoding = 'latin-1', null_padding = false)
-    """)
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE raw_{name} AS
+            SELECT row_number() OVER () AS rn, coalesce(length(l), 0) AS len, true AS ascii_only,
+                   coalesce((length(l) - length(replace(l, ': null', ''))) // 6, 0) AS nulls,
+                   (l IS NULL OR (strlen(l) < 256 AND trim(l, {sp}) = '')) AS blank
+            FROM read_csv({_q(geo.path)}, columns = {{'l': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '',
+                          header = false, auto_detect = false, strict_mode = false, new_line = '\\n',
+                          null_padding = false, encoding = 'latin-1')
+        """)
+    except Exception as exc:  # noqa: BLE001 - e.g. invalid UTF-8: the Python reader takes the file
+        raise Fallback(f"{name}: {type(exc).__name__}: {str(exc)[:200]}") from exc
     rows, = con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()
     complete = rows - (1 if geo.partial else 0)
     if geo.end == 0:
@@ -321,7 +323,7 @@ def _read_lines(path: Path, con: Any, name: str, rns: list[int]) -> list[tuple[i
         FROM raw_{name}
     """)
     con.execute(f"CREATE OR REPLACE TEMP TABLE want_{name} (rn BIGINT)")
-    con.executemany(f"INSERT INTO want_{name} VALUES (?)", [(r,) for r in rns])
+    con.execute(f"INSERT INTO want_{name} SELECT unnest(?)", [rns])
     spans = con.execute(f"""
         SELECT o.rn, coalesce(o.off, 0), o.len FROM off_{name} o JOIN want_{name} w USING (rn) ORDER BY o.rn
     """).fetchall()

@@ -10,10 +10,11 @@ debugging (``SCALABLE_TUI_INDEX_THREADS``, ``SCALABLE_TUI_INDEX_MEMORY``).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 #: Default engine memory limit: with Python's share this keeps a 300k-task load under ~300 MB.
-DEFAULT_MEMORY_LIMIT = "200MB"
+DEFAULT_MEMORY_LIMIT = "250MB"
 
 
 def available_cores() -> int:
@@ -23,11 +24,30 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/scalable-tui`` (``~/.cache`` by default): the index never goes into a run directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scalable-tui"
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents under the cache root) readable by the user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
 def connect(database: str = ":memory:") -> Any:
-    """A connection with thread and memory limits set; imports duckdb lazily (CLI start-up stays light)."""
+    """A connection with thread and memory limits set; imports duckdb lazily (CLI start-up stays light).
+
+    Spills (when the memory limit is reached) go to a private directory in
+    the user cache.
+    """
     import duckdb
 
     con = duckdb.connect(database)
+    spill = private_dir(cache_root() / "spill")
+    con.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
     threads = int(os.environ.get("SCALABLE_TUI_INDEX_THREADS") or available_cores())
     memory = os.environ.get("SCALABLE_TUI_INDEX_MEMORY") or DEFAULT_MEMORY_LIMIT
     con.execute(f"SET threads = {max(1, threads)}")
