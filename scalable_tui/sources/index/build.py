@@ -117,24 +117,29 @@ def _q(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _kind(c: str) -> str:
-    return f"ascii({c})"
+#: Per key: "S" a non-empty JSON string, "s" a JSON string or null, "n" a plain non-negative number or null.
+TASK_SCHEMA = {k: "s" for k in TASK_KEYS} | {"task_id": "S", "state": "S", "duration_s": "n",
+                                             "requested_workers": "n", "schema_version": "n"}
+RESOURCE_SCHEMA = {k: "s" for k in RESOURCE_KEYS} | {"entity_id": "S0", "observed_cpu": "n", "observed_memory_gb": "n",
+                                                     "requested_cpus": "n", "requested_workers": "n",
+                                                     "schema_version": "n"}
 
 
-def _num_ok(c: str) -> str:
-    """A number both parsers read alike: short plain decimal, no exponent."""
-    return f"(strlen({c}) <= 18 AND NOT contains({c}, 'e') AND NOT contains({c}, 'E'))"
-
-
-def _generic_ok(c: str) -> str:
-    k = _kind(c)
-    return f"({c} IS NULL OR {k} IN (34, 116, 102) OR ({k} = 45 OR {k} BETWEEN 48 AND 57) AND {_num_ok(c)})"
+def _check(c: str, kind: str) -> str:
+    if kind == "S":
+        return f"(ascii({c}) = 34 AND strlen({c}) > 2)"
+    if kind == "S0":
+        return f"ascii({c}) = 34"
+    if kind == "s":
+        return f"({c} IS NULL OR ascii({c}) = 34)"
+    # a number both parsers read alike: short plain decimal, no sign, no exponent
+    return (f"({c} IS NULL OR (ascii({c}) BETWEEN 48 AND 57 AND strlen({c}) <= 18 "
+            f"AND NOT contains({c}, 'e') AND NOT contains({c}, 'E')))")
 
 
 def _str(c: str) -> str:
-    """The string value of a JSON-typed column holding a JSON string (NULL otherwise)."""
-    return (f"CASE WHEN {_kind(c)} = 34 THEN CASE WHEN contains({c}, '\\') THEN {c} ->> '$' "
-            f"ELSE substr({c}, 2, length({c}) - 2) END END")
+    """The value of a JSON-typed column certified to hold a JSON string or null."""
+    return f"CASE WHEN contains({c}, '\\') THEN {c} ->> '$' ELSE substr({c}, 2, length({c}) - 2) END"
 
 
 def _canonical(keys: tuple[str, ...]) -> str:
@@ -147,37 +152,33 @@ def _nulls(keys: tuple[str, ...]) -> str:
 
 
 def _raw_pass(con: Any, name: str, geo: Geometry) -> tuple[int, int]:
-    """Per-line byte length, ASCII flag, ``: null`` count and blank flag; returns (complete lines, non-blank)."""
+    """Per-line byte length, ``: null`` count and blank flag; returns (complete lines, non-blank lines)."""
     sp = "' ' || chr(9) || chr(11) || chr(12)"
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE raw_{name} AS
-            SELECT row_number() OVER () AS rn, coalesce(length(l), 0) AS len, true AS ascii_only,
-                   coalesce((length(l) - length(replace(l, ': null', ''))) // 6, 0) AS nulls,
-                   (l IS NULL OR (strlen(l) < 256 AND trim(l, {sp}) = '')) AS blank
+            SELECT row_number() OVER () AS rn, coalesce(length(l), 0) AS len,
+                   coalesce((strlen(l) - strlen(replace(l, ': null', ''))) // 6, 0) AS nulls,
+                   CASE WHEN l IS NULL THEN true WHEN starts_with(l, '{{') THEN false
+                        ELSE trim(l, {sp}) = '' END AS blank
             FROM read_csv({_q(geo.path)}, columns = {{'l': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '',
                           header = false, auto_detect = false, strict_mode = false, new_line = '\\n',
                           null_padding = false, encoding = 'latin-1')
         """)
-    except Exception as exc:  # noqa: BLE001 - e.g. invalid UTF-8: the Python reader takes the file
+    except Exception as exc:  # noqa: BLE001 - whatever the raw pass cannot split, the Python reader takes
         raise Fallback(f"{name}: {type(exc).__name__}: {str(exc)[:200]}") from exc
     rows, = con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()
-    complete = rows - (1 if geo.partial else 0)
-    if geo.end == 0:
-        complete = 0
-    expect_newlines = complete
+    complete = 0 if geo.end == 0 else rows - (1 if geo.partial else 0)
     if complete < 0:
         raise Fallback(f"{name}: line count")
     con.execute(f"DELETE FROM raw_{name} WHERE rn > {complete}")
-    nonblank, = con.execute(f"SELECT count(*) FROM raw_{name} WHERE NOT blank").fetchone()
-    sized, = con.execute(f"SELECT coalesce(sum(len), 0) + count(*) FROM raw_{name}").fetchone()
+    nonblank, sized = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT blank), coalesce(sum(len), 0) + count(*) FROM raw_{name}").fetchone()
     if sized != geo.end:
         raise Fallback(f"{name}: raw lines do not add up to the file ({sized} != {geo.end})")
-    del expect_newlines
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE map_{name} AS
-        SELECT rn, len, ascii_only, nulls, row_number() OVER (ORDER BY rn) AS nb
-        FROM raw_{name} WHERE NOT blank
+        SELECT rn, len, nulls, row_number() OVER (ORDER BY rn) AS nb FROM raw_{name} WHERE NOT blank
     """)
     return complete, nonblank
 
@@ -188,131 +189,75 @@ def _json_source(geo: Geometry, keys: tuple[str, ...]) -> str:
             f"ignore_errors = true, columns = {{{cols}}}))")
 
 
-def _check_json_rows(con: Any, name: str, nonblank: int, geo: Geometry) -> None:
-    # The partial tail yields a JSON row unless it is blank.
+def _certified(schema: dict[str, str]) -> str:
+    keys = tuple(schema)
+    return " AND ".join([f"m.len <= {MAX_CERTIFIED_LINE}", f"({_canonical(keys)}) = m.len",
+                         f"({_nulls(keys)}) = m.nulls", *[_check("j." + k, v) for k, v in schema.items()]])
+
+
+_FUTURE = ("(NOT contains(j.schema_version, '.') AND TRY_CAST(j.schema_version AS BIGINT) > 1)")
+
+
+def _scan(con: Any, run_dir: Path, name: str, schema: dict[str, str], values: str, columns: str,
+          decode: Any) -> Scan:
+    geo = geometry(run_dir / f"{name}.jsonl")
+    table = f"ev_{name}"
+    scan = Scan(name, table, 0, geo)
+    if geo is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
+        return scan
+    _gate(geo)
+    complete, nonblank = _raw_pass(con, name, geo)
+    scan.lines = complete
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT m.rn, {values}, coalesce({_certified(schema)}, false) AS ok, {_FUTURE} AS future
+        FROM {_json_source(geo, tuple(schema))} j LEFT JOIN map_{name} m ON m.nb = j.jn
+    """)
+    n, future = con.execute(f"SELECT count(*), count(*) FILTER (WHERE ok AND future) FROM {table}").fetchone()
     partial_row = 1 if geo.partial.strip(b" \t\x0b\x0c") else 0
-    n, = con.execute(f"SELECT count(*) FROM jrows_{name}").fetchone()
     if n != nonblank + partial_row:
         raise Fallback(f"{name}: engine rows {n} != non-blank lines {nonblank} + {partial_row}")
+    scan.issues.future_schema += future
+    bad = [r for r, in con.execute(f"SELECT rn FROM {table} WHERE NOT ok AND rn IS NOT NULL ORDER BY rn").fetchall()]
+    con.execute(f"DELETE FROM {table} WHERE NOT ok OR rn IS NULL")
+    con.execute(f"ALTER TABLE {table} DROP COLUMN ok")
+    con.execute(f"ALTER TABLE {table} DROP COLUMN future")
+    if bad:
+        rows = decode(_read_lines(geo.path, con, name, bad), scan.issues)
+        scan.python_lines = len(bad)
+        if rows:
+            cols = [list(c) for c in zip(*rows)]
+            sel = ", ".join(f"unnest(${i + 1})" for i in range(len(cols)))
+            con.execute(f"INSERT INTO {table} SELECT {sel}", cols)
+    return scan
 
 
-TASK_COLUMNS = "rn BIGINT, tid VARCHAR, st VARCHAR, nm VARCHAR, cp VARCHAR, tg VARCHAR, fn VARCHAR, ts VARCHAR, " \
-               "dur DOUBLE, wk VARCHAR, err BOOLEAN, et VARCHAR, em VARCHAR, em_msg VARCHAR"
+TASK_COLUMNS = ("rn BIGINT, tid VARCHAR, st VARCHAR, nm VARCHAR, cp VARCHAR, tg VARCHAR, fn VARCHAR, ts VARCHAR, "
+                "dur DOUBLE, wk VARCHAR, err BOOLEAN, et VARCHAR, em VARCHAR, em_other BOOLEAN")
 
 
 def scan_tasks(con: Any, run_dir: Path) -> Scan:
-    """Fill ``ev_tasks`` (one row per valid task event, in line order) and return the stream's issues."""
-    geo = geometry(run_dir / "tasks.jsonl")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ev_tasks ({TASK_COLUMNS})")
-    scan = Scan("tasks", "ev_tasks", 0, geo)
-    if geo is None:
-        return scan
-    _gate(geo)
-    complete, nonblank = _raw_pass(con, "tasks", geo)
-    scan.lines = complete
-    if complete == 0:
-        return scan
-    keys = TASK_KEYS
-    ok = " AND ".join([
-        "m.ascii_only", f"m.len <= {MAX_CERTIFIED_LINE}",
-        f"({_canonical(keys)}) = m.len", f"({_nulls(keys)}) = m.nulls",
-        f"{_kind('j.task_id')} = 34 AND j.task_id <> '\"\"'", f"{_kind('j.state')} = 34",
-        *[f"(j.{k} IS NULL OR {_kind('j.' + k)} = 34)" for k in ("task_name", "component", "tag", "function_name",
-                                                                  "error_message")],
-        f"(j.duration_s IS NULL OR {_kind('j.duration_s')} BETWEEN 48 AND 57)",
-        *[_generic_ok("j." + k) for k in keys],
-    ])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE jrows_tasks AS SELECT jn FROM {_json_source(geo, ('task_id',))} WHERE false")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lines_tasks AS
-        SELECT m.rn, j.jn, coalesce({ok}, false) AS ok,
-               {_str('j.task_id')} AS tid, {_str('j.state')} AS st, {_str('j.task_name')} AS nm,
-               {_str('j.component')} AS cp, {_str('j.tag')} AS tg, {_str('j.function_name')} AS fn,
-               {_str('j.timestamp')} AS ts, TRY_CAST(j.duration_s AS DOUBLE) AS dur, {_str('j.worker')} AS wk,
-               (j.error_type IS NOT NULL OR j.error_message IS NOT NULL) AS err, {_str('j.error_type')} AS et,
-               {_str('j.error_message')} AS em,
-               ({_kind('j.schema_version')} BETWEEN 48 AND 57 AND NOT contains(j.schema_version, '.')
-                AND {_num_ok('j.schema_version')} AND TRY_CAST(j.schema_version AS BIGINT) > 1) AS future
-        FROM {_json_source(geo, keys)} j LEFT JOIN map_tasks m ON m.nb = j.jn
-    """)
-    con.execute("CREATE OR REPLACE TEMP TABLE jrows_tasks AS SELECT jn FROM lines_tasks")
-    _check_json_rows(con, "tasks", nonblank, geo)
-    future, = con.execute("SELECT count(*) FROM lines_tasks WHERE ok AND future").fetchone()
-    scan.issues.future_schema += future
-    con.execute("""
-        INSERT INTO ev_tasks SELECT rn, tid, st, nm, cp, tg, fn, ts, dur, wk, err, et, em, em
-        FROM lines_tasks WHERE ok
-    """)
-    bad = [r for r, in con.execute("""
-        SELECT rn FROM map_tasks WHERE rn NOT IN (SELECT rn FROM lines_tasks WHERE ok) ORDER BY rn
-    """).fetchall()]
-    con.execute("DROP TABLE lines_tasks")
-    con.execute("DROP TABLE jrows_tasks")
-    if bad:
-        rows = _python_task_lines(_read_lines(geo.path, con, "tasks", bad), scan.issues)
-        scan.python_lines = len(bad)
-        if rows:
-            con.executemany("INSERT INTO ev_tasks VALUES (" + ", ".join("?" * 14) + ")", rows)
-    return scan
+    """Fill ``ev_tasks``: one row per valid task event (``rn`` = line number), certified or decoded by Python."""
+    values = (f"{_str('j.task_id')} AS tid, {_str('j.state')} AS st, {_str('j.task_name')} AS nm, "
+              f"{_str('j.component')} AS cp, {_str('j.tag')} AS tg, {_str('j.function_name')} AS fn, "
+              f"{_str('j.timestamp')} AS ts, TRY_CAST(j.duration_s AS DOUBLE) AS dur, {_str('j.worker')} AS wk, "
+              f"(j.error_type IS NOT NULL OR j.error_message IS NOT NULL) AS err, {_str('j.error_type')} AS et, "
+              f"{_str('j.error_message')} AS em, false AS em_other")
+    return _scan(con, run_dir, "tasks", TASK_SCHEMA, values, TASK_COLUMNS, _python_task_lines)
 
 
-RESOURCE_COLUMNS = "rn BIGINT, eid VARCHAR, cp VARCHAR, pv VARCHAR, cpus DOUBLE, cpus_int BOOLEAN, mem VARCHAR, " \
-                   "wall VARCHAR, wrk DOUBLE, wrk_int BOOLEAN"
+RESOURCE_COLUMNS = ("rn BIGINT, eid VARCHAR, cp VARCHAR, pv VARCHAR, cpus DOUBLE, cpus_int BOOLEAN, mem VARCHAR, "
+                    "wall VARCHAR, wrk DOUBLE, wrk_int BOOLEAN")
 
 
 def scan_resources(con: Any, run_dir: Path) -> Scan:
-    """Fill ``ev_resources`` (one row per valid resource record, in line order)."""
-    geo = geometry(run_dir / "resources.jsonl")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ev_resources ({RESOURCE_COLUMNS})")
-    scan = Scan("resources", "ev_resources", 0, geo)
-    if geo is None:
-        return scan
-    _gate(geo)
-    complete, nonblank = _raw_pass(con, "resources", geo)
-    scan.lines = complete
-    if complete == 0:
-        return scan
-    keys = RESOURCE_KEYS
-    ok = " AND ".join([
-        "m.ascii_only", f"m.len <= {MAX_CERTIFIED_LINE}",
-        f"({_canonical(keys)}) = m.len", f"({_nulls(keys)}) = m.nulls",
-        f"{_kind('j.entity_id')} = 34",
-        *[f"(j.{k} IS NULL OR {_kind('j.' + k)} = 34)" for k in ("requested_memory", "requested_walltime")],
-        *[f"(j.{k} IS NULL OR {_kind('j.' + k)} = 45 OR {_kind('j.' + k)} BETWEEN 48 AND 57)"
-          for k in ("requested_cpus", "requested_workers")],
-        *[_generic_ok("j." + k) for k in keys],
-    ])
-    isint = "(NOT contains({c}, '.'))"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lines_resources AS
-        SELECT m.rn, j.jn, coalesce({ok}, false) AS ok,
-               {_str('j.entity_id')} AS eid, {_str('j.component')} AS cp, {_str('j.provider')} AS pv,
-               TRY_CAST(j.requested_cpus AS DOUBLE) + 0.0 AS cpus, {isint.format(c='j.requested_cpus')} AS cpus_int,
-               {_str('j.requested_memory')} AS mem, {_str('j.requested_walltime')} AS wall,
-               TRY_CAST(j.requested_workers AS DOUBLE) + 0.0 AS wrk, {isint.format(c='j.requested_workers')} AS wrk_int,
-               ({_kind('j.schema_version')} BETWEEN 48 AND 57 AND NOT contains(j.schema_version, '.')
-                AND {_num_ok('j.schema_version')} AND TRY_CAST(j.schema_version AS BIGINT) > 1) AS future
-        FROM {_json_source(geo, keys)} j LEFT JOIN map_resources m ON m.nb = j.jn
-    """)
-    con.execute("CREATE OR REPLACE TEMP TABLE jrows_resources AS SELECT jn FROM lines_resources")
-    _check_json_rows(con, "resources", nonblank, geo)
-    future, = con.execute("SELECT count(*) FROM lines_resources WHERE ok AND future").fetchone()
-    scan.issues.future_schema += future
-    con.execute("""
-        INSERT INTO ev_resources SELECT rn, eid, cp, pv, cpus, cpus_int, mem, wall, wrk, wrk_int
-        FROM lines_resources WHERE ok
-    """)
-    bad = [r for r, in con.execute("""
-        SELECT rn FROM map_resources WHERE rn NOT IN (SELECT rn FROM lines_resources WHERE ok) ORDER BY rn
-    """).fetchall()]
-    con.execute("DROP TABLE lines_resources")
-    con.execute("DROP TABLE jrows_resources")
-    if bad:
-        rows = _python_resource_lines(_read_lines(geo.path, con, "resources", bad), scan.issues)
-        scan.python_lines = len(bad)
-        if rows:
-            con.executemany("INSERT INTO ev_resources VALUES (" + ", ".join("?" * 10) + ")", rows)
-    return scan
+    """Fill ``ev_resources``: one row per valid resource record, certified or decoded by Python."""
+    values = (f"{_str('j.entity_id')} AS eid, {_str('j.component')} AS cp, {_str('j.provider')} AS pv, "
+              "TRY_CAST(j.requested_cpus AS DOUBLE) + 0.0 AS cpus, NOT contains(j.requested_cpus, '.') AS cpus_int, "
+              f"{_str('j.requested_memory')} AS mem, {_str('j.requested_walltime')} AS wall, "
+              "TRY_CAST(j.requested_workers AS DOUBLE) + 0.0 AS wrk, NOT contains(j.requested_workers, '.') AS wrk_int")
+    return _scan(con, run_dir, "resources", RESOURCE_SCHEMA, values, RESOURCE_COLUMNS, _python_resource_lines)
 
 
 def _read_lines(path: Path, con: Any, name: str, rns: list[int]) -> list[tuple[int, bytes]]:
@@ -382,7 +327,7 @@ def _python_task_lines(lines: list[tuple[int, bytes]], issues: FileIssues) -> li
         err = et is not None or em is not None
         em_s = em if type(em) is str else (None if em is None else str(em))
         out.append((line_no, tid, state, *names, ts_raw if type(ts_raw) is str else None, dur,
-                    w if type(w) is str else None, err, _s(et), em_s, em if isinstance(em, str) else None))
+                    w if type(w) is str else None, err, _s(et), em_s, em is not None and not isinstance(em, str)))
     return out
 
 

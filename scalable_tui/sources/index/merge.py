@@ -8,7 +8,6 @@ each stream, so tailing a run that grows again costs only the appended bytes.
 
 from __future__ import annotations
 
-import math
 from array import array
 from pathlib import Path
 from typing import Any
@@ -166,7 +165,8 @@ def _synthesize(con: Any, reader: RunDirReader) -> None:
         SELECT rn, sum(len + 1) OVER (ORDER BY rn) - 1 AS nl FROM raw_tasks
     """)
     rows = con.execute(f"""
-        WITH f AS (SELECT e.tid, e.rn, e.ts, e.et, e.em_msg, (n.nl // {CHUNK}) AS chunk
+        WITH f AS (SELECT e.tid, e.rn, e.ts, e.et, CASE WHEN e.em_other THEN NULL ELSE e.em END AS em_msg,
+                          (n.nl // {CHUNK}) AS chunk
                    FROM ev_tasks e JOIN nl n USING (rn)
                    WHERE (e.tid, e.rn) IN (SELECT tid, min(rn) FROM ev_tasks WHERE st = 'failed' GROUP BY tid)
                      AND e.tid NOT IN (SELECT tid FROM recorded))
@@ -243,5 +243,3 @@ def load_reader(con: Any, run_dir: str | Path) -> RunDirReader:
         reader.state.summary = reader._read_json("summary.json")
     return reader
 
-
-_ = math
