@@ -945,5 +945,8 @@ class RunDirReader:
 
 
 def load_run(run_dir: str | Path) -> RunState:
-    """Read a whole run directory once."""
-    return RunDirReader(run_dir).load()
+    """Read a whole run directory once: big finished runs through the run index (``sources/index``)."""
+    from scalable_tui.sources.index import load_indexed
+
+    reader = load_indexed(run_dir)
+    return reader.state if reader is not None else RunDirReader(run_dir).load()

@@ -21,7 +21,7 @@ def available() -> bool:
 
 
 def load_indexed(run_dir, *, use_cache: bool = True):  # type: ignore[no-untyped-def]
-    """The reader for a finished run, from the persistent index when it is still valid."""
-    from scalable_tui.sources.index.cache import load_or_build
+    """A loaded ``RunDirReader`` from the index, or None when the Python reader should load this run."""
+    from scalable_tui.sources.index.policy import open_reader
 
-    return load_or_build(run_dir, use_cache=use_cache)
+    return open_reader(run_dir, use_cache=use_cache)

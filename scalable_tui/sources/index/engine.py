@@ -31,9 +31,14 @@ def cache_root() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents under the cache root) readable by the user only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create ``path`` and every missing directory from the cache root down, readable by the user only."""
+    root = cache_root()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    todo = [path, *path.parents]
+    for p in reversed(todo[: todo.index(root) + 1] if root in todo else [path]):
+        if not p.exists():
+            p.mkdir(mode=0o700)
+            os.chmod(p, 0o700)
     return path
 
 

@@ -1,0 +1,91 @@
+"""The persistent index of finished runs, in the user cache (never in the run directory).
+
+``$XDG_CACHE_HOME/scalable-tui/index/<hash of the run's real path>/`` holds a
+snapshot of the loaded state and the key it was built from: path, size,
+mtime and inode of every file in the run directory.  Any change to any of
+them (a file appended, replaced, touched, added or removed) misses the key
+and the run is read again.  Directories are 0700 and files 0600: run data
+may be private.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scalable_tui.sources.index import snapshot
+from scalable_tui.sources.index.engine import cache_root, private_dir
+from scalable_tui.sources.rundir import RunDirReader
+
+
+def file_key(run_dir: Path) -> list[list[Any]]:
+    """(name, size, mtime_ns, inode) of every regular file in the run directory, sorted by name."""
+    out = []
+    try:
+        entries = sorted(os.scandir(run_dir), key=lambda e: e.name)
+    except OSError:
+        return []
+    for e in entries:
+        try:
+            st = e.stat()
+        except OSError:
+            continue
+        if e.is_file():
+            out.append([e.name, st.st_size, st.st_mtime_ns, st.st_ino])
+    return out
+
+
+def entry_dir(run_dir: Path) -> Path:
+    real = os.path.realpath(run_dir)
+    return cache_root() / "index" / hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _key(run_dir: Path) -> dict[str, Any]:
+    return {"path": os.path.realpath(run_dir), "files": file_key(run_dir), "format": snapshot.FORMAT}
+
+
+def lookup(run_dir: Path) -> RunDirReader | None:
+    """The cached reader when the key still matches every file, else None."""
+    d = entry_dir(run_dir)
+    try:
+        key = orjson.loads((d / "key.json").read_bytes())
+        if key != _key(run_dir):
+            return None
+        blob = (d / "state.bin").read_bytes()
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    try:
+        return snapshot.load(blob, str(run_dir))
+    except (ValueError, EOFError, TypeError, KeyError, IndexError):
+        return None  # a damaged snapshot is rebuilt, never trusted
+
+
+def store(run_dir: Path, key_before: dict[str, Any], reader: RunDirReader) -> bool:
+    """Save the snapshot if the files did not change while they were read; atomic, private."""
+    if _key(run_dir) != key_before:
+        return False
+    d = private_dir(entry_dir(run_dir))
+    blob = snapshot.dump(reader)
+    for name, data in (("state.bin", blob), ("key.json", orjson.dumps(key_before))):
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, d / name)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    return True
+
+
+def current_key(run_dir: Path) -> dict[str, Any]:
+    return _key(run_dir)

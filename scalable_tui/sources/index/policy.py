@@ -1,0 +1,107 @@
+"""Which reader loads a run: the index for big finished runs, the Python reader otherwise.
+
+``SCALABLE_TUI_READER=python`` forces the Python reader (debugging, or to
+rule the engine out); ``=index`` forces the engine for any run, finished or
+not, small or big (tests compare the two that way).  The default uses the
+index when duckdb is installed, the run says it finished, and its JSONL is
+big enough for the engine's start-up (~0.1 s) to pay off; a run that is
+still being written is tailed by the Python reader, which is incremental.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import orjson
+
+from scalable_tui.sources.rundir import RunDirReader
+
+log = logging.getLogger(__name__)
+
+ENV = "SCALABLE_TUI_READER"
+#: Below this many bytes of JSONL the Python reader is as fast as the engine's start-up.
+MIN_INDEX_BYTES = 16 << 20
+FINISHED = frozenset({"completed", "failed"})
+
+
+def mode() -> str:
+    v = (os.environ.get(ENV) or "auto").strip().lower()
+    return v if v in ("python", "index", "auto") else "auto"
+
+
+def finished(run_dir: Path) -> bool:
+    """run.json says the session closed (status completed/failed with a finished_at)."""
+    try:
+        meta = orjson.loads((run_dir / "run.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and meta.get("status") in FINISHED and isinstance(meta.get("finished_at"), str)
+
+
+def jsonl_bytes(run_dir: Path) -> int:
+    total = 0
+    try:
+        for e in os.scandir(run_dir):
+            if e.name.endswith(".jsonl"):
+                try:
+                    total += e.stat().st_size
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    return total
+
+
+def wants_index(run_dir: Path) -> bool:
+    m = mode()
+    if m == "python":
+        return False
+    from scalable_tui.sources.index import available
+
+    if not available():
+        return False
+    if m == "index":
+        return True
+    return finished(run_dir) and jsonl_bytes(run_dir) >= MIN_INDEX_BYTES
+
+
+def open_reader(run_dir: str | Path, *, use_cache: bool = True) -> RunDirReader | None:
+    """A loaded reader from the persistent index or the engine; None means "use the Python reader"."""
+    path = Path(run_dir)
+    if not wants_index(path):
+        return None
+    from scalable_tui.sources.index.cache import current_key, lookup, store
+
+    persist = use_cache and finished(path)
+    if persist:
+        hit = lookup(path)
+        if hit is not None:
+            return hit
+    key = current_key(path)
+    reader = build_reader(path)
+    if persist:
+        try:
+            store(path, key, reader)
+        except OSError as exc:  # a full or read-only cache is not the user's problem
+            log.debug("index cache not written: %s", exc)
+    return reader
+
+
+def build_reader(path: Path) -> RunDirReader:
+    """The engine's reader, or the Python reader's when the engine cannot vouch for a file."""
+    from scalable_tui.sources.index.build import Fallback
+    from scalable_tui.sources.index.engine import connect
+    from scalable_tui.sources.index.merge import load_reader
+
+    con = connect()
+    try:
+        return load_reader(con, path)
+    except Fallback as exc:
+        log.debug("index fallback for %s: %s", path, exc)
+        reader = RunDirReader(path)
+        reader.load()
+        return reader
+    finally:
+        con.close()
