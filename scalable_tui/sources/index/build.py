@@ -73,6 +73,8 @@ class Scan:
     geometry: Geometry | None
     issues: FileIssues = field(default_factory=FileIssues)
     python_lines: int = 0
+    #: The valid events of the lines Python decoded (tasks only), for the rare per-line questions.
+    python_events: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def geometry(path: Path) -> Geometry | None:
@@ -231,20 +233,6 @@ def _scan(con: Any, run_dir: Path, name: str, schema: dict[str, str], values: st
             sel = ", ".join(f"unnest(${i + 1})" for i in range(len(cols)))
             con.execute(f"INSERT INTO {table} SELECT {sel}", cols)
     return scan
-
-
-TASK_COLUMNS = ("rn BIGINT, tid VARCHAR, st VARCHAR, nm VARCHAR, cp VARCHAR, tg VARCHAR, fn VARCHAR, ts VARCHAR, "
-                "dur DOUBLE, wk VARCHAR, err BOOLEAN, et VARCHAR, em VARCHAR, em_other BOOLEAN")
-
-
-def scan_tasks(con: Any, run_dir: Path) -> Scan:
-    """Fill ``ev_tasks``: one row per valid task event (``rn`` = line number), certified or decoded by Python."""
-    values = (f"{_str('j.task_id')} AS tid, {_str('j.state')} AS st, {_str('j.task_name')} AS nm, "
-              f"{_str('j.component')} AS cp, {_str('j.tag')} AS tg, {_str('j.function_name')} AS fn, "
-              f"{_str('j.timestamp')} AS ts, TRY_CAST(j.duration_s AS DOUBLE) AS dur, {_str('j.worker')} AS wk, "
-              f"(j.error_type IS NOT NULL OR j.error_message IS NOT NULL) AS err, {_str('j.error_type')} AS et, "
-              f"{_str('j.error_message')} AS em, false AS em_other")
-    return _scan(con, run_dir, "tasks", TASK_SCHEMA, values, TASK_COLUMNS, _python_task_lines)
 
 
 RESOURCE_COLUMNS = ("rn BIGINT, eid VARCHAR, cp VARCHAR, pv VARCHAR, cpus DOUBLE, cpus_int BOOLEAN, mem VARCHAR, "

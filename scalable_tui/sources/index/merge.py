@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from scalable_tui.models import FailureRecord, ResourceProfile, TaskTable
-from scalable_tui.sources.index.build import Fallback, Scan, scan_resources, scan_tasks
+from scalable_tui.sources.index.build import Fallback, Scan, scan_resources
+from scalable_tui.sources.index.fold import failed_lines, scan_tasks
 from scalable_tui.sources.jsonl import CHUNK
 from scalable_tui.sources.rundir import RunDirReader, parse_ts
 
@@ -29,14 +30,6 @@ def _insert_columns(con: Any, table: str, columns: list[list[Any]]) -> None:
         return
     sel = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
     con.execute(f"INSERT INTO {table} SELECT {sel}", columns)
-
-
-def _timestamps(con: Any) -> None:
-    """Epoch seconds for every distinct timestamp string, parsed by Python's ``parse_ts`` (one rule everywhere)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE tsmap (ts VARCHAR, e DOUBLE)")
-    distinct = [r for r, in con.execute("SELECT DISTINCT ts FROM ev_tasks WHERE ts IS NOT NULL").fetchall()]
-    parsed = [parse_ts(s) for s in distinct]
-    _insert_columns(con, "tsmap", [distinct, parsed])
 
 
 def _profiles(con: Any, reader: RunDirReader) -> None:
@@ -65,25 +58,7 @@ def _profiles(con: Any, reader: RunDirReader) -> None:
     """)
 
 
-def _aggregate(con: Any) -> None:
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE task_agg AS
-        SELECT tid, min(rn) AS first,
-               arg_max(st, rn) AS st,
-               arg_max(nm, rn) FILTER (WHERE nm IS NOT NULL) AS nm,
-               arg_max(cp, rn) FILTER (WHERE cp IS NOT NULL) AS cp,
-               arg_max(tg, rn) FILTER (WHERE tg IS NOT NULL) AS tg,
-               arg_max(fn, rn) FILTER (WHERE fn IS NOT NULL) AS fn,
-               arg_min(e, rn) FILTER (WHERE st = 'submitted' AND e IS NOT NULL) AS sub,
-               arg_max(e, rn) FILTER (WHERE e IS NOT NULL) AS last,
-               arg_max(dur, rn) FILTER (WHERE dur IS NOT NULL) AS dur,
-               arg_max(wk, rn) FILTER (WHERE wk IS NOT NULL) AS wk,
-               bool_or(err) AS has_err,
-               arg_max_null(et, rn) FILTER (WHERE err) AS et,
-               arg_max_null(em, rn) FILTER (WHERE err) AS em
-        FROM ev_tasks LEFT JOIN tsmap USING (ts)
-        GROUP BY tid
-    """)
+def _order(con: Any) -> None:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE task_rows AS
         SELECT id, (row_number() OVER (ORDER BY grp, first) - 1)::BIGINT AS r FROM (
@@ -108,7 +83,7 @@ def _table(con: Any, reader: RunDirReader) -> None:
         SELECT list(r.id ORDER BY r.r), list(coalesce(s1.code, 0) ORDER BY r.r), list(coalesce(s2.code, 0) ORDER BY r.r),
                list(coalesce(s3.code, 0) ORDER BY r.r), list(coalesce(s4.code, 0) ORDER BY r.r),
                list(coalesce(s5.code, 0) ORDER BY r.r),
-               list(coalesce(a.sub, 'NaN'::DOUBLE) ORDER BY r.r), list(coalesce(a.last, 'NaN'::DOUBLE) ORDER BY r.r),
+               list(coalesce(a.sub, 'NaN'::DOUBLE) ORDER BY r.r), list(coalesce(a."last", 'NaN'::DOUBLE) ORDER BY r.r),
                list(coalesce(a.dur, 'NaN'::DOUBLE) ORDER BY r.r)
         FROM task_rows r LEFT JOIN task_agg a ON a.tid = r.id
         LEFT JOIN strs s1 ON s1.s = a.st LEFT JOIN strs s2 ON s2.s = a.nm LEFT JOIN strs s3 ON s3.s = a.cp
@@ -132,51 +107,61 @@ def _table(con: Any, reader: RunDirReader) -> None:
     t.worker = dict(zip(rows, workers))
     rows, ets, ems = _lists(con, """
         SELECT list(r.r ORDER BY r.r), list(a.et ORDER BY r.r), list(a.em ORDER BY r.r)
-        FROM task_rows r JOIN task_agg a ON a.tid = r.id WHERE a.has_err
+        FROM task_rows r JOIN task_agg a ON a.tid = r.id WHERE a.err_rn IS NOT NULL
     """, 3)
     t.error = {r: (et, em) for r, et, em in zip(rows, ets, ems)}
     rows, profs = _lists(con, """
         SELECT list(r.r ORDER BY r.r), list(x.prof ORDER BY r.r) FROM task_rows r JOIN res_ids x ON x.eid = r.id
     """, 2)
     t.resource = dict(zip(rows, profs))
-    t.events, = con.execute("SELECT count(*) FROM ev_tasks").fetchone()
+    t.events, = con.execute("SELECT coalesce(sum(n), 0)::BIGINT FROM task_agg").fetchone()
     reader.state.tasks = t
     reader.state.resource_events, = con.execute("SELECT count(*) FROM ev_resources").fetchone()
-    lo, hi = con.execute("SELECT min(e), max(e) FROM ev_tasks JOIN tsmap USING (ts)").fetchone()
+    lo, hi = con.execute("SELECT min(emin), max(emax) FROM task_agg").fetchone()
     if hi is not None:
         reader._seen_ts(hi)
     if lo is not None:
         reader._seen_ts(lo)
 
 
-def _synthesize(con: Any, reader: RunDirReader) -> None:
+def _synthesize(con: Any, reader: RunDirReader, scan: Scan) -> None:
     """Failed tasks without a failure record become failures, as ``RunDirReader._synthesize`` does."""
     con.execute("CREATE OR REPLACE TEMP TABLE recorded (tid VARCHAR)")
     _insert_columns(con, "recorded", [sorted(reader._failed_with_record)])
     firsts = con.execute("""
-        SELECT tid, min(rn) AS rn FROM ev_tasks WHERE st = 'failed' AND tid NOT IN (SELECT tid FROM recorded)
-        GROUP BY tid ORDER BY rn
+        SELECT tid, fail_rn FROM task_agg WHERE fail_rn IS NOT NULL AND tid NOT IN (SELECT tid FROM recorded)
+        ORDER BY fail_rn
     """).fetchall()
     if not firsts:
         return
+    tids = [tid for tid, _ in firsts]
+    want = set(tids)
+    # every event of these tasks: (rn, tid, state, timestamp string, worker, error_type, message)
+    events = list(failed_lines(con, reader.path, tids))
+    for rn, tid, st, _nm, _cp, _tg, _fn, ts_s, _dur, wk, _err, et, em, em_other in scan.python_events:
+        if tid in want:
+            events.append((rn, tid, st, ts_s, wk, et, None if em_other else em))
+    events.sort()
     # The Python reader takes the worker known when the chunk holding the failed line was done.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE nl AS
-        SELECT rn, sum(len + 1) OVER (ORDER BY rn) - 1 AS nl FROM raw_tasks
-    """)
-    rows = con.execute(f"""
-        WITH f AS (SELECT e.tid, e.rn, e.ts, e.et, CASE WHEN e.em_other THEN NULL ELSE e.em END AS em_msg,
-                          (n.nl // {CHUNK}) AS chunk
-                   FROM ev_tasks e JOIN nl n USING (rn)
-                   WHERE (e.tid, e.rn) IN (SELECT tid, min(rn) FROM ev_tasks WHERE st = 'failed' GROUP BY tid)
-                     AND e.tid NOT IN (SELECT tid FROM recorded))
-        SELECT f.tid, f.rn, f.ts, f.et, f.em_msg,
-               (SELECT arg_max(w.wk, w.rn) FROM ev_tasks w JOIN nl n2 USING (rn)
-                 WHERE w.tid = f.tid AND w.wk IS NOT NULL AND n2.nl // {CHUNK} <= f.chunk) AS wk
-        FROM f ORDER BY f.rn
-    """).fetchall()
+    con.execute("CREATE OR REPLACE TEMP TABLE want_rn (rn BIGINT)")
+    con.execute("INSERT INTO want_rn SELECT unnest(?)", [[e[0] for e in events]])
+    chunk_of = dict(con.execute(f"""
+        SELECT rn, nl // {CHUNK} FROM (SELECT rn, sum(len + 1) OVER (ORDER BY rn) - 1 AS nl FROM raw_tasks)
+        WHERE rn IN (SELECT rn FROM want_rn)
+    """).fetchall())
+    by_tid: dict[str, list[tuple[Any, ...]]] = {}
+    for ev in events:
+        by_tid.setdefault(ev[1], []).append(ev)
     st = reader.state
-    for tid, _, ts_s, et, em, wk in rows:
+    for tid, fail_rn in firsts:
+        evs = by_tid.get(tid, [])
+        failed = next(e for e in evs if e[0] == fail_rn)
+        chunk = chunk_of[fail_rn]
+        wk = None
+        for e in evs:
+            if chunk_of[e[0]] <= chunk and e[4] is not None:
+                wk = e[4]
+        _, _, _, ts_s, _, et, em = failed
         rec = FailureRecord(
             index=len(st.failures),
             failure_class=et or "UnknownError",
@@ -226,12 +211,11 @@ def load_reader(con: Any, run_dir: str | Path) -> RunDirReader:
     tasks = scan_tasks(con, path)
     _issues(reader, res)
     reader._read_stream("failures", reader._on_failure_lines)
-    _timestamps(con)
     _profiles(con, reader)
-    _aggregate(con)
+    _order(con)
     _table(con, reader)
     _issues(reader, tasks)
-    _synthesize(con, reader)
+    _synthesize(con, reader, tasks)
     _place_tail(reader, res)
     _place_tail(reader, tasks)
     reader._read_stream("workers", reader._on_worker_lines)
