@@ -25,22 +25,31 @@ def finished_run(tmp_path: Path) -> Path:
     return next((tmp_path / "runs").glob("run-*"))
 
 
-def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def _count_builds(monkeypatch: pytest.MonkeyPatch, cold: str = "engine") -> list[Path]:
+    """Count cold builds (engine or Python reader) that ``load_run`` does for the index."""
     calls: list[Path] = []
+    monkeypatch.setattr(policy, "COLD_BUILD", cold)
     real = policy.build_reader
 
     def counting(path: Path) -> RunDirReader:
         calls.append(path)
         return real(path)
 
+    class CountingReader(RunDirReader):
+        def load(self):  # type: ignore[no-untyped-def]
+            calls.append(self.path)
+            return super().load()
+
     monkeypatch.setattr(policy, "build_reader", counting)
+    monkeypatch.setattr(policy, "RunDirReader", CountingReader)
     return calls
 
 
+@pytest.mark.parametrize("cold", ["engine", "python"])
 def test_second_open_is_a_cache_hit_with_the_same_state(finished_run: Path, private_cache: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        monkeypatch: pytest.MonkeyPatch, cold: str) -> None:
     monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
-    builds = _count_builds(monkeypatch)
+    builds = _count_builds(monkeypatch, cold)
     before = tree_fingerprint(finished_run)
     first = load_run(finished_run)
     second = load_run(finished_run)
