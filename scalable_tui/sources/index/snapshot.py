@@ -8,6 +8,7 @@ later is either carried or (a new name) makes ``FORMAT`` mismatch obvious.
 
 from __future__ import annotations
 
+import gc
 import marshal
 from array import array
 from dataclasses import fields
@@ -76,7 +77,21 @@ def dump(reader: RunDirReader) -> bytes:
 
 
 def load(blob: bytes, run_dir: str) -> RunDirReader | None:
-    """The reader back, or None when the snapshot is from another format (then rebuild)."""
+    """The reader back, or None when the snapshot is from another format (then rebuild).
+
+    The cyclic GC is paused meanwhile: hundreds of thousands of new objects and
+    no cycles, so generation scans would only cost time.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(blob, run_dir)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _load(blob: bytes, run_dir: str) -> RunDirReader | None:
     data = marshal.loads(blob)
     expect = [_names(FailureRecord), _names(WorkerEvent), _names(FileIssues), _names(RunMeta),
               _names(ResourceProfile)]
