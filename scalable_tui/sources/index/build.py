@@ -180,7 +180,7 @@ def _raw_pass(con: Any, name: str, geo: Geometry) -> tuple[int, int]:
         raise Fallback(f"{name}: raw lines do not add up to the file ({sized} != {geo.end})")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE map_{name} AS
-        SELECT rn, len, nulls, row_number() OVER (ORDER BY rn) AS nb FROM raw_{name} WHERE NOT blank
+        SELECT rn, len, nulls, row_number() OVER (ORDER BY rn) AS nb FROM raw_{name} WHERE NOT blank ORDER BY rn
     """)
     return complete, nonblank
 
@@ -213,18 +213,23 @@ def _scan(con: Any, run_dir: Path, name: str, schema: dict[str, str], values: st
     scan.lines = complete
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT m.rn, {values}, coalesce({_certified(schema)}, false) AS ok, {_FUTURE} AS future
-        FROM {_json_source(geo, tuple(schema))} j LEFT JOIN map_{name} m ON m.nb = j.jn
+        SELECT m.rn, j.jn, {values}, coalesce({_certified(schema)}, false) AS ok, {_FUTURE} AS future,
+               m.nb IS NOT NULL AND m.nb <> j.jn AS misaligned
+        FROM {_json_source(geo, tuple(schema))} j POSITIONAL JOIN map_{name} m
     """)
-    n, future = con.execute(f"SELECT count(*), count(*) FILTER (WHERE ok AND future) FROM {table}").fetchone()
+    n, future, mis = con.execute(f"""
+        SELECT count(*) FILTER (WHERE jn IS NOT NULL), count(*) FILTER (WHERE ok AND future),
+               count(*) FILTER (WHERE misaligned) FROM {table}""").fetchone()
+    if mis:
+        raise Fallback(f"{name}: engine rows and lines do not pair up")
     partial_row = 1 if geo.partial.strip(b" \t\x0b\x0c") else 0
     if n != nonblank + partial_row:
         raise Fallback(f"{name}: engine rows {n} != non-blank lines {nonblank} + {partial_row}")
     scan.issues.future_schema += future
     bad = [r for r, in con.execute(f"SELECT rn FROM {table} WHERE NOT ok AND rn IS NOT NULL ORDER BY rn").fetchall()]
     con.execute(f"DELETE FROM {table} WHERE NOT ok OR rn IS NULL")
-    con.execute(f"ALTER TABLE {table} DROP COLUMN ok")
-    con.execute(f"ALTER TABLE {table} DROP COLUMN future")
+    for col in ("ok", "future", "misaligned", "jn"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
     if bad:
         rows = decode(_read_lines(geo.path, con, name, bad), scan.issues)
         scan.python_lines = len(bad)

@@ -87,12 +87,16 @@ def scan_tasks(con: Any, run_dir: Path) -> Scan:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE task_groups AS
         SELECT CASE WHEN ok THEN tid ELSE chr(0) || rn::VARCHAR END AS tid, bool_and(ok) AS ok,
-               count(*) FILTER (WHERE ok AND future) AS n_future, {_AGGREGATES}
-        FROM (SELECT m.rn, {_values()}, {ok} AS ok, {_FUTURE} AS future
-              FROM {_json_source(geo, tuple(TASK_SCHEMA))} j LEFT JOIN map_tasks m ON m.nb = j.jn)
+               count(*) FILTER (WHERE ok AND future) AS n_future, count(*) FILTER (WHERE misaligned) AS n_mis,
+               count(jn) AS n_json, {_AGGREGATES}
+        FROM (SELECT m.rn, j.jn, {_values()}, {ok} AS ok, {_FUTURE} AS future,
+                     m.nb IS NOT NULL AND m.nb <> j.jn AS misaligned
+              FROM {_json_source(geo, tuple(TASK_SCHEMA))} j POSITIONAL JOIN map_tasks m)
         GROUP BY 1
     """)
-    n, future = con.execute("SELECT sum(n), sum(n_future) FROM task_groups").fetchone()
+    n, future, mis = con.execute("SELECT sum(n_json), sum(n_future), sum(n_mis) FROM task_groups").fetchone()
+    if mis:
+        raise Fallback("tasks: engine rows and lines do not pair up")
     partial_row = 1 if geo.partial.strip(b" \t\x0b\x0c") else 0
     if (n or 0) != nonblank + partial_row:
         raise Fallback(f"tasks: engine rows {n} != non-blank lines {nonblank} + {partial_row}")
@@ -161,7 +165,7 @@ def failed_lines(con: Any, run_dir: Path, tids: list[str], python: list[tuple[An
     return con.execute(f"""
         SELECT rn, tid, st, ts_s, wk, et, em FROM (
             SELECT m.rn, {_values()}, {_str('j.timestamp')} AS ts_s, {ok} AS ok
-            FROM {_json_source(geo, tuple(TASK_SCHEMA))} j LEFT JOIN map_tasks m ON m.nb = j.jn)
+            FROM {_json_source(geo, tuple(TASK_SCHEMA))} j POSITIONAL JOIN map_tasks m)
         WHERE ok AND tid IN (SELECT tid FROM want_tids) ORDER BY rn
     """).fetchall()
 

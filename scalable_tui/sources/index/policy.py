@@ -105,13 +105,15 @@ def build_reader(path: Path) -> RunDirReader:
     from scalable_tui.sources.index.engine import connect
     from scalable_tui.sources.index.merge import load_reader
 
+    import duckdb
+
     con = connect()
     try:
         return load_reader(con, path)
-    except Fallback as exc:
+    except (Fallback, duckdb.Error) as exc:  # e.g. the memory limit: the Python reader needs no engine memory
         log.debug("index fallback for %s: %s", path, exc)
-        reader = RunDirReader(path)
-        reader.load()
-        return reader
     finally:
         con.close()
+    reader = RunDirReader(path)
+    reader.load()
+    return reader
