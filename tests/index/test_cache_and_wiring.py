@@ -166,3 +166,21 @@ def test_engine_threads_and_memory_limit(monkeypatch: pytest.MonkeyPatch) -> Non
     assert connect().execute("SELECT current_setting('memory_limit')").fetchone()[0] == "95.3 MiB"
     monkeypatch.setenv("SCALABLE_TUI_INDEX_MEMORY", "100MB'; SELECT 1; --")
     assert connect().execute("SELECT current_setting('memory_limit')").fetchone()[0] == "238.4 MiB"
+
+
+def test_cache_is_pruned_to_the_most_recent_entries(tmp_path: Path, private_cache: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    runs = []
+    for i in range(3):
+        d = tmp_path / f"r{i}"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(d), "--tasks", "50"],
+                       check=True, stdout=subprocess.DEVNULL)
+        runs.append(next(d.glob("run-*")))
+    for i, run in enumerate(runs):
+        load_run(run)
+        os.utime(cache.entry_dir(run) / "key.json", (1000 + i, 1000 + i))
+    cache.prune(2)
+    assert not cache.entry_dir(runs[0]).exists()
+    assert cache.entry_dir(runs[1]).exists() and cache.entry_dir(runs[2]).exists()

@@ -61,3 +61,13 @@ def test_failure_groups_by_exact_text(state) -> None:  # type: ignore[no-untyped
     expect = Counter((f.failure_class, f.message) for f in state.failures)
     assert {(c, m): n for c, m, n, _ in groups} == dict(expect)
     assert groups[0][2] == max(expect.values())
+
+
+def test_duration_histogram_counts_every_duration(state) -> None:  # type: ignore[no-untyped-def]
+    q = TaskQuery(state)
+    bins = q.histogram("duration", bins=7)
+    durations = list(state.tasks.durations())
+    assert len(bins) == 7 and sum(n for _, _, n in bins) == len(durations)
+    assert bins[0][0] == min(durations) and abs(bins[-1][1] - max(durations)) < 1e-6
+    for lo, hi, n in bins[:-1]:
+        assert n == sum(1 for d in durations if lo <= d < hi)

@@ -49,6 +49,10 @@ def _key(run_dir: Path) -> dict[str, Any]:
     return {"path": os.path.realpath(run_dir), "files": file_key(run_dir), "format": snapshot.FORMAT}
 
 
+#: Entries kept (least recently opened dropped first): a snapshot of a 300k-task run is ~50 MB.
+MAX_ENTRIES = 16
+
+
 def lookup(run_dir: Path) -> RunDirReader | None:
     """The cached reader when the key still matches every file, else None."""
     d = entry_dir(run_dir)
@@ -57,6 +61,7 @@ def lookup(run_dir: Path) -> RunDirReader | None:
         if key != _key(run_dir):
             return None
         blob = (d / "state.bin").read_bytes()
+        os.utime(d / "key.json")  # recently used: pruned last
     except (OSError, orjson.JSONDecodeError):
         return None
     try:
@@ -84,7 +89,31 @@ def store(run_dir: Path, key_before: dict[str, Any], reader: RunDirReader) -> bo
             except OSError:
                 pass
             raise
+    prune()
     return True
+
+
+def prune(keep: int | None = None) -> None:
+    """Drop the least recently used entries beyond ``keep`` (the cache must not grow without bound)."""
+    keep = MAX_ENTRIES if keep is None else keep
+    root = cache_root() / "index"
+    entries = []
+    for e in root.iterdir() if root.is_dir() else []:
+        try:
+            entries.append(((e / "key.json").stat().st_mtime, e))
+        except OSError:
+            entries.append((0.0, e))
+    entries.sort(reverse=True)
+    for _, e in entries[keep:]:
+        for f in e.iterdir():
+            try:
+                f.unlink()
+            except OSError:
+                pass
+        try:
+            e.rmdir()
+        except OSError:
+            pass
 
 
 def current_key(run_dir: Path) -> dict[str, Any]:

@@ -120,6 +120,22 @@ class TaskQuery:
         names = [d[0] for d in cur.description]
         return Page(total, [dict(zip(names, row)) for row in cur.fetchall()])
 
+    # -- histograms -----------------------------------------------------------
+    def histogram(self, column: str = "duration", bins: int = 20) -> list[tuple[float, float, int]]:
+        """Equal-width bins over a numeric column (durations, or last/submitted times for a timeline)."""
+        col = {"duration": "duration", "submitted": "submitted_ts", "last": "last_ts"}.get(column)
+        if col is None:
+            raise ValueError(f"no histogram of {column!r}")
+        lo, hi = self.con.execute(f"SELECT min({col}), max({col}) FROM tasks").fetchone()
+        if lo is None:
+            return []
+        n = max(1, int(bins))
+        width = (hi - lo) / n or 1.0
+        counts = dict(self.con.execute(
+            f"SELECT least(floor(({col} - $1) / $2)::BIGINT, $3 - 1) AS b, count(*) FROM tasks "
+            f"WHERE {col} IS NOT NULL GROUP BY b", [lo, width, n]).fetchall())
+        return [(lo + i * width, lo + (i + 1) * width, counts.get(i, 0)) for i in range(n)]
+
     # -- failures -------------------------------------------------------------
     def failure_groups(self, *, limit: int = 50) -> list[tuple[str, str, int, list[int]]]:
         """Failures grouped by exact (class, message): the cheap first grouping before any signature work."""
