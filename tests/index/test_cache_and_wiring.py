@@ -184,3 +184,32 @@ def test_cache_is_pruned_to_the_most_recent_entries(tmp_path: Path, private_cach
     cache.prune(2)
     assert not cache.entry_dir(runs[0]).exists()
     assert cache.entry_dir(runs[1]).exists() and cache.entry_dir(runs[2]).exists()
+
+
+def test_review_app_reader_adopts_the_index_and_fills_it(finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's own RunDirReader (sliced refresh) stores a big finished run once read, and the next
+    fresh reader starts from the index in one refresh, then tails appended bytes as usual."""
+    monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
+    first = RunDirReader(finished_run)
+    while first.refresh(max_bytes=1 << 20).more:
+        pass
+    assert (cache.entry_dir(finished_run) / "state.bin").exists()
+    second = RunDirReader(finished_run)
+    res = second.refresh(max_bytes=1 << 20)
+    assert not res.more and res.task_events == first.state.tasks.events
+    assert fingerprint(second.state) == fingerprint(first.state)
+    line = json.dumps({"state": "cancelled", "task_id": "e" * 32, "timestamp": "2026-11-24T00:00:00Z"}).encode()
+    with open(finished_run / "tasks.jsonl", "ab") as f:
+        f.write(line + b"\n")
+    assert second.refresh().task_events == 1
+    third = RunDirReader(finished_run)  # the key no longer matches: a normal read
+    third.load()
+    assert fingerprint(third.state) == fingerprint(second.state)
+
+
+def test_partly_written_run_is_not_stored(finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
+    with open(finished_run / "tasks.jsonl", "ab") as f:
+        f.write(b'{"state": "runn')  # a partial last line: the run is not what the key would say
+    load_run(finished_run)
+    assert not (cache.entry_dir(finished_run) / "state.bin").exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from scalable_tui.sources.index.build import Fallback
 
-__all__ = ["Fallback", "available", "load_indexed"]
+__all__ = ["Fallback", "adopt_cached", "available", "load_indexed", "remember"]
 
 
 def available() -> bool:
@@ -25,3 +25,23 @@ def load_indexed(run_dir, *, use_cache: bool = True):  # type: ignore[no-untyped
     from scalable_tui.sources.index.policy import open_reader
 
     return open_reader(run_dir, use_cache=use_cache)
+
+
+def adopt_cached(reader) -> bool:  # type: ignore[no-untyped-def]
+    """Fill a fresh ``RunDirReader`` from the persistent index when it holds this run (no cold build here:
+    the caller's own, possibly sliced, read stays in charge of that).  True when adopted."""
+    from scalable_tui.sources.index.policy import cached_reader
+
+    hit = cached_reader(reader.path)
+    if hit is None:
+        return False
+    reader.__dict__.update(hit.__dict__)
+    reader._index_checked = reader._index_stored = True
+    return True
+
+
+def remember(reader) -> None:  # type: ignore[no-untyped-def]
+    """Store a fully read big finished run in the persistent index (once; never raises)."""
+    from scalable_tui.sources.index.policy import remember as _remember
+
+    _remember(reader)

@@ -85,18 +85,53 @@ def open_reader(run_dir: str | Path, *, use_cache: bool = True) -> RunDirReader 
         hit = lookup(path)
         if hit is not None:
             return hit
-    key = current_key(path)
     if mode() == "index" or COLD_BUILD == "engine":
+        key = current_key(path)
         reader = build_reader(path)
-    else:
-        reader = RunDirReader(path)
-        reader.load()
-    if persist:
-        try:
-            store(path, key, reader)
-        except OSError as exc:  # a full or read-only cache is not the user's problem
-            log.debug("index cache not written: %s", exc)
+        if persist:
+            try:
+                store(path, key, reader)
+            except OSError as exc:  # a full or read-only cache is not the user's problem
+                log.debug("index cache not written: %s", exc)
+        return reader
+    reader = RunDirReader(path)
+    reader.load()  # stores itself in the index when it is done (``remember``)
     return reader
+
+
+def cached_reader(run_dir: str | Path) -> RunDirReader | None:
+    """The persistent index's reader when it is valid for this run, without building anything."""
+    path = Path(run_dir)
+    if mode() != "auto" or not wants_index(path) or not finished(path):
+        return None
+    from scalable_tui.sources.index.cache import lookup
+
+    return lookup(path)
+
+
+def remember(reader: RunDirReader) -> None:
+    """Store a reader that read a big finished run to its end, unless the index already holds it."""
+    path = reader.path
+    if mode() != "auto" or not wants_index(path) or not finished(path):
+        return
+    from scalable_tui.sources.index.cache import current_key, entry_dir, store
+
+    try:
+        # Only a reader that consumed every stream to its end, with run.json as it is now, is the
+        # run the key describes (the key is taken after the read).
+        if any(t.pending_bytes() for t in reader.tails.values()):
+            return
+        if reader._run_json_mtime != (path / "run.json").stat().st_mtime:
+            return
+        key = current_key(path)
+        if (entry_dir(path) / "key.json").exists():
+            import orjson as _oj
+
+            if _oj.loads((entry_dir(path) / "key.json").read_bytes()) == key:
+                return
+        store(path, key, reader)
+    except (OSError, ValueError) as exc:
+        log.debug("index cache not written: %s", exc)
 
 
 def build_reader(path: Path) -> RunDirReader:
