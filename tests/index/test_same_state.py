@@ -143,3 +143,31 @@ def test_engine_refuses_what_it_cannot_line_up(tmp_path: Path) -> None:
     run.mkdir()
     (run / "tasks.jsonl").write_bytes(_event(1, "running", 1).replace(b"\n", b"\r\n") + _event(2, "failed", 2))
     assert engine_reader(run) is None
+
+
+@pytest.mark.parametrize("shape", ["equal", "varied"])
+def test_large_generated_run_without_failure_records(tmp_path: Path, shape: str) -> None:
+    """40k tasks (~50 MB, dozens of 1 MB read chunks) with failures.jsonl gone: every failed task is
+    synthesised from its task event, with the worker known at the end of its chunk, as the Python reader does."""
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(tmp_path), "--tasks", "40000",
+                    *(["--varied"] if shape == "varied" else [])], check=True, stdout=subprocess.DEVNULL)
+    run = next(tmp_path.glob("run-*"))
+    (run / "failures.jsonl").unlink()
+    got = assert_same(run, expect_engine=True)
+    assert got is not None and got.state.failed_tasks_without_record() == 2000
+
+
+def test_synthesised_failure_takes_the_worker_known_at_the_end_of_its_read_chunk(tmp_path: Path) -> None:
+    """The Python reader synthesises a failure after each 1 MB chunk: a later event's worker counts only
+    when it is in the same chunk.  The engine must reproduce that, not "the last worker"."""
+    run = tmp_path / "run-20261123T080000Z-p-00000000"
+    run.mkdir()
+    lines = [_event(0, "failed", 1, worker="w-early"), _event(1, "running", 1, worker="w-same-chunk"),
+             _event(2, "failed", 2, worker="w-early")]
+    filler = [_event(3 + i % 3000, "running", 1000 + i) for i in range(4000)]  # > 1 MB
+    lines += filler + [_event(5, "running", 2, worker="w-next-chunk")]
+    (run / "tasks.jsonl").write_bytes(b"".join(lines))
+    got = assert_same(run, expect_engine=True)
+    assert got is not None
+    by_tid = {f.task_id: f.worker for f in got.state.failures}
+    assert by_tid == {f"{1:032x}": "w-same-chunk", f"{2:032x}": "w-early"}
