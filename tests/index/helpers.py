@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 from state_fingerprint import fingerprint
 
 from scalable_tui.sources.index.build import Fallback
@@ -45,6 +43,3 @@ def assert_same(run: Path, *, expect_engine: bool | None = None) -> RunDirReader
     assert got.state.issues == ref.issues
     return got
 
-
-def state_dicts(state: Any) -> dict[str, Any]:
-    return fingerprint(state)

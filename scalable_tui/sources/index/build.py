@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from scalable_tui.models import FileIssues
 
 TASK_KEYS = (
@@ -357,6 +355,3 @@ def _python_resource_lines(lines: list[tuple[int, bytes]], issues: FileIssues) -
                     wall if isinstance(wall, str) else (str(wall) if wall is not None else None), wrk, wrk_int))
     return out
 
-
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
