@@ -60,13 +60,12 @@ def lookup(run_dir: Path) -> RunDirReader | None:
         key = orjson.loads((d / "key.json").read_bytes())
         if key != _key(run_dir):
             return None
-        blob = (d / "state.bin").read_bytes()
         os.utime(d / "key.json")  # recently used: pruned last
+        with open(d / "state.bin", "rb", buffering=1 << 20) as f:
+            return snapshot.load(f, str(run_dir))
     except (OSError, orjson.JSONDecodeError):
         return None
-    try:
-        return snapshot.load(blob, str(run_dir))
-    except (ValueError, EOFError, TypeError, KeyError, IndexError):
+    except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError):
         return None  # a damaged snapshot is rebuilt, never trusted
 
 
@@ -75,12 +74,14 @@ def store(run_dir: Path, key_before: dict[str, Any], reader: RunDirReader) -> bo
     if _key(run_dir) != key_before:
         return False
     d = private_dir(entry_dir(run_dir))
-    blob = snapshot.dump(reader)
-    for name, data in (("state.bin", blob), ("key.json", orjson.dumps(key_before))):
+    for name in ("state.bin", "key.json"):
         fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{name}.")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+                if name == "state.bin":
+                    snapshot.dump(reader, f)
+                else:
+                    f.write(orjson.dumps(key_before))
             os.chmod(tmp, 0o600)
             os.replace(tmp, d / name)
         except BaseException:

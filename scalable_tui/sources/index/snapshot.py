@@ -12,7 +12,7 @@ import gc
 import marshal
 from array import array
 from dataclasses import fields
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from scalable_tui.models import (
     FailureRecord,
@@ -41,42 +41,70 @@ def _row(obj: Any, names: list[str]) -> list[Any]:
     return [getattr(obj, n) for n in names]
 
 
-def dump(reader: RunDirReader) -> bytes:
+def _sections(reader: RunDirReader) -> Iterator[tuple[str, Any]]:
+    """The snapshot, one section at a time (each built just before it is written: a low memory peak)."""
     st = reader.state
     t = st.tasks
+    yield "format", FORMAT
+    yield "fields", [_names(FailureRecord), _names(WorkerEvent), _names(FileIssues), _names(RunMeta),
+                     _names(ResourceProfile)]
+    yield "run_dir", st.run_dir
+    yield "meta", _row(st.meta, _names(RunMeta))
+    yield "ids", t.ids
+    yield "strings", t.strings.values
+    for c in _COLUMNS:
+        yield "column", (c, getattr(t, c).typecode, getattr(t, c).tobytes())
+    yield "worker", (list(t.worker), list(t.worker.values()))
+    yield "error", (list(t.error), [list(v) for v in t.error.values()])
+    yield "resource", (list(t.resource), list(t.resource.values()))
+    yield "events", t.events
     fr = _names(FailureRecord)
     failures = []
     for f in st.failures:
         row = _row(f, fr)
         row[fr.index("resources")] = None if f.resources is None else _row(f.resources, _names(ResourceProfile))
         failures.append(row)
-    data = {
-        "format": FORMAT,
-        "fields": [fr, _names(WorkerEvent), _names(FileIssues), _names(RunMeta), _names(ResourceProfile)],
-        "run_dir": st.run_dir,
-        "meta": _row(st.meta, _names(RunMeta)),
-        "ids": t.ids,
-        "strings": t.strings.values,
-        "columns": {c: (getattr(t, c).typecode, getattr(t, c).tobytes()) for c in _COLUMNS},
-        "worker": (list(t.worker), list(t.worker.values())),
-        "error": (list(t.error), [list(v) for v in t.error.values()]),
-        "resource": (list(t.resource), list(t.resource.values())),
-        "events": t.events,
-        "failures": failures,
-        "worker_events": [_row(w, _names(WorkerEvent)) for w in st.worker_events],
-        "profiles": [_row(p, _names(ResourceProfile)) for p in st.profiles],
-        "issues": {k: _row(v, _names(FileIssues)) for k, v in st.issues.items()},
-        "scalars": {k: getattr(st, k) for k in _SCALARS},
-        "tails": {k: (v.offset, v.line_no, v._ino, v.exists, v.error) for k, v in reader.tails.items()},
-        "failed_with_record": sorted(reader._failed_with_record),
-        "synthetic": reader._synthetic,
-        "profile_index": [list(k) + [v] for k, v in reader._profile_index.items()],
-        "run_json_mtime": reader._run_json_mtime,
-    }
-    return marshal.dumps(data)
+    yield "failures", failures
+    yield "worker_events", [_row(w, _names(WorkerEvent)) for w in st.worker_events]
+    yield "profiles", [_row(p, _names(ResourceProfile)) for p in st.profiles]
+    yield "issues", {k: _row(v, _names(FileIssues)) for k, v in st.issues.items()}
+    yield "scalars", {k: getattr(st, k) for k in _SCALARS}
+    yield "tails", {k: (v.offset, v.line_no, v._ino, v.exists, v.error) for k, v in reader.tails.items()}
+    yield "failed_with_record", sorted(reader._failed_with_record)
+    yield "synthetic", reader._synthetic
+    yield "profile_index", [list(k) + [v] for k, v in reader._profile_index.items()]
+    yield "run_json_mtime", reader._run_json_mtime
+    yield "end", True
 
 
-def load(blob: bytes, run_dir: str) -> RunDirReader | None:
+def dump(reader: RunDirReader, f: BinaryIO) -> None:
+    """Write the reader's state to ``f`` as length-prefixed marshal records (one whole read per record)."""
+    for section in _sections(reader):
+        b = marshal.dumps(section)
+        f.write(len(b).to_bytes(8, "little"))
+        f.write(b)
+
+
+def _read(f: BinaryIO) -> dict[str, Any] | None:
+    data: dict[str, Any] = {"column": {}}
+    while True:
+        n = int.from_bytes(f.read(8), "little")
+        b = f.read(n)
+        if len(b) != n:
+            raise EOFError("snapshot cut short")
+        key, value = marshal.loads(b)
+        del b
+        if key == "end":
+            return data
+        if key == "format" and value != FORMAT:
+            return None
+        if key == "column":
+            data["column"][value[0]] = value[1:]
+        else:
+            data[key] = value
+
+
+def load(f: BinaryIO, run_dir: str) -> RunDirReader | None:
     """The reader back, or None when the snapshot is from another format (then rebuild).
 
     The cyclic GC is paused meanwhile: hundreds of thousands of new objects and
@@ -85,14 +113,14 @@ def load(blob: bytes, run_dir: str) -> RunDirReader | None:
     was = gc.isenabled()
     gc.disable()
     try:
-        return _load(blob, run_dir)
+        data = _read(f)
+        return None if data is None else _load(data, run_dir)
     finally:
         if was:
             gc.enable()
 
 
-def _load(blob: bytes, run_dir: str) -> RunDirReader | None:
-    data = marshal.loads(blob)
+def _load(data: dict[str, Any], run_dir: str) -> RunDirReader | None:
     expect = [_names(FailureRecord), _names(WorkerEvent), _names(FileIssues), _names(RunMeta),
               _names(ResourceProfile)]
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("fields") != expect:
@@ -103,7 +131,7 @@ def _load(blob: bytes, run_dir: str) -> RunDirReader | None:
     t.row = dict(zip(t.ids, range(len(t.ids))))
     t.strings.values = data["strings"]
     t.strings.index = {v: i for i, v in enumerate(t.strings.values)}
-    for c, (code, raw) in data["columns"].items():
+    for c, (code, raw) in data["column"].items():
         a = array(code)
         a.frombytes(raw)
         setattr(t, c, a)
