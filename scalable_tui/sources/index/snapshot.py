@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import marshal
+import os
 from array import array
 from dataclasses import fields
 from typing import Any, BinaryIO, Iterator
@@ -87,8 +88,11 @@ def dump(reader: RunDirReader, f: BinaryIO) -> None:
 
 def _read(f: BinaryIO) -> dict[str, Any] | None:
     data: dict[str, Any] = {"column": {}}
+    size = os.fstat(f.fileno()).st_size
     while True:
         n = int.from_bytes(f.read(8), "little")
+        if n > size:
+            raise EOFError("snapshot damaged: record longer than the file")
         b = f.read(n)
         if len(b) != n:
             raise EOFError("snapshot cut short")
