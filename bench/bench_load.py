@@ -1,11 +1,15 @@
-"""Benchmark: full load of a big run directory, incremental refresh, and Scalable's own summary.
+"""Benchmark: full load of big run directories, the run index, incremental refresh, Scalable's own summary.
 
-    python bench/bench_load.py [--tasks 300000] [--keep DIR] [--repeat 3]
+    python bench/bench_load.py [--tasks 300000] [--keep DIR] [--repeat 3] [--skip-scalable] [--review-app]
 
-Generates a synthetic run with ``bench/gen_big_run.py`` (or reuses the one in
-``--keep DIR``), warms the page cache, then measures every figure in a fresh
-subprocess so that import cost and peak RSS are honest.  Prints a table with
-the targets next to the figures.  Always exits 0: it is a report, not a test.
+Two generated shapes (``bench/gen_big_run.py``): equal task names, and
+per-task names with varied fields (``--varied``).  For each: the Python
+reader (``load_run`` with the index off), the engine's certified build
+(``sources/index``, cold), ``load_run`` with an empty persistent index (cold:
+build + store) and with a filled one (warm reopen), Tasks-list queries over
+all rows, and Scalable's ``summarize_run`` in the same run.  Every figure
+comes from a fresh subprocess (honest import cost and peak RSS), with the
+page cache warmed first.  Always exits 0: it is a report, not a test.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TARGET_LOAD_S = 1.0
 TARGET_RSS_MB = 300.0
+TARGET_REOPEN_S = 0.2
+TARGET_QUERY_MS = 100.0
 REFRESH_CUT = 0.90
+SHAPES = {"equal": [], "varied": ["--varied"]}
+#: The engine's certified build of a 300k-task run needs more than the default 250 MB engine limit
+#: (with less it falls back to the Python reader, which would hide its own figure).
+ENGINE_ENV = {"SCALABLE_TUI_INDEX_MEMORY": "600MB"}
 
 
 # ----------------------------------------------------------------------------- child side
@@ -63,6 +73,52 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
             "failures": len(state.failures),
             "issues": sorted(state.issues),
         }
+    if mode in ("python", "engine", "cold", "warm"):
+        # cold/warm: load_run through the persistent index (XDG_CACHE_HOME set by the parent)
+        os.environ["SCALABLE_TUI_READER"] = {"python": "python", "engine": "index"}.get(mode, "auto")
+        from scalable_tui.sources.rundir import load_run
+
+        t_import = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if mode == "engine":
+            from scalable_tui.sources.index.policy import build_reader
+
+            reader = build_reader(Path(run_dir))
+            state = reader.state
+            engine = True
+        else:
+            state = load_run(run_dir)
+            engine = None
+        t_load = time.perf_counter() - t1
+        return {"import_s": t_import, "load_s": t_load, "rss_mb": _peak_rss_mb(), "tasks": len(state.tasks),
+                "events": state.tasks.events, "failures": len(state.failures), "engine": engine}
+    if mode == "query":
+        os.environ["SCALABLE_TUI_READER"] = "auto"
+        from scalable_tui.sources.index.query import TaskQuery
+        from scalable_tui.sources.rundir import load_run
+
+        state = load_run(run_dir)
+        t1 = time.perf_counter()
+        q = TaskQuery(state)
+        t_build = time.perf_counter() - t1
+        timings = {}
+        for label, kw in (("sort by duration, page 1", {"sort": "duration", "descending": True}),
+                          ("sort by name, page 1000", {"sort": "name", "offset": 100_000}),
+                          ("filter text + sort", {"text": "demeter", "sort": "duration"}),
+                          ("filter state failed", {"states": ["failed"], "sort": "last"}),
+                          ("counts per state", None), ("counts per name prefix", "prefix")):
+            best = float("inf")
+            for _ in range(3):
+                t2 = time.perf_counter()
+                if kw is None:
+                    q.counts_by_state()
+                elif kw == "prefix":
+                    q.counts_by("name", prefix_sep="[")
+                else:
+                    q.page(limit=100, **kw)
+                best = min(best, time.perf_counter() - t2)
+            timings[label] = best * 1000
+        return {"build_s": t_build, "ms": timings, "rss_mb": _peak_rss_mb()}
     if mode == "refresh":
         from scalable_tui.sources.rundir import RunDirReader
 
@@ -104,12 +160,16 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
     raise SystemExit(f"unknown mode {mode}")
 
 
-def _run_child(mode: str, run_dir: Path, extra: str | None = None, timeout: float = 300) -> dict:
+def _run_child(mode: str, run_dir: Path, extra: str | None = None, timeout: float = 300,
+               cache: Path | None = None, env: dict[str, str] | None = None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, str(run_dir)]
     if extra:
         cmd += ["--extra", extra]
+    env = dict(os.environ, **(env or {}))
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         return {"error": (p.stderr or p.stdout).strip().splitlines()[-1:] or ["failed"], "wall_s": wall}
@@ -124,10 +184,10 @@ def _find_run(base: Path) -> Path | None:
     return runs[0] if runs else None
 
 
-def _generate(base: Path, n_tasks: int) -> Path:
+def _generate(base: Path, n_tasks: int, extra: list[str] | None = None) -> Path:
     base.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(HERE / "gen_big_run.py"), str(base), "--tasks", str(n_tasks)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, str(HERE / "gen_big_run.py"), str(base), "--tasks", str(n_tasks), *(extra or [])],
+                   check=True, stdout=subprocess.DEVNULL)
     (base / ".bench_tasks").write_text(str(n_tasks))
     run = _find_run(base)
     assert run is not None
@@ -193,12 +253,72 @@ def _pf(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def _shape_run(a: argparse.Namespace, tmp: Path, shape: str) -> Path:
+    extra = SHAPES[shape]
+    if a.keep:
+        base = a.keep / shape
+        marker = base / ".bench_tasks"
+        run = _find_run(base) if base.exists() else None
+        if run is not None and marker.exists() and marker.read_text().strip() != str(a.tasks):
+            print(f"note: {base} holds a run of {marker.read_text().strip()} tasks, not {a.tasks}; reusing it anyway")
+        if run is None:
+            print(f"generating {a.tasks} tasks ({shape}) into {base} …", flush=True)
+            run = _generate(base, a.tasks, extra)
+        else:
+            print(f"reusing {run}", flush=True)
+        return run
+    print(f"generating {a.tasks} tasks ({shape}) into {tmp} (use --keep DIR to reuse) …", flush=True)
+    return _generate(tmp / shape, a.tasks, extra)
+
+
+def _best(rs: list[dict], key: str) -> tuple[float, float]:
+    xs = sorted(r[key] for r in rs if "error" not in r)
+    return (xs[0], statistics.median(xs)) if xs else (float("nan"), float("nan"))
+
+
+def _measure_shape(a: argparse.Namespace, tmp: Path, shape: str) -> dict:
+    run = _shape_run(a, tmp, shape)
+    size, lines = _warm(run)
+    out: dict = {"run": run, "size": size, "lines": lines}
+    for mode in ("python", "engine"):
+        rs = [_run_child(mode, run, cache=tmp / f"cache-none-{mode}", env=ENGINE_ENV if mode == "engine" else None)
+              for _ in range(a.repeat)]
+        out[mode] = rs
+        errs = [r["error"] for r in rs if "error" in r]
+        print(f"  {shape} {mode}: " + (str(errs[0]) if errs else ", ".join(f"{r['load_s']:.2f} s" for r in rs)),
+              flush=True)
+    cold, warm = [], []
+    for i in range(a.repeat):
+        cache = tmp / f"cache-{shape}-{i}"
+        shutil.rmtree(cache, ignore_errors=True)
+        cold.append(_run_child("cold", run, cache=cache))
+        warm.append(_run_child("warm", run, cache=cache))
+    out["cold"], out["warm"] = cold, warm
+    print(f"  {shape} cold/warm done", flush=True)
+    out["query"] = _run_child("query", run, cache=tmp / f"cache-{shape}-0")
+    if a.review_app:
+        # twice with one private cache: the first open reads the run (and stores it in the index),
+        # the second starts from the index
+        out["review"] = []
+        env = dict(os.environ, XDG_CACHE_HOME=str(tmp / f"cache-review-{shape}"))
+        for label in ("first open", "reopen"):
+            p = subprocess.run([sys.executable, str(HERE / "bench_review_app.py"), str(run)], capture_output=True,
+                               text=True, timeout=600, env=env)
+            out["review"] += [f"{label}: {x}" for x in (p.stdout.strip() or p.stderr.strip()[-300:]).splitlines()
+                              if not x.startswith("run ")]
+    out["scalable"] = {"error": ["skipped"]} if a.skip_scalable else _run_child("scalable", run, timeout=900)
+    print(f"  {shape} done", flush=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=300_000)
-    ap.add_argument("--keep", type=Path, help="generate into / reuse the run in this directory (not deleted)")
-    ap.add_argument("--repeat", type=int, default=3, help="full loads to time (best and median reported)")
-    ap.add_argument("--skip-scalable", action="store_true", help="do not time scalable's summarize_run")
+    ap.add_argument("--keep", type=Path, help="generate into / reuse runs in DIR/equal and DIR/varied (not deleted)")
+    ap.add_argument("--repeat", type=int, default=3, help="loads to time per figure (best and median reported)")
+    ap.add_argument("--skip-scalable", action="store_true", help="do not time scalable's summarize_run (slow)")
+    ap.add_argument("--review-app", action="store_true", help="also run bench_review_app.py on each shape")
+    ap.add_argument("--shapes", default="equal,varied", help="comma-separated: equal, varied")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "RUN_DIR"), help=argparse.SUPPRESS)
     ap.add_argument("--extra", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -209,104 +329,84 @@ def main() -> int:
     t_start = time.perf_counter()
     (HERE / "out").mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=HERE / "out"))
+    results = {}
     try:
-        if a.keep:
-            base = a.keep
-            marker = base / ".bench_tasks"
-            run = _find_run(base) if base.exists() else None
-            if run is not None and marker.exists() and marker.read_text().strip() != str(a.tasks):
-                print(f"note: {base} holds a run of {marker.read_text().strip()} tasks, not {a.tasks}; reusing it anyway")
-            if run is None:
-                print(f"generating {a.tasks} tasks into {base} …", flush=True)
-                run = _generate(base, a.tasks)
-            else:
-                print(f"reusing {run}", flush=True)
-        else:
-            print(f"generating {a.tasks} tasks into {tmp} (use --keep DIR to reuse) …", flush=True)
-            run = _generate(tmp / "run", a.tasks)
-        t_gen = time.perf_counter() - t_start
-
-        size, lines = _warm(run)
-        tasks_mb = (run / "tasks.jsonl").stat().st_size / 1e6
-        print(f"page cache warmed: read {size / 1e6:.0f} MB once before measuring", flush=True)
-
-        loads = []
-        for i in range(a.repeat):
-            r = _run_child("ours", run)
-            loads.append(r)
-            print(f"  our load #{i + 1}: {r.get('load_s', float('nan')):.2f} s" if "error" not in r else f"  error: {r['error']}",
-                  flush=True)
-        ok_loads = [r for r in loads if "error" not in r]
-
-        ref_dir, rest = _make_refresh_copy(run, tmp / "refresh")
-        _warm(ref_dir)
-        ref = _run_child("refresh", ref_dir, str(rest))
-        print("  refresh done", flush=True)
-
-        scal = {"error": ["skipped"]} if a.skip_scalable else _run_child("scalable", run, timeout=600)
-        print("  scalable summarize_run done", flush=True)
+        for shape in [x.strip() for x in a.shapes.split(",") if x.strip() in SHAPES]:
+            results[shape] = _measure_shape(a, tmp, shape)
+        ref = None
+        if "equal" in results:
+            run = results["equal"]["run"]
+            ref_dir, rest = _make_refresh_copy(run, tmp / "refresh")
+            _warm(ref_dir)
+            ref = _run_child("refresh", ref_dir, str(rest), cache=tmp / "cache-refresh")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    # ------------------------------------------------------------------ report
     print()
-    print("=" * 78)
+    print("=" * 86)
     print("scalable-tui load benchmark")
     print(f"machine : nproc={os.cpu_count()} (affinity {len(os.sched_getaffinity(0))}), CPU: {_cpu_model()}, "
-          f"Python {platform.python_version()} ({platform.python_implementation()})")
-    print(f"run     : {run.name}  {size / 1e6:.0f} MB, {lines:,} JSONL lines "
-          f"(tasks.jsonl {tasks_mb:.0f} MB)")
-    print("cache   : warm (every file read once before measuring); each figure from a fresh subprocess")
-    print("-" * 78)
-    print(f"{'figure':<44}{'value':>14}  {'target':>10}  result")
-    print("-" * 78)
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end")
+    print("cache   : page cache warm; each figure from a fresh subprocess; best/median of "
+          f"{a.repeat}")
 
     def row(label: str, value: str, target: str = "", result: str = "") -> None:
-        print(f"{label:<44}{value:>14}  {target:>10}  {result}")
+        print(f"{label:<50}{value:>16}  {target:>9}  {result}")
 
-    if ok_loads:
-        lt = sorted(r["load_s"] for r in ok_loads)
-        best, med = lt[0], statistics.median(lt)
-        rss = max(r["rss_mb"] for r in ok_loads)
-        r0 = ok_loads[0]
-        row(f"our load_run, best of {len(lt)}", f"{best:.2f} s", f"<= {TARGET_LOAD_S:.1f} s", _pf(best <= TARGET_LOAD_S))
-        row(f"our load_run, median of {len(lt)}", f"{med:.2f} s", f"<= {TARGET_LOAD_S:.1f} s", _pf(med <= TARGET_LOAD_S))
-        row("  (import of reader + diagnose)", f"{statistics.median(r['import_s'] for r in ok_loads):.2f} s")
-        row("diagnose_state", f"{statistics.median(r['diagnose_s'] for r in ok_loads):.2f} s")
-        row("peak RSS, load + diagnose", f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:.0f} MB", _pf(rss <= TARGET_RSS_MB))
-        row("  (peak RSS after imports / after load)",
-            f"{r0['rss_import_mb']:.0f}/{r0['rss_load_mb']:.0f} MB")
-        row("  (tasks / task events / failures)", f"{r0['tasks']:,}/{r0['events']:,}/{r0['failures']:,}")
-    else:
-        row("our load_run", "ERROR", f"<= {TARGET_LOAD_S:.1f} s", f"MISS {loads[0].get('error')}")
-    if "error" not in ref:
-        mb = ref["appended_bytes"] / 1e6
-        full_rate = (size / 1e6) / best if ok_loads else float("nan")
-        consistent = (
-            ok_loads
-            and ref["events_after"] == ok_loads[0]["events"]
-            and ref["tasks_after"] == ok_loads[0]["tasks"]
-            and not ref["noop_changed"]
-            and ref["pending_after"] == 0
-        )
-        row(f"refresh after appending {mb:.0f} MB to tasks.jsonl", f"{ref['refresh_s']:.3f} s")
-        row("  (refresh rate vs full-load rate)", f"{mb / ref['refresh_s']:.0f}/{full_rate:.0f} MB/s")
-        expect = best * ref["appended_bytes"] / size if ok_loads else float("nan")
-        row("  (time expected if proportional to bytes)", f"{expect:.3f} s", "<= 2x", _pf(ref["refresh_s"] <= 2 * expect))
-        row("no-op refresh (nothing appended)", f"{ref['noop_refresh_s'] * 1000:.1f} ms")
-        row("refreshed state == full load (events, tasks)", "yes" if consistent else "NO", "", _pf(bool(consistent)))
-    else:
-        row("refresh", "ERROR", "", str(ref["error"]))
-    if "error" not in scal:
-        row("scalable summarize_run", f"{scal['summarize_s']:.2f} s")
-        row("  (peak RSS)", f"{scal['rss_mb']:.0f} MB")
-        if ok_loads:
-            row("ratio summarize_run / our best load", f"{scal['summarize_s'] / best:.1f}x")
-            row("ratio RSS scalable / ours", f"{scal['rss_mb'] / rss:.1f}x")
-    else:
-        row("scalable summarize_run", "n/a", "", str(scal["error"]))
-    print("-" * 78)
-    print(f"benchmark wall time {time.perf_counter() - t_start:.0f} s (generation {t_gen:.0f} s)")
+    for shape, r in results.items():
+        print("-" * 86)
+        print(f"[{shape}] {r['run'].name}  {r['size'] / 1e6:.0f} MB, {r['lines']:,} JSONL lines")
+        py = [x for x in r["python"] if "error" not in x]
+        scal = r["scalable"]
+        for mode, label in (("python", "Python reader (load_run, index off)"),
+                            ("engine", "engine certified build (cold, limit 600MB)"),
+                            ("cold", "load_run, empty index (build + store)"),
+                            ("warm", "load_run, reopen from index")):
+            ok = [x for x in r[mode] if "error" not in x]
+            if not ok:
+                row(label, "ERROR", "", str(r[mode][0].get("error")))
+                continue
+            best, med = _best(ok, "load_s")
+            rss = max(x["rss_mb"] for x in ok)
+            target = TARGET_REOPEN_S if mode == "warm" else TARGET_LOAD_S
+            row(label + ", best/median", f"{best:.2f}/{med:.2f} s", f"<= {target:.1f} s", _pf(best <= target))
+            row("  peak RSS (incl. import " + f"{statistics.median(x['import_s'] for x in ok):.2f} s)",
+                f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:.0f} MB", _pf(rss <= TARGET_RSS_MB))
+            if "error" not in scal:
+                row("  summarize_run / this (best)", f"{scal['summarize_s'] / best:.1f}x")
+        if py:
+            r0 = py[0]
+            row("  (tasks / task events / failures)", f"{r0['tasks']:,}/{r0['events']:,}/{r0['failures']:,}")
+        q = r["query"]
+        if "error" not in q:
+            row("Tasks-list engine tables from the state", f"{q['build_s']:.2f} s")
+            for label, ms in q["ms"].items():
+                row(f"  {label} (300k rows)" if a.tasks == 300_000 else f"  {label}", f"{ms:.1f} ms",
+                    f"<= {TARGET_QUERY_MS:.0f} ms", _pf(ms <= TARGET_QUERY_MS))
+        else:
+            row("queries", "ERROR", "", str(q["error"]))
+        if "error" not in scal:
+            row("scalable summarize_run", f"{scal['summarize_s']:.2f} s")
+            row("  (peak RSS)", f"{scal['rss_mb']:.0f} MB")
+        else:
+            row("scalable summarize_run", "n/a", "", str(scal["error"]))
+        for line in r.get("review", []):
+            print(f"  review app: {line}")
+    if ref is not None:
+        print("-" * 86)
+        if "error" not in ref:
+            mb = ref["appended_bytes"] / 1e6
+            full = results["equal"]
+            best_py = _best(full["python"], "load_s")[0]
+            expect = best_py * ref["appended_bytes"] / full["size"]
+            row(f"refresh after appending {mb:.0f} MB to tasks.jsonl", f"{ref['refresh_s']:.3f} s")
+            row("  (time expected if proportional to bytes)", f"{expect:.3f} s", "<= 2x",
+                _pf(ref["refresh_s"] <= 2 * expect))
+            row("no-op refresh (nothing appended)", f"{ref['noop_refresh_s'] * 1000:.1f} ms")
+        else:
+            row("refresh", "ERROR", "", str(ref["error"]))
+    print("-" * 86)
+    print(f"benchmark wall time {time.perf_counter() - t_start:.0f} s")
     return 0
 
 

@@ -4,7 +4,11 @@ Lines are produced with ``json.dumps(..., sort_keys=True)`` like Scalable's
 ``TelemetryStore`` so that the reader's fast paths see what they would see on
 a real run.  Default: 300k tasks (≈900k task events, ≈500 MB in all).
 
-    python bench/gen_big_run.py OUTDIR [--tasks 300000] [--fail-every 20]
+    python bench/gen_big_run.py OUTDIR [--tasks 300000] [--fail-every 20] [--varied]
+
+``--varied`` gives every task its own name, tag and requested workers (as a
+producer that puts a scenario id into the name does): no two task lines share
+a template, which is the shape that defeats the reader's line caches.
 """
 
 from __future__ import annotations
@@ -45,10 +49,11 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=300_000)
     ap.add_argument("--fail-every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--varied", action="store_true", help="per-task names, tags and requested workers")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     start = datetime(2026, 11, 23, 22, 0, 0, tzinfo=timezone.utc)
-    run_id = f"run-{start.strftime('%Y%m%dT%H%M%SZ')}-bench-{uuid.UUID(int=rnd.getrandbits(128)).hex[:8]}"
+    run_id = f"run-{start.strftime('%Y%m%dT%H%M%SZ')}-bench{'v' if a.varied else ''}-{uuid.UUID(int=rnd.getrandbits(128)).hex[:8]}"
     d = a.outdir / run_id
     d.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -59,16 +64,22 @@ def main() -> None:
     base = {"event_type": "task", "requested_workers": 1, "run_id": run_id, "schema_version": 1}
     n = a.tasks
     with open(d / "tasks.jsonl", "w") as ft, open(d / "resources.jsonl", "w") as fr, open(d / "failures.jsonl", "w") as ff:
-        pending: list[tuple[int, str, str, str, datetime]] = []
+        pending: list[tuple[int, str, str, str, datetime, str, dict]] = []
         t = start
         i = 0
         while i < n or pending:
             # submit a burst of tasks, then finish some of the oldest
             for _ in range(min(50, n - i)):
                 name, comp = TASK_NAMES[i % len(TASK_NAMES)]
+                tag = comp
+                extra: dict = {}
+                if a.varied:
+                    name = f"{name}[scenario={i:06d}]"
+                    tag = f"{comp}-{i % 97}"
+                    extra = {"requested_workers": 1 + i % 7}
                 tid = uuid.UUID(int=rnd.getrandbits(128)).hex
-                ev = dict(base, component=comp, duration_s=None, error_message=None, error_type=None,
-                          function_name=name, state="submitted", tag=comp, task_id=tid, task_name=name,
+                ev = dict(base, **extra, component=comp, duration_s=None, error_message=None, error_type=None,
+                          function_name=name, state="submitted", tag=tag, task_id=tid, task_name=name,
                           timestamp=iso(t), worker=None)
                 ft.write(json.dumps(ev, sort_keys=True) + "\n")
                 ev["state"] = "running"
@@ -78,19 +89,19 @@ def main() -> None:
                                      "requested_cpus": 4, "requested_memory": "16G", "requested_walltime": "04:00:00",
                                      "requested_workers": 1, "run_id": run_id, "schema_version": 1,
                                      "timestamp": iso(t)}, sort_keys=True) + "\n")
-                pending.append((i, tid, name, comp, t))
+                pending.append((i, tid, name, comp, t, tag, extra))
                 i += 1
             t += timedelta(seconds=1)
             done, pending = pending[:45] if i < n else pending, pending[45:] if i < n else []
-            for j, tid, name, comp, t0 in done:
+            for j, tid, name, comp, t0, tag, extra in done:
                 dur = rnd.uniform(0.5, 900.0)
                 failed = j % a.fail_every == 3
                 et = em = None
                 if failed:
                     et, tmpl, tb = ERRORS[(j // a.fail_every) % len(ERRORS)]
                     em = tmpl.format(i=j, d=j % 10, h=uuid.UUID(int=rnd.getrandbits(128)).hex, port=30000 + j % 1000)
-                ev = dict(base, component=comp, duration_s=dur, error_message=em, error_type=et, function_name=name,
-                          state="failed" if failed else "succeeded", tag=comp, task_id=tid, task_name=name,
+                ev = dict(base, **extra, component=comp, duration_s=dur, error_message=em, error_type=et,
+                          function_name=name, state="failed" if failed else "succeeded", tag=tag, task_id=tid, task_name=name,
                           timestamp=iso(t), worker=f"{name}-{uuid.UUID(int=rnd.getrandbits(128)).hex}")
                 ft.write(json.dumps(ev, sort_keys=True) + "\n")
                 if failed:

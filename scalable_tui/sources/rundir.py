@@ -243,6 +243,8 @@ class RunDirReader:
         self._synthetic: dict[str, int] = {}
         self._run_json_mtime: float | None = None
         self._static_loaded = False
+        self._index_checked = getattr(self, "_index_checked", False)
+        self._index_stored = getattr(self, "_index_stored", False)
 
     def _issues(self, name: str) -> FileIssues:
         iss = self.state.issues.get(name)
@@ -285,6 +287,14 @@ class RunDirReader:
                 gc.enable()
 
     def _refresh(self, max_bytes: int | None = None) -> RefreshResult:
+        if not self._static_loaded and not self._index_checked:
+            # first read: a big finished run may already be in the persistent index (sources/index)
+            self._index_checked = True
+            from scalable_tui.sources.index import adopt_cached
+
+            if adopt_cached(self):
+                return RefreshResult(task_events=self.state.tasks.events, new_failures=len(self.state.failures),
+                                     new_worker_events=len(self.state.worker_events), meta_changed=True)
         res = RefreshResult()
         self._budget = max_bytes
         self._stopped_early = False
@@ -317,6 +327,11 @@ class RunDirReader:
         res.new_worker_events = len(self.state.worker_events) - n_workers
         if self.state.summary is None:
             self.state.summary = self._read_json("summary.json")
+        if not res.more and not self._index_stored:
+            self._index_stored = True
+            from scalable_tui.sources.index import remember
+
+            remember(self)  # a big finished run opens from the persistent index next time
         return res
 
     def _progress(self) -> float:
@@ -945,5 +960,8 @@ class RunDirReader:
 
 
 def load_run(run_dir: str | Path) -> RunState:
-    """Read a whole run directory once."""
-    return RunDirReader(run_dir).load()
+    """Read a whole run directory once: big finished runs through the run index (``sources/index``)."""
+    from scalable_tui.sources.index import load_indexed
+
+    reader = load_indexed(run_dir)
+    return reader.state if reader is not None else RunDirReader(run_dir).load()
