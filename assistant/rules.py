@@ -67,8 +67,23 @@ class Rule:
         if self.compiled is not None:
             m = self.compiled.search(text)
             if m:
-                return f"'{m.group(0)[:80]}'"
+                # A line-anchored pattern (``_then``) names the part that is the evidence.
+                return f"'{(m.group(m.lastgroup) if m.lastgroup else m.group(0))[:80]}'"
         return None
+
+
+def _then(first: str, rest: str, name: str, middle: str = "") -> str:
+    """``first.*rest`` (one line), in linear time on any input.
+
+    The plain pattern is retried from every occurrence of ``first`` and scans
+    to the end of the line each time: quadratic on a long line full of
+    ``first``.  If the line's first occurrence has no ``rest`` after it, no
+    later one has, so this tries only the first occurrence on each line (an
+    atomic group) and matches the same text (group ``name``).  ``middle``
+    (atomic too) must come between them: its first occurrence after
+    ``first`` is the only one worth trying, for the same reason.
+    """
+    return rf"(?<![^\n])(?>[^\n]*?(?={first}))(?P<{name}>{first}{middle}[^\n]*{rest})"
 
 
 R = Rule
@@ -77,7 +92,7 @@ RULES: tuple[Rule, ...] = (
       patterns=(r".",), phases=frozenset({"session.start"})),
     R("cluster_startup", "critical", None, "Workers failed to start",
       patterns=(r"Nanny failed to start", r"Worker failed to start", r"failed to start (?:the )?(?:cluster|worker)",
-                r"Timed out trying to connect to .* after \d+ s.*\bscheduler\b",
+                _then("Timed out trying to connect to ", r"\bscheduler\b", "t0", middle=r"(?>[^\n]*? after \d+ s)"),
                 r"sbatch: error", r"Batch job submission failed", r"Invalid (?:account|partition|qos)")),
     R("gpu_oom", "error", False, "GPU out of memory",
       types=frozenset({"OutOfMemoryError"}),
@@ -87,10 +102,10 @@ RULES: tuple[Rule, ...] = (
       patterns=(r"DUE TO TIME LIMIT", r"(?-i:\bTIMEOUT\b)(?! *[:=])", r"(?-i:\bTimeLimit\b)", r"walltime (?:exceeded|limit)",
                 r"job killed: walltime", r"exceeded (?:its|the) (?:time|wall ?clock) limit")),
     R("preemption", "warning", True, "Jobs were preempted",
-      patterns=(r"DUE TO PREEMPTION", r"(?-i:\bPREEMPTED\b)", r"\bpreempt(?:ed|ion)\b", r"spot instance .*interrupt")),
+      patterns=(r"DUE TO PREEMPTION", r"(?-i:\bPREEMPTED\b)", r"\bpreempt(?:ed|ion)\b", _then("spot instance ", "interrupt", "p0"))),
     R("worker_memory", "error", False, "Dask workers ran out of memory",
-      patterns=(r"exceeded 9\d% memory budget", r"Worker exceeded .*memory", r"memory budget",
-                r"worker-restart-memory", r"Restarting worker.*memory", r"KilledWorker.*memory",
+      patterns=(r"exceeded 9\d% memory budget", _then("Worker exceeded ", "memory", "m0"), r"memory budget",
+                r"worker-restart-memory", _then("Restarting worker", "memory", "m1"), _then("KilledWorker", "memory", "m2"),
                 r"Memory use is high but worker has no data")),
     R("oom", "error", False, "Out of memory",
       types=frozenset({"MemoryError", "_ArrayMemoryError"}),
@@ -102,7 +117,7 @@ RULES: tuple[Rule, ...] = (
     R("worker_lost", "error", None, "Workers died while running tasks",
       types=frozenset({"KilledWorker"}),
       patterns=(r"KilledWorker", r"workers? (?:have |has )?died", r"killed by signal 9\b", r"\bsignal[ -]9\b", r"SIGKILL",
-                r"Lost all workers", r"(?-i:\bNODE_FAIL\b)", r"node fail(?:ure|ed)", r"Worker .* was (?:killed|lost)",
+                r"Lost all workers", r"(?-i:\bNODE_FAIL\b)", r"node fail(?:ure|ed)", _then("Worker ", " was (?:killed|lost)", "w0"),
                 r"exit(?:ed)? (?:with )?(?:code|status) -9\b")),
     R("network", "warning", True, "Network or remote service errors",
       types=frozenset({"CommClosedError", "StreamClosedError", "ConnectionError", "ConnectionRefusedError",
@@ -130,7 +145,7 @@ RULES: tuple[Rule, ...] = (
                 r"Operation not permitted", r"\bEACCES\b", r"\bEROFS\b")),
     R("missing_file", "error", False, "Missing input file or directory",
       types=frozenset({"FileNotFoundError", "NotADirectoryError", "IsADirectoryError"}),
-      patterns=(r"\[Errno 2\]", r"No such file or directory", r"\bENOENT\b", r"(?:file|path|directory) .* does not exist")),
+      patterns=(r"\[Errno 2\]", r"No such file or directory", r"\bENOENT\b", _then("(?:file|path|directory) ", " does not exist", "f0"))),
     R("serialization", "error", False, "Data or functions could not be serialized",
       types=frozenset({"PicklingError", "UnpicklingError"}),
       patterns=(r"pickl", r"Could not serialize", r"Could not deserialize", r"Failed to serialize",
