@@ -89,7 +89,7 @@ def _local_char(c: str) -> bool:
 
 
 def _mask_emails(text: str) -> str:
-    """``_EMAIL.sub("<email>", text)`` in linear time.
+    r"""``_EMAIL.sub("<email>", text)`` in linear time.
 
     A match's local part is the run of ``[\w.+-]`` that ends at an "@", so
     each "@" is tried once: its domain first (no domain, no match from any
