@@ -52,10 +52,19 @@ class Rule:
     phases: frozenset[str] = frozenset()
     #: All patterns as one alternation: one regex search per rule and failure.
     compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: The patterns other than the line-anchored ones (``_then``), for the evidence text.
+    plain: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: Each line-anchored pattern on its own, when a rule has several.
+    thens: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.patterns:
             object.__setattr__(self, "compiled", re.compile("|".join(f"(?:{p})" for p in self.patterns), re.I))
+            plain = [p for p in self.patterns if "(?P<" not in p]
+            if len(plain) < len(self.patterns) and plain:
+                object.__setattr__(self, "plain", re.compile("|".join(f"(?:{p})" for p in plain), re.I))
+            thens = tuple(re.compile(p, re.I) for p in self.patterns if "(?P<" in p)
+            object.__setattr__(self, "thens", thens if len(thens) > 1 else ())
 
     def match(self, exc_types: tuple[str, ...], text: str, phase: str | None) -> str | None:
         """Return what matched (for the evidence), or None."""
@@ -67,9 +76,29 @@ class Rule:
         if self.compiled is not None:
             m = self.compiled.search(text)
             if m:
-                # A line-anchored pattern (``_then``) names the part that is the evidence.
-                return f"'{(m.group(m.lastgroup) if m.lastgroup else m.group(0))[:80]}'"
+                return f"'{self._evidence(m, text)[:80]}'"
         return None
+
+
+    def _evidence(self, m: re.Match[str], text: str) -> str:
+        """The leftmost match's text, as the plain patterns would give it.
+
+        A line-anchored pattern (``_then``) matches from the line's start and
+        names the part that is the evidence; another pattern of the rule may
+        match before that part on the same line.
+        """
+        if not m.lastgroup:
+            return m.group(0)
+        start, best = m.start(m.lastgroup), m.group(m.lastgroup)
+        for rx in self.thens:  # several on one line: the one whose evidence starts first
+            m2 = rx.match(text, m.start())
+            if m2 is not None and m2.lastgroup and m2.start(m2.lastgroup) < start:
+                start, best = m2.start(m2.lastgroup), m2.group(m2.lastgroup)
+        if self.plain is not None:
+            m2 = self.plain.search(text, m.start())
+            if m2 is not None and m2.start() < start:
+                return m2.group(0)
+        return best
 
 
 def _then(first: str, rest: str, name: str, middle: str = "") -> str:
