@@ -16,7 +16,14 @@ from pathlib import Path
 
 from assistant.models import SEVERITY_RANK, Diagnosis, Evidence, Finding
 from assistant.rules import SUGGESTIONS, Rule, classify
-from assistant.signature import SIGNATURE_VERSION, parse_traceback, signature
+from assistant.signature import (
+    SIGNATURE_VERSION,
+    ParsedTraceback,
+    normalize_message,
+    parse_traceback,
+    signature_id,
+    signature_key,
+)
 from assistant.textsafe import clip
 from scalable_tui.models import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
 
@@ -41,20 +48,29 @@ class _Group:
     records: list[FailureRecord] = field(default_factory=list)
 
 
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else clip(text, limit)
+
+
 def failure_text(f: FailureRecord) -> str:
     """Everything the rules may match on, in one string (each part bounded by ``clip``)."""
-    parts = [f"{clip(f.failure_class, MAX_NAME_CHARS)}: {clip(f.message, MAX_MATCH_CHARS)}"]
+    parts = [f"{_bounded(f.failure_class, MAX_NAME_CHARS)}: {_bounded(f.message, MAX_MATCH_CHARS)}"]
     if f.traceback:
-        parts.append(clip(f.traceback, MAX_MATCH_CHARS))
+        parts.append(_bounded(f.traceback, MAX_MATCH_CHARS))
     if f.details:
-        parts.extend(clip(f"{k}={v}", MAX_NAME_CHARS) for k, v in f.details.items() if isinstance(v, (str, int, float)))
+        parts.extend(_bounded(f"{k}={v}", MAX_NAME_CHARS) for k, v in f.details.items() if isinstance(v, (str, int, float)))
     return "\n".join(parts)
 
 
-def exception_types_of(f: FailureRecord) -> tuple[str, ...]:
-    types = [clip(f.failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]]
-    if f.traceback:
-        for t in parse_traceback(clip(f.traceback, MAX_MATCH_CHARS)).exception_types:
+def _parsed_traceback(f: FailureRecord) -> ParsedTraceback | None:
+    return parse_traceback(_bounded(f.traceback, MAX_MATCH_CHARS)) if f.traceback else None
+
+
+def exception_types_of(f: FailureRecord, tb: ParsedTraceback | None | bool = False) -> tuple[str, ...]:
+    types = [_bounded(f.failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]]
+    parsed = _parsed_traceback(f) if tb is False else tb
+    if parsed is not None:
+        for t in parsed.exception_types:  # type: ignore[union-attr]
             if t not in types:
                 types.append(t)
     return tuple(types)
@@ -99,26 +115,43 @@ def group_failures(state: RunState) -> list[_Group]:
     groups: dict[str, _Group] = {}
     rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
     sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str, tuple[str, ...]]] = {}
+    # Work is shared by exact text: a traceback is parsed once, a message is
+    # normalised once, and not at all when in-app frames decide the signature
+    # (its pattern is needed only for a new group's first record).
+    tb_memo: dict[str, ParsedTraceback] = {}
+    id_memo: dict[tuple, str] = {}
     for f in state.failures:
+        tb: ParsedTraceback | None = None
+        if f.traceback:
+            tb = tb_memo.get(f.traceback)
+            if tb is None:
+                tb = tb_memo[f.traceback] = _parsed_traceback(f)  # type: ignore[assignment]
         ck = _classify_key(f)
         hit = rule_memo.get(ck)
         if hit is None:
-            types = exception_types_of(f)
+            types = exception_types_of(f, tb)
             rule, why = classify(types, failure_text(f), f.phase)
             hit = rule_memo[ck] = (rule, why, types)
         rule, why, types = hit
         sk = (rule.category, f.failure_class, f.message, f.traceback, f.phase)
         sh = sig_memo.get(sk)
         if sh is None:
-            sig, pattern, chain = signature(
-                rule.category, types[0], f.message, clip(f.traceback, MAX_MATCH_CHARS) if f.traceback else None
-            )
+            key, chain = signature_key(rule.category, types[0], tb)
+            pattern: str | None = None
+            if key is None:
+                pattern = normalize_message(f.message)
+                key = ("msg", rule.category, chain, pattern)
+            sig = id_memo.get(key)
+            if sig is None:
+                sig = id_memo[key] = signature_id(key)
             if f.phase:
                 sig = f"{sig}@{f.phase}"
             sh = sig_memo[sk] = (sig, pattern, chain)
         sig, pattern, chain = sh
         g = groups.get(sig)
         if g is None:
+            if pattern is None:
+                pattern = normalize_message(f.message)
             g = groups[sig] = _Group(rule, why, sig, pattern, chain)
         g.records.append(f)
     return list(groups.values())

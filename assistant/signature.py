@@ -223,6 +223,28 @@ def parse_traceback(text: str) -> ParsedTraceback:
     return ParsedTraceback(tuple(types), frames, app, final_message)
 
 
+def signature_key(category: str, exception_type: str, tb: ParsedTraceback | None) -> tuple[tuple | None, tuple[str, ...]]:
+    """``(key, types)`` of ``signature`` when a parsed traceback decides it, else ``(None, types)``.
+
+    With in-app frames the message does not enter the signature, so a caller
+    grouping many failures can skip normalising their messages.
+    """
+    types: tuple[str, ...] = (exception_type,)
+    if tb is not None:
+        if tb.exception_types:
+            types = tb.exception_types
+            if exception_type not in types:
+                types = types + (exception_type,)
+        if tb.app_frames:
+            return ("tb", category, types, tb.app_frames[-3:]), types
+    return None, types
+
+
+def signature_id(key: tuple) -> str:
+    digest = hashlib.sha1(repr((SIGNATURE_VERSION,) + key).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"s{SIGNATURE_VERSION}-{digest}"
+
+
 def signature(category: str, exception_type: str, message: str, traceback: str | None) -> tuple[str, str, tuple[str, ...]]:
     """Return ``(signature id, normalised pattern, exception types of the chain)``.
 
