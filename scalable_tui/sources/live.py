@@ -1143,4 +1143,5 @@ class LiveSource:
             self._recent_mem.pop(next(iter(self._recent_mem)))
 
 
-_KILLED_LOG = re.compile(r"Task (?P<key>.+?) marked as failed because (?P<n>\d+) workers died")
+# Only a line's first "Task " (if it has no such ending, no later one has): linear on a long line.
+_KILLED_LOG = re.compile(r"(?<![^\n])(?>[^\n]*?Task )(?P<key>.+?) marked as failed because (?P<n>\d+) workers died")
