@@ -447,10 +447,10 @@ def finding_text(f: Finding) -> str:
     if f.pattern:
         lines.append(f"pattern: {printable(f.pattern)}")
     if f.first_seen or f.last_seen:
-        lines.append(f"first seen: {f.first_seen or '-'}   last seen: {f.last_seen or '-'}")
+        lines.append(f"first seen: {printable(f.first_seen or '-')}   last seen: {printable(f.last_seen or '-')}")
     if f.evidence:
         lines.append("evidence:")
-        lines.extend(f"  {e.timestamp or '-'}  {printable(e.source)}  {printable(e.text)}" for e in f.evidence)
+        lines.extend(f"  {printable(e.timestamp or '-')}  {printable(e.source)}  {printable(e.text)}" for e in f.evidence)
     lines.append(f"suggestion: {printable(f.suggestion)}")
     if f.example_traceback:
         lines.append("example traceback:")

@@ -82,3 +82,16 @@ def test_cli_outputs_show_escapes_visibly(tmp_path: Path) -> None:
     requested = [ln for ln in text.splitlines() if "Requested:" in ln and "memory=8GE\\x1b[2J" in ln]
     exception = [ln for ln in text.splitlines() if "Exception:" in ln and "BadE\\x1b[2J" in ln]
     assert seen and requested and exception, text
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_tui_copy_text_of_findings_is_printable(data) -> None:
+    """The TUI shows fields through Rich Text (tests/app/test_review_app.py); its clipboard text is printable too."""
+    from scalable_tui.app.data import finding_text
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = copy_fixture(Path(tmp))
+        _plant(run, 2, lambda: data.draw(escaped_text()), [True, False])
+        for f in diagnose_state(load_run(run)).findings:
+            _assert_clean(finding_text(f), "clipboard")
