@@ -16,12 +16,26 @@ from pathlib import Path
 
 from assistant.models import SEVERITY_RANK, Diagnosis, Evidence, Finding
 from assistant.rules import SUGGESTIONS, Rule, classify
-from assistant.signature import SIGNATURE_VERSION, parse_traceback, signature
+from assistant.signature import (
+    SIGNATURE_VERSION,
+    ParsedTraceback,
+    normalize_message,
+    parse_traceback,
+    signature_id,
+    signature_key,
+)
+from assistant.textsafe import clip
 from scalable_tui.models import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
 
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5
 DEFAULT_STALE_S = 3600.0
+#: What the rules and context regexes see of one failure, at most (head and
+#: tail, ``clip``): hostile sizes (a 10 MB message) cost linear time, and the
+#: words that decide a category sit at a message's start or a traceback's end.
+MAX_MATCH_CHARS = 16_384
+#: Names shown in titles (task names, exception classes) are cut to this.
+MAX_NAME_CHARS = 200
 
 
 @dataclass
@@ -34,20 +48,29 @@ class _Group:
     records: list[FailureRecord] = field(default_factory=list)
 
 
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else clip(text, limit)
+
+
 def failure_text(f: FailureRecord) -> str:
-    """Everything the rules may match on, in one string."""
-    parts = [f"{f.failure_class}: {f.message}"]
+    """Everything the rules may match on, in one string (each part bounded by ``clip``)."""
+    parts = [f"{_bounded(f.failure_class, MAX_NAME_CHARS)}: {_bounded(f.message, MAX_MATCH_CHARS)}"]
     if f.traceback:
-        parts.append(f.traceback)
+        parts.append(_bounded(f.traceback, MAX_MATCH_CHARS))
     if f.details:
-        parts.extend(f"{k}={v}" for k, v in f.details.items() if isinstance(v, (str, int, float)))
+        parts.extend(_bounded(f"{k}={v}", MAX_NAME_CHARS) for k, v in f.details.items() if isinstance(v, (str, int, float)))
     return "\n".join(parts)
 
 
-def exception_types_of(f: FailureRecord) -> tuple[str, ...]:
-    types = [f.failure_class.rsplit(".", 1)[-1]]
-    if f.traceback:
-        for t in parse_traceback(f.traceback).exception_types:
+def _parsed_traceback(f: FailureRecord) -> ParsedTraceback | None:
+    return parse_traceback(_bounded(f.traceback, MAX_MATCH_CHARS)) if f.traceback else None
+
+
+def exception_types_of(f: FailureRecord, tb: ParsedTraceback | None | bool = False) -> tuple[str, ...]:
+    types = [_bounded(f.failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]]
+    parsed = _parsed_traceback(f) if tb is False else tb
+    if parsed is not None:
+        for t in parsed.exception_types:  # type: ignore[union-attr]
             if t not in types:
                 types.append(t)
     return tuple(types)
@@ -92,39 +115,64 @@ def group_failures(state: RunState) -> list[_Group]:
     groups: dict[str, _Group] = {}
     rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
     sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str, tuple[str, ...]]] = {}
+    # Work is shared by exact text: a traceback is parsed once, a message is
+    # normalised once, and not at all when in-app frames decide the signature
+    # (its pattern is needed only for a new group's first record).
+    tb_memo: dict[str, ParsedTraceback] = {}
+    id_memo: dict[tuple, str] = {}
     for f in state.failures:
+        tb: ParsedTraceback | None = None
+        if f.traceback:
+            tb = tb_memo.get(f.traceback)
+            if tb is None:
+                tb = tb_memo[f.traceback] = _parsed_traceback(f)  # type: ignore[assignment]
         ck = _classify_key(f)
         hit = rule_memo.get(ck)
         if hit is None:
-            types = exception_types_of(f)
+            types = exception_types_of(f, tb)
             rule, why = classify(types, failure_text(f), f.phase)
             hit = rule_memo[ck] = (rule, why, types)
         rule, why, types = hit
         sk = (rule.category, f.failure_class, f.message, f.traceback, f.phase)
         sh = sig_memo.get(sk)
         if sh is None:
-            sig, pattern, chain = signature(rule.category, types[0], f.message, f.traceback)
+            key, chain = signature_key(rule.category, types[0], tb)
+            pattern: str | None = None
+            if key is None:
+                pattern = normalize_message(f.message)
+                key = ("msg", rule.category, chain, pattern)
+            sig = id_memo.get(key)
+            if sig is None:
+                sig = id_memo[key] = signature_id(key)
             if f.phase:
                 sig = f"{sig}@{f.phase}"
             sh = sig_memo[sk] = (sig, pattern, chain)
         sig, pattern, chain = sh
         g = groups.get(sig)
         if g is None:
+            if pattern is None:
+                pattern = normalize_message(f.message)
             g = groups[sig] = _Group(rule, why, sig, pattern, chain)
         g.records.append(f)
     return list(groups.values())
 
 
 # -- suggestion context ------------------------------------------------------
-_MEM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)i?B?\s*$", re.I)
+# Linear on any input: possessive spaces (``\s*…\s*$`` retried every split of
+# a long run of spaces), host and path starts only where a word starts.
+_MEM = re.compile(r"^\s*+(\d+(?:\.\d+)?)\s*+([KMGTP]?)i?B?\s*+$", re.I)
 _WALL = re.compile(r"^(?:(\d+)-)?(\d+):(\d{2})(?::(\d{2}))?$")
 _MODULE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
 _PATH = re.compile(r"'(/[^']+)'|\"(/[^\"]+)\"|(?<![\w/])(/(?:[\w.-]+/)+[\w.-]+)")
-_HOST = re.compile(r"(?:https?://)?([a-z0-9.-]+\.[a-z]{2,}|\d+\.\d+\.\d+\.\d+)(?::\d+)?", re.I)
+_HOST = re.compile(
+    r"(?:https?://)?(?<![\w.-])((?:[a-z0-9-]++\.)+[a-z]{2,}+|\d{1,3}(?:\.\d{1,3}){3})(?![\w-])(?!\.[\w-])(?::\d+)?",
+    re.I,
+)
+MAX_RESOURCE_CHARS = 64
 
 
 def _double_memory(mem: str) -> str | None:
-    m = _MEM.match(mem)
+    m = _MEM.match(mem) if len(mem) <= MAX_RESOURCE_CHARS else None
     if not m:
         return None
     n = float(m.group(1)) * 2
@@ -132,7 +180,7 @@ def _double_memory(mem: str) -> str | None:
 
 
 def _longer_walltime(wall: str) -> str | None:
-    m = _WALL.match(wall.strip())
+    m = _WALL.match(wall.strip()) if len(wall) <= MAX_RESOURCE_CHARS else None
     if not m:
         return None
     d, h, mi, s = (int(x) if x else 0 for x in m.groups())
@@ -142,7 +190,7 @@ def _longer_walltime(wall: str) -> str | None:
 
 
 def walltime_seconds(wall: str | None) -> float | None:
-    if not wall:
+    if not wall or len(wall) > MAX_RESOURCE_CHARS:
         return None
     m = _WALL.match(wall.strip())
     if not m:
@@ -183,13 +231,14 @@ def _context(state: RunState, g: _Group, profiles: list[ResourceProfile]) -> _Ct
     paths = Counter()
     hosts = Counter()
     for f in g.records[:200]:
-        text = f"{f.message}\n{f.traceback or ''}"
+        message = clip(f.message, MAX_MATCH_CHARS)
+        text = f"{message}\n{clip(f.traceback, MAX_MATCH_CHARS) if f.traceback else ''}"
         for m in _MODULE.finditer(text):
-            modules[m.group(1) or m.group(2)] += 1
-        for m in _PATH.finditer(f.message):
-            paths[next(x for x in m.groups() if x)] += 1
-        for m in _HOST.finditer(f.message):
-            hosts[m.group(1)] += 1
+            modules[clip(m.group(1) or m.group(2), MAX_NAME_CHARS)] += 1
+        for m in _PATH.finditer(message):
+            paths[clip(next(x for x in m.groups() if x), MAX_NAME_CHARS)] += 1
+        for m in _HOST.finditer(message):
+            hosts[clip(m.group(1), MAX_NAME_CHARS)] += 1
     ctx["module_ctx"] = f" ({', '.join(repr(m) for m, _ in modules.most_common(3))})" if modules else ""
     if paths:
         common = _common_dir([p for p, _ in paths.most_common(20)])
@@ -198,7 +247,8 @@ def _context(state: RunState, g: _Group, profiles: list[ResourceProfile]) -> _Ct
         ctx["path_ctx"] = ""
     ctx["host_ctx"] = f" ({', '.join(h for h, _ in hosts.most_common(2))})" if hosts else ""
     ex = g.records[0]
-    ctx["example_ctx"] = f" ({ex.failure_class}: {ex.message[:80]})" if ex.message else f" ({ex.failure_class})"
+    exc_name = clip(ex.failure_class, MAX_NAME_CHARS)
+    ctx["example_ctx"] = f" ({exc_name}: {ex.message[:80]})" if ex.message else f" ({exc_name})"
     ctx["allowed_failures_ctx"] = "Dask gives up on a task after `distributed.scheduler.allowed-failures` (default 3) worker deaths"
     return ctx
 
@@ -226,7 +276,7 @@ def _finding(state: RunState, g: _Group) -> Finding:
         Evidence(
             timestamp=f.timestamp,
             source=f"{f.source}:{f.line_no}" if f.line_no else f.source,
-            text=f"{f.failure_class}: {f.message}"[:500],
+            text=f"{clip(f.failure_class, MAX_NAME_CHARS)}: {f.message[:500]}"[:500],
         )
         for f in (recs[:MAX_EVIDENCE - 1] + recs[-1:] if len(recs) > MAX_EVIDENCE else recs)
     ]
@@ -240,8 +290,8 @@ def _finding(state: RunState, g: _Group) -> Finding:
             "requested_cpus": p.requested_cpus,
             "provider": p.provider,
         }
-    exc = recs[0].failure_class.rsplit(".", 1)[-1]
-    where = f" in {names.most_common(1)[0][0]}" if names else ""
+    exc = clip(recs[0].failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]
+    where = f" in {clip(names.most_common(1)[0][0], MAX_NAME_CHARS)}" if names else ""
     if g.rule.category in ("user_code", "invalid_input"):
         title = f"{exc}{where or ' in task code'}"
     else:
@@ -373,6 +423,43 @@ def failure_counts(state: RunState) -> tuple[int, int, int]:
     return len(state.failures), len(state.failures) - died, max(state.worker_deaths, died)
 
 
+def _count_lines(path: Path) -> int | None:
+    """Complete lines in ``path`` (a partial last line is not a skipped one), or None."""
+    n = 0
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                n += chunk.count(b"\n")
+    except OSError:
+        return None
+    return n
+
+
+def incomplete_inputs(state: RunState) -> list[str]:
+    """One line per file that could not be read in full: unreadable, or lines skipped.
+
+    Said in the report itself (not only on stderr): a report of "no failures"
+    over a file that was 98% garbage would be a wrong answer, not a partial one.
+    """
+    out: list[str] = []
+    run_dir = Path(state.run_dir)
+    for name, iss in sorted(state.issues.items()):
+        if iss.unreadable:
+            out.append(f"{name}: unreadable ({iss.unreadable}): results are incomplete")
+            continue
+        skipped = iss.total_skipped()
+        if not skipped:
+            continue
+        total = _count_lines(run_dir / name) if run_dir.is_dir() else None
+        if total and total >= skipped:
+            pct = 100.0 * skipped / total
+            share = "<1" if pct < 1 else (">99" if 99 < pct < 100 else f"{pct:.0f}")
+            out.append(f"{name}: {share}% unreadable ({skipped} of {total} lines skipped): results are incomplete")
+        else:
+            out.append(f"{name}: {skipped} unreadable line(s) skipped: results are incomplete")
+    return out
+
+
 def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: float | None = None) -> Diagnosis:
     """The heuristic diagnosis of one run state."""
     join_failures(state)
@@ -396,6 +483,9 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
         summary += f"; most important: {top.title} ({top.count}×, {top.category})."
     else:
         summary = "No failures recorded."
+    incomplete = incomplete_inputs(state)
+    if incomplete:
+        summary += f" Input incomplete: {'; '.join(incomplete)}."
     if abandoned and idle is not None:
         summary = f"Run probably abandoned (no events for {_duration_text(idle)}, {totals.unfinished} task(s) unfinished). " + summary
     status = state.meta.status or ("completed" if state.summary else "unknown")
@@ -415,5 +505,6 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
         unfinished=totals.unfinished,
         findings=findings,
         notices=state.notices(),
+        incomplete=incomplete,
         signature_version=SIGNATURE_VERSION,
     )

@@ -82,6 +82,9 @@ class Diagnosis(BaseModel):
     unfinished: int = 0
     findings: list[Finding]
     notices: list[str] = Field(default_factory=list)
+    #: Files whose content could not be read in full, said in the report itself:
+    #: "no failures" from a file that was mostly unreadable means nothing.
+    incomplete: list[str] = Field(default_factory=list)
     signature_version: int
     #: AI explanations by finding id (assistant.llm; empty unless method is "ai-enhanced").
     explanations: dict[str, dict] = Field(default_factory=dict)

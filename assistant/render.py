@@ -1,8 +1,12 @@
 """Diagnosis -> text (Rich, colour only on a terminal), JSON, Markdown.
 
-Untrusted strings are passed through ``printable`` and appended to Rich
-``Text`` (never parsed as markup); in Markdown they go into code spans or
-fenced blocks with a fence longer than any backtick run they contain.
+Every string of a diagnosis may come from the run (exception classes, messages,
+timestamps, task names, requested resources), so each renderer first passes
+the whole diagnosis through ``safe_diagnosis``: every string (and dict key)
+through ``printable`` and ``clip``, at this one boundary, for all three
+formats alike.  Text then goes into Rich ``Text`` (never parsed as markup); in
+Markdown into code spans or fenced blocks with a fence longer than any
+backtick run they contain, or escaped.
 """
 
 from __future__ import annotations
@@ -13,14 +17,40 @@ import re
 import orjson
 
 from assistant.models import Diagnosis, Finding
-from assistant.textsafe import one_line, printable
+from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 TRANSIENT_TEXT = {True: "transient: a retry may help", False: "permanent: a retry will not help", None: "retry may or may not help"}
 
 
+#: Longest string a report shows (a traceback is kept to 20,000 by the reader).
+MAX_FIELD_CHARS = 20_000
+
+
+def _safe_tree(value: object) -> object:
+    if isinstance(value, str):
+        return printable(clip(value, MAX_FIELD_CHARS))
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for k, v in value.items():
+            key = _safe_tree(k) if isinstance(k, str) else k
+            while key in out:  # two keys cut to the same text stay two entries
+                key = f"{key} (another)"
+            out[key] = _safe_tree(v)  # type: ignore[index]
+        return out
+    if isinstance(value, list):
+        return [_safe_tree(v) for v in value]
+    return value
+
+
+def safe_diagnosis(diag: Diagnosis) -> Diagnosis:
+    """The diagnosis with every string printable and bounded (the render boundary)."""
+    return Diagnosis.model_validate(_safe_tree(diag.model_dump(mode="json")))
+
+
 def to_json(diag: Diagnosis) -> str:
-    return orjson.dumps(diag.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n"
+    data = _safe_tree(diag.model_dump(mode="json"))
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
 def _counts_line(diag: Diagnosis) -> str:
@@ -56,6 +86,7 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     from rich.console import Console
     from rich.text import Text
 
+    diag = safe_diagnosis(diag)
     buf = io.StringIO()
     console = Console(
         file=buf,
@@ -71,6 +102,10 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     console.print(Text(head[0], style="bold"))
     console.print(Text(head[1]))
     console.print()
+    for w in diag.incomplete:
+        console.print(Text("⚠ " + printable_line(w), style="bold red"))
+    if diag.incomplete:
+        console.print()
     failure_findings = [f for f in diag.findings if f.count]
     run_findings = [f for f in diag.findings if not f.count]
     for f in run_findings:
@@ -81,7 +116,10 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
         console.print()
         _text_explanation(console, diag, f)
     if not failure_findings:
-        console.print(Text("✓ No failures recorded.", style="green"))
+        if diag.incomplete:
+            console.print(Text("⚠ No failures found in the part that could be read: results are incomplete.", style="bold yellow"))
+        else:
+            console.print(Text("✓ No failures recorded.", style="green"))
         _text_unstructured(console, diag)
         return _rstrip_lines(buf.getvalue())
     cats = {f.category for f in failure_findings}
@@ -102,7 +140,7 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     return _rstrip_lines(buf.getvalue())
 
 
-_TRAILING = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.M)
+_TRAILING = re.compile(r"(?<![ ])[ ]+((?:\x1b\[[0-9;]*m)*)$", re.M)  # from a run's start: linear
 
 
 def _rstrip_lines(text: str) -> str:
@@ -132,16 +170,17 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
     t.append(f" ({f.category}) — {f.count} occurrence{'s' if f.count != 1 else ''}")
     console.print(t)
     rows: list[tuple[str, str]] = [
-        ("Exception", " → ".join(f.exception_types)),
+        ("Exception", printable_line(" → ".join(f.exception_types))),
         ("Pattern", one_line(f.pattern, 160)),
         ("Example", one_line(f.example_message, 160) if f.example_message else ""),
     ]
     if f.task_names:
-        rows.append(("Tasks", ", ".join(f"{printable(k)} ×{v}" for k, v in list(f.task_names.items())[:4])))
-    rows.append(("Seen", seen_text(f)))
+        rows.append(("Tasks", ", ".join(f"{printable_line(k)} ×{v}" for k, v in list(f.task_names.items())[:4])))
+    if f.first_seen or f.before_attach:
+        rows.append(("Seen", printable_line(seen_text(f))))
     if f.resources:
         r = f.resources
-        rows.append(("Requested", ", ".join(f"{k.removeprefix('requested_')}={v}" for k, v in r.items() if v is not None)))
+        rows.append(("Requested", printable_line(", ".join(f"{k.removeprefix('requested_')}={v}" for k, v in r.items() if v is not None))))
     if f.example_traceback:
         last = [ln for ln in f.example_traceback.strip().splitlines() if ln.strip().startswith("File ")]
         if last:
@@ -171,11 +210,14 @@ def _code(s: str) -> str:
 
 
 def _md_escape(s: str) -> str:
-    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", printable(s))
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", printable_line(s))
 
 
 def render_markdown(diag: Diagnosis) -> str:
+    diag = safe_diagnosis(diag)
     out: list[str] = [f"# Diagnosis of {_md_escape(diag.run_id)}", ""]
+    for w in diag.incomplete:
+        out += [f"> **⚠ Incomplete input:** {_md_escape(printable_line(w))}", ""]
     out.append(f"- **Status:** {_md_escape(diag.status)}" + (" (probably abandoned)" if diag.abandoned else ""))
     out.append(f"- **Tasks:** {_counts_line(diag)}")
     out.append(f"- **Failures:** {_failures_line(diag)}")
@@ -186,7 +228,7 @@ def render_markdown(diag: Diagnosis) -> str:
     if diag.findings:
         out += ["| # | Severity | Category | Finding | Count |", "|---|---|---|---|---|"]
         for i, f in enumerate(diag.findings, 1):
-            out.append(f"| {i} | {f.severity} | `{f.category}` | {_md_escape(f.title)} | {f.count} |")
+            out.append(f"| {i} | {f.severity} | {_code(f.category)} | {_md_escape(printable_line(f.title))} | {f.count} |")
         out.append("")
     for i, f in enumerate(diag.findings, 1):
         out.append(f"## {i}. {_md_escape(f.title)}")
@@ -197,14 +239,12 @@ def render_markdown(diag: Diagnosis) -> str:
             out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")
         if f.pattern:
             out.append(f"- **Pattern:** {_code(f.pattern)}")
-        if f.before_attach:
-            out.append(f"- **Seen:** {_md_escape(seen_text(f))}")
-        elif f.first_seen:
-            out.append(f"- **Seen:** {f.first_seen} … {f.last_seen}")
+        if f.first_seen or f.before_attach:
+            out.append(f"- **Seen:** {_md_escape(printable_line(seen_text(f)))}")
         if f.task_names:
             out.append("- **Tasks:** " + ", ".join(f"{_code(k)} ×{v}" for k, v in f.task_names.items()))
         if f.resources:
-            out.append("- **Requested:** " + ", ".join(f"{k}={_md_escape(str(v))}" for k, v in f.resources.items() if v is not None))
+            out.append("- **Requested:** " + ", ".join(f"{_md_escape(k)}={_md_escape(printable_line(str(v)))}" for k, v in f.resources.items() if v is not None))
         out.append(f"- **Suggestion:** {_md_escape(f.suggestion)}")
         out.append("")
         out += _md_explanation(diag, f)
@@ -212,7 +252,7 @@ def render_markdown(diag: Diagnosis) -> str:
             out.append("Evidence:")
             out.append("")
             for e in f.evidence:
-                out.append(f"- {e.timestamp or ''} {_code(e.source)} {_code(e.text)}")
+                out.append(f"- {_md_escape(printable_line(e.timestamp or ''))} {_code(e.source)} {_code(e.text)}")
             out.append("")
         text = f.example_traceback or (f"{f.exception_types[0]}: {f.example_message}" if f.exception_types else "")
         if text:

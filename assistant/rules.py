@@ -53,10 +53,19 @@ class Rule:
     phases: frozenset[str] = frozenset()
     #: All patterns as one alternation: one regex search per rule and failure.
     compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: The patterns other than the line-anchored ones (``_then``), for the evidence text.
+    plain: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: Each line-anchored pattern on its own, when a rule has several.
+    thens: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.patterns:
             object.__setattr__(self, "compiled", re.compile("|".join(f"(?:{p})" for p in self.patterns), re.I))
+            plain = [p for p in self.patterns if "(?P<" not in p]
+            if len(plain) < len(self.patterns) and plain:
+                object.__setattr__(self, "plain", re.compile("|".join(f"(?:{p})" for p in plain), re.I))
+            thens = tuple(re.compile(p, re.I) for p in self.patterns if "(?P<" in p)
+            object.__setattr__(self, "thens", thens if len(thens) > 1 else ())
 
     def match(self, exc_types: tuple[str, ...], text: str, phase: str | None) -> str | None:
         """Return what matched (for the evidence), or None."""
@@ -68,8 +77,43 @@ class Rule:
         if self.compiled is not None:
             m = self.compiled.search(text)
             if m:
-                return f"'{m.group(0)[:80]}'"
+                return f"'{self._evidence(m, text)[:80]}'"
         return None
+
+
+    def _evidence(self, m: re.Match[str], text: str) -> str:
+        """The leftmost match's text, as the plain patterns would give it.
+
+        A line-anchored pattern (``_then``) matches from the line's start and
+        names the part that is the evidence; another pattern of the rule may
+        match before that part on the same line.
+        """
+        if not m.lastgroup:
+            return m.group(0)
+        start, best = m.start(m.lastgroup), m.group(m.lastgroup)
+        for rx in self.thens:  # several on one line: the one whose evidence starts first
+            m2 = rx.match(text, m.start())
+            if m2 is not None and m2.lastgroup and m2.start(m2.lastgroup) < start:
+                start, best = m2.start(m2.lastgroup), m2.group(m2.lastgroup)
+        if self.plain is not None:
+            m2 = self.plain.search(text, m.start())
+            if m2 is not None and m2.start() < start:
+                return m2.group(0)
+        return best
+
+
+def _then(first: str, rest: str, name: str, middle: str = "") -> str:
+    """``first.*rest`` (one line), in linear time on any input.
+
+    The plain pattern is retried from every occurrence of ``first`` and scans
+    to the end of the line each time: quadratic on a long line full of
+    ``first``.  If the line's first occurrence has no ``rest`` after it, no
+    later one has, so this tries only the first occurrence on each line (an
+    atomic group) and matches the same text (group ``name``).  ``middle``
+    (atomic too) must come between them: its first occurrence after
+    ``first`` is the only one worth trying, for the same reason.
+    """
+    return rf"(?<![^\n])(?>[^\n]*?(?={first}))(?P<{name}>{first}{middle}[^\n]*{rest})"
 
 
 R = Rule
@@ -78,7 +122,7 @@ RULES: tuple[Rule, ...] = (
       patterns=(r".",), phases=frozenset({"session.start"})),
     R("cluster_startup", "critical", None, "Workers failed to start",
       patterns=(r"Nanny failed to start", r"Worker failed to start", r"failed to start (?:the )?(?:cluster|worker)",
-                r"Timed out trying to connect to .* after \d+ s.*\bscheduler\b",
+                _then("Timed out trying to connect to ", r"\bscheduler\b", "t0", middle=r"(?>[^\n]*? after \d+ s)"),
                 r"sbatch: error", r"Batch job submission failed", r"Invalid (?:account|partition|qos)")),
     # Before import_error and serialization: its cause is often "No module named …", but the fix is the scheduler's.
     R("graph_deserialization", "critical", False, "The scheduler could not deserialize a submitted task graph",
@@ -92,10 +136,10 @@ RULES: tuple[Rule, ...] = (
       patterns=(r"DUE TO TIME LIMIT", r"(?-i:\bTIMEOUT\b)(?! *[:=])", r"(?-i:\bTimeLimit\b)", r"walltime (?:exceeded|limit)",
                 r"job killed: walltime", r"exceeded (?:its|the) (?:time|wall ?clock) limit")),
     R("preemption", "warning", True, "Jobs were preempted",
-      patterns=(r"DUE TO PREEMPTION", r"(?-i:\bPREEMPTED\b)", r"\bpreempt(?:ed|ion)\b", r"spot instance .*interrupt")),
+      patterns=(r"DUE TO PREEMPTION", r"(?-i:\bPREEMPTED\b)", r"\bpreempt(?:ed|ion)\b", _then("spot instance ", "interrupt", "p0"))),
     R("worker_memory", "error", False, "Dask workers ran out of memory",
-      patterns=(r"exceeded 9\d% memory budget", r"Worker exceeded .*memory", r"memory budget",
-                r"worker-restart-memory", r"Restarting worker.*memory", r"KilledWorker.*memory",
+      patterns=(r"exceeded 9\d% memory budget", _then("Worker exceeded ", "memory", "m0"), r"memory budget",
+                r"worker-restart-memory", _then("Restarting worker", "memory", "m1"), _then("KilledWorker", "memory", "m2"),
                 r"Memory use is high but worker has no data")),
     R("oom", "error", False, "Out of memory",
       types=frozenset({"MemoryError", "_ArrayMemoryError"}),
@@ -107,7 +151,7 @@ RULES: tuple[Rule, ...] = (
     R("worker_lost", "error", None, "Workers died while running tasks",
       types=frozenset({"KilledWorker"}),
       patterns=(r"KilledWorker", r"workers? (?:have |has )?died", r"killed by signal 9\b", r"\bsignal[ -]9\b", r"SIGKILL",
-                r"Lost all workers", r"(?-i:\bNODE_FAIL\b)", r"node fail(?:ure|ed)", r"Worker .* was (?:killed|lost)",
+                r"Lost all workers", r"(?-i:\bNODE_FAIL\b)", r"node fail(?:ure|ed)", _then("Worker ", " was (?:killed|lost)", "w0"),
                 r"exit(?:ed)? (?:with )?(?:code|status) -9\b")),
     R("network", "warning", True, "Network or remote service errors",
       types=frozenset({"CommClosedError", "StreamClosedError", "ConnectionError", "ConnectionRefusedError",
@@ -135,7 +179,7 @@ RULES: tuple[Rule, ...] = (
                 r"Operation not permitted", r"\bEACCES\b", r"\bEROFS\b")),
     R("missing_file", "error", False, "Missing input file or directory",
       types=frozenset({"FileNotFoundError", "NotADirectoryError", "IsADirectoryError"}),
-      patterns=(r"\[Errno 2\]", r"No such file or directory", r"\bENOENT\b", r"(?:file|path|directory) .* does not exist")),
+      patterns=(r"\[Errno 2\]", r"No such file or directory", r"\bENOENT\b", _then("(?:file|path|directory) ", " does not exist", "f0"))),
     R("serialization", "error", False, "Data or functions could not be serialized",
       types=frozenset({"PicklingError", "UnpicklingError"}),
       patterns=(r"pickl", r"Could not serialize", r"Could not deserialize", r"Failed to serialize",

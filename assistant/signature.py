@@ -14,14 +14,28 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from assistant.textsafe import clip
+
 SIGNATURE_VERSION = 1
 
+#: Messages longer than this are normalised from their head and tail only
+#: (``clip``): a 10 MB message costs what an 8 KB one costs.
+MAX_MESSAGE_CHARS = 8192
+
+# Every mask runs in time linear in the text (hostile input: a 10 MB word).
+# A mask whose match is a maximal run of some characters starts only where
+# such a run starts (a look-behind) and looks ahead possessively for what
+# must follow the run, so a long run is scanned once, not once per position;
+# ``(?P<pre>…)`` keeps the run's head that the original ``\b`` start skipped,
+# so the result is the same as the plain pattern's.
+_URL_RUN = "[a-zA-Z0-9+.-]"
 # Order matters: the specific masks run before the generic number mask.
-_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S), "<pem>"),
+_MASKS: tuple[tuple[re.Pattern[str] | None, str], ...] = (
+    (None, "<pem>"),  # _mask_pem: a scan, not a regex (``BEGIN.*?END`` is quadratic without an END)
     (re.compile(r"\b(?:tcp|tls|ucx|inproc|ws|wss)://[^\s'\",)>\]]+"), "<address>"),
-    (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\",)>\]]+"), "<url>"),
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
+    (re.compile(rf"(?<!{_URL_RUN})(?={_URL_RUN}*+://[^\s'\",)>\]])(?P<pre>{_URL_RUN}*?)\b[a-zA-Z]{_URL_RUN}*+://[^\s'\",)>\]]+"),
+     r"\g<pre><url>"),
+    (None, "<email>"),  # _mask_emails: from each "@", not from each position
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<uuid>"),
     # Dask keys: name-<32 hex> (futures) and ('name-<hex>', 3) tuples.
     (re.compile(r"(?<=-)[0-9a-f]{32}\b"), "<hash>"),
@@ -29,12 +43,90 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-f]{12,}\b"), "<hex>"),
     (re.compile(r"(/(?:home|Users|scratch|work|gpfs|lustre)/)[^/\s'\"]+"), r"\1<user>"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), "<ip>"),
-    (re.compile(r"\b[a-zA-Z][\w-]*(?:\.[a-zA-Z][\w-]*){2,}\.(?:org|com|net|edu|gov|local|internal|cluster|lan)\b"), "<host>"),
+    (None, "<host>"),  # _mask_hosts: per dotted word
     (re.compile(r"\b\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|[kKMGTP]|bytes)\b"), "<size>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?"), "<time>"),
     # Numbers, except those that name the error: errno values and signals.
     (re.compile(r"(?<![A-Za-z0-9.])(?<!Errno )(?<!signal )(?<!code )\d+(?:\.\d+)?"), "<n>"),
 )
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]+-----")
+_PEM_END = re.compile(r"-----END [A-Z ]+-----")
+#: A host name is a dotted word; the host regex runs on each dotted word of
+#: at least four labels (253 characters at most, the DNS limit) on its own,
+#: which is what it would match inside the text (its characters are all in
+#: ``[\w.-]`` and a word's ends are word boundaries).
+_DOTTED_WORD = re.compile(r"(?<![\w.-])(?=[\w-]*+\.[\w-]*+\.[\w-]*+\.)[\w.-]++")
+_HOST = re.compile(r"\b[a-zA-Z][\w-]*(?:\.[a-zA-Z][\w-]*){2,}\.(?:org|com|net|edu|gov|local|internal|cluster|lan)\b")
+MAX_HOST_CHARS = 253
+
+
+def _mask_pem(text: str) -> str:
+    """``-----BEGIN X-----.*?-----END Y-----`` -> ``<pem>``, in one left-to-right scan."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        b = _PEM_BEGIN.search(text, pos)
+        if b is None:
+            break
+        e = _PEM_END.search(text, b.end())
+        if e is None:  # no END after this BEGIN: none after any later BEGIN either
+            break
+        out.append(text[pos : b.start()])
+        out.append("<pem>")
+        pos = e.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+\b")
+
+
+def _local_char(c: str) -> bool:
+    return c.isalnum() or c in "_.+-"  # [\w.+-]
+
+
+def _mask_emails(text: str) -> str:
+    r"""``_EMAIL.sub("<email>", text)`` in linear time.
+
+    A match's local part is the run of ``[\w.+-]`` that ends at an "@", so
+    each "@" is tried once: its domain first (no domain, no match from any
+    start in the run), then the leftmost start in its run, as the regex would.
+    """
+    out: list[str] = []
+    pos = 0
+    at = text.find("@")
+    while at >= 0:
+        r = at
+        while r > pos and _local_char(text[r - 1]):
+            r -= 1
+        if r < at:
+            d = _EMAIL_DOMAIN.match(text, at + 1)
+            if d is not None:
+                m = _EMAIL.search(text, r, d.end())
+                if m is not None and m.start() < at:
+                    out.append(text[pos : m.start()])
+                    out.append("<email>")
+                    pos = m.end()
+        at = text.find("@", max(at + 1, pos))
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _host_word(m: re.Match[str]) -> str:
+    word = m.group(0)
+    return _HOST.sub("<host>", word) if len(word) <= MAX_HOST_CHARS else word
+
+
+def _mask_hosts(text: str) -> str:
+    return _DOTTED_WORD.sub(_host_word, text)
+
+
+_SPECIAL = {"<pem>": _mask_pem, "<email>": _mask_emails, "<host>": _mask_hosts}
 _SPACES = re.compile(r"\s+")
 MAX_PATTERN = 300
 _DIGIT = re.compile(r"\d")
@@ -64,19 +156,21 @@ assert len(_NEEDS) == len(_MASKS)
 
 def normalize_message(message: str) -> str:
     """Mask the parts of a message that vary between occurrences of one bug."""
-    text = message.strip()
+    text = clip(message, MAX_MESSAGE_CHARS).strip()
     has_digit = _DIGIT.search(text) is not None
     for (rx, repl), (sub, digit) in zip(_MASKS, _NEEDS):
         if (digit and not has_digit) or (sub is not None and sub not in text):
             continue
-        text = rx.sub(repl, text)
+        text = _SPECIAL[repl](text) if rx is None else rx.sub(repl, text)
     text = _SPACES.sub(" ", text)
     if len(text) > MAX_PATTERN:
         text = text[: MAX_PATTERN - 1] + "…"
     return text
 
 
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
+# One line each ([^\S\n]: ``\s*`` and ``[^"]+`` would run across lines, and a
+# text of many blank lines or unclosed quotes would cost quadratic time).
+_FRAME = re.compile(r'^[^\S\n]*File "(?P<file>[^"\n]+)", line \d+, in (?P<func>\S+)', re.M)
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Warning|Interrupt|Exit|Worker|Timeout|Fault|Failure)|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s?(?P<msg>.*))?$")
 _CHAIN = re.compile(
     r"^(?:The above exception was the direct cause of the following exception:|"
@@ -127,6 +221,28 @@ def parse_traceback(text: str) -> ParsedTraceback:
         if not any(p in f.replace("\\", "/") for p in _LIBRARY_PARTS)
     )
     return ParsedTraceback(tuple(types), frames, app, final_message)
+
+
+def signature_key(category: str, exception_type: str, tb: ParsedTraceback | None) -> tuple[tuple | None, tuple[str, ...]]:
+    """``(key, types)`` of ``signature`` when a parsed traceback decides it, else ``(None, types)``.
+
+    With in-app frames the message does not enter the signature, so a caller
+    grouping many failures can skip normalising their messages.
+    """
+    types: tuple[str, ...] = (exception_type,)
+    if tb is not None:
+        if tb.exception_types:
+            types = tb.exception_types
+            if exception_type not in types:
+                types = types + (exception_type,)
+        if tb.app_frames:
+            return ("tb", category, types, tb.app_frames[-3:]), types
+    return None, types
+
+
+def signature_id(key: tuple) -> str:
+    digest = hashlib.sha1(repr((SIGNATURE_VERSION,) + key).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"s{SIGNATURE_VERSION}-{digest}"
 
 
 def signature(category: str, exception_type: str, message: str, traceback: str | None) -> tuple[str, str, tuple[str, ...]]:

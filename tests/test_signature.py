@@ -92,7 +92,7 @@ def _normalize_every_mask(message: str) -> str:
 
     text = message.strip()
     for rx, repl in S._MASKS:
-        text = rx.sub(repl, text)
+        text = S._SPECIAL[repl](text) if rx is None else rx.sub(repl, text)
     text = S._SPACES.sub(" ", text)
     if len(text) > S.MAX_PATTERN:
         text = text[: S.MAX_PATTERN - 1] + "…"

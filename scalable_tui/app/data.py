@@ -462,11 +462,11 @@ def finding_text(f: Finding) -> str:
     if f.pattern:
         lines.append(f"pattern: {printable(f.pattern)}")
     if f.first_seen or f.last_seen or f.before_attach:
-        lines.append(f"seen: {seen_text(f)}" if f.before_attach
-                     else f"first seen: {f.first_seen or '-'}   last seen: {f.last_seen or '-'}")
+        lines.append(f"seen: {printable(seen_text(f))}" if f.before_attach
+                     else f"first seen: {printable(f.first_seen or '-')}   last seen: {printable(f.last_seen or '-')}")
     if f.evidence:
         lines.append("evidence:")
-        lines.extend(f"  {e.timestamp or '-'}  {printable(e.source)}  {printable(e.text)}" for e in f.evidence)
+        lines.extend(f"  {printable(e.timestamp or '-')}  {printable(e.source)}  {printable(e.text)}" for e in f.evidence)
     lines.append(f"suggestion: {printable(f.suggestion)}")
     if f.example_traceback:
         lines.append("example traceback:")

@@ -293,7 +293,8 @@ def parse_sacct(text: str, fields: Iterable[str] = SACCT_FIELDS, sep: str = "|")
     return jobs, bad
 
 
-_KV = re.compile(r"(\w[\w/:]*)=(\S*)")
+# From a run's start only (a key is the run up to "="): linear on a long word.
+_KV = re.compile(r"(?<![\w/:])[/:]*(\w[\w/:]*+)=(\S*)")
 
 
 def parse_scontrol_job(text: str) -> dict[str, str]:

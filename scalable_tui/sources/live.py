@@ -1172,4 +1172,5 @@ class LiveSource:
 
 #: The scheduler's log line when a submitted graph does not deserialize (distributed/scheduler.py update_graph).
 GRAPH_ERROR_TEXT = "Error during deserialization of the task graph"
-_KILLED_LOG = re.compile(r"Task (?P<key>.+?) marked as failed because (?P<n>\d+) workers died")
+# Only a line's first "Task " (if it has no such ending, no later one has): linear on a long line.
+_KILLED_LOG = re.compile(r"(?<![^\n])(?>[^\n]*?Task )(?P<key>.+?) marked as failed because (?P<n>\d+) workers died")

@@ -193,7 +193,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         if live.scheduler_id:
             t.append(f"  ({safe(live.scheduler_id)})", style="dim")
         t.append("\n")
-        sv, cv = live.scheduler_versions, live.client_versions
+        sv = live.scheduler_versions
         t.append(f"distributed {safe(sv.get('distributed', '?'))} · dask {safe(sv.get('dask', '?'))} · "
                  f"Python {safe(sv.get('python', '?'))}")
         if live.scheduler_started:

@@ -1,0 +1,243 @@
+"""Failure categories as data: which signals mean what, and what to do about it.
+
+A rule matches on exception type names and/or regular expressions over the
+message, traceback and details of a failure.  Rules are tried in table order
+and the first match wins, so specific rules (``gpu_oom``) come before
+general ones (``oom``) and the catch-all ``user_code`` is last.  To add a
+signal, add a pattern to a rule; to add a category, add a row here and a
+suggestion template in ``SUGGESTIONS``.  Tests iterate over this table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CATEGORIES = (
+    "oom",
+    "worker_memory",
+    "gpu_oom",
+    "worker_lost",
+    "walltime",
+    "preemption",
+    "network",
+    "timeout",
+    "import_error",
+    "missing_file",
+    "permission",
+    "disk_full",
+    "serialization",
+    "segfault",
+    "cluster_startup",
+    "invalid_input",
+    "user_code",
+    "run_abandoned",
+)
+
+SEVERITIES = ("critical", "error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    category: str
+    severity: str
+    #: May a plain retry help?  ``None`` when it depends.
+    transient: bool | None
+    title: str
+    #: Exception class names (last dotted part) that match on their own.
+    types: frozenset[str] = frozenset()
+    #: Regexes searched in "type: message", the traceback and the details.
+    patterns: tuple[str, ...] = ()
+    #: Only match failures of these ``details.phase`` values (session-level).
+    phases: frozenset[str] = frozenset()
+    #: All patterns as one alternation: one regex search per rule and failure.
+    compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.patterns:
+            object.__setattr__(self, "compiled", re.compile("|".join(f"(?:{p})" for p in self.patterns), re.I))
+
+    def match(self, exc_types: tuple[str, ...], text: str, phase: str | None) -> str | None:
+        """Return what matched (for the evidence), or None."""
+        if self.phases and phase not in self.phases:
+            return None
+        for t in exc_types:
+            if t in self.types:
+                return f"exception type {t}"
+        if self.compiled is not None:
+            m = self.compiled.search(text)
+            if m:
+                return f"'{m.group(0)[:80]}'"
+        return None
+
+
+R = Rule
+RULES: tuple[Rule, ...] = (
+    R("cluster_startup", "critical", None, "The cluster or session failed to start",
+      patterns=(r".",), phases=frozenset({"session.start"})),
+    R("cluster_startup", "critical", None, "Workers failed to start",
+      patterns=(r"Nanny failed to start", r"Worker failed to start", r"failed to start (?:the )?(?:cluster|worker)",
+                r"Timed out trying to connect to .* after \d+ s.*\bscheduler\b",
+                r"sbatch: error", r"Batch job submission failed", r"Invalid (?:account|partition|qos)")),
+    R("gpu_oom", "error", False, "GPU out of memory",
+      types=frozenset({"OutOfMemoryError"}),
+      patterns=(r"CUDA out of memory", r"CUDA error: out of memory", r"cudaErrorMemoryAllocation",
+                r"CUBLAS_STATUS_ALLOC_FAILED", r"RESOURCE_EXHAUSTED: Out of memory", r"out of memory on device")),
+    R("walltime", "error", False, "Jobs hit their walltime",
+      patterns=(r"DUE TO TIME LIMIT", r"(?-i:\bTIMEOUT\b)(?! *[:=])", r"(?-i:\bTimeLimit\b)", r"walltime (?:exceeded|limit)",
+                r"job killed: walltime", r"exceeded (?:its|the) (?:time|wall ?clock) limit")),
+    R("preemption", "warning", True, "Jobs were preempted",
+      patterns=(r"DUE TO PREEMPTION", r"(?-i:\bPREEMPTED\b)", r"\bpreempt(?:ed|ion)\b", r"spot instance .*interrupt")),
+    R("worker_memory", "error", False, "Dask workers ran out of memory",
+      patterns=(r"exceeded 9\d% memory budget", r"Worker exceeded .*memory", r"memory budget",
+                r"worker-restart-memory", r"Restarting worker.*memory", r"KilledWorker.*memory",
+                r"Memory use is high but worker has no data")),
+    R("oom", "error", False, "Out of memory",
+      types=frozenset({"MemoryError", "_ArrayMemoryError"}),
+      patterns=(r"Unable to allocate", r"oom-kill event", r"(?-i:\bOUT_OF_MEMORY\b)", r"Out of memory", r"oom[_-]kill",
+                r"std::bad_alloc", r"Cannot allocate memory", r"\[Errno 12\]", r"MemoryError")),
+    R("segfault", "error", False, "A process crashed (segmentation fault)",
+      patterns=(r"Segmentation fault", r"SIGSEGV", r"signal 11\b", r"killed by signal 11", r"core dumped",
+                r"exit(?:ed)? (?:with )?(?:code|status) -11\b", r"Fatal Python error", r"SIGBUS", r"SIGABRT")),
+    R("worker_lost", "error", None, "Workers died while running tasks",
+      types=frozenset({"KilledWorker"}),
+      patterns=(r"KilledWorker", r"workers? (?:have |has )?died", r"killed by signal 9\b", r"\bsignal[ -]9\b", r"SIGKILL",
+                r"Lost all workers", r"(?-i:\bNODE_FAIL\b)", r"node fail(?:ure|ed)", r"Worker .* was (?:killed|lost)",
+                r"exit(?:ed)? (?:with )?(?:code|status) -9\b")),
+    R("network", "warning", True, "Network or remote service errors",
+      types=frozenset({"CommClosedError", "StreamClosedError", "ConnectionError", "ConnectionRefusedError",
+                       "ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError", "ReadTimeout",
+                       "ConnectTimeout", "ReadTimeoutError", "ConnectTimeoutError", "MaxRetryError",
+                       "NewConnectionError", "SSLError", "ProtocolError", "RemoteDisconnected",
+                       "ClientConnectorError", "ServerDisconnectedError", "gaierror", "HTTPError"}),
+      patterns=(r"Connection refused", r"Connection reset", r"Read timed out", r"Connect(?:ion)? timed out",
+                r"Name or service not known", r"Temporary failure in name resolution", r"Max retries exceeded",
+                r"Network is unreachable", r"No route to host", r"\b50[234] (?:Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)",
+                r"Timed out trying to connect", r"Stream is closed", r"\[Errno 11[013]\]", r"\[Errno 104\]")),
+    R("timeout", "warning", True, "Operations timed out",
+      types=frozenset({"TimeoutError", "TimeoutExpired", "CancelledError"}),
+      patterns=(r"\btimed out\b", r"\btimeout\b", r"deadline exceeded")),
+    R("import_error", "critical", False, "Missing module or library in the worker environment",
+      types=frozenset({"ModuleNotFoundError", "ImportError"}),
+      patterns=(r"No module named", r"cannot import name", r"undefined symbol", r"GLIBC_?[\d.]* not found",
+                r"cannot open shared object file", r"DLL load failed")),
+    R("disk_full", "critical", False, "Disk full or quota exceeded",
+      patterns=(r"\[Errno 28\]", r"No space left on device", r"\[Errno 122\]", r"Disk quota exceeded", r"\bENOSPC\b",
+                r"\bEDQUOT\b")),
+    R("permission", "error", False, "Permission denied or read-only filesystem",
+      types=frozenset({"PermissionError"}),
+      patterns=(r"\[Errno 13\]", r"Permission denied", r"\[Errno 30\]", r"Read-only file system", r"\[Errno 1\]\s",
+                r"Operation not permitted", r"\bEACCES\b", r"\bEROFS\b")),
+    R("missing_file", "error", False, "Missing input file or directory",
+      types=frozenset({"FileNotFoundError", "NotADirectoryError", "IsADirectoryError"}),
+      patterns=(r"\[Errno 2\]", r"No such file or directory", r"\bENOENT\b", r"(?:file|path|directory) .* does not exist")),
+    R("serialization", "error", False, "Data or functions could not be serialized",
+      types=frozenset({"PicklingError", "UnpicklingError"}),
+      patterns=(r"pickl", r"Could not serialize", r"Could not deserialize", r"Failed to serialize",
+                r"is not (?:JSON |msgpack )?serializable", r"cannot serialize")),
+    R("invalid_input", "error", False, "Invalid or unexpected input data",
+      types=frozenset({"ValueError", "KeyError", "IndexError", "JSONDecodeError", "UnicodeDecodeError",
+                       "ParserError", "EmptyDataError", "ValidationError", "LookupError", "OverflowError"}),
+      patterns=(r"\binvalid\b", r"\bmalformed\b", r"could not convert", r"unexpected (?:value|token|end)")),
+    R("user_code", "error", False, "Errors in task code", patterns=(r"",)),
+)
+
+# Suggestion templates.  ``{…}`` names come from the finding's context
+# (see ``assistant.diagnose._context``); a missing value prints as "?".
+SUGGESTIONS: dict[str, str] = {
+    "oom": (
+        "Tasks ran out of memory{mem_ctx}. Raise the component's memory in the manifest"
+        "{mem_next_ctx} (dask-jobqueue `memory=`), or use fewer threads per worker so each task gets more of it; "
+        "if the data can be chunked, process it in smaller pieces. Check `distributed.worker.memory.target/spill` "
+        "so Dask spills to disk before the process is killed."
+    ),
+    "worker_memory": (
+        "Dask workers hit their memory limit and were restarted by the nanny{mem_ctx}. Give workers more memory"
+        "{mem_next_ctx} or fewer threads each; tune `distributed.worker.memory.target`, `.spill`, `.pause` and "
+        "`.terminate` (default 0.95); when running under Slurm keep Dask's memory_limit below the job's cgroup limit."
+    ),
+    "gpu_oom": (
+        "The GPU ran out of memory. Reduce the batch size or model size per task, run one GPU task per worker "
+        "(`resources={{'GPU': 1}}` and one thread per GPU worker), free cached memory between tasks, or request GPUs "
+        "with more memory."
+    ),
+    "worker_lost": (
+        "Workers died while running these tasks ({allowed_failures_ctx}). Look at the worker/nanny logs and the "
+        "batch job's state: a kill at the memory limit (raise memory{mem_next_ctx}), a walltime kill (see walltime), or "
+        "a crashing native library. Raise `distributed.scheduler.allowed-failures` only if the deaths are unrelated "
+        "to the task itself."
+    ),
+    "walltime": (
+        "Jobs were killed at their walltime{wall_ctx}. Request a longer walltime{wall_next_ctx} "
+        "(dask-jobqueue `walltime=`), or let workers retire before the limit: "
+        "`worker_extra_args=['--lifetime', '<walltime minus 5 min>', '--lifetime-stagger', '2m']` together with "
+        "adaptive scaling (`cluster.adapt(...)`) so new jobs replace them."
+    ),
+    "preemption": (
+        "Jobs were preempted by the scheduler. A retry is likely to work: requeue (`#SBATCH --requeue`), use a "
+        "non-preemptible partition/QOS for long tasks, and checkpoint long-running tasks so restarts resume."
+    ),
+    "network": (
+        "Transient network or remote-service errors. Retry these tasks (`client.submit(..., retries=2)`) with "
+        "backoff, check the remote endpoint{host_ctx}, and raise `distributed.comm.timeouts.connect`/`tcp` if the "
+        "cluster network is slow."
+    ),
+    "timeout": (
+        "Operations timed out. If they talk to a remote service, retry with backoff; if they are slow computations "
+        "raise the timeout in the task's code or split the work; for Dask comms see `distributed.comm.timeouts.*`."
+    ),
+    "import_error": (
+        "A module or shared library is missing in the workers' environment{module_ctx}. Install it in the image or "
+        "environment the workers use (container / conda env of component {component}), and check that the "
+        "workers and the client run the same environment (`client.get_versions(check=True)`)."
+    ),
+    "missing_file": (
+        "Input files or directories are missing{path_ctx}. Check that the path exists on the compute nodes (not "
+        "only on the login node), that shared filesystems are mounted in the container, and that an upstream task "
+        "that writes it succeeded."
+    ),
+    "permission": (
+        "Permission denied or read-only filesystem{path_ctx}. Check ownership and group permissions of the output "
+        "directory on the compute nodes, container bind mounts (read-only by default in some setups), and that "
+        "the job runs as the expected user."
+    ),
+    "disk_full": (
+        "A disk or quota is full{path_ctx}. Free space or raise the quota, write large outputs to scratch, and "
+        "point Dask's spill directory (`temporary-directory`/`local_directory`) at node-local scratch."
+    ),
+    "serialization": (
+        "Dask could not serialize a task's function, arguments or result. Return plain data (numbers, arrays, "
+        "paths) instead of open files, locks, clients or lambdas, and create such objects inside the task."
+    ),
+    "segfault": (
+        "A native library crashed the worker process. Check the compiled model / library version on the nodes "
+        "(ABI, MPI, BLAS threads), its input data, and run one failing task locally under `faulthandler`."
+    ),
+    "cluster_startup": (
+        "The cluster could not start, so no task ran. Check the provider settings of target {target} "
+        "(partition, account, memory/walltime limits), the scheduler address and firewall, and the job logs of "
+        "the first workers."
+    ),
+    "invalid_input": (
+        "Tasks received data they could not handle{example_ctx}. Validate inputs before submitting, and check the "
+        "scenario/parameter that the failing tasks have in common."
+    ),
+    "user_code": (
+        "Bugs in the task code{example_ctx}. Reproduce one failing task locally with the same arguments; the "
+        "exception and the innermost frames below point at the line."
+    ),
+    "run_abandoned": (
+        "The driving process stopped without closing the session (killed, lost its node or its SSH session?). "
+        "{unfinished} task(s) never finished. Run the driver under nohup/tmux or as a batch job, and re-run only the "
+        "unfinished tasks (Scalable's cache skips finished ones)."
+    ),
+}
+
+
+def classify(exc_types: tuple[str, ...], text: str, phase: str | None) -> tuple[Rule, str]:
+    """First rule that matches, and what matched."""
+    for rule in RULES:
+        why = rule.match(exc_types, text, phase)
+        if why is not None:
+            return rule, why
+    raise AssertionError("the user_code rule matches everything")  # pragma: no cover
