@@ -102,8 +102,8 @@ def test_rules_file_toml_adds_and_disables(tmp_path: Path) -> None:
     )
     r = Redactor(rules_file=f, local_identity=False)
     out = r.redact("PRJ-1234 on DeepThought for a@b.example.com, PRJ-1234 again")
-    # the e-mail rule is off (its host part is still a host name)
-    assert out == "<project-1> on <host-1> for a@<host-2>, <project-1> again"
+    # the e-mail rule is off (its parts are still a user name and a host name)
+    assert out == "<project-1> on <host-1> for <user-1>@<host-2>, <project-1> again"
 
 
 def test_rules_file_json(tmp_path: Path) -> None:
@@ -127,5 +127,5 @@ def test_builtin_rules_are_data() -> None:
     names = [r["name"] for r in BUILTIN_RULES]
     assert len(names) == len(set(names))
     for r in BUILTIN_RULES:
-        assert set(r) <= {"name", "kind", "pattern", "group", "check", "ignore_case"}
+        assert set(r) <= {"name", "kind", "kinds", "pattern", "group", "check", "ignore_case"}
         re.compile(r["pattern"])
