@@ -23,7 +23,6 @@ from typing import Any, Iterable, Sequence
 from assistant.llm.config import AIConfig, safe_url
 from assistant.llm.redact import Redactor
 from assistant.models import Diagnosis, Finding
-from assistant.textsafe import printable
 
 #: Bump when the prompt or payload shape changes (part of the cache key).
 PROMPT_VERSION = 1
@@ -74,8 +73,79 @@ _FILE = re.compile(r'^\s*File "')
 _CARETS = re.compile(r"^\s*[~^\s]+$")
 
 
+_PH_TAIL = re.compile(r"<[a-z][a-z0-9_]*(?:-\d*)?$")
+#: Longest text redacted per field; longer text is bounded at a token boundary first.
+MAX_FIELD = 8000
+MAX_TRACEBACK = 64_000
+MAX_RAW_LINE = 4000
+
+
 def _cut(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
+    """Shorten already-redacted text, never leaving half a placeholder behind."""
+    if len(s) <= n:
+        return s
+    head = s[: n - 1]
+    m = _PH_TAIL.search(head[-40:])
+    if m:
+        head = head[: len(head) - (len(head[-40:]) - m.start())]
+    return head + "…"
+
+
+def _drop_partial_token(s: str, was_cut: bool) -> str:
+    """Text another part cut at a fixed length: drop the token the cut went through.
+
+    A secret cut in half no longer matches its rule; without its last token
+    the text can be redacted safely.
+    """
+    if not was_cut or not s or s[-1].isspace():
+        return s
+    i = max(s.rfind(" "), s.rfind("\n"), s.rfind("\t"))
+    return s[: i + 1] + "[…]" if i >= 0 else "[…]"
+
+
+def _bound_line(line: str, n: int = MAX_RAW_LINE) -> str:
+    if len(line) <= n:
+        return line
+    return _drop_partial_token(line[:n], True) + f" [{len(line) - n} more characters]"
+
+
+def _bound(text: str, n: int = MAX_FIELD) -> str:
+    """At most ``n`` characters of the start of ``text``, cut between tokens.
+
+    Keeps redaction linear and cheap on hostile sizes (a 10 MB message) while
+    never cutting through a token that a rule would have to see whole.
+    """
+    if len(text) <= n:
+        return text if max(map(len, text.split("\n"))) <= MAX_RAW_LINE else "\n".join(map(_bound_line, text.split("\n")))
+    head = _drop_partial_token(text[:n], True)
+    return "\n".join(map(_bound_line, head.split("\n"))) + f" [{len(text) - n} more characters]"
+
+
+def _bound_tail(text: str, n: int = MAX_TRACEBACK) -> str:
+    """The last ``n`` characters of a traceback (its end matters), from a line start."""
+    if len(text) > n:
+        tail = text[-n:]
+        nl = tail.find("\n")
+        text = f"[{len(text) - n + nl + 1} earlier characters omitted]\n" + (tail[nl + 1 :] if nl >= 0 else "")
+    return "\n".join(map(_bound_line, text.split("\n")))
+
+
+_PH_ANY = re.compile(r"<[a-z][a-z0-9_]*-\d+>")
+
+
+def _normalised(red: Redactor, redacted: str) -> str:
+    """The group pattern from a redacted message: placeholders survive normalisation."""
+    from assistant.signature import normalize_message
+
+    keep: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        keep.append(m.group(0))
+        return chr(0xE000 + len(keep) - 1) if len(keep) <= 6000 else "?"
+
+    hidden = _PH_ANY.sub(hide, redacted)
+    out = normalize_message(hidden)
+    return re.sub("[\ue000-\uf76f]", lambda m: keep[ord(m.group(0)) - 0xE000], out)
 
 
 def trim_traceback(text: str, frames: int = 3) -> str:
@@ -232,37 +302,53 @@ def _lower(targets: list[_Row], order: list[int], levels: Sequence[int | None], 
                     return
 
 
+def _text(red: Redactor, s: str, n: int | None = None, *, cut_at: int | None = None) -> str:
+    """Redact the whole field first, then cut: a secret cut in half would escape its rule."""
+    if cut_at is not None:
+        s = _drop_partial_token(s, len(s) >= cut_at)
+    out = red.redact(_bound(s))
+    return _cut(out, n) if n is not None else out
+
+
+def _pattern(f: Finding, red: Redactor, n: int) -> str:
+    """Redact, then normalise, then cut (the stored pattern was normalised first)."""
+    if f.example_message:
+        return _cut(_normalised(red, _text(red, f.example_message, cut_at=2000)), n)
+    return _text(red, f.pattern, n)
+
+
 def _target_row(f: Finding, red: Redactor) -> _Row:
     retry = {True: "transient (retry may help)", False: "permanent (retry will not help)", None: "unknown"}[f.transient]
     data: dict[str, Any] = {
         "id": f.id,
         "category": f.category,
         "severity": f.severity,
-        "title": red.redact(printable(f.title)),
+        "title": _text(red, f.title),
         "count": f.count,
         "heuristic_retry": retry,
     }
     if f.exception_types:
-        data["exception_types"] = [red.redact(printable(t)) for t in f.exception_types]
-    if f.pattern:
-        data["pattern"] = red.redact(printable(_cut(f.pattern, 400)))
+        data["exception_types"] = [_text(red, t, 200) for t in f.exception_types]
+    if f.pattern or f.example_message:
+        data["pattern"] = _pattern(f, red, 400)
     if f.phase and f.phase != "task_execution":
-        data["phase"] = red.redact(printable(f.phase))
+        data["phase"] = _text(red, f.phase, 200)
     if f.task_names:
-        data["tasks"] = [red.redact(printable(f"{k} ×{v}")) for k, v in list(f.task_names.items())[:3]]
+        data["tasks"] = [_text(red, f"{k} ×{v}", 300) for k, v in list(f.task_names.items())[:3]]
     res = {k.removeprefix("requested_"): v for k, v in (f.resources or {}).items() if v is not None and k != "provider"}
     if res:
         data["requested"] = red.redact_obj(res)
-    data["heuristic_suggestion"] = red.redact(printable(_cut(f.suggestion, 800)))
+    data["heuristic_suggestion"] = _text(red, f.suggestion, 800)
     if f.example_message:
-        data["example_message"] = red.redact(printable(_cut(f.example_message, 500)))
+        data["example_message"] = _text(red, f.example_message, 500, cut_at=2000)
     if not f.count and f.evidence:  # run-level findings: the evidence is the example
-        data["evidence"] = [red.redact(printable(_cut(e.text, 200))) for e in f.evidence[:3]]
+        data["evidence"] = [_text(red, e.text, 200, cut_at=500) for e in f.evidence[:3]]
     row = _Row(f, data)
     if f.example_traceback:
-        # Trim before redacting: only what may be sent is ever processed.
+        # Redact the whole (bounded) traceback first, then trim: trimming cuts lines.
+        full = red.redact(_bound_tail(f.example_traceback))
         for level in TB_LEVELS:
-            row.tb[level] = red.redact(printable(trim_traceback(f.example_traceback, level)))
+            row.tb[level] = trim_traceback(full, level)
         row.level = TB_LEVELS[0]
     return row
 
@@ -270,9 +356,9 @@ def _target_row(f: Finding, red: Redactor) -> _Row:
 def _other_row(f: Finding, red: Redactor) -> dict[str, Any]:
     row: dict[str, Any] = {"category": f.category, "count": f.count}
     if f.exception_types:
-        row["exception_types"] = [red.redact(printable(t)) for t in f.exception_types[:3]]
-    if f.pattern:
-        row["pattern"] = red.redact(printable(_cut(f.pattern, 120)))
+        row["exception_types"] = [_text(red, t, 200) for t in f.exception_types[:3]]
+    if f.pattern or f.example_message:
+        row["pattern"] = _pattern(f, red, 120)
     return row
 
 
@@ -339,6 +425,13 @@ def build_prompt(
 
     targets = [_target_row(f, red) for f in targets_f]
     others = [_other_row(f, red) for f in rest]
+    # One value, one placeholder, everywhere: a value learned in one field
+    # ("password=X") is also hidden where it stands alone in another.
+    ctx = red.sweep_obj(ctx)
+    for t in targets:
+        t.data = red.sweep_obj(t.data)
+        t.tb = {lvl: red.sweep(tb) for lvl, tb in t.tb.items()}
+    others = red.sweep_obj(others)
     n_others = 0 if explicit else len(others)  # others kept as rows; the rest are folded
     n_targets = len(targets)
     steps: list[str] = []

@@ -54,7 +54,7 @@ _TLDS = (
 # and all; ``b'…'`` bytes reprs too), else everything up to white space.  Three
 # alternative groups: the first that matched is replaced.  Bounded repeats keep
 # every rule linear on hostile input.
-_VALUE = r"""(?:[bBrRuU]{0,2}'([^'\n]{1,512})'|[bBrRuU]{0,2}"([^"\n]{1,512})"|([^\s'"<>]{1,512}))"""
+_VALUE = r"""(?:[bBrRuU]{0,2}'([^'\n]{1,512})'|[bBrRuU]{0,2}"([^"\n]{1,512})"|((?:[^\s'"<>&;,]|[&;,](?![ \t]?[\w.-]{1,40}=)){1,512}))"""
 _SECRET_WORDS = (
     r"(?:access[_-]?token|refresh[_-]?token|auth[_-]?token|id[_-]?token|token|"
     r"(?:api|access|secret|private|client|auth|account|storage|master|encryption|signing)[_-]?key|apikey|secret|"
