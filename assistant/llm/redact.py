@@ -103,6 +103,10 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "pattern": r"(?<![\w-])(?:-u|--user|--proxy-user)(?:=|[ \t]{1,8})" + _VALUE},
     {"name": "cli-short-password", "kind": "secret", "group": [1, 2, 3], "check": "not_path_or_number",
      "pattern": r"(?<![\w-])-p[ \t]{1,8}" + _VALUE},
+    # argv lists: ['sshpass', '-p', 'X'], ["--password", "X"]
+    {"name": "argv-secret-option", "kind": "secret", "group": 3, "ignore_case": True, "check": "not_path_or_number",
+     "pattern": r"(['\"])(?:-p|-u|--?[\w-]{0,30}?(?:token|passphrase|password|passwd|secret|api-?key|apikey|pass|pwd|auth|credentials?|user))\1"
+                r",[ \t]{0,8}[bBuU]?(['\"])([^'\"\n]{1,512})\2"},
     {"name": "mysql-attached-password", "kind": "secret", "group": [1, 2, 3], "ignore_case": True,
      "pattern": r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]{0,200}?[ \t]-p(?=[^\s-])" + _VALUE},
     # token=…, password: …, "client_secret": "…", export PGPASSWORD='…', KEY = '…'

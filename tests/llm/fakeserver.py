@@ -41,8 +41,9 @@ def _completion(content: str | None, model: str = "fake-model", finish: str = "s
 
 def finding_ids(body: dict[str, Any]) -> list[str]:
     """The ids the request asks to explain (parsed back out of the user message)."""
-    user = body["messages"][-1]["content"]
-    payload = json.loads(user[user.index("{") :])
+    from assistant.llm.payload import unwrap_data
+
+    payload = unwrap_data(body["messages"][-1]["content"])
     return [f["id"] for f in payload["findings"]]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.llm.payload import unwrap_data
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 from tests.llm import fakeserver as fs
 from tests.llm.conftest import SECRETS, closed_port, plant_secrets
@@ -101,7 +102,7 @@ def test_planted_secrets_never_leave_the_machine(cli, server: fs.FakeOpenAI, run
         assert not leaked, leaked
         assert "BEGIN RSA PRIVATE KEY" not in text and "/home/alicehpc" not in text
     # the planted group was sent, with consistent placeholders
-    payload = json.loads(server.requests[0].json["messages"][1]["content"].split("\n\n", 1)[1])
+    payload = unwrap_data(server.requests[0].json["messages"][1]["content"])
     planted = next(f for f in payload["findings"] if f["exception_types"] == ["PermissionError"] and "traceback" in f)
     ex = planted["example_message"]
     m = re.match(r"401 from (<host-\d+>) \((<ip-\d+>)\) for (<email-\d+>) token=(<secret-\d+>)$", ex)
