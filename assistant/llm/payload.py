@@ -352,6 +352,21 @@ def _pattern(f: Finding, red: Redactor, n: int) -> str:
     return _text(red, f.pattern, n)
 
 
+#: diagnose() quotes the example message cut at this length in suggestions ("(KeyError: …)").
+SUGGESTION_QUOTE = 80
+
+
+def _suggestion(f: Finding, red: Redactor) -> str:
+    """The suggestion with its quoted (cut) example redacted from the full message, then cut."""
+    text = f.suggestion
+    msg = f.example_message
+    if msg and len(msg) > SUGGESTION_QUOTE and msg[:SUGGESTION_QUOTE] in text:
+        quoted = _cut(_text(red, msg, cut_at=2000), SUGGESTION_QUOTE + 1)
+        parts = [_text(red, p) for p in text.split(msg[:SUGGESTION_QUOTE])]
+        return _cut(quoted.join(parts), 800)
+    return _text(red, text, 800)
+
+
 def _target_row(f: Finding, red: Redactor) -> _Row:
     retry = {True: "transient (retry may help)", False: "permanent (retry will not help)", None: "unknown"}[f.transient]
     data: dict[str, Any] = {
@@ -373,7 +388,7 @@ def _target_row(f: Finding, red: Redactor) -> _Row:
     res = {k.removeprefix("requested_"): v for k, v in (f.resources or {}).items() if v is not None and k != "provider"}
     if res:
         data["requested"] = red.redact_obj(res)
-    data["heuristic_suggestion"] = _text(red, f.suggestion, 800)
+    data["heuristic_suggestion"] = _suggestion(f, red)
     if f.example_message:
         data["example_message"] = _text(red, f.example_message, 500, cut_at=2000)
     if not f.count and f.evidence:  # run-level findings: the evidence is the example
