@@ -107,7 +107,7 @@ def explain_findings(
     if cancel_event is not None and cancel_event.is_set():
         return _cancelled(result)
 
-    key = cache.cache_key(cfg.base_url, cfg.model, PROMPT_VERSION, prompt.messages)
+    key = cache.cache_key(cfg.endpoint or cfg.base_url, cfg.model, PROMPT_VERSION, prompt.messages, cfg.api_key)
     cdir = cache.usable_cache_dir(cfg.cache_dir) if cfg.use_cache else None
     hit = cache.get(cdir, key) if cdir else None
     if hit and isinstance(hit.get("content"), str) and hit.get("mode") in MODES:
