@@ -105,7 +105,7 @@ _CHAIN = re.compile(
     re.M,
 )
 _FILE = re.compile(r'^\s*File "')
-_CARETS = re.compile(r"^\s*[~^\s]+$")
+_CARETS = re.compile(r"[~^\s]+")  # fullmatch: a line of carets and blanks only (linear)
 
 
 _PH_TAIL = re.compile(r"<[a-z][a-z0-9_]*(?:-\d*)?$")
@@ -196,7 +196,7 @@ def trim_traceback(text: str, frames: int = 3) -> str:
     out: list[str] = []
     for idx, section in enumerate(sections):
         last = idx == len(sections) - 1
-        lines = [ln for ln in section.strip("\n").splitlines() if ln.strip() and not _CARETS.match(ln)]
+        lines = [ln for ln in section.strip("\n").splitlines() if ln.strip() and not _CARETS.fullmatch(ln)]
         starts = [i for i, ln in enumerate(lines) if _FILE.match(ln)]
         if starts:
             exc_start = next((i for i in range(starts[-1] + 1, len(lines)) if not lines[i].startswith((" ", "\t"))), len(lines))
@@ -348,7 +348,8 @@ def _text(red: Redactor, s: str, n: int | None = None, *, cut_at: int | None = N
 def _pattern(f: Finding, red: Redactor, n: int) -> str:
     """Redact, then normalise, then cut (the stored pattern was normalised first)."""
     if f.example_message:
-        return _cut(_normalised(red, _text(red, f.example_message, cut_at=2000)), n)
+        # (normalising costs more than linear on some shapes: only what can be kept is normalised)
+        return _cut(_normalised(red, _cut(_text(red, f.example_message, cut_at=2000), 4 * n)), n)
     return _text(red, f.pattern, n)
 
 
