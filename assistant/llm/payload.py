@@ -465,8 +465,9 @@ def build_prompt(
 
     ctx_src = context if context is not None else _context_from_findings(all_findings)
     ctx: dict[str, Any] = {
-        "run_status": diagnosis.status + (" (probably abandoned)" if diagnosis.abandoned else ""),
-        "tasks": dict(diagnosis.tasks),
+        # the status and task states are read from the run's files: untrusted text too
+        "run_status": red.redact(diagnosis.status) + (" (probably abandoned)" if diagnosis.abandoned else ""),
+        "tasks": {red.redact(str(k)): v for k, v in diagnosis.tasks.items()},
         "failures_total": diagnosis.failures_total,
         "groups_total": len(all_findings),
     }

@@ -483,7 +483,7 @@ _ANSI = re.compile(
     r"\x1b\[[0-?]*+[ -/]*+[@-~]?|\x9b[0-?]*+[ -/]*+[@-~]?|\x1b\][^\x07\x1b\x9c]*+(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[PX^_][^\x1b\x9c]*+(?:\x1b\\|\x9c)?|\x1b[ -/]*+[0-~]?"
 )
-_INVISIBLE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(r"[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 # A line break inside a token (hard-wrapped tracebacks, log lines cut at a width).
 _WRAP = re.compile(r"(?<=\S)\r?\n[ \t]*(?=\S)")
 
@@ -611,7 +611,12 @@ class Redactor:
                 if len(value) < (3 if kind in ("user", "host") else 4):
                     continue
                 esc = re.escape(value)
-                alts.append(rf"(?<![\w-]){esc}(?![\w-])" if kind in ("user", "host", "email", "ip") else esc)
+                if kind in ("user", "host", "email", "ip"):
+                    alts.append(rf"(?<![\w-]){esc}(?![\w-])")
+                elif len(value) < 8:  # a short secret only as a whole word
+                    alts.append(rf"(?<![A-Za-z0-9]){esc}(?![A-Za-z0-9])")
+                else:
+                    alts.append(esc)
             self._sweep_rx = re.compile("|".join(alts), re.IGNORECASE) if alts else None
             self._lookup = {k[1]: ph for k, ph in self._by_value.items()}
             self._lookup_ci = {k[1].lower(): ph for k, ph in self._by_value.items()}
@@ -625,13 +630,14 @@ class Redactor:
 
         return self._sweep_rx.sub(sub, text)
 
-    def sweep_obj(self, obj: Any) -> Any:
+    def sweep_obj(self, obj: Any, *, top: bool = True) -> Any:
+        """:meth:`sweep` on every string; dict keys too, except the caller's own top-level ones."""
         if isinstance(obj, str):
             return self.sweep(obj)
         if isinstance(obj, dict):
-            return {self.sweep(str(k)) if isinstance(k, str) else k: self.sweep_obj(v) for k, v in obj.items()}
+            return {(k if top or not isinstance(k, str) else self.sweep(k)): self.sweep_obj(v, top=False) for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):
-            return [self.sweep_obj(v) for v in obj]
+            return [self.sweep_obj(v, top=False) for v in obj]
         return obj
 
     def redact_obj(self, obj: Any, key: str | None = None) -> Any:
@@ -657,4 +663,6 @@ class Redactor:
         return obj
 
 
-_SECRET_KEY = re.compile(r"(?:^|[\W_])?" + _SECRET_WORDS + r"s?$|^(?:key|sig|signature|auth|authorization)$", re.IGNORECASE)
+# A key that names a secret: the secret word at its end, after a separator or at
+# the start (api_key, DB_PASSWORD, client-secret, PGPASSWORD) -- not "tiktoken".
+_SECRET_KEY = re.compile(r"(?:^|[\W_]|^pg|^mysql)" + _SECRET_WORDS + r"s?$|^(?:key|sig|signature|auth|authorization)$", re.IGNORECASE)

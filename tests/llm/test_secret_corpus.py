@@ -282,3 +282,15 @@ def test_show_prompt_of_a_real_run_with_the_whole_corpus_leaks_nothing(run_copy,
     # the planted groups were really in the prompt (severity decides which are explained in full)
     assert listed == set(classes) and len(explained) >= 5
     assert all("traceback" in f and "example_message" in f for f in explained)
+
+
+def test_context_keeps_what_is_not_secret_and_payload_keys_stay_intact() -> None:
+    """Over-redaction costs diagnoses: package versions stay; a secret equal to a field name breaks nothing."""
+    ctx = {"provider": "slurm", "versions": {"tiktoken": "0.7.0", "keyring": "24.3.1", "dask": "2024.8.0"}}
+    f = finding_like_diagnose("login failed: password=message retry", None)
+    prompt = prompt_for(diagnosis_of(f), ctx)
+    payload = unwrap_data(prompt.messages[1]["content"])
+    assert payload["run"]["versions"] == ctx["versions"]
+    (row,) = payload["findings"]
+    assert {"id", "title", "example_message", "heuristic_suggestion"} <= set(row)
+    assert "password=<secret-1>" in row["example_message"]
