@@ -350,7 +350,27 @@ def _pattern(f: Finding, red: Redactor, n: int) -> str:
     if f.example_message:
         # (normalising costs more than linear on some shapes: only what can be kept is normalised)
         return _cut(_normalised(red, _cut(_text(red, f.example_message, cut_at=2000), 4 * n)), n)
-    return _text(red, f.pattern, n)
+    return _cut(_redact_normalised(red, f.pattern), n)
+
+
+_MASK = re.compile(r"<(?:n|hex|hash|uuid|ip|host|size|time|url|address|email|pem|user)>")
+
+
+def _redact_normalised(red: Redactor, pattern: str) -> str:
+    """A pattern normalised before redaction: masks inside a secret ("abc<n>def") must not split it.
+
+    Each mask becomes one private-use character that value rules take as part
+    of a token, so the whole value is replaced; the masks come back after.
+    """
+    masks: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        masks.append(m.group(0))
+        return chr(0xF000 + len(masks) - 1) if len(masks) <= 2000 else " "
+
+    hidden = _MASK.sub(hide, _drop_partial_token(pattern, pattern.endswith("…")))
+    out = red.redact(_bound(hidden))
+    return re.sub("[\uf000-\uf7cf]", lambda m: masks[ord(m.group(0)) - 0xF000], out)
 
 
 #: diagnose() quotes the example message cut at this length in suggestions ("(KeyError: …)").

@@ -294,3 +294,10 @@ def test_context_keeps_what_is_not_secret_and_payload_keys_stay_intact() -> None
     (row,) = payload["findings"]
     assert {"id", "title", "example_message", "heuristic_suggestion"} <= set(row)
     assert "password=<secret-1>" in row["example_message"]
+
+
+def test_a_pattern_normalised_before_redaction_is_not_split_by_its_masks() -> None:
+    """No example message: only diagnose()'s pattern, where <n> cut the secret in two."""
+    f = finding_like_diagnose("x", None).model_copy(update={"example_message": "", "pattern": "auth failed token=Qz<n>Lmx7Wp, retry"})
+    text = sent_text(prompt_for(diagnosis_of(f)))
+    assert "Lmx7Wp" not in text and "Qz" not in text.split("token=")[1][:3]
