@@ -136,10 +136,15 @@ def explain_findings(
         abort.set()
         client = holder.get("client")
         if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - best effort
-                pass
+            # Closing can wait for the connection the helper is reading from:
+            # never make the caller wait for it.
+            def close() -> None:
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001 - best effort
+                    pass
+
+            threading.Thread(target=close, name="scalable-tui-ai-close", daemon=True).start()
 
     # --ai-timeout is the wall time of the whole request, retries and back-off
     # included: the client's own timeout is per read, which a server sending
