@@ -248,11 +248,19 @@ def _is_file(s: str) -> bool:
     return "." in s and s.rsplit(".", 1)[1].lower() in _FILE_EXTS
 
 
+#: First labels of dotted Python names and config keys (distributed.worker.memory.target): not hosts.
+_PY_ROOTS = frozenset(
+    "distributed dask numpy np pandas pd xarray xr scipy tornado concurrent asyncio os sys builtins collections "
+    "multiprocessing urllib urllib3 requests botocore boto3 google azure openai torch tensorflow jax self cls "
+    "scalable gcam msgpack cloudpickle pickle json logging subprocess socket ssl http email typing".split()
+)
+
+
 def _dotted_host(s: str) -> bool:
     labels = s.split(".")
-    if _is_file(s) or labels[-1].isdigit() or not _not_loopback(s):
+    if _is_file(s) or labels[-1].isdigit() or not _not_loopback(s) or labels[0].lower() in _PY_ROOTS:
         return False
-    return any(re.search(r"[\d-]", label) for label in labels[:-1]) or len(labels) >= 4
+    return any(re.search(r"[\d-]", label) for label in labels[:-1])
 
 
 def _numbered_host(s: str) -> bool:
