@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from assistant.llm.config import AIConfig, safe_url
-from assistant.llm.redact import Redactor
+from assistant.llm.redact import CUT_MARK, Redactor
 from assistant.models import Diagnosis, Finding
 
 #: Bump when the prompt or payload shape changes (part of the cache key).
@@ -135,7 +135,7 @@ def _drop_partial_token(s: str, was_cut: bool) -> str:
     if not was_cut or not s or s[-1].isspace():
         return s
     i = max(s.rfind(" "), s.rfind("\n"), s.rfind("\t"))
-    return s[: i + 1] + "[…]" if i >= 0 else "[…]"
+    return s[: i + 1] + CUT_MARK if i >= 0 else CUT_MARK
 
 
 def _bound_line(line: str, n: int = MAX_RAW_LINE) -> str:

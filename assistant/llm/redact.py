@@ -41,6 +41,8 @@ from typing import Any, Callable, Iterable, Mapping
 from assistant.textsafe import printable
 
 HOST_KINDS = frozenset({"host", "ip"})
+#: Ends text that was cut at a fixed length before it could be redacted (see payload._drop_partial_token).
+CUT_MARK = "[…]"
 
 # Top-level domains that mark a dotted name as a host name rather than a Python
 # module (``distributed.worker``) or a file (``model.py``: .py, .sh, .md, .rs
@@ -547,9 +549,28 @@ class Redactor:
         key_value = value.lower() if kind in ("host", "email", "user") else value
         ph = self._by_value.get((kind, key_value))
         if ph is None:
+            ph = self._same_as_cut(kind, key_value)
+            if ph is not None:
+                self._by_value[(kind, key_value)] = ph
+        if ph is None:
             self._counters[kind] += 1
             ph = self._by_value[(kind, key_value)] = f"<{kind}-{self._counters[kind]}>"
         return ph
+
+    def _same_as_cut(self, kind: str, value: str) -> str | None:
+        """The placeholder of the same value seen whole elsewhere, when one of them was cut.
+
+        Text that another part cut at a fixed length ends in ``CUT_MARK``; what
+        precedes it, when long enough, is the start of a value seen whole.
+        """
+        for (k, v), ph in self._by_value.items():
+            if k != kind:
+                continue
+            short, whole = (value, v) if value.endswith(CUT_MARK) else (v, value) if v.endswith(CUT_MARK) else ("", "")
+            stem = short[: -len(CUT_MARK)]
+            if len(stem) >= 8 and whole.startswith(stem):
+                return ph
+        return None
 
     @property
     def mapping(self) -> dict[str, str]:
