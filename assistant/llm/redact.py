@@ -19,10 +19,21 @@ named check.  A TOML or JSON file adds rules or turns built-in ones off::
     literal = "frontier"           # a fixed string instead of a pattern
     kind = "host"
 
+Every field of a rule is checked (``name``, ``kind``, ``pattern`` or
+``literal``, ``group`` a whole number >= 0, ``ignore_case`` true/false,
+``check`` a known check name); a bad file is one :class:`RedactionRulesError`
+line naming the file, the rule and the field.
+
 A :class:`Redactor` is used for one request: the same value always gets the
 same placeholder (``<secret-1>``, ``<host-2>``, ``<email-1>``, ``<user-1>``), so
 the model can still tell two hosts apart.  Host and IP rules (kinds ``host``
 and ``ip``) are skipped with ``keep_hosts``.
+
+Order matters, and the payload keeps it: terminal escapes and invisible
+characters are removed first (a colour code inside a token hides it), then the
+FULL text is redacted (a cut secret no longer matches its rule), and only then
+is it normalised or cut.  :meth:`Redactor.sweep` finally replaces every value
+learned anywhere in the payload wherever else it appears.
 """
 
 from __future__ import annotations
