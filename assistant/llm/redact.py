@@ -348,7 +348,7 @@ def compile_rule(spec: Mapping[str, Any], where: str = "") -> Rule:
     if not isinstance(raw_name, str) or not raw_name.strip():
         raise RedactionRulesError(f"{where}field 'name' must be a non-empty string, not {raw_name!r}")
     name = raw_name
-    at = f"{where}rule {name!r}: "
+    at = f"{where}({name!r}): " if where else f"rule {name!r}: "
 
     def bad(field_: str, why: str) -> RedactionRulesError:
         return RedactionRulesError(f"{at}field '{field_}' {why}")
@@ -442,7 +442,7 @@ def load_rules_file(path: str | Path) -> tuple[list[dict[str, Any]], set[str]]:
             raise RedactionRulesError(f"{p}: rule {i} must be a table, not {r!r}")
         if isinstance(r.get("group"), list) or "kinds" in r:
             raise RedactionRulesError(f"{p}: rule {i} ({r.get('name', 'custom')!r}): field 'group' must be one whole number >= 0")
-        compile_rule(r, f"{p}: rule {i} ")
+        compile_rule(r, f"{p}: rule {i} ")  # "FILE: rule 2 ('name'): field 'group' …"
     if not isinstance(disable, list) or not all(isinstance(d, str) for d in disable):
         raise RedactionRulesError(f"{p}: 'disable' must be a list of rule names")
     known = {r["name"] for r in BUILTIN_RULES}
