@@ -67,7 +67,7 @@ _TLDS = (
 # and all; ``b'…'`` bytes reprs too), else everything up to white space.  Three
 # alternative groups: the first that matched is replaced.  Bounded repeats keep
 # every rule linear on hostile input.
-_VALUE = r"""(?:[bBrRuU]{0,2}'([^'\n]{1,512})'|[bBrRuU]{0,2}"([^"\n]{1,512})"|((?:[^\s'"<>&;,]|[&;,](?![ \t]?[\w.-]{1,40}=)){1,512}))"""
+_VALUE = r"""(?:[bBrRuU]{0,2}\\{0,3}'([^'\n]{1,512}?)\\{0,3}'|[bBrRuU]{0,2}\\{0,3}"([^"\n]{1,512}?)\\{0,3}"|((?:[^\s'"<>&;,]|[&;,](?![ \t]?[\w.-]{1,40}=)){1,512}))"""
 _SECRET_WORDS = (
     r"(?:access[_-]?token|refresh[_-]?token|auth[_-]?token|id[_-]?token|token|"
     r"(?:api|access|secret|private|client|auth|account|storage|master|encryption|signing)[_-]?key|apikey|secret|"
@@ -86,7 +86,7 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "pattern": r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://([^\s/@'\"<>]{1,512})@"},
     {"name": "authorization-header", "kind": "secret", "group": [1, 2, 3], "ignore_case": True,
      "pattern": r"\b(?:proxy-authorization|authorization|x-api-key|api-key|x-auth-token|x-access-token|private-token|cookie|set-cookie)"
-                r"['\"]?[ \t]{0,8}[:=][ \t]{0,8}(?:(?:bearer|basic|token|digest)[ \t]{1,8})?" + _VALUE},
+                r"\\{0,3}['\"]?[ \t]{0,8}[:=][ \t]{0,8}(?:(?:bearer|basic|token|digest)[ \t]{1,8})?" + _VALUE},
     {"name": "bearer-token", "kind": "secret", "group": 1, "ignore_case": True,
      "pattern": r"\b(?:bearer|basic)[ \t]{1,8}([A-Za-z0-9._~+/=-]{8,512})"},
     {"name": "openai-style-key", "kind": "secret", "pattern": r"\bsk-[A-Za-z0-9_-]{16,512}"},
@@ -124,7 +124,7 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "pattern": r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]{0,200}?[ \t]-p(?=[^\s-])" + _VALUE},
     # token=…, password: …, "client_secret": "…", export PGPASSWORD='…', KEY = '…'
     {"name": "secret-parameter", "kind": "secret", "group": [1, 2, 3], "ignore_case": True, "check": "not_small_number",
-     "pattern": r"(?<![\w-])[\w-]{0,40}?" + _SECRET_WORDS + r"['\"]?[ \t]{0,8}(?:=>|[=:])[ \t]{0,8}" + _VALUE},
+     "pattern": r"(?<![\w-])[\w-]{0,40}?" + _SECRET_WORDS + r"\\{0,3}['\"]?[ \t]{0,8}(?:=>|[=:])[ \t]{0,8}" + _VALUE},
     # "password Tr0ub4dor&3" (no = or :): only values that look like secrets
     {"name": "secret-word-value", "kind": "secret", "group": [1, 2, 3], "ignore_case": True, "check": "secretish",
      "pattern": r"(?<![\w-])(?:token|password|passwd|passphrase|secret|api[_-]?key|apikey)[ \t]{1,8}(?:is[ \t]{1,8})?" + _VALUE},

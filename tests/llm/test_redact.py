@@ -160,6 +160,7 @@ def test_builtin_rules_are_data() -> None:
         ("remote=tcp://gpu-box17.lab.acmecorp:8786 closed", "gpu-box17.lab.acmecorp"),
         ("could not resolve host db-primary-2.int.zeta", "db-primary-2.int.zeta"),
         ('failed for user "gcam_writer9"', "gcam_writer9"),
+        ('body: {\\"password\\": \\"hunter2xyz\\"}', "hunter2xyz"),  # JSON inside a JSON string
     ],
 )
 def test_shapes_the_adversarial_pass_found(text: str, secret: str) -> None:
