@@ -10,6 +10,11 @@ no group is ever silently dropped.
 
 :func:`build_prompt` is what ``--show-prompt`` prints and what
 :func:`assistant.llm.client.explain_findings` sends: the preview is exact.
+
+Every field is redacted whole before it is normalised or cut (a secret cut in
+half escapes its rule), then every value learned is swept from the whole
+payload (one placeholder per value).  The data goes between markers it cannot
+forge (:func:`wrap_data`) and the system prompt says it is untrusted.
 """
 
 from __future__ import annotations
