@@ -246,7 +246,7 @@ def test_control_characters_and_bidi_never_reach_the_prompt() -> None:
 
 
 # -- the real CLI on a run directory written to tmp -------------------------------
-def test_show_prompt_of_a_real_run_with_the_whole_corpus_leaks_nothing(run_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_prompt_of_a_real_run_with_the_whole_corpus_leaks_nothing(run_copy, tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     run = run_copy("mixed-failures")
     lines = (run / "failures.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
@@ -281,6 +281,14 @@ def test_show_prompt_of_a_real_run_with_the_whole_corpus_leaks_nothing(run_copy,
     assert bad == [], where_leaked(bad, text)
     assert "kqoperator" not in text
     payload = unwrap_data(doc["messages"][1]["content"])
+    # and what really goes over the wire to an endpoint (bytes as the server received them)
+    env = {"USER": "kqoperator", "LOGNAME": "kqoperator", "SCALABLE_TUI_CACHE_DIR": str(tmp_path / "c")}
+    q = run_cli("diagnose", str(run), "--ai-endpoint", server.url, "--ai-budget", "200000", "--format", "json", env=env)
+    assert q.returncode == 0 and server.requests, q.stderr
+    wire = server.all_bytes().decode("utf-8", "replace")
+    wire += "\n".join(m["content"] for r in server.requests for m in r.json["messages"])
+    bad = [e["kind"] for e in CORPUS if leaked(e, wire)]
+    assert bad == [], where_leaked(bad, wire)
     explained = [f for f in payload["findings"] if f.get("count") == 40]
     listed = {t for f in payload["findings"] + payload.get("other_groups", []) if f.get("count") == 40
               for t in f.get("exception_types", [])}
