@@ -475,7 +475,7 @@ def local_identity_rules() -> list[dict[str, Any]]:
     """This machine's user name and host name, wherever they appear."""
     out: list[dict[str, Any]] = []
     for u in sorted(current_user_names(), key=len, reverse=True):
-        if len(u) >= 2 and u.lower() not in _USER_STOPLIST:
+        if len(u) >= 3 and u.lower() not in _USER_STOPLIST:
             out.append({"name": "local-user", "kind": "user", "ignore_case": True,
                         "pattern": rf"(?<![\w-]){re.escape(u)}(?![\w-])"})
     names: set[str] = set()
@@ -491,7 +491,7 @@ def local_identity_rules() -> list[dict[str, Any]]:
         if h:
             names |= {h, h.split(".")[0]}
     for h in sorted(names, key=len, reverse=True):
-        if len(h) >= 2 and h.lower() not in _HOST_STOPLIST:
+        if len(h) >= 3 and h.lower() not in _HOST_STOPLIST:
             out.append({"name": "local-host", "kind": "host", "ignore_case": True,
                         "pattern": rf"(?<![\w-]){re.escape(h)}(?![\w-])"})
     return out
