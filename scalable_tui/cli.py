@@ -58,7 +58,8 @@ def _add_ai_options(p: argparse.ArgumentParser, what: str = "", *, show_prompt: 
     )
     ai.add_argument("--ai-endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     ai.add_argument("--ai-model", metavar="NAME", help="model name (default: $SCALABLE_AI_MODEL, else gpt-4o-mini)")
-    ai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS", help="per-request timeout (default: 60)")
+    ai.add_argument("--ai-timeout", type=float, default=60.0, metavar="SECONDS",
+                    help="total time for one AI request, retries included (default: 60)")
     ai.add_argument("--ai-budget", type=int, default=6000, metavar="TOKENS", help="prompt size limit (default: 6000)")
     ai.add_argument("--ai-keep-hosts", action="store_true", help="do not redact host names and IP addresses")
     ai.add_argument("--redact-rules", metavar="FILE", help="extra redaction rules, TOML or JSON (default: $SCALABLE_TUI_REDACT_RULES)")
@@ -85,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_selection(d)
     d.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="report format (default: text)")
     d.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
-    d.add_argument("--no-ai", action="store_true", help="heuristics only; open no network connection")
+    d.add_argument("--no-ai", action="store_true",
+                   help="heuristics only: the AI endpoint is never contacted. Slurm's own commands (sacct, which asks slurmdbd) "
+                   "still run for Slurm runs unless --slurm off")
     d.add_argument(
         "--fail-on",
         choices=SEVERITY_LEVELS,
@@ -117,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         "With no run named, pick one from the runs directory. Reads the run directory only.",
     )
     _add_run_selection(v)
-    v.add_argument("--no-ai", action="store_true", help="heuristics only; open no network connection")
+    v.add_argument("--no-ai", action="store_true",
+                   help="heuristics only: the AI endpoint is never contacted. Slurm's own commands (sacct, which asks slurmdbd) "
+                   "still run for Slurm runs unless --slurm off")
     v.add_argument(
         "--slurm",
         choices=("auto", "off", "force"),
@@ -147,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
     a.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
     a.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS", help="seconds between polls (default: 2)")
-    a.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the scheduler")
+    a.add_argument("--no-ai", action="store_true", help="heuristics only: the AI endpoint is never contacted "
+                   "(the app still talks to the scheduler, and runs Slurm's squeue unless --slurm off)")
     _add_ai_options(a, "x on a finding previews the request and, on Send, asks the model. ")
     a.add_argument("--record", metavar="FILE", help="also record what is seen into FILE (see 'record'; review it later "
                    "with 'scalable-tui review FILE')")
@@ -171,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "realistic flaky workload on it (assorted exceptions, a task that exceeds its worker's memory, a task "
         "that kills its workers: KilledWorker) and open the attach app on it. Quitting shuts the cluster down.",
     )
-    dm.add_argument("--no-ai", action="store_true", help="heuristics only; open no connection other than to the cluster")
+    dm.add_argument("--no-ai", action="store_true", help="heuristics only: the AI endpoint is never contacted (the app still talks to its local cluster)")
     dm.add_argument("--headless", action="store_true", help="no UI: run the workload for --duration, print a summary")
     dm.add_argument("--duration", type=_duration, default=30.0, metavar="DURATION", help="with --headless (default: 30s)")
     dm.add_argument("--format", choices=("json", "text"), default="json", help="with --headless (default: json)")

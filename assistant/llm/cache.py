@@ -1,9 +1,12 @@
 """A small disk cache of model replies, under the user's cache directory.
 
-Keyed by endpoint (without credentials), model, prompt version and the exact
-messages: asking twice costs one request.  Never inside a run directory (the
-caller checks; see :func:`usable_cache_dir`).  Files are private (0600 in a
-0700 directory) and written atomically.
+Keyed by the full endpoint URL (query string included), a hash of the API
+key, the model, the prompt version and the exact messages: asking twice costs
+one request, and a reply made for one account or deployment is never served
+to another.  Never inside a run directory (the caller checks; see
+:func:`usable_cache_dir`).  Files are private (0600; every directory this
+module creates is 0700), written atomically, and capped in size: a bigger
+reply is not stored and a bigger or damaged file is not read.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from assistant.llm.config import safe_url
-
 SUBDIR = "llm"
+#: Largest cache file read or written (a reply is a few KB; this is generous).
+MAX_ENTRY_BYTES = 256 * 1024
 
 
-def cache_key(endpoint: str, model: str, prompt_version: int, messages: list[dict[str, str]]) -> str:
+def cache_key(endpoint: str, model: str, prompt_version: int, messages: list[dict[str, str]], api_key: str | None = None) -> str:
+    """The entry name; the API key only enters as a hash, and never appears in the file."""
+    key_hash = hashlib.sha256((api_key or "").encode("utf-8")).hexdigest()
     material = json.dumps(
-        {"endpoint": safe_url(endpoint), "model": model, "prompt_version": prompt_version, "messages": messages},
+        {"endpoint": endpoint, "api_key_sha256": key_hash, "model": model, "prompt_version": prompt_version, "messages": messages},
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -44,26 +49,56 @@ def usable_cache_dir(base: Path | None, forbidden: list[Path] | None = None) -> 
     return d
 
 
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each 0700 (replies describe the user's runs)."""
+    missing: list[Path] = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    for p in reversed(missing):
+        try:
+            p.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(p, 0o700)
+
+
 def get(directory: Path | None, key: str) -> dict[str, Any] | None:
+    """The entry, or None when missing, too big, truncated or not ours."""
     if directory is None:
         return None
     try:
-        doc = json.loads((directory / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open(directory / f"{key}.json", "rb") as fh:
+            raw = fh.read(MAX_ENTRY_BYTES + 1)
+    except OSError:
         return None
-    return doc if isinstance(doc, dict) and doc.get("key") == key else None
+    if len(raw) > MAX_ENTRY_BYTES:
+        return None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None  # truncated or damaged: ask again
+    if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("content"), str):
+        return None
+    return doc
 
 
 def put(directory: Path | None, key: str, entry: dict[str, Any]) -> bool:
-    """Store ``entry``; False (and no exception) when the cache is not writable."""
+    """Store ``entry``; False (and no exception) when the cache is not writable or the entry too big."""
     if directory is None:
         return False
+    data = json.dumps({"key": key, **entry}, ensure_ascii=False).encode("utf-8")
+    if len(data) > MAX_ENTRY_BYTES:
+        return False
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private_dirs(directory)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, **entry}, fh, ensure_ascii=False)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             os.chmod(tmp, 0o600)
             os.replace(tmp, directory / f"{key}.json")
         except BaseException:

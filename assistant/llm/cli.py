@@ -17,6 +17,7 @@ import orjson
 
 from assistant.llm.config import AI_OFF_HINT, AIConfig, resolve_config
 from assistant.models import Diagnosis
+from assistant.textsafe import one_line
 
 Err = Callable[[str], None]
 
@@ -39,6 +40,19 @@ def _context(state: Any) -> dict[str, Any] | None:
     return run_context(state) if state is not None else None
 
 
+def check_rules_file(cfg: AIConfig, err: Err) -> None:
+    """A bad --redact-rules file is a usage error (exit 2), told in one line before anything is sent."""
+    if cfg.redact_rules_file is None:
+        return
+    from assistant.llm.redact import RedactionRulesError, load_rules_file
+
+    try:
+        load_rules_file(cfg.redact_rules_file)
+    except RedactionRulesError as exc:
+        err(one_line(str(exc), 400))
+        raise SystemExit(2) from None
+
+
 def show_prompt(args: argparse.Namespace, diag: Diagnosis, state: Any, err: Err) -> int:
     """Print the exact messages as JSON (stdout or ``-o``) and send nothing."""
     from assistant.llm.payload import build_prompt
@@ -48,7 +62,7 @@ def show_prompt(args: argparse.Namespace, diag: Diagnosis, state: Any, err: Err)
     try:
         prompt = build_prompt(diag, None, cfg, context=_context(state))
     except RedactionRulesError as exc:
-        err(str(exc))
+        err(one_line(str(exc), 400))
         return 2
     out = orjson.dumps(prompt.preview(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if getattr(args, "output", None):
@@ -67,6 +81,7 @@ def show_prompt(args: argparse.Namespace, diag: Diagnosis, state: Any, err: Err)
 def explain_for_cli(args: argparse.Namespace, diag: Diagnosis, state: Any, run_dir: Path, err: Err) -> Diagnosis:
     """The diagnosis with AI explanations when AI is configured; otherwise as it was."""
     cfg = config_from_args(args)
+    check_rules_file(cfg, err)
     if not cfg.enabled:
         # Only for a person at a terminal: in cron and scripts the note is
         # noise on every run (and mail from cron).

@@ -18,7 +18,9 @@ show it through :func:`assistant.textsafe.printable`, never execute it.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
@@ -105,7 +107,7 @@ def explain_findings(
     if cancel_event is not None and cancel_event.is_set():
         return _cancelled(result)
 
-    key = cache.cache_key(cfg.base_url, cfg.model, PROMPT_VERSION, prompt.messages)
+    key = cache.cache_key(cfg.endpoint or cfg.base_url, cfg.model, PROMPT_VERSION, prompt.messages, cfg.api_key)
     cdir = cache.usable_cache_dir(cfg.cache_dir) if cfg.use_cache else None
     hit = cache.get(cdir, key) if cdir else None
     if hit and isinstance(hit.get("content"), str) and hit.get("mode") in MODES:
@@ -118,33 +120,62 @@ def explain_findings(
             return result
         result.cached = False  # a stale or unusable entry: ask again
 
+    import openai  # noqa: F401 - loaded before the clock starts: the import is not the request
+
     abort = threading.Event()
     holder: dict[str, Any] = {}
+    deadline = time.monotonic() + cfg.timeout_s
 
     def work() -> None:
         try:
-            holder["value"] = _request(cfg, prompt, on_delta, abort, holder)
+            holder["value"] = _request(cfg, prompt, on_delta, abort, holder, deadline)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             holder["exc"] = exc
 
-    if cancel_event is None:
-        work()
-    else:
-        t = threading.Thread(target=work, name="scalable-tui-ai", daemon=True)
-        t.start()
+    def stop() -> None:
+        abort.set()
+        client = holder.get("client")
+        if client is not None:
+            # Closing can wait for the connection the helper is reading from:
+            # never make the caller wait for it.
+            def close() -> None:
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001 - best effort
+                    pass
+
+            threading.Thread(target=close, name="scalable-tui-ai-close", daemon=True).start()
+
+    # --ai-timeout is the wall time of the whole request, retries and back-off
+    # included: the client's own timeout is per read, which a server sending
+    # one byte at a time never trips.  The request runs in a helper thread
+    # that is abandoned (and its late result dropped) at the deadline.
+    t = threading.Thread(target=work, name="scalable-tui-ai", daemon=True)
+    t.start()
+    try:
         while t.is_alive():
-            t.join(0.05)
-            if cancel_event.is_set() and t.is_alive():
-                abort.set()
-                client = holder.get("client")
-                if client is not None:
-                    try:
-                        client.close()
-                    except Exception:  # noqa: BLE001 - best effort
-                        pass
+            t.join(min(0.05, max(0.0, deadline - time.monotonic())))
+            if not t.is_alive():
+                break
+            if cancel_event is not None and cancel_event.is_set():
+                stop()
                 return _cancelled(result)
-        if cancel_event.is_set():
-            return _cancelled(result)
+            if time.monotonic() >= deadline:
+                stop()
+                last = holder.get("last_exc")
+                if last is not None:  # an attempt failed and the retry ran out of time: say why
+                    result.error_kind, msg = _describe(last, cfg, holder.get("attempts", 1))
+                    msg += f" (gave up after {cfg.timeout_s:g}s, the --ai-timeout)"
+                else:
+                    result.error_kind, msg = "timeout", _timeout_text(cfg)
+                result.error = f"AI explanations unavailable: {msg}"
+                result.notes = list(holder.get("notes", []))
+                return result
+    except KeyboardInterrupt:
+        stop()
+        raise
+    if cancel_event is not None and cancel_event.is_set():
+        return _cancelled(result)
 
     exc = holder.get("exc")
     if exc is not None:
@@ -152,7 +183,7 @@ def explain_findings(
             raise exc
         if isinstance(exc, _Cancelled):
             return _cancelled(result)
-        result.error_kind, msg = _describe(exc, cfg)
+        result.error_kind, msg = _describe(exc, cfg, holder.get("attempts", 1))
         result.error = f"AI explanations unavailable: {msg}"
         result.notes = holder.get("notes", [])
         return result
@@ -216,16 +247,31 @@ def _request(
     on_delta: Callable[[str], None] | None,
     abort: threading.Event,
     holder: dict[str, Any],
+    deadline: float,
 ) -> tuple[str, Mode]:
-    """One logical request (json_schema, falling back to JSON mode, then text)."""
+    """One logical request (json_schema, falling back to JSON mode, then text).
+
+    Retries are made here, not by the client, so that every attempt and every
+    pause fits in the one deadline and the last failure can be named.
+    """
     import openai  # the only place: keeps `import assistant` free of it
 
     client = openai.OpenAI(
         base_url=cfg.base_url,
         api_key=cfg.key_for_request,
         timeout=cfg.timeout_s,
-        max_retries=cfg.max_retries,
+        max_retries=0,
+        # Never from the environment: OPENAI_ORG_ID / OPENAI_PROJECT_ID go only
+        # where OPENAI_API_KEY would (see AIConfig.organization).
+        organization=cfg.organization,
+        project=cfg.project,
     )
+    # The client reads OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_CUSTOM_HEADERS
+    # itself when given None: undo that for endpoints that must not get them.
+    client.organization = cfg.organization
+    client.project = cfg.project
+    if not cfg.openai_env_ok and isinstance(getattr(client, "_custom_headers", None), dict):
+        client._custom_headers = {}
     holder["client"] = client
     notes: list[str] = holder.setdefault("notes", [])
     try:
@@ -234,8 +280,8 @@ def _request(
                 raise _Cancelled()
             try:
                 if on_delta is not None:
-                    return _streamed(client, cfg, prompt, mode, on_delta, abort), mode
-                return _single(client, cfg, prompt, mode), mode
+                    return _retrying(cfg, abort, holder, deadline, lambda t: _streamed(client, cfg, prompt, mode, on_delta, abort, t)), mode
+                return _retrying(cfg, abort, holder, deadline, lambda t: _single(client, cfg, prompt, mode, t)), mode
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 # Servers without json_schema (or JSON mode) answer 400/422: try the next mode.
                 if i == len(MODES) - 1:
@@ -249,6 +295,46 @@ def _request(
             pass
 
 
+def _retry_after(exc: Any) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000.0
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def _retrying(cfg: AIConfig, abort: threading.Event, holder: dict[str, Any], deadline: float, call: Callable[[float], str]) -> str:
+    """``call(seconds left)`` with up to ``cfg.max_retries`` retries, all before ``deadline``."""
+    import openai
+
+    attempt = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise openai.APITimeoutError(request=None)  # type: ignore[arg-type]
+        holder["attempts"] = holder.get("attempts", 0) + 1
+        try:
+            return call(left)
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError, openai.ConflictError) as exc:
+            holder["last_exc"] = exc
+            attempt += 1
+            if attempt > cfg.max_retries or abort.is_set():
+                raise
+            delay = _retry_after(exc)
+            if delay is None or not 0 <= delay <= 60:
+                delay = min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
+            if time.monotonic() + delay >= deadline:
+                raise  # the pause alone would pass the deadline: name this failure now
+            if abort.wait(delay):
+                raise _Cancelled() from None
+
+
 def _response_format(mode: Mode) -> dict[str, Any] | None:
     from assistant.llm.schema import json_schema_response_format
 
@@ -259,7 +345,7 @@ def _response_format(mode: Mode) -> dict[str, Any] | None:
     return None
 
 
-def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode) -> str:
+def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode, timeout: float) -> str:
     import openai
     import pydantic
 
@@ -268,7 +354,7 @@ def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode) -> str:
     if mode == "json_schema":
         # The client's structured-output parsing (sends the pydantic model as a strict json_schema).
         raw = client.chat.completions.with_raw_response.parse(
-            model=cfg.model, messages=prompt.messages, response_format=ExplanationReply
+            model=cfg.model, messages=prompt.messages, response_format=ExplanationReply, timeout=timeout
         )
         try:
             completion = raw.parse()
@@ -289,7 +375,7 @@ def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode) -> str:
     rf = _response_format(mode)
     if rf is not None:
         kwargs["response_format"] = rf
-    completion = client.chat.completions.create(model=cfg.model, messages=prompt.messages, **kwargs)
+    completion = client.chat.completions.create(model=cfg.model, messages=prompt.messages, timeout=timeout, **kwargs)
     if not getattr(completion, "choices", None):
         return ""
     msg = completion.choices[0].message
@@ -308,12 +394,14 @@ def _content_from_body(http_response: Any) -> str:
         raise _BadBody() from None
 
 
-def _streamed(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode, on_delta: Callable[[str], None], abort: threading.Event) -> str:
+def _streamed(
+    client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode, on_delta: Callable[[str], None], abort: threading.Event, timeout: float
+) -> str:
     kwargs: dict[str, Any] = {}
     rf = _response_format(mode)
     if rf is not None:
         kwargs["response_format"] = rf
-    stream = client.chat.completions.create(model=cfg.model, messages=prompt.messages, stream=True, **kwargs)
+    stream = client.chat.completions.create(model=cfg.model, messages=prompt.messages, stream=True, timeout=timeout, **kwargs)
     parts: list[str] = []
     try:
         for chunk in stream:
@@ -346,12 +434,18 @@ class _BadBody(Exception):
     pass
 
 
-def _describe(exc: BaseException, cfg: AIConfig) -> tuple[str, str]:
+def _timeout_text(cfg: AIConfig) -> str:
+    return (f"{safe_url(cfg.base_url)} did not answer within {cfg.timeout_s:g}s "
+            "(--ai-timeout: the total time for the request, retries included)")
+
+
+def _describe(exc: BaseException, cfg: AIConfig, n_attempts: int | None = None) -> tuple[str, str]:
     """(kind, one-line message) for a failed request; server text is untrusted."""
     import openai
 
     where = safe_url(cfg.base_url)
-    attempts = f"{cfg.max_retries + 1} attempt{'s' if cfg.max_retries else ''}"
+    n = cfg.max_retries + 1 if n_attempts is None else n_attempts
+    attempts = f"{n} attempt{'s' if n != 1 else ''}"
 
     def server_says(e: Any) -> str:
         body = getattr(e, "body", None)
@@ -361,7 +455,7 @@ def _describe(exc: BaseException, cfg: AIConfig) -> tuple[str, str]:
         return f": {one_line(str(msg), 120)}" if msg else ""
 
     if isinstance(exc, openai.APITimeoutError):
-        return "timeout", f"{where} did not answer within {cfg.timeout_s:g}s ({attempts}; --ai-timeout to change)"
+        return "timeout", _timeout_text(cfg)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         why = one_line(str(cause), 120) if cause else "connection failed"

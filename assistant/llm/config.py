@@ -52,6 +52,11 @@ class AIConfig:
     use_cache: bool = True
     cache_dir: Path | None = None
     redact_rules_file: Path | None = None
+    #: OPENAI_ORG_ID / OPENAI_PROJECT_ID, only where OPENAI_API_KEY may go (else None).
+    organization: str | None = None
+    project: str | None = None
+    #: True when the endpoint is one the openai conventions would send OPENAI_* settings to.
+    openai_env_ok: bool = True
     #: Where each value came from, for messages ("--ai-endpoint", "SCALABLE_AI_ENDPOINT", …).
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -136,7 +141,12 @@ def resolve_config(
     )
     if src:
         sources["redact_rules"] = src
+    org = (env.get("OPENAI_ORG_ID") or "").strip() or None
+    proj = (env.get("OPENAI_PROJECT_ID") or "").strip() or None
     return AIConfig(
+        organization=org if openai_key_ok else None,
+        project=proj if openai_key_ok else None,
+        openai_env_ok=openai_key_ok,
         endpoint=ep,
         model=md or DEFAULT_MODEL,
         api_key=key,

@@ -41,8 +41,9 @@ def _completion(content: str | None, model: str = "fake-model", finish: str = "s
 
 def finding_ids(body: dict[str, Any]) -> list[str]:
     """The ids the request asks to explain (parsed back out of the user message)."""
-    user = body["messages"][-1]["content"]
-    payload = json.loads(user[user.index("{") :])
+    from assistant.llm.payload import unwrap_data
+
+    payload = unwrap_data(body["messages"][-1]["content"])
     return [f["id"] for f in payload["findings"]]
 
 
@@ -113,6 +114,40 @@ def slow(seconds: float, then: Action) -> Action:
             then(h, body)
         except OSError:
             pass  # the client gave up
+
+    return act
+
+
+def trickle(interval: float, *, stream: bool = False, max_s: float = 90.0) -> Action:
+    """A reply that never ends: one byte every ``interval`` seconds (a per-read timeout never fires)."""
+
+    def act(h: "Handler", body: dict[str, Any]) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream" if stream else "application/json")
+        if not stream:
+            h.send_header("Content-Length", "1000000")
+        h.end_headers()
+        data = (b"data: " if stream else b"") + b" " * 1_000_000
+        end = time.monotonic() + max_s
+        try:
+            h.wfile.flush()
+            for i in range(len(data)):
+                if time.monotonic() > end:
+                    break
+                h.wfile.write(data[i : i + 1])
+                h.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            pass  # the client gave up
+
+    return act
+
+
+def status_retry_after(code: int, seconds: float) -> Action:
+    """An error that asks the client to wait ``seconds`` before retrying."""
+
+    def act(h: "Handler", body: dict[str, Any]) -> None:
+        send_json(h, code, {"error": {"message": "busy", "type": "test", "code": None}}, {"retry-after": f"{seconds:g}"})
 
     return act
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.llm.payload import unwrap_data
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 from tests.llm import fakeserver as fs
 from tests.llm.conftest import SECRETS, closed_port, plant_secrets
@@ -71,7 +72,8 @@ def test_each_error_gives_one_clear_line_and_the_full_heuristic_report(  # type:
     url = f"http://127.0.0.1:{closed_port()}/v1" if action is None else server.url
     if action is not None:
         server.always(action)
-    p = cli("diagnose", str(mixed_run), "--ai-endpoint", url, "--ai-timeout", "0.25")
+    # --ai-timeout is the total time of the request: short only where the timeout is the point
+    p = cli("diagnose", str(mixed_run), "--ai-endpoint", url, "--ai-timeout", "0.25" if kind == "timeout" else "20")
     assert p.returncode == 0
     assert p.stdout == baseline  # heuristics printed in full, nothing else
     lines = p.stderr.splitlines()
@@ -101,7 +103,7 @@ def test_planted_secrets_never_leave_the_machine(cli, server: fs.FakeOpenAI, run
         assert not leaked, leaked
         assert "BEGIN RSA PRIVATE KEY" not in text and "/home/alicehpc" not in text
     # the planted group was sent, with consistent placeholders
-    payload = json.loads(server.requests[0].json["messages"][1]["content"].split("\n\n", 1)[1])
+    payload = unwrap_data(server.requests[0].json["messages"][1]["content"])
     planted = next(f for f in payload["findings"] if f["exception_types"] == ["PermissionError"] and "traceback" in f)
     ex = planted["example_message"]
     m = re.match(r"401 from (<host-\d+>) \((<ip-\d+>)\) for (<email-\d+>) token=(<secret-\d+>)$", ex)

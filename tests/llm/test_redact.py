@@ -63,6 +63,14 @@ def test_kinds(text: str, kind: str) -> None:
         "numpy.core._exceptions._ArrayMemoryError: Unable to allocate 3.20 GiB",
         "df.info() failed in model.py and run.sh",
         "connect to 127.0.0.1:8786 refused",
+        # dotted Python names and Dask config keys are not hosts; numbers after "tokens" are not secrets
+        "distributed.comm.core.CommClosedError: in <TCP (closed)>",
+        "raise `distributed.worker.memory.target` to 0.8 or see distributed.comm.timeouts.connect",
+        "numpy.core.multiarray.failed to import",
+        "openai.BadRequestError: max_tokens=4096 is too large",
+        "('run_gcam-402063bf9c1d4e5f8a7b6c5d4e3f2a1b', 3)",
+        "password authentication failed",
+        "UserWarning: user code raised",
     ],
 )
 def test_diagnostic_text_is_kept(text: str) -> None:
@@ -102,8 +110,8 @@ def test_rules_file_toml_adds_and_disables(tmp_path: Path) -> None:
     )
     r = Redactor(rules_file=f, local_identity=False)
     out = r.redact("PRJ-1234 on DeepThought for a@b.example.com, PRJ-1234 again")
-    # the e-mail rule is off (its host part is still a host name)
-    assert out == "<project-1> on <host-1> for a@<host-2>, <project-1> again"
+    # the e-mail rule is off (its parts are still a user name and a host name)
+    assert out == "<project-1> on <host-1> for <user-1>@<host-2>, <project-1> again"
 
 
 def test_rules_file_json(tmp_path: Path) -> None:
@@ -127,5 +135,41 @@ def test_builtin_rules_are_data() -> None:
     names = [r["name"] for r in BUILTIN_RULES]
     assert len(names) == len(set(names))
     for r in BUILTIN_RULES:
-        assert set(r) <= {"name", "kind", "pattern", "group", "check", "ignore_case"}
+        assert set(r) <= {"name", "kind", "kinds", "pattern", "group", "check", "ignore_case"}
         re.compile(r["pattern"])
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("tool --token Abc123xyz789 --verbose", "Abc123xyz789"),
+        ("gpg --passphrase 'my long phrase 7'", "my long phrase 7"),
+        ("ldapsearch --password=Ldap8Pwx2Kq", "Ldap8Pwx2Kq"),
+        ("smbclient -U gcam -p Smb4Pw9Zq", "Smb4Pw9Zq"),
+        ("curl -u deploy:Xy7!pQ2wz https://a.example.net", "Xy7!pQ2wz"),
+        ("sshpass -p Ssh9PassZx scp out.nc remote:", "Ssh9PassZx"),
+        ("['sshpass', '-p', 'Ssh9PassZx', 'scp']", "Ssh9PassZx"),
+        ("mysql -u gcam -pHq7zPwd2Lm runs", "Hq7zPwd2Lm"),
+        ("export PGPASSWORD='s3cr3t-Pg-Pass!'", "s3cr3t-Pg-Pass!"),
+        ("SECRET_KEY = 'plover quiet anvil 42'", "plover quiet anvil 42"),
+        ("login(password='p@ss,w0rd;x)y}z')", "p@ss,w0rd;x)y}z"),
+        ("AUTH password=b'R3disPwZq8x' invalid", "R3disPwZq8x"),
+        ("token=abcdefgh\nijklmnopqrs and more", "ijklmnopqrs"),
+        ("ValueError: key \x1b[33msk-abcdefghijklmnop1234567\x1b[0m", "abcdefghijklmnop1234567"),
+        ("invalid signature 3f9a8c7e1b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a", "3f9a8c7e1b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a"),
+        ("remote=tcp://gpu-box17.lab.acmecorp:8786 closed", "gpu-box17.lab.acmecorp"),
+        ("could not resolve host db-primary-2.int.zeta", "db-primary-2.int.zeta"),
+        ('failed for user "gcam_writer9"', "gcam_writer9"),
+        ('body: {\\"password\\": \\"hunter2xyz\\"}', "hunter2xyz"),  # JSON inside a JSON string
+    ],
+)
+def test_shapes_the_adversarial_pass_found(text: str, secret: str) -> None:
+    out = Redactor(local_identity=False).redact(text)
+    assert secret not in out and secret[-6:] not in out, out
+
+
+def test_a_secret_value_gets_one_placeholder_however_it_was_seen() -> None:
+    r = Redactor(local_identity=False)
+    a = r.redact("password=Qz7tLm4wPx1 failed")
+    b = r.sweep("retrying with Qz7tLm4wPx1")
+    assert a == "password=<secret-1> failed" and b == "retrying with <secret-1>"
