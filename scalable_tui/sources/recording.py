@@ -561,6 +561,8 @@ class Recording:
         self._jobs: list[tuple[float, int]] = []
         self._jobs_cache: dict[int, Any] = {}
         self.refresh()
+        if self.never_connected:
+            self.notices.append(self.never_connected_text())
 
     # -- opening ---------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -764,6 +766,19 @@ class Recording:
         return len(self._frames)
 
     @property
+    def never_connected(self) -> bool:
+        """True when the recorder never reached a scheduler: the file holds no cluster data, only
+        failed attempts (recordings older than the ``reached`` key count as connected)."""
+        return self.meta.get("reached") is False
+
+    def never_connected_text(self) -> str:
+        """One line for users: never connected, to what, and the last error."""
+        last = self.meta.get("last_error")
+        still = "" if self.ended else " (so far: the recorder may still be trying)"
+        return (f"never connected: the recorder never reached the scheduler at {self.meta.get('address')}"
+                + (f" (last error: {last})" if last else "") + still)
+
+    @property
     def ended(self) -> bool:
         """True when the recorder stopped cleanly (end marker written)."""
         return self.meta.get("ended") is not None
@@ -953,6 +968,7 @@ class Recording:
             "recording_end": self.end,
             "frames": len(self._frames),
             "end_reason": self.meta.get("end_reason"),
+            "never_connected": self.never_connected,
         })
         state.run_dir = str(self.path)
         if state.summary is not None:
