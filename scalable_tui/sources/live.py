@@ -530,7 +530,7 @@ class LiveSource:
             self._comm = None
             try:
                 comm = await asyncio.wait_for(
-                    connect(self.address, timeout=t, deserialize=False, **(self._conn_args or {})), t + 0.5
+                    connect(self.address, timeout=t, deserialize=False, **(self._conn_args or {})), t
                 )
             except asyncio.CancelledError:
                 raise
@@ -587,11 +587,11 @@ class LiveSource:
             if self.address.startswith("tls://"):
                 return None
             try:
-                first = await asyncio.wait_for(reader.readexactly(5), 0.3)
+                first = await asyncio.wait_for(reader.readexactly(5), 0.2)
             except TimeoutError:
                 writer.write(b"HEAD / HTTP/1.0\r\n\r\n")
-                await asyncio.wait_for(writer.drain(), 0.5)
-                first = await asyncio.wait_for(reader.readexactly(5), 1.0)
+                await asyncio.wait_for(writer.drain(), 0.2)
+                first = await asyncio.wait_for(reader.readexactly(5), 0.3)
             return "http" if first == b"HTTP/" else None
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             return None
@@ -661,6 +661,7 @@ class LiveSource:
         self._consecutive_failures = 0
         self._consecutive_timeouts = 0
         self._first_miss_at = None
+        self._timeout.reset()  # a whole poll answered: misses start over
 
     # -- handshake ---------------------------------------------------------
     async def _poll_once(self) -> None:
