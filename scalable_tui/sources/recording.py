@@ -27,7 +27,10 @@ Payloads (``data`` columns) are ``zlib``-compressed ``orjson`` documents.
   ``created`` (epoch seconds), ``created_iso``, ``writer`` ("scalable-tui 0.1.0"),
   ``address`` (as given), ``scheduler_address``, ``scheduler_ids`` (every
   scheduler id seen, in order), ``client_versions``, ``scheduler_versions``,
-  ``interval`` (seconds), ``keyframe_every`` (frames), ``sessions`` (one
+  ``reached`` (false until a frame from a connected scheduler was written;
+  absent in older files: see ``Recording.never_connected``), ``last_error``
+  (while never reached: the last connection error, e.g. "down: connection
+  refused ..."), ``interval`` (seconds), ``keyframe_every`` (frames), ``sessions`` (one
   ``{"started", "ended", "end_reason"}`` per recorder run: ``--append`` adds
   one), ``ended`` / ``end_reason`` (set by a clean stop: the scheduler went
   away, or a signal; absent when the recorder was killed or still runs).
