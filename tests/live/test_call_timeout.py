@@ -109,3 +109,12 @@ def test_never_connected_timeout_is_reported_at_once() -> None:
     src._on_failure(asyncio.TimeoutError())
     s = src.snapshot
     assert not s.connected and s.link == "slow" and s.disconnect_reason == "slow: no reply within 2 s"
+
+
+def test_the_attach_footer_says_slow_while_still_connected() -> None:
+    from scalable_tui.app.attach import live_status
+
+    src = _connected_source(None)
+    src._on_failure(asyncio.TimeoutError())
+    text, kind = live_status(src.snapshot, src.snapshot.last_poll_ok or 0.0)
+    assert kind == "live" and text.startswith("connected to") and "slow: the last poll got no reply" in text
