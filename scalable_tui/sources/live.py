@@ -101,6 +101,10 @@ class NotDaskError(ConnectionError):
     """Something that is not a Dask scheduler answered at the address (an HTTP server)."""
 
 
+class NotTLSError(ConnectionError):
+    """A tls:// address whose server answers in plain text (a tcp:// scheduler)."""
+
+
 def check_address(address: str) -> str:
     """``address`` when it is ``tcp://host:port`` or ``tls://host:port``; else ``LiveAddressError``.
 
@@ -209,6 +213,9 @@ def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
         return "error", f"scheduler error in {exc.op}: {exc.text[:300]}"
     if any(isinstance(e, NotDaskError) for e in chain):
         return "error", NOT_DASK
+    for e in chain:
+        if isinstance(e, NotTLSError):
+            return "error", f"TLS: {e}"[:300]
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
         return "down", "connection refused (is the scheduler running?)"
     if any(isinstance(e, ssl.SSLError) for e in chain) or "TLS expects" in text or "ssl" in text.lower():
@@ -538,9 +545,17 @@ class LiveSource:
                 # connect() retries until its deadline, so a refused port can end as a
                 # timeout, and an HTTP server (a pasted dashboard port) only as a timeout:
                 # probe the port once to tell "down" and "not Dask" from "not answering".
-                if any(isinstance(x, (ConnectionRefusedError, ssl.SSLError)) for x in _chain(e)):
+                chain = _chain(e)
+                # The TLS handshake was answered in plain text (an HTTP reply, or a tcp://
+                # scheduler's handshake that arrived first: tornado's "not idle").
+                plain = self.address.startswith("tls://") and any(
+                    "WRONG_VERSION_NUMBER" in str(x) or "IOStream is not idle" in str(x) for x in chain)
+                if not plain and any(isinstance(x, (ConnectionRefusedError, ssl.SSLError)) for x in chain):
                     raise
-                probe = await self._probe_port()
+                probe = await self._probe_port(plain)
+                if probe == "plain":
+                    raise NotTLSError(f"the server at {self.address} answers in plain text, not TLS "
+                                      f"(a tcp:// scheduler? try tcp://{self.address.split('://', 1)[1]})") from e
                 if probe == "refused":
                     raise ConnectionRefusedError(f"connection refused by {self.address}") from e
                 if probe == "http":
@@ -561,8 +576,10 @@ class LiveSource:
             raise RemoteError(op, resp.get("exception_text"), resp.get("traceback_text"))
         return resp
 
-    async def _probe_port(self) -> str | None:
-        """``refused``, ``http`` (an HTTP server answers) or None (cannot tell) for the address's port.
+    async def _probe_port(self, plain: bool = False) -> str | None:
+        """``refused``, ``http`` (an HTTP server answers), ``plain`` (``plain``: a TLS handshake
+        was answered in plain text, and non-HTTP bytes come first: a tcp:// scheduler) or None
+        (cannot tell) for the address's port.
 
         A Dask scheduler speaks first (its comm handshake) as soon as a connection
         is accepted, so nothing is written to one that answers.  Only a silent
@@ -584,7 +601,7 @@ class LiveSource:
         except (OSError, TimeoutError):
             return None
         try:
-            if self.address.startswith("tls://"):
+            if self.address.startswith("tls://") and not plain:
                 return None
             try:
                 first = await asyncio.wait_for(reader.readexactly(5), 0.2)
@@ -592,7 +609,9 @@ class LiveSource:
                 writer.write(b"HEAD / HTTP/1.0\r\n\r\n")
                 await asyncio.wait_for(writer.drain(), 0.2)
                 first = await asyncio.wait_for(reader.readexactly(5), 0.3)
-            return "http" if first == b"HTTP/" else None
+            if first == b"HTTP/":
+                return "http"
+            return "plain" if plain else None
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             return None
         finally:
