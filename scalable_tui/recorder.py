@@ -470,8 +470,9 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             return
         last_reason = snap.disconnect_reason or snap.link
         since = snap.disconnected_since or time.time()
-        if not reached and NOT_DASK in last_reason:
-            why.append(f"scheduler never reached: {address}: {NOT_DASK}")
+        if not reached and (NOT_DASK in last_reason or "answers in plain text" in last_reason):
+            # a wrong address, not a scheduler that is down: waiting will not help
+            why.append(f"scheduler never reached: {address}: {last_reason.split(': ', 1)[-1]}")
             stop.set()
             return
         if not reached and not told_unreached:

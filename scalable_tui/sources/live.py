@@ -111,7 +111,7 @@ def check_address(address: str) -> str:
     Without this an unknown scheme or a pasted dashboard URL opened the app and
     retried forever.
     """
-    scheme, sep, rest = address.partition("://")
+    scheme, _, rest = address.partition("://")
     scheme = scheme.lower()
     if scheme in ("http", "https"):
         raise LiveAddressError(
