@@ -114,9 +114,13 @@ def check_address(address: str) -> str:
     scheme, _, rest = address.partition("://")
     scheme = scheme.lower()
     if scheme in ("http", "https"):
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        host = host if host.startswith("[") else host.split(":", 1)[0]
+        host = host.split("]:", 1)[0] + "]" if host.startswith("[") and "]:" in host else host
+        guess = f" (perhaps tcp://{host}:8786)" if host else ""
         raise LiveAddressError(
             f"{address} is a web address (the dashboard?), not a scheduler address; "
-            "use tcp://HOST:PORT (the scheduler port is usually 8786)")
+            f"use tcp://HOST:PORT, the scheduler port is usually 8786{guess}")
     if scheme in _UNSUPPORTED:
         raise LiveAddressError(f"{scheme}:// ({_UNSUPPORTED[scheme]}) addresses are not supported; "
                                "use tcp://HOST:PORT or tls://HOST:PORT")

@@ -50,7 +50,7 @@ def test_unknown_scheme_web_address_and_unsupported_scheme_exit_2(cmd: tuple[str
     line = _one_line(run_cli(*args[:1], "foo://bar", *args[1:], timeout=60))
     assert "unknown address scheme 'foo://'" in line and "tcp://" in line
     line = _one_line(run_cli(*args[:1], "http://127.0.0.1:8787/status", *args[1:], timeout=60))
-    assert "web address" in line and "8786" in line
+    assert "web address" in line and "perhaps tcp://127.0.0.1:8786" in line
     line = _one_line(run_cli(*args[:1], "ucx://127.0.0.1:8786", *args[1:], timeout=60))
     assert "ucx:// (UCX) addresses are not supported" in line
     assert not (tmp_path / "x.rec").exists()  # nothing written for a refused address
