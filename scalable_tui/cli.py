@@ -31,6 +31,21 @@ def _duration(text: str) -> float:
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
+def _call_timeout(text: str) -> float | None:
+    """``--call-timeout``: ``auto`` (None) or seconds."""
+    from scalable_tui.sources.live_timeout import parse_call_timeout
+
+    try:
+        return parse_call_timeout(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+_CALL_TIMEOUT_HELP = ("how long one scheduler call may take: auto (default: learned from recent replies, at least "
+                      "3 s, so a busy scheduler is not reported lost) or SECONDS (fixed); one late reply marks the "
+                      "link slow, two in a row disconnected")
+
+
 def _add_run_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run directory (.scalable/runs/run-…)")
     p.add_argument("--latest", action="store_true", help="the newest run under --runs-dir")
@@ -152,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
     a.add_argument("--tls-key", metavar="FILE", help="client private key (PEM)")
     a.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS", help="seconds between polls (default: 2)")
+    a.add_argument("--call-timeout", type=_call_timeout, default=None, metavar="auto|SECONDS", help=_CALL_TIMEOUT_HELP)
     a.add_argument("--no-ai", action="store_true", help="heuristics only: the AI endpoint is never contacted "
                    "(the app still talks to the scheduler, and runs Slurm's squeue unless --slurm off)")
     _add_ai_options(a, "x on a finding previews the request and, on Send, asks the model. ")
@@ -200,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("-o", "--out", required=True, metavar="FILE", help="the recording to write (e.g. night.rec)")
     rc.add_argument("--scheduler-file", metavar="FILE", help="a scheduler file written by 'dask scheduler --scheduler-file'")
     rc.add_argument("--interval", type=_duration, default=5.0, metavar="DURATION", help="between snapshots (default: 5s)")
+    rc.add_argument("--call-timeout", type=_call_timeout, default=None, metavar="auto|SECONDS", help=_CALL_TIMEOUT_HELP)
     rc.add_argument(
         "--give-up-after",
         type=_duration,
@@ -247,6 +264,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
         try:
             with Recording(args.run_dir) as rec:
+                if rec.never_connected:  # nothing was seen: not "no failures"
+                    _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to diagnose")
+                    return EXIT_USAGE
                 for n in rec.notices:
                     _err(f"note: {n}")
                 recording, diag = diagnose_recording(rec, slurm=args.slurm, log_dir=args.slurm_log_dir,
@@ -407,6 +427,9 @@ def _security(args: argparse.Namespace):
     """TLS the Dask way: the --tls-* files, else dask config distributed.comm.tls.* (None)."""
     if not (args.tls_ca_file or args.tls_cert or args.tls_key):
         return None
+    from scalable_tui.sources.live_tls import check_tls_files
+
+    check_tls_files(args.tls_ca_file, args.tls_cert, args.tls_key)  # before anything starts: one line, exit 2
     from distributed.security import Security
 
     return Security(tls_ca_file=args.tls_ca_file, tls_client_cert=args.tls_cert, tls_client_key=args.tls_key,
@@ -451,7 +474,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     if not ok:
         return EXIT_USAGE
     if getattr(args, "remove_plugin", False):
-        return _remove_plugin(address, security)
+        return _remove_plugin(address, security, getattr(args, "call_timeout", None) or 10.0)
     from scalable_tui.app.attach import AttachApp
 
     ai_config = _ai_config(args)
@@ -470,18 +493,17 @@ def cmd_attach(args: argparse.Namespace) -> int:
             _err(str(exc))
             return EXIT_USAGE
     app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config,
+                    call_timeout=getattr(args, "call_timeout", None),
                     recorder=recorder,
                     job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
                     slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
     return _run_app(app)
 
 
-def _remove_plugin(address: str, security: Any) -> int:
+def _remove_plugin(address: str, security: Any, timeout: float = 10.0) -> int:
     import asyncio
 
     from scalable_tui.sources.live import LiveSource, classify_error
-
-    timeout = 10.0
 
     async def go() -> str:
         return await LiveSource(address, security=security, call_timeout=timeout).remove_plugin()
@@ -546,6 +568,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
                                     security=security, mode=mode, job_source=jobs,
+                                    call_timeout=getattr(args, "call_timeout", None),
                                     jobs_interval=getattr(args, "slurm_interval", 20.0)))
     except RecordingError as exc:
         _err(str(exc))

@@ -148,6 +148,10 @@ class RecordingWriter:
             "interval": interval,
             "keyframe_every": keyframe_every,
             "sessions": [{"started": now, "ended": None, "end_reason": None}],
+            # False until a snapshot from a connected scheduler is written: a reader can tell
+            # "never connected" from "nothing failed" (see Recording.never_connected).
+            "reached": False,
+            "last_error": None,
         }
         w = cls(con, p, keyframe_every=keyframe_every, session=0, meta=meta)
         with w._tx():
@@ -284,6 +288,11 @@ class RecordingWriter:
                 meta_up[k] = v
         if self.meta.get("address") is None:
             self.meta["address"] = meta_up["address"] = snap.address
+        if snap.connected and self.meta.get("reached") is False:
+            self.meta["reached"] = meta_up["reached"] = True
+        elif not snap.connected and self.meta.get("reached") is False and snap.disconnect_reason \
+                and snap.disconnect_reason != self.meta.get("last_error"):
+            self.meta["last_error"] = meta_up["last_error"] = snap.disconnect_reason
         with self._tx():
             if frows:
                 self.con.executemany(
@@ -413,11 +422,16 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     first failed poll after it was reached).  Exit code 0 when something was
     recorded, 2 when the scheduler was never reached.
 
+    ``call_timeout``: seconds per scheduler call; None: adaptive (``sources.live_timeout``).
+    A scheduler not reached at the first poll is said on stderr at once (the
+    loop keeps trying until ``give_up_after``); an address where an HTTP server
+    answers (a dashboard port) stops at once, exit 2.
+
     ``job_source`` (a ``JobSource``, e.g. ``SlurmSource``): also poll it every
     ``jobs_interval`` s, in a thread (squeue blocks; the scheduler polling is
     never delayed), and store each poll that changed something (``jobs`` table).
     """
-    from scalable_tui.sources.live import LiveSource
+    from scalable_tui.sources.live import NOT_DASK, LiveSource
 
     writer = RecordingWriter.create(path, mode=mode, address=address, interval=interval,
                                     keyframe_every=keyframe_every)
@@ -434,12 +448,13 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
                 pass
     src = LiveSource(address, security=security, poll_interval=interval,
-                     call_timeout=call_timeout if call_timeout is not None else max(3.0, min(10.0, interval)),
+                     call_timeout=call_timeout,
                      max_backoff=max(interval, min(30.0, give_up_after / 4 if give_up_after else interval)))
     reached = False
     last_reason = ""
     t0 = time.time()
     notes: list[str] = []
+    told_unreached: list[bool] = []
 
     async def on_snapshot(snap: LiveSnapshot) -> None:
         nonlocal reached, last_reason
@@ -455,6 +470,17 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             return
         last_reason = snap.disconnect_reason or snap.link
         since = snap.disconnected_since or time.time()
+        if not reached and (NOT_DASK in last_reason or "answers in plain text" in last_reason):
+            # a wrong address, not a scheduler that is down: waiting will not help
+            why.append(f"scheduler never reached: {address}: {last_reason.split(': ', 1)[-1]}")
+            stop.set()
+            return
+        if not reached and not told_unreached:
+            told_unreached.append(True)
+            more = (f"still trying; giving up after {give_up_after:g} s" if give_up_after
+                    else "giving up (--give-up-after 0)")
+            print(f"scalable-tui: no answer from the scheduler at {address} ({last_reason}); {more}",
+                  file=sys.stderr, flush=True)
         if time.time() - since >= give_up_after:
             what = "scheduler gone" if reached else "scheduler never reached"
             why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")

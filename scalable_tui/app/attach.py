@@ -82,6 +82,8 @@ def live_status(live: LiveSnapshot, now: float) -> tuple[str, str]:
         text = f"connected to {live.address}"
         if live.last_poll_ok:
             text += f" (polled {max(0.0, now - live.last_poll_ok):.0f}s ago)"
+        if live.link == "slow":  # one late reply: not an alarm yet (two in a row are)
+            text += "  ·  slow: the last poll got no reply in time; waiting longer"
         if live.mode != "plugin":
             text += "  ·  limited: monitoring plugin not installed (see Overview)"
         return text, "live"
@@ -152,7 +154,7 @@ class AttachApp(ReviewApp, inherit_bindings=False):
         source: Any = None,
         security: Any = None,
         poll_interval: float = 2.0,
-        call_timeout: float = 3.0,
+        call_timeout: float | None = None,
         no_ai: bool = False,
         ai_config: Any = None,
         title: str | None = None,

@@ -57,6 +57,7 @@ from scalable_tui.live_models import (
     split_exception_text,
 )
 from scalable_tui.sources import _live_plugin as plugin_module
+from scalable_tui.sources.live_timeout import CallTimeout
 from scalable_tui.sources._live_plugin import (
     HANDLER_DETACH,
     HANDLER_SUMMARY,
@@ -66,7 +67,8 @@ from scalable_tui.sources._live_plugin import (
     WORKER_FIELDS,
 )
 
-__all__ = ["LiveSource", "LiveAddressError", "RemoteError", "resolve_address", "describe_departure"]
+__all__ = ["LiveSource", "LiveAddressError", "NotDaskError", "RemoteError", "resolve_address", "check_address",
+           "describe_departure", "NOT_DASK"]
 
 #: What a user is told when no address can be found.
 ADDRESS_HELP = (
@@ -89,15 +91,59 @@ class RemoteError(Exception):
         self.traceback_text = traceback_text
 
 
+#: Said when an HTTP server answers where a scheduler was expected (a pasted dashboard address).
+NOT_DASK = "this is not a Dask scheduler (HTTP answered; the scheduler port is usually 8786)"
+_SCHEMES = ("tcp", "tls")
+_UNSUPPORTED = {"inproc": "in-process", "ucx": "UCX", "ucxx": "UCX", "ws": "websocket", "wss": "websocket"}
+
+
+class NotDaskError(ConnectionError):
+    """Something that is not a Dask scheduler answered at the address (an HTTP server)."""
+
+
+class NotTLSError(ConnectionError):
+    """A tls:// address whose server answers in plain text (a tcp:// scheduler)."""
+
+
+def check_address(address: str) -> str:
+    """``address`` when it is ``tcp://host:port`` or ``tls://host:port``; else ``LiveAddressError``.
+
+    Without this an unknown scheme or a pasted dashboard URL opened the app and
+    retried forever.
+    """
+    scheme, _, rest = address.partition("://")
+    scheme = scheme.lower()
+    if scheme in ("http", "https"):
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        host = host if host.startswith("[") else host.split(":", 1)[0]
+        host = host.split("]:", 1)[0] + "]" if host.startswith("[") and "]:" in host else host
+        guess = f" (perhaps tcp://{host}:8786)" if host else ""
+        raise LiveAddressError(
+            f"{address} is a web address (the dashboard?), not a scheduler address; "
+            f"use tcp://HOST:PORT, the scheduler port is usually 8786{guess}")
+    if scheme in _UNSUPPORTED:
+        raise LiveAddressError(f"{scheme}:// ({_UNSUPPORTED[scheme]}) addresses are not supported; "
+                               "use tcp://HOST:PORT or tls://HOST:PORT")
+    if scheme not in _SCHEMES:
+        raise LiveAddressError(f"unknown address scheme {scheme + '://'!r} in {address!r}; "
+                               "use tcp://HOST:PORT or tls://HOST:PORT (or HOST:PORT for tcp)")
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+        raise LiveAddressError(f"not a scheduler address: {address!r}; use {scheme}://HOST:PORT, "
+                               "e.g. tcp://127.0.0.1:8786")
+    return address
+
+
 def resolve_address(address: str | None = None, scheduler_file: str | os.PathLike[str] | None = None) -> str:
     """The scheduler address, the Dask way: ADDRESS, then ``--scheduler-file``, then
     ``$DASK_SCHEDULER_ADDRESS``, then dask config ``scheduler-address``.
 
-    Raises ``LiveAddressError`` with a one-line message saying how to pass one.
+    Raises ``LiveAddressError`` with a one-line message saying how to pass one
+    (also for an unsupported scheme or a web address: see ``check_address``).
     """
     if address:
         address = address.strip()
-        return address if "://" in address else f"tcp://{address}"
+        return check_address(address if "://" in address else f"tcp://{address}")
     if scheduler_file:
         p = Path(scheduler_file)
         try:
@@ -109,7 +155,7 @@ def resolve_address(address: str | None = None, scheduler_file: str | os.PathLik
         addr = data.get("address") if isinstance(data, dict) else None
         if not isinstance(addr, str) or not addr:
             raise LiveAddressError(f"scheduler file {p} has no 'address'")
-        return addr
+        return check_address(addr)
     env = os.environ.get("DASK_SCHEDULER_ADDRESS")
     if env:
         return resolve_address(env)
@@ -169,6 +215,11 @@ def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
     text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
     if isinstance(exc, RemoteError):
         return "error", f"scheduler error in {exc.op}: {exc.text[:300]}"
+    if any(isinstance(e, NotDaskError) for e in chain):
+        return "error", NOT_DASK
+    for e in chain:
+        if isinstance(e, NotTLSError):
+            return "error", f"TLS: {e}"[:300]
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
         return "down", "connection refused (is the scheduler running?)"
     if any(isinstance(e, ssl.SSLError) for e in chain) or "TLS expects" in text or "ssl" in text.lower():
@@ -256,7 +307,10 @@ class LiveSource:
     security: a ``distributed.security.Security``; default: built from dask config
         (``distributed.comm.tls.*``), as ``Client`` does.
     poll_interval: seconds between polls in ``run``/iteration.
-    call_timeout: every scheduler call (connect included) is bounded by this.
+    call_timeout: every scheduler call (connect included) is bounded by this many seconds;
+        None: adaptive (``live_timeout.CallTimeout``: learned from recent round trips, at least 3 s).
+        Either way one late reply only makes the link "slow"; two in a row (or a connection
+        error) make it disconnected.
     max_backoff: longest wait between reconnect attempts.
     use_plugin: False forces the limited (msgpack-only) mode.
     payload: ``"cloudpickle"`` (default; falls back to ``"source"`` when refused) or ``"source"``.
@@ -270,7 +324,7 @@ class LiveSource:
         *,
         security: Security | None = None,
         poll_interval: float = 2.0,
-        call_timeout: float = 3.0,
+        call_timeout: float | None = 3.0,
         max_backoff: float = 30.0,
         use_plugin: bool = True,
         payload: str = "cloudpickle",
@@ -283,7 +337,8 @@ class LiveSource:
         self.address = resolve_address(address)
         self.security = security
         self.poll_interval = float(poll_interval)
-        self.call_timeout = float(call_timeout)
+        self._timeout = CallTimeout(None if call_timeout is None else float(call_timeout))
+        self._first_miss_at: float | None = None
         self.max_backoff = float(max_backoff)
         self.use_plugin = use_plugin
         self.payload = payload
@@ -332,6 +387,15 @@ class LiveSource:
             self._set_limited("disabled by the caller (use_plugin=False)")
 
     # -- public API --------------------------------------------------------
+    @property
+    def call_timeout(self) -> float:
+        """Seconds the next scheduler call may take (fixed, or learned: see ``live_timeout``)."""
+        return self._timeout.current
+
+    @property
+    def timeout_policy(self) -> CallTimeout:
+        return self._timeout
+
     @property
     def snapshot(self) -> LiveSnapshot:
         """The latest state (a copy)."""
@@ -477,42 +541,85 @@ class LiveSource:
             self._comm = None
             try:
                 comm = await asyncio.wait_for(
-                    connect(self.address, timeout=t, deserialize=False, **(self._conn_args or {})), t + 0.5
+                    connect(self.address, timeout=t, deserialize=False, **(self._conn_args or {})), t
                 )
-            except (OSError, TimeoutError) as e:
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
                 # connect() retries until its deadline, so a refused port can end as a
-                # timeout: probe the port once to tell "down" from "not answering".
-                if not any(isinstance(x, ConnectionRefusedError) for x in _chain(e)) and await self._port_refuses():
+                # timeout, and an HTTP server (a pasted dashboard port) only as a timeout:
+                # probe the port once to tell "down" and "not Dask" from "not answering".
+                chain = _chain(e)
+                # The TLS handshake was answered in plain text (an HTTP reply, or a tcp://
+                # scheduler's handshake that arrived first: tornado's "not idle").
+                plain = self.address.startswith("tls://") and any(
+                    "WRONG_VERSION_NUMBER" in str(x) or "IOStream is not idle" in str(x) for x in chain)
+                if not plain and any(isinstance(x, (ConnectionRefusedError, ssl.SSLError)) for x in chain):
+                    raise
+                probe = await self._probe_port(plain)
+                if probe == "plain":
+                    raise NotTLSError(f"the server at {self.address} answers in plain text, not TLS "
+                                      f"(a tcp:// scheduler? try tcp://{self.address.split('://', 1)[1]})") from e
+                if probe == "refused":
                     raise ConnectionRefusedError(f"connection refused by {self.address}") from e
+                if probe == "http":
+                    raise NotDaskError(f"{self.address}: {NOT_DASK}") from e
                 raise
             comm.name = "scalable-tui monitor"
             self._comm = comm
         msg = {"op": op, "reply": True, **kw}
+        t0 = time.perf_counter()
         try:
             resp = await asyncio.wait_for(self._roundtrip(comm, msg), t)
         except BaseException:
             comm.abort()  # its reply may still come: never reuse it
             self._comm = None
             raise
+        self._timeout.observe(time.perf_counter() - t0)
         if isinstance(resp, dict) and resp.get("status") == "uncaught-error":
             raise RemoteError(op, resp.get("exception_text"), resp.get("traceback_text"))
         return resp
 
-    async def _port_refuses(self) -> bool:
+    async def _probe_port(self, plain: bool = False) -> str | None:
+        """``refused``, ``http`` (an HTTP server answers), ``plain`` (``plain``: a TLS handshake
+        was answered in plain text, and non-HTTP bytes come first: a tcp:// scheduler) or None
+        (cannot tell) for the address's port.
+
+        A Dask scheduler speaks first (its comm handshake) as soon as a connection
+        is accepted, so nothing is written to one that answers.  Only a silent
+        port gets a ``HEAD / HTTP/1.0`` line: an HTTP server replies ``HTTP/…``;
+        a stopped scheduler sees, once it runs again, a connection closed before
+        its handshake (an info line in its log).  Never on tls:// (plain text
+        to a TLS listener is logged as a failed TLS handshake).
+        """
         try:
             from distributed.comm.addressing import get_address_host_port
 
             host, port = get_address_host_port(self.address)
         except Exception:
-            return False
+            return None
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
         except ConnectionRefusedError:
-            return True
+            return "refused"
         except (OSError, TimeoutError):
-            return False
-        writer.close()
-        return False
+            return None
+        try:
+            if self.address.startswith("tls://") and not plain:
+                return None
+            try:
+                first = await asyncio.wait_for(reader.readexactly(5), 0.2)
+            except TimeoutError:
+                writer.write(b"HEAD / HTTP/1.0\r\n\r\n")
+                await asyncio.wait_for(writer.drain(), 0.2)
+                first = await asyncio.wait_for(reader.readexactly(5), 0.3)
+            if first == b"HTTP/":
+                return "http"
+            return "plain" if plain else None
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            return None
+        finally:
+            writer.close()
 
     @staticmethod
     async def _roundtrip(comm: Any, msg: dict[str, Any]) -> Any:
@@ -526,17 +633,29 @@ class LiveSource:
         kind, reason = classify_error(exc, self.call_timeout)
         now = time.time()
         self._consecutive_failures += 1
+        self._need_handshake = True
         if kind == "timeout":
+            waited = f"{self._timeout.current:g} s"  # the wait that was missed (before it grows)
+            reason = f"no reply within {waited}"
+            alarm = self._timeout.miss()
             self._consecutive_timeouts += 1
+            if self._first_miss_at is None:
+                self._first_miss_at = now
+            if s.connected and not alarm:
+                # One late reply from a scheduler that answered before: slow, not gone
+                # (a busy scheduler); the next poll, at the usual time, waits longer.
+                s.link = "slow"
+                s.polls_failed += 1
+                return
             link = "slow" if self._consecutive_timeouts == 1 else "unresponsive"
             if link == "unresponsive":
-                reason = f"{self._consecutive_timeouts} calls without reply ({reason} each)"
+                reason = f"{self._consecutive_timeouts} calls without reply (the last one waited {waited})"
         else:
             self._consecutive_timeouts = 0
+            self._timeout.reset()
             link = kind
-        self._need_handshake = True
         if s.connected or s.disconnected_since is None:
-            s.disconnected_since = now
+            s.disconnected_since = self._first_miss_at if kind == "timeout" and self._first_miss_at else now
             what = "lost the scheduler" if s.last_poll_ok else "cannot reach the scheduler"
             self._event(now, "disconnected", None, f"{what} at {self.address}: {link}: {reason}")
         s.connected = False
@@ -564,6 +683,8 @@ class LiveSource:
         self._polls_ok += 1
         self._consecutive_failures = 0
         self._consecutive_timeouts = 0
+        self._first_miss_at = None
+        self._timeout.reset()  # a whole poll answered: misses start over
 
     # -- handshake ---------------------------------------------------------
     async def _poll_once(self) -> None:

@@ -27,7 +27,10 @@ Payloads (``data`` columns) are ``zlib``-compressed ``orjson`` documents.
   ``created`` (epoch seconds), ``created_iso``, ``writer`` ("scalable-tui 0.1.0"),
   ``address`` (as given), ``scheduler_address``, ``scheduler_ids`` (every
   scheduler id seen, in order), ``client_versions``, ``scheduler_versions``,
-  ``interval`` (seconds), ``keyframe_every`` (frames), ``sessions`` (one
+  ``reached`` (false until a frame from a connected scheduler was written;
+  absent in older files: see ``Recording.never_connected``), ``last_error``
+  (while never reached: the last connection error, e.g. "down: connection
+  refused ..."), ``interval`` (seconds), ``keyframe_every`` (frames), ``sessions`` (one
   ``{"started", "ended", "end_reason"}`` per recorder run: ``--append`` adds
   one), ``ended`` / ``end_reason`` (set by a clean stop: the scheduler went
   away, or a signal; absent when the recorder was killed or still runs).
@@ -599,6 +602,8 @@ class Recording:
         #: Per recorder session: the earlier sessions' workers, as departed (see _earlier_workers).
         self._carry: dict[int, dict[str, WorkerInfo]] = {}
         self.refresh()
+        if self.never_connected:
+            self.notices.append(self.never_connected_text())
 
     # -- opening ---------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -800,6 +805,19 @@ class Recording:
 
     def __len__(self) -> int:
         return len(self._frames)
+
+    @property
+    def never_connected(self) -> bool:
+        """True when the recorder never reached a scheduler: the file holds no cluster data, only
+        failed attempts (recordings older than the ``reached`` key count as connected)."""
+        return self.meta.get("reached") is False
+
+    def never_connected_text(self) -> str:
+        """One line for users: never connected, to what, and the last error."""
+        last = self.meta.get("last_error")
+        still = "" if self.ended else " (so far: the recorder may still be trying)"
+        return (f"never connected: the recorder never reached the scheduler at {self.meta.get('address')}"
+                + (f" (last error: {last})" if last else "") + still)
 
     @property
     def ended(self) -> bool:
@@ -1043,6 +1061,7 @@ class Recording:
             "recording_end": self.end,
             "frames": len(self._frames),
             "end_reason": self.meta.get("end_reason"),
+            "never_connected": self.never_connected,
         })
         state.run_dir = str(self.path)
         if state.summary is not None:
