@@ -233,6 +233,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from scalable_tui.runs import RunNotFound, resolve_run
 
     recording = None
+    recorded_jobs = None
     if args.run_dir and Path(args.run_dir).is_file():
         # A recording (scalable-tui record): diagnose its whole history.
         from scalable_tui.sources.recording import Recording, RecordingError
@@ -240,6 +241,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         try:
             with Recording(args.run_dir) as rec:
                 recording = rec.whole_run_state()
+                recorded_jobs = rec.jobs_at(float("inf")) if rec.has_jobs else None  # this cluster's only
                 for n in rec.notices:
                     _err(f"note: {n}")
         except RecordingError as exc:
@@ -268,7 +270,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.slurm != "off":
         from scalable_tui.hpc_join import merge_findings, slurm_join
 
-        joined = slurm_join(state, args.slurm, log_dir=args.slurm_log_dir)
+        joined = slurm_join(state, args.slurm, log_dir=args.slurm_log_dir, recorded_jobs=recorded_jobs)
         diag = merge_findings(diag, joined.findings, joined.note)
     for n in diag.notices:
         _err(f"note: {n}")

@@ -60,7 +60,7 @@ def slurm_join(
     out = SlurmJoin()
     if mode == "off":
         return out
-    departures = [e for e in state.worker_events if e.state in ("worker_removed", "worker_lost", "remove-worker")]
+    departures = [e for e in state.worker_events if e.state in ("worker_removed", "worker_lost", "remove-worker", "worker-removed")]
     if recorded_jobs is not None and getattr(recorded_jobs, "jobs", None) is not None:
         from assistant.hpc import hpc_findings
 

@@ -369,7 +369,7 @@ class RecordResult:
         size = f"{self.size / 2**20:.1f} MiB" if self.size >= 2**20 else f"{self.size / 1024:.0f} KiB"
         return (f"recorded {self.frames} snapshot(s) over {span} to {self.path} ({size}): "
                 f"{self.failures} failure(s), {self.deaths} worker death(s), {self.events} event(s), "
-                f"{self.workers} worker(s) seen{f', {self.jobs} Slurm jobs snapshot(s)' if self.jobs else ''}; "
+                f"{self.workers} worker(s) seen{f', {self.jobs} Slurm jobs snapshot(s) (only jobs of this cluster)' if self.jobs else ''}; "
                 f"{self.reason}")
 
 

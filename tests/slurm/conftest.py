@@ -29,7 +29,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "slurm"
 DATA = Path(__file__).resolve().parent / "data"
-SLURM_TMP = os.environ.get("SLURM_TMP", "/tmp/scalable-tui-slurm")
+SLURM_TMP = os.environ.get("SLURM_TMP", "/tmp/scalable-tui-slurmd")
+#: One test session at a time on this machine's Slurm.  The same lock file as earlier versions of this
+#: tooling (whose SLURM_TMP was /tmp/scalable-tui-slurm), so old and new sessions also take turns.
+LOCK = "/tmp/scalable-tui-slurm.tests.lock"
 
 
 @dataclass
@@ -48,7 +51,7 @@ def slurm() -> SlurmEnv:
     # One test session at a time on this Slurm: the tests count the node's 2 CPUs, and a session
     # stops the Slurm it started.  Others wait for the lock (a full tests/slurm run takes ~3 min).
     Path(SLURM_TMP).parent.mkdir(parents=True, exist_ok=True)
-    lock = open(f"{SLURM_TMP}.tests.lock", "w")
+    lock = open(LOCK, "w")
     deadline = time.monotonic() + float(os.environ.get("SCALABLE_TUI_SLURM_LOCK_WAIT", "900"))
     while True:
         try:

@@ -6,10 +6,8 @@
 alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 
 # ours PID: its command line or environment mentions our directory
-ours() {
-  local p=$1
-  { tr '\0' '\n' < "/proc/$p/cmdline"; tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null | grep -qF -- "$S/"
-}
+# (no pipe: under `set -o pipefail` an early `grep -q` exit would make the pipeline fail)
+ours() { grep -qaF -- "$S/" "/proc/$1/cmdline" "/proc/$1/environ" 2>/dev/null; }
 
 # owned_alive PIDFILE: the pid file exists, names a live process, and that process is ours
 owned_alive() {

@@ -4,15 +4,16 @@
 #   tools/slurm/start.sh            munge + slurmctld + slurmd (no accounting: sacct says "disabled")
 #   WITH_DBD=1 tools/slurm/start.sh also a private MariaDB + slurmdbd, so sacct works
 #
-# Everything it starts is its own and lives under $SLURM_TMP (default /tmp/scalable-tui-slurm):
+# Everything it starts is its own and lives under $SLURM_TMP (default /tmp/scalable-tui-slurmd):
 # config ($S/etc/slurm.conf: clients need SLURM_CONF=$S/etc/slurm.conf), state, logs, pid files,
 # its own munged (own key and socket), its own MariaDB data directory, and ports of its own
 # (SLURM_PORT_BASE, default 16817: slurmctld, +1 slurmd, +2 slurmdbd, +3 MariaDB).  Nothing in
 # /etc/slurm, /etc/munge or the system MariaDB is written or touched.
 #
-# Safety: a slurmctld/slurmd/slurmdbd that this tool did not start (a site's Slurm, another test
-# setup) is never stopped, reconfigured or used: the script refuses (exit 3) with the reason,
-# because two slurmd on one node would share the cgroup hierarchy and job ids.
+# Safety: a Slurm, munged or MariaDB that this tool did not start (a site's Slurm, another test
+# setup) is never stopped, reconfigured or used.  When a slurmctld or slurmd of someone else runs
+# here, the script refuses (exit 3) with the reason: two slurmd on one node would share the cgroup
+# hierarchy.  Someone else's munged, MariaDB or slurmdbd is left alone (ours use other sockets/ports).
 #
 # Installs Debian's packages when they are missing (apt-get update first).  Idempotent: when the
 # daemons of a previous start are alive (checked by pid file AND by their command line naming
@@ -21,7 +22,7 @@
 # 3 a Slurm not started by this tool runs here; 1 start failed.
 # Stop with tools/slurm/stop.sh (only what this script started, by pid file and ownership check).
 set -euo pipefail
-S=${SLURM_TMP:-/tmp/scalable-tui-slurm}
+S=${SLURM_TMP:-/tmp/scalable-tui-slurmd}
 WITH_DBD=${WITH_DBD:-0}
 BASE=${SLURM_PORT_BASE:-16817}
 export SLURM_CONF="$S/etc/slurm.conf"
@@ -36,7 +37,7 @@ node_ready() { timeout 5 sinfo -h -o %T 2>/dev/null | grep -Eqx 'idle|mixed|allo
 [ "$(id -u)" = 0 ] || cant "needs root (installs packages and runs slurmd as root)"
 
 # A Slurm that is not ours?  Refuse before touching anything.
-foreign=$(foreign_daemons slurmctld slurmd slurmdbd)
+foreign=$(foreign_daemons slurmctld slurmd)
 if [ -n "$foreign" ]; then
   echo "slurm-start: a Slurm not started by this tool is running here ($foreign)." >&2
   echo "slurm-start: refusing to start a second one or to stop/reconfigure it; stop it yourself or run the tests elsewhere." >&2
@@ -64,7 +65,7 @@ if [ -n "$missing" ]; then
     || { tail -n 5 "${TMPDIR:-/tmp}/slurm-apt.log" >&2; cant "apt-get install$missing failed"; }
   echo "slurm-start: installed$missing in $(( $(date +%s) - t0 )) s"
   # the packages' own daemons may have been started by their postinst: not ours, and in the way
-  foreign=$(foreign_daemons slurmctld slurmd slurmdbd)
+  foreign=$(foreign_daemons slurmctld slurmd)
   [ -z "$foreign" ] || { echo "slurm-start: the packages started a Slurm of their own ($foreign); refusing" >&2; exit 3; }
 fi
 

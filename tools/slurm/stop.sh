@@ -6,7 +6,7 @@
 # Jobs still queued in OUR controller are cancelled one by one, by job id, through our own
 # SLURM_CONF (never `scancel --user`, which would reach any Slurm the user can talk to).
 # A daemon left as a zombie (state Z, no init reaping it) counts as stopped.
-S=${SLURM_TMP:-/tmp/scalable-tui-slurm}
+S=${SLURM_TMP:-/tmp/scalable-tui-slurmd}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/common.sh"
 export SLURM_CONF="$S/etc/slurm.conf"
