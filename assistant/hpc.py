@@ -277,6 +277,15 @@ def lifetime_advice(walltime_s: float) -> tuple[str, str]:
     return _dask_time(walltime_s * 0.75), _dask_time(max(1.0, walltime_s * 0.05))
 
 
+def _margin(walltime_s: float) -> str:
+    """How far below the walltime ``lifetime_advice`` retires workers, in words that fit its size."""
+    if walltime_s >= 1200:
+        return "about 5 minutes"
+    life = walltime_s * 0.75
+    gap = walltime_s - life
+    return f"about {round(gap)} s" if gap < 90 else f"about {round(gap / 60)} minutes"
+
+
 def _longer(walltime_s: float) -> str:
     return format_duration(math.ceil(walltime_s * 1.5 / 60) * 60)
 
@@ -300,7 +309,7 @@ def _suggest(kind: str, facts: list[JobFact], reason: str | None = None) -> str:
                 f"Slurm killed job(s) {ids} at their walltime ({format_duration(w)}), so their workers vanished "
                 f"with whatever they were running, and dask-jobqueue does not resubmit them. Request a longer "
                 f"walltime (`walltime='{_longer(w)}'`), or let workers retire before the limit: "
-                f"`worker_extra_args=['--lifetime', '{life}', '--lifetime-stagger', '{stagger}']` (a few minutes "
+                f"`worker_extra_args=['--lifetime', '{life}', '--lifetime-stagger', '{stagger}']` ({_margin(w)} "
                 f"below the walltime) together with adaptive scaling (`cluster.adapt(minimum=…, maximum=…)`) so new "
                 f"jobs replace the retired ones and their tasks move instead of failing."
             )

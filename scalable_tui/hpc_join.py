@@ -104,4 +104,8 @@ def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = Non
     summary = diag.summary
     if extra:
         summary += f" Slurm: {len(extra)} job finding{'s' if len(extra) != 1 else ''}."
-    return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary})
+    # jobs Slurm killed or failed are failures too: "⚠ 0 failures detected in 2 groups" was the result
+    # of counting only the run's own failure records (pending jobs are not failures)
+    failed_jobs = sum(f.count for f in extra if not f.id.startswith("slurm:pending"))
+    return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary,
+                                   "failures_total": diag.failures_total + failed_jobs})

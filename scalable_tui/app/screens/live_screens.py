@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Static
 
 from scalable_tui.app.fmt import fmt_duration, hl, line, safe
 from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
+from scalable_tui.app.screens.slurm_cells import slurm_cause, worker_job, worker_job_cell
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, mib, prefix_bar, prefix_counts
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
@@ -447,6 +448,7 @@ class LiveWorkersScreen(LiveListScreen):
         ("seen", lambda w: -(w.last_seen or 0)),
         ("up", lambda w: -(w.first_seen or 0)),
         ("rst", lambda w: w.restarts),
+        ("job", lambda w: 0),  # Slurm job (live_jobs.worker_job): shown, not sortable
         ("left / why", lambda w: w.left_at or 0),
     )
 
@@ -468,6 +470,7 @@ class LiveWorkersScreen(LiveListScreen):
 
     def cells(self, w: WorkerInfo, pattern: re.Pattern[str] | None) -> list[Text]:
         now = view_time(self.app)
+        job = worker_job(self.app, w.name, w.alive, w.left_at)
         if w.alive:
             why = Text()
             if w.memory_kills:
@@ -475,6 +478,8 @@ class LiveWorkersScreen(LiveListScreen):
             mem = memory_bar(w, 10)
         else:
             why = Text(f"{clock(w.left_at)} ", style="bold")
+            if job is not None and job.is_final:  # what Slurm says beats "the connection was lost"
+                why.append(slurm_cause(job) + " · ", style="bold red" if job.is_failed else "")
             why.append_text(hl(line(w.left_reason, 90), pattern))
             mem = Text("-")
         return [
@@ -491,6 +496,7 @@ class LiveWorkersScreen(LiveListScreen):
             Text(ago(now - w.last_seen) if w.last_seen and w.alive else "-"),
             Text(ago(now - w.first_seen) if w.first_seen else "-"),
             Text(str(w.restarts) if w.restarts else "", style="bold red" if w.restarts else ""),
+            worker_job_cell(job),
             why,
         ]
 
@@ -511,6 +517,12 @@ class LiveWorkersScreen(LiveListScreen):
             t.append(f"  ·  restarted {w.restarts}×", style="bold red")
         if w.memory_kills:
             t.append(f"  ·  {w.memory_kills} memory kill(s)", style="red")
+        job = worker_job(self.app, w.name, w.alive, w.left_at)
+        if job is not None:
+            t.append(f"\nSlurm job {job.job_id}: {job.state}", style="bold")
+            if job.reason and job.reason not in ("None", job.state):
+                t.append(f", reason {safe(job.reason)}")
+            t.append(f" · {slurm_cause(job)}", style="bold red" if job.is_failed else "")
         if not w.alive:
             t.append(f"\nleft at {clock(w.left_at)}: ", style="bold")
             t.append(safe(w.left_reason or "no reason recorded"))
