@@ -54,7 +54,6 @@ from scalable_tui.sources._slurm_parse import (
     parse_scontrol_job,
     parse_squeue,
     parse_squeue_json,
-    worker_names_from_script,
 )
 
 __all__ = [

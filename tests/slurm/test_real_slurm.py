@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from assistant.hpc import hpc_findings
-from scalable_tui.jobs_models import WorkerDeparture, WorkerSeen
+from scalable_tui.jobs_models import WorkerSeen
 from scalable_tui.sources.slurm import SlurmSource
 
 from .conftest import cancel_jobs, job_ids_named, wait_until
@@ -134,40 +134,7 @@ def test_pending_job_and_its_reason(slurm, tmp_path) -> None:
         assert "memory=" in f.suggestion
 
 
-def test_walltime_kill_becomes_a_walltime_finding(slurm, tmp_path) -> None:
-    with jobqueue_cluster(tmp_path, walltime="00:01:00") as (cluster, client, job_name, logs):
-        cluster.scale(1)
-        client.wait_for_workers(1, timeout=90)
-        (w,) = workers_seen(client)
-        (job_id,) = [j.job_id for j in cluster.workers.values()]
-        src = SlurmSource(name=job_name, log_dir=logs)
-        first = src.poll()
-        assert first.jobs[0].walltime_warning() and first.jobs[0].time_limit_s == 60
-
-        # Slurm enforces the limit up to ~30 s late: poll, do not sleep a fixed time
-        snap = poll_until(src, lambda s: bool(s.jobs) and s.jobs[0].is_final, 150, 3)
-        assert snap is not None, "job not killed within 150 s"
-        job = snap.jobs[0]
-        assert job.state == "TIMEOUT" and job.reason == "TimeLimit" and job.job_id == job_id
-
-        # the scheduler saw the worker leave, unexpectedly
-        ev = wait_until(lambda: [e for _, e in client.get_events(w.address) if e.get("action") == "remove-worker"],
-                        30, 0.5)
-        assert ev, client.get_events(w.address)
-        dep = WorkerDeparture(w.name, ts=time.time(), expected=ev[0].get("expected"), address=w.address)
-        assert dep.expected is False
-
-        findings = hpc_findings(snap, [dep], logs)
-        (f,) = [f for f in findings if f.category == "walltime"]
-        assert job_id in f.title and f.workers == [w.name]
-        assert "--lifetime" in f.suggestion and "--lifetime-stagger" in f.suggestion
-        texts = "\n".join(e.text for e in f.evidence)
-        assert f"job {job_id} (worker {w.name}): TIMEOUT" in texts
-        assert f"JOB {job_id} ON localhost CANCELLED AT" in texts and "DUE TO TIME LIMIT" in texts
-        assert f"worker {w.name} left (expected=False" in texts
-        if slurm.accounting:
-            done = poll_until(src, lambda s: s.jobs[0].source == "sacct", 20)
-            assert done is not None and done.accounting is True and done.jobs[0].state == "TIMEOUT"
+# The walltime kill on a real Slurm: test_real_slurm_clusters.py (cluster A), with attribution.
 
 
 def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:

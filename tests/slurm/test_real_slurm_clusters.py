@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -205,6 +204,16 @@ def test_three_clusters_and_a_plain_oom_job_each_see_only_their_own_failures(slu
                 (f,) = found
                 assert f.category == cat and f.resources["job_ids"] == ", ".join(sorted(ids)), (k, f.title)
                 assert f.workers == ["SLURMCluster-0"]
+            if k == "A":  # the walltime story: Slurm's state, its log line, and what to change
+                ev = "\n".join(e.text for e in f.evidence)
+                assert f"job {a_job} (worker SLURMCluster-0): TIMEOUT" in ev, ev
+                assert f"JOB {a_job} ON localhost CANCELLED AT" in ev and "DUE TO TIME LIMIT" in ev, ev
+                assert "--lifetime" in f.suggestion and "--lifetime-stagger" in f.suggestion
+                assert snap.job(a_job).time_limit_s == 60
+                if slurm.accounting:  # the final facts come from sacct once accounting has them
+                    src = SlurmSource(cluster=addr["A"])
+                    done = poll_until(src, lambda s: (j := s.job(a_job)) is not None and j.source == "sacct", 30)
+                    assert done is not None and done.accounting is True and done.job(a_job).state == "TIMEOUT"
             # record: only this cluster's jobs were stored
             stored = recorded_jobs(rec[k])
             assert stored is not None and {j.job_id for j in stored.jobs} == mine[k], (k, stored.jobs)

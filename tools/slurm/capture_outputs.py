@@ -5,7 +5,7 @@ Needs the single-node Slurm of tools/slurm/start.sh with accounting
 (one job has to hit its one-minute walltime).  Run:
 
     WITH_DBD=1 tools/slurm/start.sh
-    python tools/slurm/capture_outputs.py [OUT_DIR]
+    SLURM_CONF=/tmp/scalable-tui-slurmd/etc/slurm.conf python tools/slurm/capture_outputs.py [OUT_DIR]
 
 It submits plain sbatch jobs that complete, time out, run out of memory,
 fail, get cancelled and wait, plus dask-jobqueue SLURMCluster jobs (one

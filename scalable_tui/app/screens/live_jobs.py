@@ -23,7 +23,7 @@ from scalable_tui.app.screens.live_screens import LiveListScreen, ago
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerJobMap
 from scalable_tui.sources._slurm_parse import format_duration
-from scalable_tui.app.screens.slurm_cells import STATE_STYLE, slurm_cause, worker_job, worker_job_cell  # noqa: F401
+from scalable_tui.app.screens.slurm_cells import STATE_STYLE
 
 if TYPE_CHECKING:
     from scalable_tui.app.attach import AttachApp
