@@ -24,7 +24,7 @@ from scalable_tui.sources.slurm_attribution import (
     scheduler_from_script,
 )
 
-from .test_parsers import read
+from .test_parsers import DATA, read
 from .test_source import FakeSlurm
 
 A, B, C = "tcp://127.0.0.1:40001", "tcp://127.0.0.1:40002", "tcp://127.0.0.1:40003"
@@ -207,3 +207,37 @@ def test_past_run_joins_only_its_own_jobs_inside_its_own_window(tmp_path: Path) 
     state2 = load_run(_run(other, None, ["SLURMCluster-0"]))
     titles = sorted(f.title for f in slurm_join(state2, "auto", source=SlurmSource(user="root", runner=fake2)).findings)
     assert not any("16" in t or "60" in t for t in titles), titles  # plain sbatch, and after the run
+
+
+def test_recorded_three_cluster_queue_is_split_by_batch_script() -> None:
+    """Real output (data/three_clusters, captured by test_real_slurm_clusters.py): three clusters whose jobs
+    are all ``dask-worker`` running ``SLURMCluster-0``, and a plain sbatch job that ran out of memory."""
+    data = DATA / "three_clusters"
+    meta = json.loads((data / "clusters.json").read_text())
+    plain = meta["plain_oom_job"]
+
+    def fake() -> FakeSlurm:
+        f = FakeSlurm()
+        f.squeue = [(data / "squeue.txt").read_text()]
+        f.sacct = CmdFail()
+        f.scripts = {p.stem.rsplit("_", 1)[1]: p.read_text() for p in data.glob("batch_script_*.txt")}
+        return f
+
+    every = set()
+    for key, addr in meta["schedulers"].items():
+        snap = SlurmSource(user="root", runner=fake(), cluster=addr).poll()
+        own = set(meta["jobs"][key])
+        every |= own
+        assert {j.job_id for j in snap.jobs} == own, key
+        assert plain in {j.job_id for j in snap.other_jobs}
+        assert all(j.worker_names == ["SLURMCluster-0"] for j in snap.jobs)
+        titles = " / ".join(f.title for f in hpc_findings(snap))
+        if key == "A":
+            (f,) = hpc_findings(snap)
+            assert f.category == "walltime" and f.title.endswith(f"job {meta['jobs']['A'][0]}")
+        for other in every - own | {plain}:
+            assert f"job {other}" not in titles and f"jobs {other}" not in titles, (key, titles)
+    # the plain job's OUT_OF_MEMORY is in the queue, but nothing listening at :1 owns it
+    snap = SlurmSource(user="root", runner=fake(), cluster="tcp://127.0.0.1:1").poll()
+    assert snap.jobs == [] and hpc_findings(snap) == []
+    assert next(j for j in snap.other_jobs if j.job_id == plain).state == "OUT_OF_MEMORY"

@@ -184,6 +184,8 @@ def test_three_clusters_and_a_plain_oom_job_each_see_only_their_own_failures(slu
                               j.job(b_job).is_final, 30, 1)
             recorders.stop()
             stopped = True
+            if os.environ.get("SCALABLE_TUI_SLURM_CAPTURE"):  # refresh tests/slurm/data/three_clusters
+                capture(Path(os.environ["SCALABLE_TUI_SLURM_CAPTURE"]), addr, mine, plain_id)
         finally:
             if not stopped:
                 with contextlib.suppress(Exception):
@@ -247,6 +249,29 @@ def test_three_clusters_and_a_plain_oom_job_each_see_only_their_own_failures(slu
         from assistant.hpc import hpc_findings
 
         assert snap.jobs == [] and len(snap.other_jobs) >= 4 and hpc_findings(snap, [], logs) == []
+
+
+def capture(out: Path, addr: dict[str, str], mine: dict[str, set[str]], plain_id: str) -> None:
+    """What squeue and scontrol said at the end, for the unit tests of the attribution (test_attribution.py)."""
+    from scalable_tui.sources._slurm_parse import SACCT_FORMAT, SQUEUE_FORMAT
+
+    out.mkdir(parents=True, exist_ok=True)
+    listing = subprocess.run(["squeue", "-h", "-t", "all", "-u", "root", "--noconvert", "-o", SQUEUE_FORMAT],
+                             capture_output=True, text=True, timeout=30).stdout
+    (out / "squeue.txt").write_text(listing)
+    ids = [ln.split("|", 1)[0] for ln in listing.splitlines() if ln.strip()]
+    acct = subprocess.run(["sacct", "-n", "-P", "-j", ",".join(ids), "-o", SACCT_FORMAT], capture_output=True,
+                          text=True, timeout=30)
+    if acct.returncode == 0:
+        (out / "sacct.txt").write_text(acct.stdout)
+    for jid in ids:
+        script = subprocess.run(["scontrol", "write", "batch_script", jid, "-"], capture_output=True, text=True,
+                                timeout=30)
+        if script.returncode == 0:
+            (out / f"batch_script_{jid}.txt").write_text(script.stdout)
+    (out / "clusters.json").write_text(json.dumps(
+        {"schedulers": addr, "jobs": {k: sorted(v) for k, v in mine.items()}, "plain_oom_job": plain_id},
+        indent=1) + "\n")
 
 
 class _NoLog:
