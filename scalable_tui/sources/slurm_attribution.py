@@ -105,13 +105,8 @@ def _host_keys(host: str) -> frozenset[str]:
     out = {h}
     if not re.fullmatch(r"[\d.]+|[0-9a-f:]+", h):
         out.add(h.split(".", 1)[0])
-    try:
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(1.0)
-        try:
-            out.add(socket.gethostbyname(h))
-        finally:
-            socket.setdefaulttimeout(old)
+    try:  # (no setdefaulttimeout: it is process-wide and does not bound the resolver anyway)
+        out.add(socket.gethostbyname(h))
     except (OSError, UnicodeError):
         pass
     if out & {"127.0.0.1", "localhost", "::1"}:
