@@ -57,3 +57,11 @@ def test_record_says_when_slurm_is_skipped(tmp_path: Path) -> None:
                           str(tmp_path / "r.rec"), "--give-up-after", "0", "--slurm", "off"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert "note: Slurm jobs not recorded: --slurm off" in out.stderr, out.stderr
+
+
+def test_record_summary_says_only_this_clusters_jobs_were_stored() -> None:
+    from scalable_tui.recorder import RecordResult
+
+    r = RecordResult(exit_code=0, reason="stopped", frames=3, jobs=2, failures=0, deaths=0, events=0, workers=1,
+                     seconds=3.0, size=10, path="x.rec", notes=[])
+    assert "2 Slurm jobs snapshot(s) (only jobs of this cluster); stopped" in r.line()
