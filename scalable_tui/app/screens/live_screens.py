@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 
 from scalable_tui.app.fmt import fmt_duration, hl, line, safe
 from scalable_tui.app.screens.base import ColumnSort, FilterableScreen, RunScreen
-from scalable_tui.app.screens.slurm_cells import slurm_cause, worker_job, worker_job_cell
+from scalable_tui.app.screens.slurm_cells import shows_jobs, slurm_cause, worker_job, worker_job_cell
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, mib, prefix_bar, prefix_counts
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
@@ -434,7 +434,7 @@ class LiveWorkersScreen(LiveListScreen):
     BINDINGS = [Binding("f", "toggle_faults", "Troubled only",
                         tooltip="departed, paused, restarted or above 80% memory")]
     FAULTS_LABEL = "troubled only: departed, paused, restarted, memory ≥ 80%"
-    COLUMNS = (
+    WORKER_COLUMNS = (
         ("name", lambda w: w.name),
         ("address", lambda w: w.address),
         ("host", lambda w: w.host or ""),
@@ -448,9 +448,14 @@ class LiveWorkersScreen(LiveListScreen):
         ("seen", lambda w: -(w.last_seen or 0)),
         ("up", lambda w: -(w.first_seen or 0)),
         ("rst", lambda w: w.restarts),
-        ("job", lambda w: 0),  # Slurm job (live_jobs.worker_job): shown, not sortable
         ("left / why", lambda w: w.left_at or 0),
     )
+    #: With a Slurm job source (attach) or recorded jobs (replay): the worker's job before "left / why".
+    WORKER_COLUMNS_WITH_JOB = (*WORKER_COLUMNS[:-1], ("job", lambda w: 0), WORKER_COLUMNS[-1])
+
+    @property  # type: ignore[override]
+    def COLUMNS(self) -> tuple[tuple[str, Callable[[Any], Any]], ...]:  # noqa: N802 - the base's name
+        return self.WORKER_COLUMNS_WITH_JOB if shows_jobs(self.app) else self.WORKER_COLUMNS
 
     def all_items(self, live: LiveSnapshot) -> list[WorkerInfo]:
         return list(live.workers.values())
@@ -496,7 +501,7 @@ class LiveWorkersScreen(LiveListScreen):
             Text(ago(now - w.last_seen) if w.last_seen and w.alive else "-"),
             Text(ago(now - w.first_seen) if w.first_seen else "-"),
             Text(str(w.restarts) if w.restarts else "", style="bold red" if w.restarts else ""),
-            worker_job_cell(job),
+            *([worker_job_cell(job)] if shows_jobs(self.app) else []),
             why,
         ]
 

@@ -20,6 +20,15 @@ STATE_STYLE = {"RUNNING": "green", "PENDING": "bold yellow", "COMPLETING": "cyan
                "NODE_FAIL": "bold red", "PREEMPTED": "bold magenta", "BOOT_FAIL": "bold red"}
 
 
+def shows_jobs(app: Any) -> bool:
+    """Does this app have Slurm jobs to show (a job source, or a recording with jobs)?  Fixed for its life,
+    so the Workers screen's columns never change under it."""
+    if getattr(app, "job_source", None) is not None:
+        return True
+    rec = getattr(app, "recording", None)
+    return bool(getattr(rec, "has_jobs", False))
+
+
 def slurm_cause(job: Job) -> str:
     """What Slurm says happened to the job, in words (for the Workers screen and worker detail)."""
     jid = job.job_id
