@@ -28,7 +28,8 @@ from assistant.models import SEVERITY_RANK, Evidence, Finding
 from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerDeparture
 from scalable_tui.models import FailureRecord, WorkerEvent
 from scalable_tui.sources._slurm_logs import JobLog, scan_log_dir
-from scalable_tui.sources._slurm_parse import format_duration, job_id_from_worker_name
+from scalable_tui.sources._slurm_parse import format_duration
+from scalable_tui.sources.slurm_attribution import departure_job
 
 __all__ = ["DEFAULT_PENDING_AFTER_S", "hpc_facts", "hpc_failure_records", "hpc_findings", "lifetime_advice"]
 
@@ -130,6 +131,23 @@ def _as_departure(d: Any) -> WorkerDeparture | None:
     return None
 
 
+def _own_jobs(jobs: JobsSnapshot | Iterable[Job]) -> list[Job]:
+    """The jobs that may become findings: a snapshot attributed to a cluster keeps only the jobs with
+    evidence that they are that cluster's (``sources.slurm_attribution``); no evidence, no finding."""
+    if isinstance(jobs, JobsSnapshot):
+        if jobs.cluster is not None:
+            return [j for j in jobs.jobs if j.cluster_evidence]
+        return list(jobs.jobs)
+    return list(jobs)
+
+
+def _with_names(job: Job, names: list[str]) -> Job:
+    """A copy of ``job`` that knows the worker names its log gives (the caller's job is not changed)."""
+    from dataclasses import replace
+
+    return replace(job, worker_names=list(names))
+
+
 def _job_line(job: Job, workers: list[str]) -> str:
     who = f" (worker{'s' if len(workers) > 1 else ''} {', '.join(workers)})" if workers else ""
     bits = [f"job {job.job_id}{who}: {job.state}"]
@@ -166,7 +184,7 @@ def hpc_facts(
 ) -> list[JobFact]:
     """One ``JobFact`` per job with something to say (failed, killed or stuck pending)."""
     now = time.time() if now is None else now
-    job_list = list(jobs.jobs if isinstance(jobs, JobsSnapshot) else jobs)
+    job_list = _own_jobs(jobs)
     by_id = {j.job_id: j for j in job_list}
     if log_dir is None:
         logs: Mapping[str, JobLog] = {}
@@ -174,19 +192,20 @@ def hpc_facts(
         logs = log_dir
     else:
         logs = scan_log_dir(log_dir, set(by_id) or None)
-    name_to_job: dict[str, str] = {}
-    for j in job_list:
-        for n in j.worker_names:
-            name_to_job.setdefault(n, j.job_id)
+    # a shared log_directory holds other clusters' logs: only these jobs' logs count
+    logs = {jid: log for jid, log in logs.items() if jid in by_id}
     for jid, log in logs.items():
-        for n in log.worker_names:
-            name_to_job.setdefault(n, jid)
+        job = by_id[jid]
+        if log.worker_names and not job.worker_names:
+            job = by_id[jid] = _with_names(job, log.worker_names)
+    named = list(by_id.values())
     deps: dict[str, list[WorkerDeparture]] = {}
     for raw in worker_departures:
         d = _as_departure(raw)
         if d is None:
             continue
-        jid = d.job_id or name_to_job.get(d.name) or job_id_from_worker_name(d.name)
+        # by (this cluster's jobs, worker name, time): SLURMCluster-0 is another job in every cluster
+        jid = departure_job(named, d.name, d.ts, d.job_id)
         if jid is not None:
             deps.setdefault(jid, []).append(d)
 
@@ -258,6 +277,15 @@ def lifetime_advice(walltime_s: float) -> tuple[str, str]:
     return _dask_time(walltime_s * 0.75), _dask_time(max(1.0, walltime_s * 0.05))
 
 
+def _margin(walltime_s: float) -> str:
+    """How far below the walltime ``lifetime_advice`` retires workers, in words that fit its size."""
+    if walltime_s >= 1200:
+        return "about 5 minutes"
+    life = walltime_s * 0.75
+    gap = walltime_s - life
+    return f"about {round(gap)} s" if gap < 90 else f"about {round(gap / 60)} minutes"
+
+
 def _longer(walltime_s: float) -> str:
     return format_duration(math.ceil(walltime_s * 1.5 / 60) * 60)
 
@@ -281,7 +309,7 @@ def _suggest(kind: str, facts: list[JobFact], reason: str | None = None) -> str:
                 f"Slurm killed job(s) {ids} at their walltime ({format_duration(w)}), so their workers vanished "
                 f"with whatever they were running, and dask-jobqueue does not resubmit them. Request a longer "
                 f"walltime (`walltime='{_longer(w)}'`), or let workers retire before the limit: "
-                f"`worker_extra_args=['--lifetime', '{life}', '--lifetime-stagger', '{stagger}']` (a few minutes "
+                f"`worker_extra_args=['--lifetime', '{life}', '--lifetime-stagger', '{stagger}']` ({_margin(w)} "
                 f"below the walltime) together with adaptive scaling (`cluster.adapt(minimum=…, maximum=…)`) so new "
                 f"jobs replace the retired ones and their tasks move instead of failing."
             )
@@ -421,7 +449,7 @@ def hpc_findings(
     dask-jobqueue's ``log_directory`` (or already scanned ``{job id: JobLog}``).
     Cancelled and completed jobs are not findings (closing a cluster cancels its jobs).
     """
-    job_list = list(jobs.jobs if isinstance(jobs, JobsSnapshot) else jobs)
+    job_list = _own_jobs(jobs)
     facts = hpc_facts(job_list, worker_departures, log_dir, now=now, pending_after_s=pending_after_s)
     any_active = any(j.is_active and not j.gone for j in job_list)
     groups: dict[tuple[str, str | None], list[JobFact]] = {}

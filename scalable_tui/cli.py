@@ -456,13 +456,14 @@ def _tls(args: argparse.Namespace) -> tuple[bool, Any]:
         return False, None
 
 
-def _jobs(args: argparse.Namespace, log_dir: str | None = None) -> Any:
-    """The Slurm job source of --slurm / --slurm-name (None when off or squeue is missing)."""
+def _jobs(args: argparse.Namespace, log_dir: str | None = None, cluster: str | None = None) -> Any:
+    """The Slurm job source of --slurm / --slurm-name (None when off or squeue is missing); only the jobs
+    with evidence that they run this scheduler's (``cluster``) workers count (sources.slurm_attribution)."""
     from scalable_tui.sources.slurm import job_source
 
     mode = getattr(args, "slurm", "auto")
     return job_source("off" if mode == "off" else "auto", force=mode == "force", name=getattr(args, "slurm_name", None),
-                      log_dir=log_dir)
+                      log_dir=log_dir, cluster=cluster)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -479,7 +480,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
     ai_config = _ai_config(args)
     slurm_mode = getattr(args, "slurm", "auto")
-    jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None))
+    jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None), cluster=address)
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
     recorder = None
     if getattr(args, "record", None):
@@ -563,7 +564,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     from scalable_tui.recorder import record
     from scalable_tui.sources.recording import RecordingError
 
-    jobs = _jobs(args)
+    jobs = _jobs(args, cluster=address)
+    if jobs is None:
+        _err("note: Slurm jobs not recorded: " + ("--slurm off" if getattr(args, "slurm", "auto") == "off"
+                                                  else "squeue not on PATH (--slurm force to try anyway)"))
     mode = "append" if args.append else "force" if args.force else "create"
     try:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,

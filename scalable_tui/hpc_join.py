@@ -3,9 +3,12 @@
 A run made through Scalable's Slurm provider (or dask-jobqueue) lost workers
 to walltime, cgroup OOM kills or preemption without any trace in its own
 telemetry: Dask only saw workers disappear.  When ``sacct`` can be reached,
-one call over the run's time window brings back the final states of the
-user's jobs, and ``assistant.hpc`` turns them into findings beside the
-heuristic ones.  Nothing here runs when the run was not on Slurm, or when
+one call over the run's own time window (first event .. last event: nothing
+that started after the run ended) brings back the final states of the user's
+jobs; only those with evidence that they ran this run's workers (batch script
+naming its scheduler, or worker names of the run; ``sources.slurm_attribution``)
+are kept, and ``assistant.hpc`` turns them into findings beside the heuristic
+ones.  Nothing here runs when the run was not on Slurm, or when
 ``--no-slurm`` was given.
 """
 
@@ -43,14 +46,28 @@ def slurm_join(
     name: str | None = None,
     log_dir: str | None = None,
     source: object | None = None,
+    recorded_jobs: object | None = None,
 ) -> SlurmJoin:
     """Findings from Slurm accounting for a past run; never raises.
 
     ``source`` is a ready ``SlurmSource`` (tests give one that answers from
     recorded sacct output); by default one is made when ``sacct`` is here.
+    ``recorded_jobs``: the ``JobsSnapshot`` a recording stored (already this
+    cluster's jobs only): used as is, Slurm is not asked.
     """
+    from scalable_tui.sources.slurm_attribution import run_findings_input
+
     out = SlurmJoin()
-    if mode == "off" or (mode == "auto" and not ran_on_slurm(state)):
+    if mode == "off":
+        return out
+    departures = [e for e in state.worker_events if e.state in ("worker_removed", "worker_lost", "remove-worker", "worker-removed")]
+    if recorded_jobs is not None and getattr(recorded_jobs, "jobs", None) is not None:
+        from assistant.hpc import hpc_findings
+
+        out.jobs = len(recorded_jobs.jobs)  # type: ignore[attr-defined]
+        out.findings = hpc_findings(recorded_jobs, departures, log_dir, now=state.last_event_ts)  # type: ignore[arg-type]
+        return out
+    if mode == "auto" and not ran_on_slurm(state):
         return out
     from assistant.hpc import hpc_findings
     from scalable_tui.sources.slurm import job_source
@@ -64,13 +81,14 @@ def slurm_join(
         out.note = "no event timestamps: cannot ask Slurm about the run's jobs"
         return out
     try:
-        snap = src.history(start - 60, (state.last_event_ts or start) + 600)  # type: ignore[attr-defined]
+        snap, why = run_findings_input(state, src)
     except Exception as exc:  # noqa: BLE001 - Slurm trouble is a note, never a crash
         out.note = f"Slurm accounting could not be read: {type(exc).__name__}: {exc}"
         return out
     if snap.status != "ok" or snap.message:
         out.note = f"Slurm: {snap.message or snap.status}"
-    departures = [e for e in state.worker_events if e.state in ("worker_removed", "worker_lost", "remove-worker")]
+    elif why:
+        out.note = why
     out.jobs = len(snap.jobs)
     out.findings = hpc_findings(snap, departures, log_dir, now=state.last_event_ts)
     return out
@@ -86,4 +104,8 @@ def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = Non
     summary = diag.summary
     if extra:
         summary += f" Slurm: {len(extra)} job finding{'s' if len(extra) != 1 else ''}."
-    return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary})
+    # jobs Slurm killed or failed are failures too: "⚠ 0 failures detected in 2 groups" was the result
+    # of counting only the run's own failure records (pending jobs are not failures)
+    failed_jobs = sum(f.count for f in extra if not f.id.startswith("slurm:pending"))
+    return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary,
+                                   "failures_total": diag.failures_total + failed_jobs})

@@ -82,6 +82,12 @@ class Job:
     first_seen: float | None = None
     last_seen: float | None = None
     scheduler: str = "slurm"
+    #: Why this job is this Dask cluster's (``sources.slurm_attribution``): ``batch_script`` (its
+    #: script names this scheduler), ``env`` (a worker's SLURM_JOB_ID), ``worker`` (name, host and
+    #: time of a registered worker).  ``None``: no evidence, never a finding.
+    cluster_evidence: str | None = None
+    #: The scheduler address the job's batch script points its workers at, when read.
+    scheduler_address: str | None = None
 
     @property
     def is_pending(self) -> bool:
@@ -140,6 +146,11 @@ class JobsSnapshot:
     parse_errors: int = 0
     #: The command lines this poll ran, for a status line or a debug view.
     commands: list[str] = field(default_factory=list)
+    #: The scheduler address ``jobs`` were attributed to (``None``: not filtered by cluster).
+    cluster: str | None = None
+    #: The user's other listed jobs: no evidence they belong to ``cluster``.  Shown dimmed, never
+    #: findings, never recorded.
+    other_jobs: list[Job] = field(default_factory=list)
 
     @property
     def accounting_available(self) -> bool | None:
@@ -189,6 +200,9 @@ class JobsSnapshot:
             "accounting": self.accounting,
             "version": self.version,
             "parse_errors": self.parse_errors,
+            "cluster": self.cluster,
+            #: Only a count: other clusters' and plain jobs are not this cluster's to store.
+            "not_this_cluster": len(self.other_jobs),
             "jobs": [j.to_dict() for j in self.jobs],
         }
 
@@ -202,6 +216,8 @@ class WorkerSeen:
     address: str | None = None
     #: ``SLURM_JOB_ID`` from the worker's environment, when the caller asked it (``client.run``).
     job_id: str | None = None
+    #: When the worker registered on this scheduler (epoch s), for the name-host-time match.
+    first_seen: float | None = None
 
 
 @dataclass(slots=True)

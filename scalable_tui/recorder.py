@@ -376,9 +376,10 @@ class RecordResult:
         dur = int(self.seconds)
         span = f"{dur // 3600}h{dur % 3600 // 60:02d}m" if dur >= 3600 else f"{dur // 60}m{dur % 60:02d}s"
         size = f"{self.size / 2**20:.1f} MiB" if self.size >= 2**20 else f"{self.size / 1024:.0f} KiB"
+        jobs = f", {self.jobs} Slurm jobs snapshot(s) (only jobs of this cluster)" if self.jobs else ""
         return (f"recorded {self.frames} snapshot(s) over {span} to {self.path} ({size}): "
                 f"{self.failures} failure(s), {self.deaths} worker death(s), {self.events} event(s), "
-                f"{self.workers} worker(s) seen{f', {self.jobs} Slurm jobs snapshot(s)' if self.jobs else ''}; "
+                f"{self.workers} worker(s) seen{jobs}; "
                 f"{self.reason}")
 
 

@@ -372,8 +372,10 @@ class AttachApp(ReviewApp, inherit_bindings=False):
                 try:
                     from scalable_tui.jobs_models import WorkerSeen
 
-                    seen = [WorkerSeen(w.name, host=w.host, address=w.address)
+                    seen = [WorkerSeen(w.name, host=w.host, address=w.address, first_seen=w.first_seen)
                             for w in (live.alive_workers if live is not None else [])]
+                    if live is not None and live.scheduler_address and hasattr(src, "add_cluster_address"):
+                        src.add_cluster_address(live.scheduler_address)  # the scheduler's own address too
                     wm = src.map_workers(snap, seen)
                 except Exception:  # noqa: BLE001 - no mapping this time
                     wm = None

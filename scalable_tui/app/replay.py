@@ -100,16 +100,11 @@ class _RecordedJobs:
 def replay_jobs(snap: Any, t: float, now: float | None = None) -> Any:
     """``snap`` (stored at its ``polled_at``) as seen at the replayed moment ``t``.
 
-    Running jobs' ``elapsed_s`` is advanced to ``t``; ``polled_at``/``last_ok`` are shifted by
-    ``now - t`` so that the screen's "polled … ago" and walltime left (computed against the wall
-    clock) read as they did at ``t``."""
+    ``polled_at``/``last_ok`` are shifted by ``now - t`` so that the screen's "polled … ago", and
+    the elapsed and walltime left it advances from the poll (computed against the wall clock), read
+    as they did at ``t``."""
     now = time.time() if now is None else now
     polled = snap.polled_at if snap.polled_at is not None else t
-    dt = max(0.0, t - polled)
-    if dt:
-        for j in snap.jobs:
-            if j.is_active and not j.gone and j.elapsed_s is not None:
-                j.elapsed_s += dt
     shift = now - t
     snap.polled_at = polled + shift
     if snap.last_ok is not None:

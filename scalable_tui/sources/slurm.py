@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerJobMap, WorkerSeen
+from scalable_tui.sources import slurm_attribution as attribution
 from scalable_tui.sources._slurm_logs import JobLog, LogScanner
 from scalable_tui.sources._slurm_parse import (
     SACCT_FORMAT,
@@ -53,7 +54,6 @@ from scalable_tui.sources._slurm_parse import (
     parse_scontrol_job,
     parse_squeue,
     parse_squeue_json,
-    worker_names_from_script,
 )
 
 __all__ = [
@@ -184,6 +184,9 @@ class SlurmSource(JobSource):
     resolve_worker_names: fetch each new job's batch script once (``scontrol write batch_script``)
         to learn its Dask worker names; at most ``max_scripts_per_poll`` per poll.
     forget_after_s: jobs no longer listed are kept (as ``gone``) this long.
+    cluster: the Dask scheduler address whose jobs these are (``attach``/``record``): only jobs with
+        evidence (``sources.slurm_attribution``) are ``snapshot.jobs``; the user's other jobs are
+        ``snapshot.other_jobs``.  ``None``: no filtering (a caller that filters by a unique job name).
     runner: replaces ``run_command`` (tests).
     """
 
@@ -203,7 +206,11 @@ class SlurmSource(JobSource):
         forget_after_s: float = 24 * 3600.0,
         runner: Runner | None = None,
         clock: Callable[[], float] = time.time,
+        cluster: str | None = None,
     ) -> None:
+        self.cluster = cluster
+        #: Every address this cluster's scheduler is known by (``cluster``, the scheduler's own address).
+        self.cluster_addresses: list[str] = [cluster] if cluster else []
         self.user = user or _current_user()
         self.names = [name] if isinstance(name, str) else (list(name) if name else [])
         self.timeout_s = timeout_s
@@ -226,6 +233,10 @@ class SlurmSource(JobSource):
         self._sacct_tries: dict[str, int] = {}
         #: Job id -> worker names from its batch script ([] = no dask worker in it / no script).
         self._script_names: dict[str, list[str]] = {}
+        #: Job id -> what its batch script says (scheduler address, worker names); None: no script.
+        self._scripts: dict[str, attribution.ScriptInfo | None] = {}
+        #: Job id -> evidence from workers registered on ``cluster`` (``map_workers``), kept across polls.
+        self._worker_evidence: dict[str, str] = {}
         self._last_ok: float | None = None
         #: Worker names ever seen connected (for "never connected").
         self.ever_seen: set[str] = set()
@@ -283,6 +294,8 @@ class SlurmSource(JobSource):
 
     def _fill(self, snap: JobsSnapshot, now: float, t0: float) -> None:
         snap.jobs = sorted(self._jobs.values(), key=_job_sort_key)
+        if self.cluster is not None:
+            self._split(snap)
         snap.last_ok = self._last_ok
         snap.accounting = self.accounting
         snap.poll_duration_s = time.monotonic() - t0
@@ -318,8 +331,25 @@ class SlurmSource(JobSource):
                 del self._jobs[jid]
                 self._final.discard(jid)
                 self._script_names.pop(jid, None)
+                self._scripts.pop(jid, None)
+                self._worker_evidence.pop(jid, None)
                 continue
             job.gone = True
+
+    def _split(self, snap: JobsSnapshot) -> None:
+        """This cluster's jobs in ``snap.jobs``, the rest in ``snap.other_jobs`` (evidence: module doc)."""
+        every = sorted([*snap.jobs, *snap.other_jobs], key=_job_sort_key)
+        for j in every:
+            info = self._scripts.get(j.job_id)
+            j.scheduler_address = info.scheduler if info is not None else None
+        ev = attribution.attribute(every, self.cluster_addresses, self._scripts, self._worker_evidence)
+        snap.jobs, snap.other_jobs = attribution.split_by_cluster(every, ev)
+        snap.cluster = self.cluster
+
+    def add_cluster_address(self, address: str | None) -> None:
+        """Another address of the same scheduler (the one it reports itself, behind a tunnel or alias)."""
+        if self.cluster is not None and address and address not in self.cluster_addresses:
+            self.cluster_addresses.append(address)
 
     def _names_from_job(self, job: Job) -> None:
         """Worker names without any extra call: old jobqueue names, Scalable's ``<worker>-job``."""
@@ -421,8 +451,11 @@ class SlurmSource(JobSource):
         return snap
 
     def _resolve_scripts(self, snap: JobsSnapshot) -> None:
-        todo = [j for j in self._jobs.values() if not j.gone and j.job_id not in self._script_names
-                and j.mapped_by in (None, "host")]
+        if self.cluster is not None:  # attribution needs every job's script (cached: asked once per job)
+            todo = [j for j in self._jobs.values() if j.job_id not in self._scripts]
+        else:
+            todo = [j for j in self._jobs.values() if not j.gone and j.job_id not in self._script_names
+                    and j.mapped_by in (None, "host")]
         todo.sort(key=lambda j: (not j.is_active, j.job_id))
         deadline = time.monotonic() + max(1.0, self.timeout_s)
         for job in todo[: self.max_scripts_per_poll]:
@@ -431,7 +464,8 @@ class SlurmSource(JobSource):
             names = self.batch_script_names(job.job_id)
             if names is None:
                 break  # controller trouble: try the rest next poll
-            self._set_names(job, names, "batch_script")
+            if job.mapped_by in (None, "host"):
+                self._set_names(job, names, "batch_script")
 
     def batch_script_names(self, job_id: str) -> list[str] | None:
         """Worker names from the job's batch script, cached per job id (``None``: ask again later)."""
@@ -445,10 +479,25 @@ class SlurmSource(JobSource):
             if _DOWN.search(err):
                 return None
             names: list[str] = []  # not a batch job (salloc/srun), or purged
+            self._scripts[job_id] = None
         else:
-            names = worker_names_from_script(res.stdout, job_id)
+            info = attribution.parse_script(res.stdout, job_id)
+            names = list(info.names)
+            self._scripts[job_id] = info
         self._script_names[job_id] = names
         return names
+
+    def script_info(self, job_id: str) -> attribution.ScriptInfo | None:
+        """What the job's batch script says (scontrol while slurmctld remembers the job, else ``sacct -B``
+        where accounting stores scripts); ``None``: no script to be had."""
+        if job_id not in self._scripts:
+            self.batch_script_names(job_id)
+        info = self._scripts.get(job_id)
+        if info is None and self.accounting is not False:
+            res = self.run(["sacct", "-B", "-j", job_id], self.timeout_s)
+            if res.ok and attribution.scheduler_from_script(res.stdout):
+                info = self._scripts[job_id] = attribution.parse_script(res.stdout, job_id)
+        return info
 
     def _apply_logs(self, logs: Mapping[str, JobLog]) -> None:
         for jid, log in logs.items():
@@ -480,6 +529,13 @@ class SlurmSource(JobSource):
         now: float | None = None,
     ) -> WorkerJobMap:
         seen = [w if isinstance(w, WorkerSeen) else WorkerSeen(name=w) for w in workers]
+        if self.cluster is not None:
+            # workers registered on this scheduler are evidence too (SLURM_JOB_ID; name + host + time)
+            every = [*snapshot.jobs, *snapshot.other_jobs]
+            found = attribution.worker_evidence(every, self._scripts, seen, self.cluster_addresses)
+            if any(self._worker_evidence.get(k) != v for k, v in found.items()):
+                self._worker_evidence.update(found)
+                self._split(snapshot)
         self.ever_seen.update(w.name for w in seen)
         return reconcile_workers(snapshot, seen, grace_s=grace_s, now=now, ever_seen=self.ever_seen)
 

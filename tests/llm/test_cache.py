@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.llm import cache, explain_findings, resolve_config
 from tests.llm import fakeserver as fs
 

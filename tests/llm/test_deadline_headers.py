@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import diagnose_run
+from scalable_tui.session import diagnose_run
 from assistant.llm import explain_findings, resolve_config
 from tests.conftest import run_cli
 from tests.llm import fakeserver as fs

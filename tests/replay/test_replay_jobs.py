@@ -62,7 +62,7 @@ async def test_jobs_screen_follows_the_timeline(jobs_recording) -> None:
         assert app.pos == P1_AT + 1
         # elapsed: 3 s at the poll, 5 s before the moment shown (and the columns are laid out)
         text = await _screen(pilot, "Slurm: 3 jobs", "1 job PENDING: Resources", "polled 5.0s ago", "00:00:08")
-        assert app.jobs.job("21").elapsed_s == 8.0
+        assert app.jobs.job("21").elapsed_s == 3.0  # as polled: the screen advances it (00:00:08)
         assert "RUNNING" in _row(text, "21") and "RUNNING" in _row(text, "22") and "PENDING" in _row(text, "23")
         assert "24" not in [ln.split()[0] for ln in text.splitlines() if ln.split()]
         assert "not replayed" not in text
@@ -87,5 +87,9 @@ def test_replay_jobs_reads_as_at_the_moment() -> None:
     snap = JobsSnapshot(jobs=[Job("1", "w", "RUNNING", elapsed_s=100.0, time_left_s=200.0),
                               Job("2", "w", "PENDING", elapsed_s=0.0)], polled_at=T0, last_ok=T0)
     out = replay_jobs(snap, T0 + 50, now=T0 + 10_000)
-    assert [j.elapsed_s for j in out.jobs] == [150.0, 0.0]
     assert out.polled_at == T0 + 10_000 - 50 and out.last_ok == T0 + 10_000 - 50
+    # the Jobs screen advances elapsed and left from the (shifted) poll time: both as at T0 + 50
+    from scalable_tui.app.screens.live_jobs import elapsed_now, time_left_now
+
+    assert [elapsed_now(j, out, T0 + 10_000) for j in out.jobs] == [150.0, 0.0]
+    assert time_left_now(out.jobs[0], out, T0 + 10_000) == 150.0

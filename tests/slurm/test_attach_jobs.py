@@ -124,15 +124,23 @@ async def test_worker_killed_at_walltime_becomes_a_finding_in_attach() -> None:
         await asyncio.to_thread(client.wait_for_workers, 1, timeout=30)
         fake, workers = dask_fake()
         jid = workers["SLURMCluster-1"]
-        src = SlurmSource(user="root", name="dask-worker", runner=fake)
+        # the recorded jobs run this scheduler's workers (their scripts say so); another cluster's
+        # job 99 (also SLURMCluster-1, also TIMEOUT) is in the same user's queue
+        for j in list(fake.scripts):
+            fake.scripts[j] = fake.scripts[j].replace("tcp://127.0.0.1:32771", cluster.scheduler_address)
+        fake.scripts["99"] = fake.scripts[jid].replace(cluster.scheduler_address, "tcp://127.0.0.1:1")
+        other = "99|TIMEOUT|TimeLimit|localhost|1:24|1:00|INVALID|954M|1|1|debug|2026-11-25T12:00:00|" \
+                "2026-11-25T12:00:01|2026-11-25T12:01:25|root|dask-worker\n"
+        fake.squeue = [read("squeue_22.05_dask_p1.txt") + other]
+        src = SlurmSource(user="root", runner=fake, cluster=cluster.scheduler_address)
         app = AttachApp(cluster.scheduler_address, poll_interval=0.3, call_timeout=5.0, no_ai=True,
                         job_source=src, jobs_interval=30)
         async with app.run_test(size=(170, 40)) as pilot:
             await wait_for(pilot, lambda: app.job_map is not None and app.job_map.worker_to_job.get("SLURMCluster-1") == jid,
                            20, "mapped")
             # Slurm kills the job at its time limit: the worker disappears, squeue says TIMEOUT
-            fake.squeue = ["\n".join(l.replace("|RUNNING|", "|TIMEOUT|") if l.startswith(f"{jid}|") else l
-                                     for l in read("squeue_22.05_dask_p1.txt").splitlines()) + "\n"]
+            fake.squeue = ["\n".join(l.replace("|RUNNING|None|", "|TIMEOUT|TimeLimit|") if l.startswith(f"{jid}|")
+                                     else l for l in read("squeue_22.05_dask_p1.txt").splitlines()) + "\n" + other]
             await asyncio.to_thread(cluster.scale, 0)
             await wait_for(pilot, lambda: app.live.departed_workers, 20, "worker gone")
             app.refresh_jobs()
@@ -144,9 +152,22 @@ async def test_worker_killed_at_walltime_becomes_a_finding_in_attach() -> None:
             await wait_for(pilot, walltime, 20, "walltime finding")
             (f,) = walltime()
             assert jid in f.title and "--lifetime" in f.suggestion
+            assert "99" not in f.title  # the other cluster's walltime kill is not this one's
             await pilot.press("4")
             await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), 5, "findings screen")
             await wait_text(pilot, jid)
+            # Workers: the departed worker's job, its state and Slurm's cause, not only "connection lost"
+            await pilot.press("5")
+            text = await wait_text(pilot, f"Slurm killed job {jid} at its walltime")
+            assert f"{jid} TIMEOUT" in text
+            app.screen.query_one("#live-table").move_cursor(row=0)
+            await pilot.pause()
+            detail = await wait_text(pilot, f"Slurm job {jid}: TIMEOUT, reason TimeLimit")
+            assert "99" not in detail.split("Slurm job", 1)[1].split("\n", 1)[0]
+            # Jobs: the other cluster's job is listed, dimmed, as not this cluster's
+            await pilot.press("7")
+            text = await wait_text(pilot, "not this cluster")
+            assert "Slurm: 3 jobs of this cluster" in text and "1 other job of the user" in text
     finally:
         await asyncio.to_thread(client.close)
         await asyncio.to_thread(cluster.close)

@@ -1,7 +1,7 @@
 """dask-jobqueue SLURMClusters on a real single-node Slurm (see conftest.py), seen through SlurmSource.
 
 Every address is 127.0.0.1.  Each test uses its own job name, so its source
-sees only its jobs, and cancels them afterwards.
+sees only its jobs, and cancels them afterwards, by job id.
 """
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ from pathlib import Path
 import pytest
 
 from assistant.hpc import hpc_findings
-from scalable_tui.jobs_models import WorkerDeparture, WorkerSeen
+from scalable_tui.jobs_models import WorkerSeen
 from scalable_tui.sources.slurm import SlurmSource
 
-from .conftest import wait_until
+from .conftest import cancel_jobs, job_ids_named, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @contextlib.contextmanager
-def jobqueue_cluster(tmp_path: Path, **kwargs):
-    """A SLURMCluster with its own job name and log directory; closed and its jobs cancelled after."""
+def jobqueue_cluster(tmp_path: Path, job_name: str | None = None, **kwargs):
+    """A SLURMCluster with its own job name and log directory; closed and its jobs cancelled (by id) after."""
     from dask_jobqueue import SLURMCluster
     from distributed import Client
 
-    job_name = f"stui-{uuid.uuid4().hex[:8]}"
-    logs = tmp_path / "logs"
+    job_name = job_name or f"stui-{uuid.uuid4().hex[:8]}"
+    logs = kwargs.pop("log_directory", None) or tmp_path / "logs"
     opts = dict(cores=1, memory="1GB", processes=1, walltime="00:05:00", job_name=job_name,
                 log_directory=str(logs), scheduler_options={"host": "127.0.0.1", "dashboard_address": ":0"})
     opts.update(kwargs)
@@ -39,17 +39,23 @@ def jobqueue_cluster(tmp_path: Path, **kwargs):
         warnings.simplefilter("ignore")
         cluster = SLURMCluster(**opts)
     client = Client(cluster, set_as_default=False)
+    submitted: set[str] = set()
+    cluster.submitted_job_ids = submitted  # type: ignore[attr-defined]  # tests add what they learn
     try:
         yield cluster, client, job_name, logs
     finally:
+        submitted.update(str(j.job_id) for j in cluster.workers.values() if getattr(j, "job_id", None))
         client.close()
         try:
             cluster.close(timeout=30)
         except Exception:  # dask-jobqueue 0.9 asserts when a job never started
             pass
-        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=30)
-        wait_until(lambda: not subprocess.run(["squeue", "-h", f"--name={job_name}"], capture_output=True,
-                                              text=True).stdout.strip(), 30, 0.5)
+        if job_name.startswith("stui-"):  # a name unique to this test: its jobs are ours
+            submitted.update(job_ids_named(job_name))
+        cancel_jobs(submitted)  # only the jobs this test submitted, by id
+        if submitted:
+            wait_until(lambda: not subprocess.run(["squeue", "-h", "-j", ",".join(sorted(submitted)), "-t", "PD,R,CG"],
+                                                  capture_output=True, text=True).stdout.strip(), 30, 0.5)
 
 
 def poll_until(src: SlurmSource, pred, timeout: float, interval: float = 1.0):
@@ -128,40 +134,7 @@ def test_pending_job_and_its_reason(slurm, tmp_path) -> None:
         assert "memory=" in f.suggestion
 
 
-def test_walltime_kill_becomes_a_walltime_finding(slurm, tmp_path) -> None:
-    with jobqueue_cluster(tmp_path, walltime="00:01:00") as (cluster, client, job_name, logs):
-        cluster.scale(1)
-        client.wait_for_workers(1, timeout=90)
-        (w,) = workers_seen(client)
-        (job_id,) = [j.job_id for j in cluster.workers.values()]
-        src = SlurmSource(name=job_name, log_dir=logs)
-        first = src.poll()
-        assert first.jobs[0].walltime_warning() and first.jobs[0].time_limit_s == 60
-
-        # Slurm enforces the limit up to ~30 s late: poll, do not sleep a fixed time
-        snap = poll_until(src, lambda s: bool(s.jobs) and s.jobs[0].is_final, 150, 3)
-        assert snap is not None, "job not killed within 150 s"
-        job = snap.jobs[0]
-        assert job.state == "TIMEOUT" and job.reason == "TimeLimit" and job.job_id == job_id
-
-        # the scheduler saw the worker leave, unexpectedly
-        ev = wait_until(lambda: [e for _, e in client.get_events(w.address) if e.get("action") == "remove-worker"],
-                        30, 0.5)
-        assert ev, client.get_events(w.address)
-        dep = WorkerDeparture(w.name, ts=time.time(), expected=ev[0].get("expected"), address=w.address)
-        assert dep.expected is False
-
-        findings = hpc_findings(snap, [dep], logs)
-        (f,) = [f for f in findings if f.category == "walltime"]
-        assert job_id in f.title and f.workers == [w.name]
-        assert "--lifetime" in f.suggestion and "--lifetime-stagger" in f.suggestion
-        texts = "\n".join(e.text for e in f.evidence)
-        assert f"job {job_id} (worker {w.name}): TIMEOUT" in texts
-        assert f"JOB {job_id} ON localhost CANCELLED AT" in texts and "DUE TO TIME LIMIT" in texts
-        assert f"worker {w.name} left (expected=False" in texts
-        if slurm.accounting:
-            done = poll_until(src, lambda s: s.jobs[0].source == "sacct", 20)
-            assert done is not None and done.accounting is True and done.jobs[0].state == "TIMEOUT"
+# The walltime kill on a real Slurm: test_real_slurm_clusters.py (cluster A), with attribution.
 
 
 def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:

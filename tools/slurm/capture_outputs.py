@@ -5,7 +5,7 @@ Needs the single-node Slurm of tools/slurm/start.sh with accounting
 (one job has to hit its one-minute walltime).  Run:
 
     WITH_DBD=1 tools/slurm/start.sh
-    python tools/slurm/capture_outputs.py [OUT_DIR]
+    SLURM_CONF=/tmp/scalable-tui-slurmd/etc/slurm.conf python tools/slurm/capture_outputs.py [OUT_DIR]
 
 It submits plain sbatch jobs that complete, time out, run out of memory,
 fail, get cancelled and wait, plus dask-jobqueue SLURMCluster jobs (one
@@ -101,8 +101,10 @@ def main() -> None:
         try:
             n = 3 if processes == 1 else 1
             cluster.scale(jobs=n)
+            submitted: set[str] = set()
             with Client(cluster) as client:
                 client.wait_for_workers(2, timeout=90)
+                submitted.update(str(j.job_id) for j in cluster.workers.values() if j.job_id)
                 time.sleep(2)
                 suffix = f"p{processes}"
                 (OUT / f"squeue_22.05_dask_{suffix}.txt").write_text(squeue("dask-worker"))
@@ -118,7 +120,8 @@ def main() -> None:
                 cluster.close(timeout=30)
             except Exception:  # dask-jobqueue 0.9 asserts on jobs that never started
                 pass
-            sh("scancel", "--name=dask-worker")
+            if submitted:  # only the jobs this script submitted, by id (never --name/--user)
+                sh("scancel", *sorted(submitted))
     for f in sorted(logs.glob("*.err"))[:2]:
         shutil.copy(f, OUT / f.name)
     sh("scontrol", "write", "batch_script", ids["ok"], "-")

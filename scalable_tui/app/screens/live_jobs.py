@@ -23,13 +23,11 @@ from scalable_tui.app.screens.live_screens import LiveListScreen
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerJobMap
 from scalable_tui.sources._slurm_parse import format_duration
+from scalable_tui.app.screens.slurm_cells import STATE_STYLE
 
 if TYPE_CHECKING:
     from scalable_tui.app.attach import AttachApp
 
-STATE_STYLE = {"RUNNING": "green", "PENDING": "bold yellow", "COMPLETING": "cyan", "COMPLETED": "dim",
-               "CANCELLED": "dim", "TIMEOUT": "bold red", "OUT_OF_MEMORY": "bold red", "FAILED": "bold red",
-               "NODE_FAIL": "bold red", "PREEMPTED": "bold magenta", "BOOT_FAIL": "bold red"}
 #: Walltime left below this is shown as a warning.
 WARN_LEFT_S = 600.0
 
@@ -47,6 +45,23 @@ def time_left_now(job: Job, snap: JobsSnapshot | None, now: float) -> float | No
     return left
 
 
+def elapsed_now(job: Job, snap: JobsSnapshot | None, now: float) -> float | None:
+    """Elapsed now (the poll's value plus the time since the poll, for running jobs), so that elapsed
+    and left move together between polls."""
+    el = job.elapsed_s
+    if el is None or not job.is_active or job.gone:
+        return el
+    polled = snap.polled_at if snap is not None else None
+    if polled is not None:
+        el += max(0.0, now - polled)
+    return el
+
+
+def is_other(job: Job, snap: JobsSnapshot | None) -> bool:
+    """Listed by Slurm, but no evidence it is this cluster's (dimmed; never a finding)."""
+    return snap is not None and snap.cluster is not None and not job.cluster_evidence
+
+
 def jobs_header(snap: JobsSnapshot | None, wm: WorkerJobMap | None, enabled: bool, why_off: str | None,
                 now: float) -> Text:
     """The Jobs screen header: Slurm status, pending summary, what does not line up."""
@@ -59,12 +74,20 @@ def jobs_header(snap: JobsSnapshot | None, wm: WorkerJobMap | None, enabled: boo
         t.append("Slurm: asking squeue…", style="bold")
         return t
     counts = snap.counts_by_state()
-    t.append(f"Slurm: {len(snap.jobs)} job{'s' if len(snap.jobs) != 1 else ''}", style="bold")
+    mine = " of this cluster" if snap.cluster is not None else ""
+    t.append(f"Slurm: {len(snap.jobs)} job{'s' if len(snap.jobs) != 1 else ''}{mine}", style="bold")
     if counts:
         t.append(" (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1])) + ")")
     if snap.polled_at:
         t.append(f"  ·  polled {ago(now - snap.polled_at)} ago")
-    if snap.status == "down":
+    other = len(snap.other_jobs) if snap.cluster is not None else 0
+    if other:
+        t.append(f"  ·  {other} other job{'s' if other != 1 else ''} of the user, dimmed: not this cluster",
+                 style="dim")
+    if snap.status == "down" and "not found on PATH" in (snap.message or ""):
+        t.append("\n")
+        t.append(f"Slurm commands missing: {safe(line(snap.message, 120))}", style="bold red")
+    elif snap.status == "down":
         t.append("\n")
         t.append(f"slurmctld unreachable: {safe(line(snap.message, 120))}", style="bold red")
         last = f"last good poll {ago(now - snap.last_ok)} ago" if snap.last_ok else "no good poll yet"
@@ -113,7 +136,7 @@ class LiveJobsScreen(LiveListScreen):
         ("state", lambda j: j.state),
         ("reason", lambda j: j.reason or ""),
         ("node", lambda j: j.node or ""),
-        ("elapsed", lambda j: j.elapsed_s),
+        ("elapsed", lambda j: j.elapsed_s or 0.0),
         ("limit", lambda j: j.time_limit_s),
         ("left", lambda j: j.time_left_s),
         ("workers", lambda j: ",".join(j.worker_names)),
@@ -138,10 +161,14 @@ class LiveJobsScreen(LiveListScreen):
 
     def all_items(self, live: Any) -> list[Job]:
         snap = getattr(self.app, "jobs", None)
-        return list(snap.jobs) if snap is not None else []
+        if snap is None:
+            return []
+        return [*snap.jobs, *(snap.other_jobs if snap.cluster is not None else [])]
 
     def is_fault(self, j: Job) -> bool:
         wm = getattr(self.app, "job_map", None)
+        if is_other(j, getattr(self.app, "jobs", None)):
+            return False  # another cluster's (or a plain) job: not ours to worry about
         return (j.is_pending or j.is_failed or j.walltime_warning(WARN_LEFT_S)
                 or (wm is not None and j.job_id in wm.jobs_without_worker))
 
@@ -149,16 +176,18 @@ class LiveJobsScreen(LiveListScreen):
         return [j.job_id, j.name, j.state, j.reason or "", j.node or "", *self.workers_of(j)]
 
     def row_style(self, j: Job) -> str:
-        return "dim" if j.gone or (j.is_final and not j.is_failed) else ""
+        other = is_other(j, getattr(self.app, "jobs", None))
+        return "dim" if other or j.gone or (j.is_final and not j.is_failed) else ""
 
     def cells(self, j: Job, pattern: re.Pattern[str] | None) -> list[Text]:
         now = time.time()
         snap = getattr(self.app, "jobs", None)
+        other = is_other(j, snap)
         left = time_left_now(j, snap, now)
         if left is None:
             left_t = Text("-")
         else:
-            warn = j.is_active and not j.gone and left < WARN_LEFT_S
+            warn = j.is_active and not j.gone and left < WARN_LEFT_S and not other
             left_t = Text(format_duration(left), style="bold yellow" if warn else "")
             if warn:
                 left_t.append(" !", style="bold red")
@@ -171,15 +200,17 @@ class LiveJobsScreen(LiveListScreen):
                 workers.append(", ")
             style = "bold" if self.connected(n) else "dim"
             workers.append_text(hl(n, pattern, style))
-        if wm is not None and j.job_id in wm.jobs_without_worker:
+        if other:
+            workers = Text("not this cluster", style="dim italic")
+        elif wm is not None and j.job_id in wm.jobs_without_worker:
             workers.append("  never connected", style="bold red")
         return [
-            hl(j.job_id, pattern, "bold"),
+            hl(j.job_id, pattern, "dim" if other else "bold"),
             hl(j.name, pattern),
-            hl(state, pattern, STATE_STYLE.get(j.state, "")),
+            hl(state, pattern, "dim" if other else STATE_STYLE.get(j.state, "")),
             hl(reason, pattern, "yellow" if j.is_pending else ""),
             hl(j.node or "-", pattern),
-            Text(format_duration(j.elapsed_s) if j.elapsed_s is not None else "-"),
+            Text(format_duration(el) if (el := elapsed_now(j, snap, now)) is not None else "-"),
             Text(format_duration(j.time_limit_s) if j.time_limit_s is not None else "-"),
             left_t,
             workers,

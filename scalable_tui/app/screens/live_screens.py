@@ -37,6 +37,7 @@ from scalable_tui.app.fmt import (
     title_distinctions,
 )
 from scalable_tui.app.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen, RunScreen
+from scalable_tui.app.screens.slurm_cells import shows_jobs, slurm_cause, worker_job, worker_job_cell
 from scalable_tui.app.widgets.live_bars import done_fraction, memory_bar, prefix_bar
 from scalable_tui.app.widgets.status import StatusLine
 from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
@@ -455,7 +456,7 @@ class LiveWorkersScreen(LiveListScreen):
     BINDINGS = [Binding("f", "toggle_faults", "Troubled only",
                         tooltip="departed, paused, restarted or above 80% memory")]
     FAULTS_LABEL = "troubled only: departed, paused, restarted, memory ≥ 80%"
-    COLUMNS = (
+    WORKER_COLUMNS = (
         ("name", lambda w: w.name),
         ("address", lambda w: w.address),
         ("host", lambda w: w.host or ""),
@@ -471,6 +472,12 @@ class LiveWorkersScreen(LiveListScreen):
         ("rst", lambda w: w.restarts),
         ("left / why", lambda w: w.left_at or 0),
     )
+    #: With a Slurm job source (attach) or recorded jobs (replay): the worker's job before "left / why".
+    WORKER_COLUMNS_WITH_JOB = (*WORKER_COLUMNS[:-1], ("job", lambda w: 0), WORKER_COLUMNS[-1])
+
+    @property  # type: ignore[override]
+    def COLUMNS(self) -> tuple[tuple[str, Callable[[Any], Any]], ...]:  # noqa: N802 - the base's name
+        return self.WORKER_COLUMNS_WITH_JOB if shows_jobs(self.app) else self.WORKER_COLUMNS
 
     def all_items(self, live: LiveSnapshot) -> list[WorkerInfo]:
         self.names = live.display_names
@@ -492,6 +499,7 @@ class LiveWorkersScreen(LiveListScreen):
 
     def cells(self, w: WorkerInfo, pattern: re.Pattern[str] | None) -> list[Text]:
         now = view_time(self.app)
+        job = worker_job(self.app, w.name, w.alive, w.left_at)
         if w.alive:
             why = Text()
             if w.memory_kills:
@@ -499,6 +507,8 @@ class LiveWorkersScreen(LiveListScreen):
             mem = memory_bar(w, 10)
         else:
             why = Text(f"{clock(w.left_at)} ", style="bold")
+            if job is not None and job.is_final:  # what Slurm says beats "the connection was lost"
+                why.append(slurm_cause(job) + " · ", style="bold red" if job.is_failed else "")
             why.append_text(hl(line(w.left_reason, 90), pattern))
             mem = Text("-")
         return [
@@ -515,6 +525,7 @@ class LiveWorkersScreen(LiveListScreen):
             Text(ago(now - w.last_seen) if w.last_seen and w.alive else "-"),
             Text(ago(now - w.first_seen) if w.first_seen else "-"),
             Text(str(w.restarts) if w.restarts else "", style="bold red" if w.restarts else ""),
+            *([worker_job_cell(job)] if shows_jobs(self.app) else []),
             why,
         ]
 
@@ -535,6 +546,12 @@ class LiveWorkersScreen(LiveListScreen):
             t.append(f"  ·  restarted {w.restarts}×", style="bold red")
         if w.memory_kills:
             t.append(f"  ·  {w.memory_kills} memory kill(s)", style="red")
+        job = worker_job(self.app, w.name, w.alive, w.left_at)
+        if job is not None:
+            t.append(f"\nSlurm job {job.job_id}: {job.state}", style="bold")
+            if job.reason and job.reason not in ("None", job.state):
+                t.append(f", reason {safe(job.reason)}")
+            t.append(f" · {slurm_cause(job)}", style="bold red" if job.is_failed else "")
         if not w.alive:
             t.append(f"\nleft at {clock(w.left_at)}: ", style="bold")
             t.append(safe(w.left_reason or "no reason recorded"))
