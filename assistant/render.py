@@ -16,7 +16,7 @@ import re
 
 import orjson
 
-from assistant.models import Diagnosis, Finding
+from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}

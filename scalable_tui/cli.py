@@ -33,7 +33,7 @@ def _duration(text: str) -> float:
 
 def _call_timeout(text: str) -> float | None:
     """``--call-timeout``: ``auto`` (None) or seconds."""
-    from scalable_tui.sources.live_timeout import parse_call_timeout
+    from scalable_tui.sources.live.timeout import parse_call_timeout
 
     try:
         return parse_call_timeout(text)
@@ -254,13 +254,13 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from scalable_tui.runs import RunNotFound, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
 
     recording = None
     if args.run_dir and Path(args.run_dir).is_file():
         # A recording (scalable-tui record): diagnose its whole history, with the jobs it stored.
         from scalable_tui.session import diagnose_recording
-        from scalable_tui.sources.recording import Recording, RecordingError
+        from scalable_tui.sources.recording.reader import Recording, RecordingError
 
         try:
             with Recording(args.run_dir) as rec:
@@ -287,7 +287,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     from assistant.render import render_markdown, render_text, to_json
     from scalable_tui.session import diagnose
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.reader import load_run
 
     if recording is not None:
         state = recording
@@ -338,8 +338,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from scalable_tui.runlist import run_rows
-    from scalable_tui.runs import RunNotFound, default_runs_dir, list_runs, no_runs_message
+    from scalable_tui.session.runlist import run_rows
+    from scalable_tui.sources.rundir.locate import RunNotFound, default_runs_dir, list_runs, no_runs_message
 
     try:
         runs = list_runs(args.runs_dir)
@@ -386,10 +386,10 @@ def _run_app(app: Any) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     """The Textual app; every Textual import stays inside this function."""
-    from scalable_tui.runs import RunNotFound, default_runs_dir, list_runs, no_runs_message, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, default_runs_dir, list_runs, no_runs_message, resolve_run
 
     if args.run_dir is not None and Path(args.run_dir).is_file():
-        from scalable_tui.sources.recording import Recording, RecordingError, is_recording
+        from scalable_tui.sources.recording.reader import Recording, RecordingError, is_recording
 
         if is_recording(args.run_dir):  # a recording (scalable-tui record): replay it with a timeline
             try:
@@ -397,7 +397,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             except RecordingError as exc:
                 _err(str(exc))
                 return EXIT_USAGE
-            from scalable_tui.app.replay import ReplayApp
+            from scalable_tui.tui.replay import ReplayApp
 
             return _run_app(ReplayApp(recording, no_ai=args.no_ai, ai_config=_ai_config(args)))
 
@@ -415,8 +415,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_USAGE
 
-    from scalable_tui.app.app import ReviewApp
-    from scalable_tui.sources.rundir import RunDirReader
+    from scalable_tui.tui.app import ReviewApp
+    from scalable_tui.sources.rundir.reader import RunDirReader
 
     source = RunDirReader(run_dir) if run_dir is not None else None
     return _run_app(ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai,
@@ -427,7 +427,7 @@ def _security(args: argparse.Namespace):
     """TLS the Dask way: the --tls-* files, else dask config distributed.comm.tls.* (None)."""
     if not (args.tls_ca_file or args.tls_cert or args.tls_key):
         return None
-    from scalable_tui.sources.live_tls import check_tls_files
+    from scalable_tui.sources.live.tls import check_tls_files
 
     check_tls_files(args.tls_ca_file, args.tls_cert, args.tls_key)  # before anything starts: one line, exit 2
     from distributed.security import Security
@@ -438,7 +438,7 @@ def _security(args: argparse.Namespace):
 
 def _address(args: argparse.Namespace) -> str | None:
     """ADDRESS, else --scheduler-file, else the environment / dask config; None after a one-line error."""
-    from scalable_tui.sources.live import LiveAddressError, resolve_address
+    from scalable_tui.sources.live.source import LiveAddressError, resolve_address
 
     try:
         return resolve_address(args.address, args.scheduler_file)
@@ -459,7 +459,7 @@ def _tls(args: argparse.Namespace) -> tuple[bool, Any]:
 def _jobs(args: argparse.Namespace, log_dir: str | None = None, cluster: str | None = None) -> Any:
     """The Slurm job source of --slurm / --slurm-name (None when off or squeue is missing); only the jobs
     with evidence that they run this scheduler's (``cluster``) workers count (sources.slurm_attribution)."""
-    from scalable_tui.sources.slurm import job_source
+    from scalable_tui.sources.jobs.slurm import job_source
 
     mode = getattr(args, "slurm", "auto")
     return job_source("off" if mode == "off" else "auto", force=mode == "force", name=getattr(args, "slurm_name", None),
@@ -476,7 +476,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if getattr(args, "remove_plugin", False):
         return _remove_plugin(address, security, getattr(args, "call_timeout", None) or 10.0)
-    from scalable_tui.app.attach import AttachApp
+    from scalable_tui.tui.attach import AttachApp
 
     ai_config = _ai_config(args)
     slurm_mode = getattr(args, "slurm", "auto")
@@ -484,8 +484,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
     recorder = None
     if getattr(args, "record", None):
-        from scalable_tui.recorder import RecordingWriter
-        from scalable_tui.sources.recording import RecordingError
+        from scalable_tui.sources.recording.writer import RecordingWriter
+        from scalable_tui.sources.recording.reader import RecordingError
 
         try:
             recorder = RecordingWriter.create(args.record, mode="append" if args.record_append else "create",
@@ -504,7 +504,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def _remove_plugin(address: str, security: Any, timeout: float = 10.0) -> int:
     import asyncio
 
-    from scalable_tui.sources.live import LiveSource, classify_error
+    from scalable_tui.sources.live.source import LiveSource, classify_error
 
     async def go() -> str:
         return await LiveSource(address, security=security, call_timeout=timeout).remove_plugin()
@@ -524,7 +524,7 @@ DEMO_JOBS_OFF = "this cluster is not a Slurm cluster (LocalCluster): no batch jo
 
 def demo_app(address: str, args: argparse.Namespace) -> Any:
     """The attach app as the demo opens it (its own title, AI options, no Slurm)."""
-    from scalable_tui.app.attach import AttachApp
+    from scalable_tui.tui.attach import AttachApp
 
     return AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=_ai_config(args),
                      title="scalable-tui demo (local cluster)", jobs_off_reason=DEMO_JOBS_OFF)
@@ -561,8 +561,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import asyncio
 
-    from scalable_tui.recorder import record
-    from scalable_tui.sources.recording import RecordingError
+    from scalable_tui.sources.recording.writer import record
+    from scalable_tui.sources.recording.reader import RecordingError
 
     jobs = _jobs(args, cluster=address)
     if jobs is None:

@@ -17,11 +17,11 @@ import os
 from typing import Any, Iterable
 
 from assistant.diagnose import diagnose_state
-from assistant.models import Diagnosis
-from scalable_tui.hpc_join import SlurmJoin, merge_findings, slurm_join
-from scalable_tui.jobs_models import JobsSnapshot, WorkerDeparture
-from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.models import RunState
+from scalable_tui.model.diagnosis import Diagnosis
+from scalable_tui.session.slurm_join import SlurmJoin, merge_findings, scanned_logs, slurm_join
+from scalable_tui.model.jobs import JobsSnapshot, WorkerDeparture
+from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.model.run import RunState
 
 __all__ = ["diagnose", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
 
@@ -56,7 +56,7 @@ def diagnose(
             return diag
         from assistant.hpc import hpc_findings
 
-        extra = hpc_findings(jobs, list(departures or ()), log_dir, now=now)
+        extra = hpc_findings(jobs, list(departures or ()), scanned_logs(jobs, log_dir), now=now)
         return merge_findings(diag, extra)
     if joined is not None:
         return merge_findings(diag, joined.findings, joined.note)
@@ -123,7 +123,7 @@ def diagnose_run(
     now: float | None = None,
 ) -> Diagnosis:
     """Read a Scalable run directory and diagnose it (what ``assistant.diagnose_run`` used to do)."""
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir)
     return diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from assistant.diagnose import diagnose_state
 from assistant.rules import classify
 from assistant.signature import normalize_message, parse_traceback
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import FIXTURES, fixture_run
 from tests.hostile.oldimpl import diagnose as old_diagnose
 from tests.hostile.oldimpl import rules as old_rules

@@ -14,8 +14,8 @@ import threading
 import time
 from pathlib import Path
 
-from scalable_tui.sources.live import NOT_DASK
-from scalable_tui.sources.recording import Recording
+from scalable_tui.sources.live.source import NOT_DASK
+from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 from tests.record.conftest import ROOT
 

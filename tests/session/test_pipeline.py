@@ -8,11 +8,11 @@ from collections import deque
 from pathlib import Path
 
 from assistant.render import render_markdown, render_text
-from scalable_tui.jobs_models import Job, JobsSnapshot
-from scalable_tui.live_models import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
-from scalable_tui.recorder import RecordingWriter
+from scalable_tui.model.jobs import Job, JobsSnapshot
+from scalable_tui.model.live import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
+from scalable_tui.sources.recording.writer import RecordingWriter
 from scalable_tui.session import diagnose_live, diagnose_recording
-from scalable_tui.sources.recording import Recording
+from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 
 T0 = 1_800_000_000.0
