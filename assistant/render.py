@@ -66,12 +66,28 @@ def _counts_line(diag: Diagnosis) -> str:
     return " · ".join(parts)
 
 
+def failure_parts(diag: Diagnosis) -> list[str]:
+    """``["20 task failures", "3 worker deaths", "1 Slurm job"]``: what ``failures_total`` is made of.
+
+    Empty when every failure is a task failure (the plain number says it all).
+    """
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'s' if k != 1 else ''}"
+
+    if not diag.worker_deaths and not diag.job_failures:
+        return []
+    parts = [n(diag.task_failures, "task failure")]
+    if diag.worker_deaths:
+        parts.append(n(diag.worker_deaths, "worker death"))
+    if diag.job_failures:
+        parts.append(n(diag.job_failures, "Slurm job"))
+    return parts
+
+
 def _failures_line(diag: Diagnosis) -> str:
     """``23`` or ``23 (20 task failures, 3 worker deaths)``: the counts of ``failure_counts``."""
-    if not diag.worker_deaths:
-        return str(diag.failures_total)
-    return (f"{diag.failures_total} ({diag.task_failures} task failure{'s' if diag.task_failures != 1 else ''}, "
-            f"{diag.worker_deaths} worker death{'s' if diag.worker_deaths != 1 else ''})")
+    parts = failure_parts(diag)
+    return f"{diag.failures_total} ({', '.join(parts)})" if parts else str(diag.failures_total)
 
 
 def _header_lines(diag: Diagnosis) -> list[str]:
@@ -128,7 +144,7 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
             f"⚠ {diag.failures_total} failure{'s' if diag.failures_total != 1 else ''} detected in "
             f"{len(failure_findings)} group{'s' if len(failure_findings) != 1 else ''} across {len(cats)} "
             f"categor{'ies' if len(cats) != 1 else 'y'}"
-            + (f" ({_failures_line(diag).partition(' (')[2]}:" if diag.worker_deaths else ":"),
+            + (f" ({_failures_line(diag).partition(' (')[2]}:" if failure_parts(diag) else ":"),
             style="bold",
         )
     )

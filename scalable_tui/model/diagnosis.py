@@ -66,13 +66,17 @@ class Diagnosis(BaseModel):
     method: Literal["heuristic", "ai-enhanced"] = "heuristic"
     summary: str
     #: Failure records grouped into findings (= the sum of the findings' counts):
-    #: ``task_failures`` plus the worker deaths no task failure stands for.
+    #: ``task_failures`` plus the worker deaths no task failure stands for, plus
+    #: ``job_failures`` (batch jobs the scheduler of jobs killed or failed).
     #: What counts as a failure is defined once, in ``assistant.diagnose.failure_counts``.
     failures_total: int
     #: Failed tasks, each counted once.
     task_failures: int = 0
     #: Unexpected worker departures, each counted once (also those a KilledWorker names).
     worker_deaths: int = 0
+    #: Batch jobs (Slurm) that failed or were killed (walltime, OOM, node failure), each
+    #: counted once; pending jobs are not failures.  Added by ``session.slurm_join.merge_findings``.
+    job_failures: int = 0
     #: Tasks per state (``TaskTotals``): Scalable's states for a run directory, the
     #: scheduler's (``memory``, ``erred``, …) for a live scheduler or a recording.
     tasks: dict[str, int]

@@ -13,6 +13,7 @@ Headless: no Textual, no ``distributed``.  Reading files happens in the
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Iterable
 
@@ -106,7 +107,7 @@ def diagnose_recording(
     end = recording.end
     now = end if now is None else now
     if slurm != "off" and recording.has_jobs and end is not None:
-        jobs = recording.jobs_at(end)
+        jobs = recording.jobs_at(math.inf)  # the last stored, also when polled after the last frame
         last = recording.state_at(end, max_events=0)
         return state, diagnose(state, jobs=jobs, departures=live_departures(last), log_dir=log_dir, now=now,
                                stale_after_s=stale_after_s)

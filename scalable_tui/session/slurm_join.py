@@ -110,7 +110,8 @@ def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = Non
     # of counting only the run's own failure records (pending jobs are not failures)
     failed_jobs = sum(f.count for f in extra if not f.id.startswith("slurm:pending"))
     return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary,
-                                   "failures_total": diag.failures_total + failed_jobs})
+                                   "failures_total": diag.failures_total + failed_jobs,
+                                   "job_failures": diag.job_failures + failed_jobs})
 
 
 def scanned_logs(jobs: Any, log_dir: str | os.PathLike[str] | Mapping[str, Any] | None) -> Mapping[str, Any] | None:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from assistant.diagnose import abandoned_info, stale_threshold
 from scalable_tui.model.diagnosis import Diagnosis, Finding
-from assistant.render import TRANSIENT_TEXT, seen_text
+from assistant.render import failure_parts, TRANSIENT_TEXT, seen_text
 from assistant.textsafe import printable
 from scalable_tui.model.run import (
     TERMINAL_STATES,
@@ -117,10 +117,8 @@ def failures_text(diag: Diagnosis) -> str:
     """
     n = diag.failures_total
     text = f"{n} failure{'s' if n != 1 else ''}"
-    if diag.worker_deaths:
-        text += (f" ({diag.task_failures} task failure{'s' if diag.task_failures != 1 else ''} · "
-                 f"{diag.worker_deaths} worker death{'s' if diag.worker_deaths != 1 else ''})")
-    return text
+    parts = failure_parts(diag)
+    return f"{text} ({' · '.join(parts)})" if parts else text
 
 
 def _ago(seconds: float) -> str:
