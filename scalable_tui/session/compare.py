@@ -48,20 +48,22 @@ def _meta(run_dir: Path) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
-def _holds_runs(d: Path) -> bool:
+def _holds_other_runs(d: Path, run_dir: Path) -> bool:
     try:
-        return any(c.name.startswith("run-") for c in d.iterdir())
+        return any(c.name.startswith("run-") and c.name != run_dir.name for c in d.iterdir())
     except OSError:
         return False
 
 
 def _runs_root(run_dir: Path | None, runs_dir: str | Path | None) -> Path | None:
-    """The runs directory of ``run_dir`` (its parent), else ``--runs-dir``/the default when it exists."""
-    if run_dir is not None and _holds_runs(run_dir.resolve().parent):
+    """``--runs-dir`` when given, else the run's own parent when it holds other runs, else the default when it exists."""
+    if runs_dir is not None:
+        return Path(runs_dir) if Path(runs_dir).is_dir() else None
+    if run_dir is not None and _holds_other_runs(run_dir.resolve().parent, run_dir):
         return run_dir.resolve().parent
     from scalable_tui.sources.rundir.locate import default_runs_dir
 
-    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    root = default_runs_dir()
     return root if root.is_dir() else None
 
 

@@ -32,6 +32,10 @@ def short_run(run_id: str, project: str | None) -> str:
     return s
 
 
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
+
+
 def _status_counts(p: ProjectHistory) -> str:
     counts: dict[str, int] = {}
     for g in p.groups:
@@ -69,7 +73,7 @@ def render_text(h: History) -> str:
             out.append("")
             continue
         out.append(f"  counts per run, oldest → newest{f' (the last {len(shown)})' if len(shown) < len(p.runs) else ''};"
-                   f" {ABSENT} = not seen; persistent = in each of the last {min(PERSISTENT_RUNS, len(p.runs))} runs,"
+                   f" {ABSENT} = not seen; persistent = in each of the last {_runs(min(PERSISTENT_RUNS, len(p.runs)))},"
                    " flaky = comes and goes")
         ids = [r["run_id"] for r in shown]
         rows = [("STATUS", "RUNS", "TOTAL", "COUNTS", "FIRST", "LAST", "GROUP")]
@@ -130,7 +134,7 @@ def render_markdown(h: History) -> str:
         shown = p.runs[-SPARK_RUNS:]
         ids = [r["run_id"] for r in shown]
         out += [f"## {_md_escape(p.project or '(no project name)')}", "",
-                f"{len(p.runs)} runs, {_md_escape(_span(p))}; {len(p.groups)} failure groups"
+                f"{_runs(len(p.runs))}, {_md_escape(_span(p))}; {len(p.groups)} failure groups"
                 + (f": {_status_counts(p)}" if p.groups else ""), ""]
         if not p.groups:
             continue
