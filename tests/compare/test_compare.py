@@ -151,7 +151,7 @@ def test_bad_prev_is_one_clear_line(nightly_runs: list[Path], tmp_path: Path, pr
 def test_compare_with_a_recording(tmp_path: Path) -> None:
     """PREV may be a recording (written by the recorder's own writer): the same failures recur."""
     from scalable_tui.session import diagnose_recording
-    from scalable_tui.sources.recording import Recording
+    from scalable_tui.sources.recording.reader import Recording
     from tests.replay.conftest import write_recording
 
     rec = write_recording(tmp_path / "night.rec")
