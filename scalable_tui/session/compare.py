@@ -124,7 +124,7 @@ def load_previous(
     log_dir: str | None = None,
     stale_after_s: float | None = None,
 ) -> Previous:
-    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, match_run_id, resolve_run
     from scalable_tui.session.pipeline import diagnose_recording, diagnose_run
 
     if spec == "previous":
@@ -152,7 +152,13 @@ def load_previous(
                                "diagnosis (diagnose --format json)") from None
         return Previous(diag, None, None, diag.run_id)
     try:
-        prev = resolve_run(spec, runs_dir=runs_dir)
+        if not p.exists() and "/" not in spec:  # a run id, or a unique start of one, under the runs directory
+            root = _runs_root(current_run_dir, runs_dir)
+            if root is None:
+                raise RunNotFound(f"run directory {spec} does not exist (and no runs directory to look for it in)")
+            prev = match_run_id(root, spec)
+        else:
+            prev = resolve_run(spec, runs_dir=runs_dir)
     except RunNotFound as exc:
         raise CompareError(f"--compare: {exc}") from None
     if current_run_dir is not None and os.path.realpath(prev) == os.path.realpath(current_run_dir):

@@ -98,6 +98,8 @@ class History:
     runs_dir: str
     projects: list[ProjectHistory]
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: Run directories in the runs directory (before any filter).
+    listed: int = 0
     cached: int = 0
     built: int = 0
     since_s: float | None = None
@@ -170,7 +172,7 @@ def collect(
     runs = list_runs(root)
     now = time.time() if now is None else now
     cutoff = None if since_s is None else now - since_s
-    hist = History(str(root), [], since_s=since_s, project_filter=project)
+    hist = History(str(root), [], since_s=since_s, project_filter=project, listed=len(runs))
     kept = []
     for run_dir in runs:
         if cutoff is not None:

@@ -60,7 +60,13 @@ def _scope(h: History) -> str:
 
 def render_text(h: History) -> str:
     out: list[str] = []
-    if not h.projects:
+    if not h.projects and not h.listed:
+        from pathlib import Path
+
+        from scalable_tui.sources.rundir.locate import no_runs_message
+
+        out.append(printable_line(no_runs_message(Path(h.runs_dir))))  # with where runs are one level down
+    elif not h.projects:
         out.append(f"No runs{_scope(h)} in {printable_line(h.runs_dir)}.")
     for p in h.projects:
         name = printable_line(p.project or "(no project name)")

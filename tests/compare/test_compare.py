@@ -162,3 +162,18 @@ def test_compare_with_a_recording(tmp_path: Path) -> None:
     assert out.resolved == [] and comparison_line(out).startswith("0 new groups since ")
     with pytest.raises(CompareError, match="needs a run directory"):
         compare_with(cur, "previous", current_run_dir=None)
+
+
+def test_latest_against_previous_and_a_run_id(nightly_runs: list[Path], private_cache: Path) -> None:
+    """The README's morning command (``--latest --compare previous``) and PREV given as a unique start of a run id."""
+    n1, n2, n3 = nightly_runs
+    root = n3.parent
+    doc = _cli_json(n3, "--compare", n2.name.removeprefix("run-")[:22], cache=private_cache)
+    assert doc["comparison"]["previous_run_id"] == n2.name
+    p = run_cli("diagnose", "--latest", "--no-ai", "--compare", "previous", "--format", "json",
+                env={"XDG_CACHE_HOME": str(private_cache)}, cwd=root.parent.parent)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert (doc["run_id"], doc["comparison"]["previous_run_id"]) == (n3.name, n2.name)
+    p = run_cli("diagnose", str(n3), "--no-ai", "--compare", "run-1999", env={"XDG_CACHE_HOME": str(private_cache)})
+    assert p.returncode == 2 and "not found in" in p.stderr

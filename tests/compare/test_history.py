@@ -152,3 +152,10 @@ def test_hostile_names_are_shown_literally(tmp_path: Path, private_cache: Path) 
     assert "evil" in outs["text"].stdout and "pwned" in outs["text"].stdout  # shown, not interpreted
     assert "](http" not in outs["markdown"].stdout and "**b**" not in outs["markdown"].stdout
     assert json.loads(outs["json"].stdout)["projects"][0]["project"].startswith("evil")
+
+
+@pytest.mark.slow
+def test_empty_runs_dir_points_at_runs_one_level_down(nightly_runs: list[Path], private_cache: Path) -> None:
+    project_dir = nightly_runs[0].parent.parent.parent  # <work>/.scalable/runs/run-… -> <work>
+    p = run_cli("history", "--runs-dir", str(project_dir), env={"XDG_CACHE_HOME": str(private_cache)})
+    assert p.returncode == 0 and f"found 3 runs in {project_dir / '.scalable' / 'runs'}" in p.stdout
