@@ -90,8 +90,11 @@ def store(run_dir: Path, key: dict[str, Any], summary: dict[str, Any]) -> bool:
     """Save atomically and privately, unless the run changed while it was read (then it is read next time)."""
     if run_key(run_dir) != key:
         return False
-    d = private_dir(summaries_dir())
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".summary.")
+    try:
+        d = private_dir(summaries_dir())
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".summary.")
+    except OSError:
+        return False  # an unwritable cache only costs speed: the next listing reads the run again
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(orjson.dumps({"key": key, "summary": summary}))

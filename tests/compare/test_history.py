@@ -159,3 +159,16 @@ def test_empty_runs_dir_points_at_runs_one_level_down(nightly_runs: list[Path], 
     project_dir = nightly_runs[0].parent.parent.parent  # <work>/.scalable/runs/run-… -> <work>
     p = run_cli("history", "--runs-dir", str(project_dir), env={"XDG_CACHE_HOME": str(private_cache)})
     assert p.returncode == 0 and f"found 3 runs in {project_dir / '.scalable' / 'runs'}" in p.stdout
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import fixture_run
+
+    root = tmp_path / "runs"
+    shutil.copytree(fixture_run("mixed-failures"), root / fixture_run("mixed-failures").name)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    h = collect(root)
+    assert (h.built, h.cached, h.unreadable) == (1, 0, [])
+    assert sum(sum(g.counts.values()) for g in h.projects[0].groups) == 21
