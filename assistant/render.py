@@ -16,6 +16,7 @@ import re
 
 import orjson
 
+from assistant.compare import comparison_lines, trend_text
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.textsafe import clip, one_line, printable, printable_line
 
@@ -118,6 +119,8 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     console.print(Text(head[0], style="bold"))
     console.print(Text(head[1]))
     console.print()
+    for j, line in enumerate(comparison_lines(diag)):  # diagnose --compare
+        console.print(Text(printable_line(line), style="bold" if j == 0 else ""), end="\n\n" if j == len(diag.resolved) else "\n")
     for w in diag.incomplete:
         console.print(Text("⚠ " + printable_line(w), style="bold red"))
     if diag.incomplete:
@@ -184,6 +187,8 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
     t.append(" ")
     t.append(printable(f.title), style="bold")
     t.append(f" ({f.category}) — {f.count} occurrence{'s' if f.count != 1 else ''}")
+    if f.trend:
+        t.append(f" [{trend_text(f)}]", style="bold magenta" if f.trend != "recurring" else "")
     console.print(t)
     rows: list[tuple[str, str]] = [
         ("Exception", printable_line(" → ".join(f.exception_types))),
@@ -232,6 +237,8 @@ def _md_escape(s: str) -> str:
 def render_markdown(diag: Diagnosis) -> str:
     diag = safe_diagnosis(diag)
     out: list[str] = [f"# Diagnosis of {_md_escape(diag.run_id)}", ""]
+    out += [f"**{_md_escape(line.strip())}**" if j == 0 else f"- {_md_escape(line.strip())}"
+            for j, line in enumerate(comparison_lines(diag))] + ([""] if diag.comparison else [])
     for w in diag.incomplete:
         out += [f"> **⚠ Incomplete input:** {_md_escape(printable_line(w))}", ""]
     out.append(f"- **Status:** {_md_escape(diag.status)}" + (" (probably abandoned)" if diag.abandoned else ""))
@@ -249,7 +256,8 @@ def render_markdown(diag: Diagnosis) -> str:
     for i, f in enumerate(diag.findings, 1):
         out.append(f"## {i}. {_md_escape(f.title)}")
         out.append("")
-        out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}")
+        out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}"
+                   + (f" · **Trend:** {_md_escape(trend_text(f))}" if f.trend else ""))
         out.append(f"- **Retry:** {TRANSIENT_TEXT[f.transient]}")
         if f.exception_types:
             out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")

@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         "is here), off, force (default: auto). A recording with stored jobs uses those, never today's sacct",
     )
     d.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory to scan for job logs")
+    d.add_argument("--compare", metavar="PREV",
+                   help="mark each failure group new, recurring or regressed against PREV and list the resolved ones: "
+                   "a run directory or id, a recording, a saved 'diagnose --format json', or 'previous' (the last "
+                   "earlier run of the same project under the runs directory)")
     _add_ai_options(d, show_prompt=True)
     d.set_defaults(func=cmd_diagnose)
 
@@ -127,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("--stale-after", type=_duration, metavar="DURATION", help="see 'diagnose --help'")
     r.set_defaults(func=cmd_runs)
+
+    h = sub.add_parser("history", help="every failure group across runs: first/last seen, counts, flaky or persistent",
+                       description="Every failure group seen across the runs of a runs directory, per project, with "
+                       "the runs it was first and last seen in, its count per run and whether it is persistent (in "
+                       "each of the last 3 runs), flaky (comes and goes), new, recurring or resolved. Each run is "
+                       "summarised once into the user cache ($XDG_CACHE_HOME/scalable-tui/summaries), never the run "
+                       "directory.")
+    h.add_argument("--runs-dir", metavar="DIR", help="where runs live (default: $SCALABLE_RUNS_DIR, else ./.scalable/runs)")
+    h.add_argument("--project", metavar="NAME", help="only runs of this project (run.json project_name)")
+    h.add_argument("--since", type=_duration, metavar="DURATION", help="only runs started this recently, e.g. 14d, 36h")
+    h.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="report format (default: text)")
+    h.add_argument("--no-cache", action="store_true", help="diagnose every run again; neither read nor write summaries")
+    h.set_defaults(func=cmd_history)
 
     v = sub.add_parser(
         "review",
@@ -297,6 +314,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             _err(f"{run_dir}: no readable run.json, tasks or failures")
             return EXIT_USAGE
         diag = diagnose(state, stale_after_s=args.stale_after, slurm=args.slurm, log_dir=args.slurm_log_dir)
+    if args.compare:
+        from scalable_tui.session.compare import CompareError, compare_with
+
+        try:
+            diag = compare_with(diag, args.compare, current_run_dir=run_dir if run_dir.is_dir() else None,
+                                runs_dir=args.runs_dir, slurm=args.slurm, log_dir=args.slurm_log_dir,
+                                stale_after_s=args.stale_after)
+        except CompareError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     for n in diag.notices:
         _err(f"note: {n}")
     if args.show_prompt:
@@ -363,6 +390,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())
     for t in table:
         print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from scalable_tui.sources.rundir.locate import RunNotFound
+    from scalable_tui.session import history_render
+    from scalable_tui.session.history import collect
+
+    try:
+        hist = collect(args.runs_dir, project=args.project, since_s=args.since, use_cache=not args.no_cache)
+    except RunNotFound as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    render = {"json": history_render.render_json, "markdown": history_render.render_markdown}.get(
+        args.format, history_render.render_text)
+    sys.stdout.write(render(hist))
     return EXIT_OK
 
 

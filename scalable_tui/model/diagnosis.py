@@ -52,8 +52,30 @@ class Finding(BaseModel):
     signature: str = ""
     phase: str | None = None
     resources: dict[str, str | int | float | None] = Field(default_factory=dict)
+    #: Set by ``diagnose --compare`` (``assistant.compare``): new, recurring or regressed.
+    trend: Literal["new", "recurring", "regressed"] | None = None
+    #: This group's count in the compared (previous) run; 0 for new and regressed groups.
+    previous_count: int | None = None
+    #: A regressed group: the last earlier run it was seen in.
+    last_seen_run: str | None = None
     #: Indices into RunState.failures, for drill-down in the UI (not serialised).
     failure_indices: list[int] = Field(default_factory=list, exclude=True)
+
+
+class Comparison(BaseModel):
+    """What ``diagnose --compare`` compared with (``assistant.compare``)."""
+
+    previous_run_id: str
+    previous_run_dir: str = ""
+    previous_signature_version: int
+    #: Set when the signature versions differ: groups are then not matched at all.
+    mismatch: str | None = None
+    new: int = 0
+    recurring: int = 0
+    regressed: int = 0
+    resolved: int = 0
+    #: Earlier runs (before the previous one) looked at to tell regressed from new.
+    history_runs: int = 0
 
 
 class Diagnosis(BaseModel):
@@ -92,3 +114,6 @@ class Diagnosis(BaseModel):
     signature_version: int
     #: AI explanations by finding id (assistant.llm; empty unless method is "ai-enhanced").
     explanations: dict[str, dict] = Field(default_factory=dict)
+    #: ``diagnose --compare``: what was compared with, and the previous run's groups that are gone.
+    comparison: Comparison | None = None
+    resolved: list[Finding] = Field(default_factory=list)
