@@ -173,8 +173,5 @@ class Batcher:
 def summary(batch: list[Alert]) -> tuple[str, str]:
     """(title, body) of one delivery: the alert itself, or "3 new problems: a; b; c"."""
     if len(batch) == 1:
-        a = batch[0]
-        head = "scheduler lost" if a.kind == "scheduler_lost" else \
-            "worker deaths" if a.kind == "worker_deaths" else f"new {a.severity}"
-        return f"scalable-tui: {head}", a.line()
-    return f"scalable-tui: {len(batch)} new problems", f"{len(batch)} new problems: " + "; ".join(a.line() for a in batch)
+        return "scalable-tui", batch[0].line()
+    return "scalable-tui", f"{len(batch)} new problems: " + "; ".join(a.line() for a in batch)

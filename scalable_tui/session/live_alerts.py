@@ -59,6 +59,7 @@ class LiveAlerts:
         self._key: Any = None
         self._pending: Any = None
         self._running = False
+        self._thread: threading.Thread | None = None
         self._closed = False
 
     def add_sink(self, sink: Sink) -> None:
@@ -127,7 +128,11 @@ class LiveAlerts:
         """End of the session: what waits is delivered now (late rather than never); commands may finish
         (``wait``: at most this many seconds; None: one command timeout each)."""
         with self._lock:
-            self._closed = True
+            self._closed = True  # no new diagnosis starts; the one running finishes its snapshot
+            thread = self._thread
+        if thread is not None:
+            thread.join(30.0)  # a failure seen just before the stop is still told
+        with self._lock:
             batch = self.batcher.drain()
             d = Delivery(batch, address=self._address, scheduler_id=self._scheduler_id, now=self.clock()) \
                 if batch else None
@@ -150,7 +155,8 @@ class LiveAlerts:
             if self._running or self._closed:
                 return
             self._running = True
-        threading.Thread(target=self._diagnose_loop, name="alert diagnosis", daemon=True).start()
+            self._thread = threading.Thread(target=self._diagnose_loop, name="alert diagnosis", daemon=True)
+            self._thread.start()
 
     def _diagnose_loop(self) -> None:
         from scalable_tui.session.pipeline import diagnose_live
@@ -158,7 +164,7 @@ class LiveAlerts:
         while True:
             with self._lock:
                 live, self._pending = self._pending, None
-                if live is None or self._closed:
+                if live is None:
                     self._running = False
                     return
             try:

@@ -87,7 +87,7 @@ def test_batcher_first_at_once_rest_grouped_after_the_interval() -> None:
     batch = b.due(60)
     assert [a.key for a in batch] == ["b", "c", "scheduler"]
     title, body = summary(batch)
-    assert title == "scalable-tui: 3 new problems"
+    assert title == "scalable-tui"
     assert body == "3 new problems: error: B (1 failure); error: C (3 failures); scheduler lost: tcp://s:8786 (refused)"
     assert b.due(200) == []  # nothing waits
 
