@@ -511,6 +511,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
     slurm_mode = getattr(args, "slurm", "auto")
     jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None), cluster=address)
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
+    alerts = _alerts(args, record=False)
+    if alerts is False:
+        return EXIT_USAGE
     recorder = None
     if getattr(args, "record", None):
         from scalable_tui.sources.recording.writer import RecordingWriter
@@ -522,9 +525,6 @@ def cmd_attach(args: argparse.Namespace) -> int:
         except RecordingError as exc:
             _err(str(exc))
             return EXIT_USAGE
-    alerts = _alerts(args, record=False)
-    if alerts is False:
-        return EXIT_USAGE
     app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config,
                     call_timeout=getattr(args, "call_timeout", None),
                     recorder=recorder, alerts=alerts,
@@ -598,14 +598,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     from scalable_tui.sources.recording.writer import record
     from scalable_tui.sources.recording.reader import RecordingError
 
+    alerts = _alerts(args, record=True)
+    if alerts is False:
+        return EXIT_USAGE
     jobs = _jobs(args, cluster=address)
     if jobs is None:
         _err("note: Slurm jobs not recorded: " + ("--slurm off" if getattr(args, "slurm", "auto") == "off"
                                                   else "squeue not on PATH (--slurm force to try anyway)"))
     mode = "append" if args.append else "force" if args.force else "create"
-    alerts = _alerts(args, record=True)
-    if alerts is False:
-        return EXIT_USAGE
     try:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
                                     security=security, mode=mode, job_source=jobs,

@@ -158,3 +158,16 @@ def test_a_failing_command_is_one_log_line(tmp_path: Path) -> None:
     runner(Delivery([Alert("scheduler_lost", "scheduler", "critical", "scheduler lost: x", 0.0)]))
     assert runner.close(20)
     assert logged == [f"on-finding: {os.path.basename(sys.executable)} exit 7: curl: (7) Failed to connect"]
+
+
+@pytest.mark.parametrize("command", ["record", "attach"])
+def test_cli_refuses_a_bad_on_finding_command_before_anything_starts(command: str, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    out = tmp_path / "night.rec"
+    extra = ["--out", str(out)] if command == "record" else ["--record", str(out)]
+    p = run_cli(command, "tcp://127.0.0.1:1", *extra, "--slurm", "off", "--on-finding", "no-such-command-xyz -v")
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        "scalable-tui: --on-finding: command not found or not executable: no-such-command-xyz"]
+    assert not out.exists()
