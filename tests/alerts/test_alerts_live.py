@@ -141,3 +141,27 @@ def test_record_notify_writes_bell_and_osc_to_the_terminal_and_wraps_them_in_tmu
             p1.send_signal(signal.SIGTERM)
             assert p1.wait(60) == 0
             os.close(m1)
+
+
+def test_record_tells_a_lost_scheduler_once(procs: Procs, tmp_path: Path) -> None:
+    got = tmp_path / "got"
+    got.mkdir()
+    hook = tmp_path / "hook.py"
+    hook.write_text(textwrap.dedent("""
+        import pathlib, sys
+        d = pathlib.Path(sys.argv[1])
+        (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
+    """))
+    address, sched = procs.scheduler()
+    out = tmp_path / "night.rec"
+    rec = procs.spawn(_record_cmd(address, out, "--give-up-after", "0", "--on-finding", f"{PY} {hook} {got}"),
+                      "recorder")
+    wait_recording(out, lambda r: not r.never_connected and len(r) >= 2, what="recorder connected")
+    os.killpg(sched.pid, signal.SIGKILL)  # the scheduler dies; the recorder stops at the first failed poll
+    assert rec.wait(60) == 0
+    files = list(got.iterdir())
+    assert len(files) == 1, (tmp_path / "recorder.log").read_text()
+    doc = json.loads(files[0].read_text())
+    [a] = doc["alerts"]
+    assert (a["kind"], a["severity"]) == ("scheduler_lost", "critical")
+    assert a["title"].startswith(f"scheduler lost: {address} (")
