@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.app.attach import AttachApp
+from scalable_tui.tui.attach import AttachApp
 from scalable_tui.session.live_alerts import build_alerts
 from scalable_tui.session.notify import AppTerminal
 from tests.alerts.test_alerts_live import LINE, _fail
