@@ -83,6 +83,33 @@ def _add_ai_options(p: argparse.ArgumentParser, what: str = "", *, show_prompt: 
     ai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
 
 
+def _add_alert_options(p: argparse.ArgumentParser) -> None:
+    """--notify / --on-finding of attach and record (scalable_tui.session.live_alerts)."""
+    al = p.add_argument_group(
+        "Alerts", "On a new error/critical finding group, a wave of worker deaths or a lost scheduler. At most one "
+        "alert per --alert-every; what comes meanwhile goes out together in the next one.")
+    al.add_argument("--notify", action="store_true", help="terminal bell plus a desktop notification (OSC 9 and "
+                    "OSC 777: iTerm2, kitty, WezTerm, Windows Terminal…; inside tmux via passthrough)")
+    al.add_argument("--on-finding", metavar="CMD", help="run CMD (split like a shell would, but no shell: write "
+                    "sh -c '…' for one) with the alert as JSON on stdin; not redacted: it goes where CMD sends it")
+    al.add_argument("--on-finding-timeout", type=_duration, default=30.0, metavar="DURATION",
+                    help="kill CMD after this long (default: 30s)")
+    al.add_argument("--alert-every", type=_duration, default=60.0, metavar="DURATION",
+                    help="at most one alert per DURATION (default: 60s)")
+
+
+def _alerts(args: argparse.Namespace, *, record: bool) -> Any:
+    """The LiveAlerts of --notify / --on-finding (None: neither); False after a one-line error."""
+    from scalable_tui.session.live_alerts import AlertSetupError, build_alerts
+
+    try:
+        return build_alerts(notify=args.notify, on_finding=args.on_finding, on_finding_timeout=args.on_finding_timeout,
+                            every=args.alert_every, diagnose=record, terminal=None if record else False)
+    except AlertSetupError as exc:
+        _err(str(exc))
+        return False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalable-tui",
@@ -201,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     asl.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory: job logs (time limit, oom-kill lines)")
     asl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
                      help="time between squeue calls, one for all jobs (default: 20s)")
+    _add_alert_options(a)
     a.set_defaults(func=cmd_attach)
 
     dm = sub.add_parser(
@@ -254,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     rsl.add_argument("--slurm-name", metavar="NAME", help="only jobs with this job name (dask-jobqueue: job_name, default dask-worker)")
     rsl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
                      help="time between squeue calls, one for all jobs (default: 20s); a poll that changed nothing is not stored")
+    _add_alert_options(rc)
     rc.set_defaults(func=cmd_record)
     return parser
 
@@ -525,6 +554,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
     slurm_mode = getattr(args, "slurm", "auto")
     jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None), cluster=address)
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
+    alerts = _alerts(args, record=False)
+    if alerts is False:
+        return EXIT_USAGE
     recorder = None
     if getattr(args, "record", None):
         from scalable_tui.sources.recording.writer import RecordingWriter
@@ -538,9 +570,11 @@ def cmd_attach(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config,
                     call_timeout=getattr(args, "call_timeout", None),
-                    recorder=recorder,
+                    recorder=recorder, alerts=alerts,
                     job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
                     slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
+    if alerts is not None:
+        alerts.use_app(app, notify=args.notify)
     return _run_app(app)
 
 
@@ -607,6 +641,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     from scalable_tui.sources.recording.writer import record
     from scalable_tui.sources.recording.reader import RecordingError
 
+    alerts = _alerts(args, record=True)
+    if alerts is False:
+        return EXIT_USAGE
     jobs = _jobs(args, cluster=address)
     if jobs is None:
         _err("note: Slurm jobs not recorded: " + ("--slurm off" if getattr(args, "slurm", "auto") == "off"
@@ -616,10 +653,14 @@ def cmd_record(args: argparse.Namespace) -> int:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
                                     security=security, mode=mode, job_source=jobs,
                                     call_timeout=getattr(args, "call_timeout", None),
-                                    jobs_interval=getattr(args, "slurm_interval", 20.0)))
+                                    jobs_interval=getattr(args, "slurm_interval", 20.0),
+                                    on_frame=alerts.frame if alerts else None))
     except RecordingError as exc:
         _err(str(exc))
         return EXIT_USAGE
+    finally:
+        if alerts:
+            alerts.close()
     _err(result.line())
     return result.exit_code
 

@@ -165,6 +165,7 @@ class AttachApp(ReviewApp, inherit_bindings=False):
         recorder: Any = None,
         now: Callable[[], float] = time.time,
         rediagnose_every: float = 30.0,
+        alerts: Any = None,
     ) -> None:
         if source is None:
             from scalable_tui.sources.live.source import LiveSource
@@ -211,6 +212,8 @@ class AttachApp(ReviewApp, inherit_bindings=False):
 
             self._record_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
         self.recorded = 0
+        #: ``--notify`` / ``--on-finding``: a ``session.live_alerts.LiveAlerts`` fed every poll and diagnosis.
+        self.alerts = alerts
 
     # -- the live source (async worker in the app's loop) ---------------------------
     def start_reading(self, source: Any) -> None:  # called by ReviewApp.on_mount
@@ -266,6 +269,8 @@ class AttachApp(ReviewApp, inherit_bindings=False):
             self._record_pool.shutdown(wait=True)
             if self.recorder is not None:
                 self.recorder.close("monitor closed")
+        if self.alerts is not None:
+            self.alerts.close(wait=5.0)  # a running --on-finding command: do not hold the exit long
 
     def _got_live(self, live: LiveSnapshot) -> None:
         if self._record_pool is not None and self.recorder is not None and live.last_poll_ok:
@@ -282,6 +287,8 @@ class AttachApp(ReviewApp, inherit_bindings=False):
             else:
                 self.notify(safe(live.status_line()), title="scheduler", severity="error", timeout=8)
         self._was_connected = live.connected
+        if self.alerts is not None:
+            self.alerts.frame(live)  # new problems since the last poll: bell + notification, --on-finding
         if self.job_source is not None:
             workers = frozenset((w.name, w.host) for w in live.alive_workers)
             if workers != self._jobs_workers:
@@ -328,6 +335,8 @@ class AttachApp(ReviewApp, inherit_bindings=False):
                 self.call_from_thread(self.notify, f"diagnosis failed: {type(exc).__name__}: {safe(exc)}",
                                       severity="error")
                 continue
+            if self.alerts is not None:
+                self.alerts.diagnosis(snap.diagnosis)
             self.post_message(StateUpdated(snap))
 
     def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
