@@ -11,12 +11,10 @@ a constructor parameter so tests inject a reader over fixture copies.
 from __future__ import annotations
 
 import dataclasses
-import gc
-import inspect
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -27,8 +25,9 @@ from textual.worker import get_current_worker
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.textsafe import one_line
 from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
-from scalable_tui.tui.data import RunSnapshot, build_snapshot
-from scalable_tui.model.run import RunState
+from scalable_tui.session.review import FIRST_SLICE, LOADING_SLICE, RunSource  # noqa: F401 - re-exported
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.view import ViewModel
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
 from scalable_tui.tui.messages import LoadFailed, LoadProgress, ModelDelta, ModelReplied, StateUpdated
 from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
@@ -46,14 +45,6 @@ if TYPE_CHECKING:
     from assistant.llm import AIConfig, ExplanationResult, Prompt
 
 
-class RunSource(Protocol):
-    state: Any
-
-    def load(self) -> Any: ...
-
-    def refresh(self) -> Any: ...
-
-
 SCREENS_HELP = (
     ("overview", "1 / o", "Overview"),
     ("tasks", "2 / t", "Tasks"),
@@ -61,30 +52,6 @@ SCREENS_HELP = (
     ("findings", "4 / i", "Findings"),
     ("workers", "5 / w", "Workers"),
 )
-
-
-#: Bytes per stream in the first slice of a large run: small, so the first
-#: screen is up in a blink.  The rest is read in bigger slices that only
-#: report progress: building a snapshot per slice (copies of the task table)
-#: made the whole load seconds slower on a 300k-task run.
-FIRST_SLICE = 1 << 20
-LOADING_SLICE = 32 << 20
-
-
-def _refresh_slice(source: Any, max_bytes: int) -> Any:
-    """One sliced refresh, or None for sources whose ``refresh`` takes no ``max_bytes``.
-
-    Decided from the signature, not by catching ``TypeError``: a TypeError
-    raised inside a reader is a bug to show, not "no slicing support" (it
-    used to be swallowed and the run read again without a word).
-    """
-    try:
-        params = inspect.signature(source.refresh).parameters
-    except (TypeError, ValueError):  # not introspectable: call it plainly
-        return None
-    if "max_bytes" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None
-    return source.refresh(max_bytes=max_bytes)
 
 
 #: The footer shows the screen keys as one compact group ("1 2 3 4 5 Screens",
@@ -161,6 +128,8 @@ class ReviewApp(App[None]):
         self.poll_interval = poll_interval
         self.source_factory = source_factory
         self.snapshot: RunSnapshot | None = None
+        #: The latest view model the session emitted (screens render it).
+        self.view: ViewModel = ViewModel()
         self.load_error: str | None = None
         #: How many snapshots arrived (tests wait on it).
         self.updates = 0
@@ -193,85 +162,17 @@ class ReviewApp(App[None]):
 
     @work(thread=True, exclusive=True, group="reader", name="run reader", exit_on_error=False)
     def _read_run(self, source: RunSource) -> None:
-        """Owns the source: load, then tail while run.json says running."""
-        from scalable_tui.session.slurm_join import SlurmJoin
-        from scalable_tui.session import diagnose
+        """Runs the headless ``ReviewSession`` (load, then tail while run.json says running)."""
+        from scalable_tui.session.review import ReviewSession
 
         worker = get_current_worker()
-        version = 0
-
-        diag = None
-        slurm_joined: SlurmJoin | None = None
-        slurm_at = 0.0
-
-        def publish(state: RunState, loading: float | None) -> None:
-            nonlocal version, diag, slurm_joined, slurm_at
-            version += 1
-            now = self.now()
-            # While indexing, the first slice's diagnosis stands in (the
-            # screen says "indexing…"); the full one comes with the last slice.
-            if loading is None or diag is None:
-                if loading is None and self.slurm != "off":
-                    from scalable_tui.session.slurm_join import slurm_join
-
-                    # One sacct call per load, then at most every 5 minutes while tailing.
-                    if slurm_joined is None or time.monotonic() - slurm_at > 300:
-                        slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
-                diag = diagnose(state, stale_after_s=self.stale_after_s, now=now,
-                                joined=slurm_joined if loading is None else None)
-            # A finished run, fully read: the reader stops right after this
-            # publish, so the snapshot may share its tables.
-            final = loading is None and state.meta.status != "running"
-            snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading,
-                                  final=final)
-            self.post_message(StateUpdated(snap))
-
+        session = ReviewSession(source, stale_after_s=self.stale_after_s, slurm=self.slurm, now=self.now,
+                                poll_interval=self.poll_interval)
         try:
-            # A large run: the first screen shows after a small first slice
-            # ("indexing…") and fills in when the rest has been read.
-            res = _refresh_slice(source, FIRST_SLICE)
-            if res is not None and res.more and not worker.is_cancelled:
-                publish(source.state, res.progress)
-                # The reader pauses the cyclic GC per refresh; between slices a
-                # full collection would scan the growing state again and again
-                # (about a second on a 300k-task run), so keep it paused
-                # until the run is read.
-                gc_was_enabled = gc.isenabled()
-                gc.disable()
-                try:
-                    while res.more and not worker.is_cancelled:
-                        res = source.refresh(max_bytes=LOADING_SLICE)
-                        self.post_message(LoadProgress(res.progress))
-                finally:
-                    if gc_was_enabled:
-                        gc.enable()
-            if res is None:
-                source.load()
-            changed = True
-            while not worker.is_cancelled:
-                state = source.state
-                if changed:
-                    publish(state, None)
-                if state.meta.status != "running":
-                    break  # finished: nothing more will be appended
-                if worker.cancelled_event.wait(self.poll_interval):
-                    break
-                changed = source.refresh().changed or self._threshold_passed(state, diag)
+            session.run(lambda view: self.post_message(StateUpdated(view)),
+                        lambda fraction: self.post_message(LoadProgress(fraction)), worker.cancelled_event)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
             self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}"))
-
-    def _threshold_passed(self, state: RunState, diag: Diagnosis | None) -> bool:
-        """Has the clock alone changed the diagnosis?  (A quiet "running" run became abandoned.)
-
-        The tail re-diagnoses on new data only; a run that stops writing never
-        brings new data, so without this its ``run_abandoned`` finding would never
-        show.  Cheap: timestamps only, no re-diagnosis unless the answer flips.
-        """
-        if diag is None or state.meta.status != "running":
-            return False
-        from assistant.diagnose import abandoned_info
-
-        return abandoned_info(state, self.stale_after_s, self.now())[0] != diag.abandoned
 
     def report_screen_error(self, where: str, exc: BaseException) -> None:
         """A screen failed to take new data: logged, and shown once per kind (never silently dropped)."""
@@ -284,6 +185,7 @@ class ReviewApp(App[None]):
                     title="display error", severity="error", timeout=20)
 
     def on_state_updated(self, message: StateUpdated) -> None:
+        self.view = message.view
         self.snapshot = message.snapshot
         self.updates += 1
         self.sub_title = safe(message.snapshot.run_id)

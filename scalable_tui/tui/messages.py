@@ -6,15 +6,20 @@ from typing import Any
 
 from textual.message import Message
 
-from scalable_tui.tui.data import RunSnapshot
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.view import ViewModel
 
 
 class StateUpdated(Message):
-    """A new snapshot of the run (first load, or something was appended)."""
+    """A new view model from the session (first load, something appended, a new diagnosis)."""
 
-    def __init__(self, snapshot: RunSnapshot) -> None:
+    def __init__(self, view: ViewModel) -> None:
         super().__init__()
-        self.snapshot = snapshot
+        self.view = view
+
+    @property
+    def snapshot(self) -> RunSnapshot | None:
+        return self.view.run
 
 
 class LoadProgress(Message):

@@ -341,7 +341,7 @@ def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_large_run_first_screen_then_progress_then_everything(big_run: Path, monkeypatch) -> None:
-    import scalable_tui.tui.app as app_mod
+    import scalable_tui.session.review as app_mod  # the slices are the review session's
     from scalable_tui.tui.widgets.status import StatusLine
 
     monkeypatch.setattr(app_mod, "FIRST_SLICE", 64 << 10)
