@@ -185,10 +185,16 @@ class ReviewApp(App[None]):
                     title="display error", severity="error", timeout=20)
 
     def on_state_updated(self, message: StateUpdated) -> None:
-        self.view = message.view
-        self.snapshot = message.snapshot
+        old, self.view = self.view, message.view
+        self.render_view(old, message.view)
+
+    def render_view(self, old: ViewModel, new: ViewModel) -> None:
+        """Render a new view model (only the latest of a burst arrives: ``StateUpdated.can_replace``)."""
+        if new.run is None or new.run is old.run:
+            return
+        self.snapshot = new.run
         self.updates += 1
-        self.sub_title = safe(message.snapshot.run_id)
+        self.sub_title = safe(new.run.run_id)
         # (a diagnosis worker may post while the app is closing: no screen left to sync)
         if self.screen_stack and isinstance(self.screen, RunScreen):
             try:
@@ -202,6 +208,7 @@ class ReviewApp(App[None]):
             return
         # Same version: the screens keep what they show, only the status line moves.
         self.snapshot = dataclasses.replace(snap, loading=message.fraction)
+        self.view = self.view.with_(run=self.snapshot)
         if isinstance(self.screen, RunScreen):
             self.screen.query_one(StatusLine).update_status()
 

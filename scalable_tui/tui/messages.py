@@ -7,7 +7,7 @@ from typing import Any
 from textual.message import Message
 
 from scalable_tui.session.snapshot import RunSnapshot
-from scalable_tui.session.view import ViewModel
+from scalable_tui.session.view import Notice, ViewModel
 
 
 class StateUpdated(Message):
@@ -20,6 +20,19 @@ class StateUpdated(Message):
     @property
     def snapshot(self) -> RunSnapshot | None:
         return self.view.run
+
+    def can_replace(self, message: Message) -> bool:
+        # Each view model is complete: a newer one makes a queued older one moot (as Toolong merges
+        # its updates), so a burst of polls and diagnoses renders once.
+        return isinstance(message, StateUpdated)
+
+
+class SessionNotice(Message):
+    """Something the session must tell the user once (``session.view.Notice``)."""
+
+    def __init__(self, notice: Notice) -> None:
+        super().__init__()
+        self.notice = notice
 
 
 class LoadProgress(Message):
@@ -54,3 +67,15 @@ class ModelReplied(Message):
         super().__init__()
         self.token = token
         self.result = result
+
+
+class SeekRequested(Message):
+    """The user picked a moment on the timeline (a replay seeks to the frame nearest ``t``)."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__()
+        self.t = t
+
+
+class RefreshJobs(Message):
+    """``R`` on Jobs: ask the batch scheduler now instead of at the next interval."""

@@ -18,98 +18,29 @@ timeline to seek.  Playback is a Textual timer: it never blocks.
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
-import os
-import time
 from typing import Any, Iterable
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from scalable_tui.tui.attach import AttachApp, LiveRunSnapshot, _Holder, build_live_snapshot
-from scalable_tui.tui.data import RunSnapshot, build_snapshot
+from scalable_tui.session.replay import SPEEDS, ReplaySession, replay_jobs  # noqa: F401 - re-exported
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.view import ViewModel
+from scalable_tui.tui.attach import AttachApp
 from scalable_tui.tui.fmt import safe
+from scalable_tui.tui.messages import SeekRequested
 from scalable_tui.tui.screens.findings import FindingsScreen
 from scalable_tui.tui.widgets.status import StatusLine
 from scalable_tui.tui.widgets.timeline import Timeline, clock, elapsed
-from scalable_tui.model.live import LiveSnapshot
-from scalable_tui.sources.recording.reader import Recording
 
 __all__ = ["ReplayApp", "SPEEDS"]
 
-#: Playback speeds: recorded seconds per wall-clock second.
-SPEEDS = (1, 10, 60, 600)
 #: The playback timer's period (seconds).
 PLAY_TICK = 0.1
-
-
-class _ReplayHolder(_Holder):
-    """The latest snapshot, and the app (for the replay status line)."""
-
-    __slots__ = ("app",)
-
-    def __init__(self, app: ReplayApp) -> None:
-        super().__init__()
-        self.app = app
-
-
-@dataclasses.dataclass(slots=True)
-class ReplaySnapshot(LiveRunSnapshot):
-    """A diagnosed snapshot whose status line is the replay position."""
-
-    def status_line(self, now: float) -> tuple[str, str]:
-        app = getattr(self.holder, "app", None)
-        if app is None:
-            return "replay", "finished"
-        return app.replay_status(), ("live" if app.playing else "finished")
-
-
-def _as_replay(snap: RunSnapshot, holder: _Holder) -> ReplaySnapshot:
-    values = {f.name: getattr(snap, f.name) for f in dataclasses.fields(RunSnapshot)}
-    out = ReplaySnapshot(**values, holder=holder)
-    out.live = False  # the status line does not tick by itself: the app updates it on every move
-    return out
-
-
-class _ReplaySource:
-    """What ``ReviewApp`` holds as its source: the recording (the app never polls it)."""
-
-    def __init__(self, recording: Recording) -> None:
-        self.recording = recording
-        self.address = str(recording.meta.get("scheduler_address") or recording.meta.get("address") or "")
-
-
-class _RecordedJobs:
-    """The app's ``job_source`` when the recording has jobs: the Jobs screen is on, nothing is polled."""
-
-    scheduler = "slurm"
-
-    def __init__(self, recording: Recording) -> None:
-        self.recording = recording
-
-    def poll(self) -> Any:  # pragma: no cover - a replay never polls
-        raise RuntimeError("a recording is not polled")
-
-
-def replay_jobs(snap: Any, t: float, now: float | None = None) -> Any:
-    """``snap`` (stored at its ``polled_at``) as seen at the replayed moment ``t``.
-
-    ``polled_at``/``last_ok`` are shifted by ``now - t`` so that the screen's "polled … ago", and
-    the elapsed and walltime left it advances from the poll (computed against the wall clock), read
-    as they did at ``t``."""
-    now = time.time() if now is None else now
-    polled = snap.polled_at if snap.polled_at is not None else t
-    shift = now - t
-    snap.polled_at = polled + shift
-    if snap.last_ok is not None:
-        snap.last_ok += shift
-    return snap
 
 
 # -- screens: the attach app's, with the timeline above the status line ------------
@@ -123,26 +54,6 @@ class TimelineMixin:
             yield widget
 
 
-class _WholeRecordingView:
-    """The app as the Findings screen sees it: ``snapshot`` is the whole recording's."""
-
-    __slots__ = ("_app",)
-
-    def __init__(self, app: Any) -> None:
-        object.__setattr__(self, "_app", app)
-
-    @property
-    def snapshot(self) -> RunSnapshot | None:
-        return self._app.whole_snapshot
-
-    @property
-    def load_error(self) -> str | None:
-        return self._app.whole_error
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._app, name)
-
-
 class ReplayFindingsScreen(TimelineMixin, FindingsScreen):
     """The findings of the whole recording (not of the moment on the timeline)."""
 
@@ -150,17 +61,19 @@ class ReplayFindingsScreen(TimelineMixin, FindingsScreen):
     ReplayFindingsScreen #replay-scope { height: 1; padding: 0 1; background: $warning 20%; }
     """
 
-    @property
-    def review(self) -> Any:  # type: ignore[override]
-        return _WholeRecordingView(self.app)
+    def shown_snapshot(self) -> RunSnapshot | None:
+        return self.review.view.whole
+
+    def shown_error(self) -> str | None:
+        return self.review.view.whole_error
 
     def compose_list(self) -> ComposeResult:
         yield Static(self.scope_text(), id="replay-scope")
         yield from super().compose_list()
 
     def scope_text(self) -> Text:
-        app: Any = self.app
-        times = getattr(app, "times", None) or []
+        tl = self.review.view.timeline
+        times = tl.times if tl is not None else ()
         t = Text("Findings of the WHOLE recording", style="bold")
         if times:
             t.append(f" ({clock(times[0])} – {clock(times[-1])}, {elapsed(times[-1] - times[0])}, "
@@ -203,163 +116,74 @@ class ReplayApp(AttachApp):
 
     def __init__(
         self,
-        recording: Recording | str | os.PathLike[str],
+        recording: Any,
         *,
         no_ai: bool = False,
         ai_config: Any = None,
         speed: int = 10,
         play_tick: float = PLAY_TICK,
     ) -> None:
-        rec = recording if isinstance(recording, Recording) else Recording(recording)
-        super().__init__(source=_ReplaySource(rec), no_ai=no_ai, ai_config=ai_config, poll_interval=1.0)
-        self.recording = rec
-        self._holder = _ReplayHolder(self)
-        if rec.has_jobs:  # the Jobs screen shows the jobs stored at the moment on the timeline
-            self.job_source = _RecordedJobs(rec)
-        else:
-            self.jobs_off_reason = "this recording has no batch-scheduler jobs (recorded without Slurm)"
-        self.times: list[float] = rec.times()
-        #: Index into ``times`` of the moment shown.
-        self.pos = 0
-        self.speed_i = SPEEDS.index(speed) if speed in SPEEDS else 1
-        self.playing = False
+        self.replay = ReplaySession(recording, speed=speed)
+        super().__init__(session=self.replay, no_ai=no_ai, ai_config=ai_config, poll_interval=1.0)
         self.play_tick = play_tick
         self._play_timer: Any = None
-        self._play_t = 0.0
-        self._play_last = 0.0
-        #: Frame times at which a failed task / an unexpected worker death first shows.
-        self.failure_times: list[float] = self._failure_marks(rec)
-        self.death_times: list[float] = sorted({m.t for m in rec.worker_deaths()})
-        #: Where the recording is blind (recorder restarted or stalled, scheduler restarted): by the frame after.
-        self.gaps = {g.after: g for g in rec.gaps()}
-        #: The whole recording diagnosed (the Findings screen), once the thread worker is done.
-        self.whole_snapshot: ReplaySnapshot | None = None
-        self.whole_error: str | None = None
-        #: (the moment's LiveSnapshot, the jobs stored for it) for the moment's diagnosis.
-        self._moment_jobs: tuple[LiveSnapshot | None, Any] = (None, None)
 
-    @staticmethod
-    def _failure_marks(rec: Recording) -> list[float]:
-        out: list[float] = []
-        if not len(rec):
-            return out
-        t = rec.start - 1.0  # type: ignore[operator]
-        while True:
-            m = rec.next_failure_after(t)
-            if m is None or (out and m.t <= out[-1]):
-                return out
-            out.append(m.t)
-            t = m.t
+    # -- what tests and the palette read (the session's state) ------------------------------------
+    @property
+    def recording(self) -> Any:
+        return self.replay.recording
 
-    # -- the source: the recording ----------------------------------------------
-    def start_reading(self, source: Any) -> None:  # called by ReviewApp.on_mount
-        self.snapshot = None
-        self.load_error = None
-        self.sub_title = safe(self.recording.path.name)
-        for note in self.recording.notices:
-            self.notify(safe(note), title="recording", severity="warning", timeout=15)
-        if not self.times:
-            self.load_error = "the recording has no snapshots yet"
-            self.whole_error = self.load_error
-            self.notify(self.load_error, severity="error", timeout=30)
-            return
-        self._diagnose_whole(str(self.recording.path))
-        self.seek(0)
+    @property
+    def times(self) -> list[float]:
+        return self.replay.times
 
-    @work(thread=True, exclusive=True, group="whole", name="whole-recording diagnosis", exit_on_error=False)
-    def _diagnose_whole(self, path: str) -> None:
-        from scalable_tui.session import diagnose_recording
+    @property
+    def pos(self) -> int:
+        return self.replay.pos
 
-        try:
-            with Recording(path) as rec:  # its own connection and caches: the UI thread keeps seeking
-                # the same pipeline and inputs as `diagnose FILE.rec` (the recorded jobs, not today's sacct)
-                state, diag = diagnose_recording(rec, slurm="auto")
-                now = rec.end or time.time()
-            snap = _as_replay(build_snapshot(state, diag, 1, stale_after_s=None, now=now), self._holder)
-        except Exception as exc:  # noqa: BLE001 - shown, never a crash
-            self.call_from_thread(self._whole_done, None, f"{type(exc).__name__}: {exc}")
-            return
-        self.call_from_thread(self._whole_done, snap, None)
+    @property
+    def speed_i(self) -> int:
+        return self.replay.speed_i
 
-    def _whole_done(self, snap: ReplaySnapshot | None, error: str | None) -> None:
-        self.whole_snapshot, self.whole_error = snap, error
-        if error:
-            self.notify(f"cannot diagnose the whole recording: {safe(error)}", severity="error", timeout=15)
-        if isinstance(self.screen, ReplayFindingsScreen):
-            self.screen.sync()
+    @property
+    def playing(self) -> bool:
+        return self.replay.playing
 
-    def _got_live(self, live: LiveSnapshot) -> None:
-        # A replay announces no connection changes or version skew on every step.
-        self._was_connected = None
-        self._warned_versions = True
-        super()._got_live(live)
-        self._refresh_timeline()
+    @property
+    def failure_times(self) -> list[float]:
+        return self.replay.failure_times
 
-    def _diagnosed(self, live: LiveSnapshot, version: int) -> Any:
-        """As live, but "now" is the moment shown (ages and staleness as they were then).
+    @property
+    def death_times(self) -> list[float]:
+        return self.replay.death_times
 
-        The jobs are the ones stored for that moment, unshifted (the Jobs screen's
-        copy has its clocks moved to the wall clock)."""
-        moment_live, jobs = self._moment_jobs
-        snap = build_live_snapshot(live, version, self._holder, now=live.last_poll_ok or self.recording.end,
-                                   jobs=jobs if moment_live is live else None)
-        return _as_replay(snap, self._holder)
+    @property
+    def whole_snapshot(self) -> RunSnapshot | None:
+        return self.view.whole
 
-    # -- moving in time ---------------------------------------------------------
+    @property
+    def whole_error(self) -> str | None:
+        return self.view.whole_error
+
     @property
     def current_time(self) -> float | None:
-        return self.times[self.pos] if self.times else None
+        return self.replay.times[self.replay.pos] if self.replay.times else None
 
     def view_time(self) -> float:
         """Ages ("seen 2s ago", "up 5m") are measured from the replayed moment, not from now."""
-        t = self.current_time
-        return time.time() if t is None else t
+        return self.view.view_time()
 
-    def seek(self, index: int) -> None:
-        """Show the snapshot ``index`` (clamped)."""
-        if not self.times:
-            return
-        self.pos = max(0, min(len(self.times) - 1, index))
-        self._play_t = self.times[self.pos]
-        live = self.recording.state_at(self.times[self.pos])
-        if self.recording.has_jobs:
-            self._set_jobs(self.times[self.pos], live)  # before _got_live: the Jobs screen syncs on it
-        self._got_live(live)
+    def replay_status(self) -> str:
+        return self.replay._position().status()
 
-    def _set_jobs(self, t: float, live: LiveSnapshot) -> None:
-        """The jobs stored at or before ``t``, as the Jobs screen would have shown them at ``t``."""
-        snap = self.recording.jobs_at(t)
-        self._moment_jobs = (live, self.recording.jobs_at(t))
-        jobs_key = snap.polled_at if snap is not None else None
-        if jobs_key != self._jobs_key:  # other jobs at this moment: diagnose again even if the scheduler's data did not change
-            self._jobs_key = jobs_key
-            self._diag_key = None
-        wm = None
-        if snap is not None:
-            snap = replay_jobs(snap, t)
-            try:
-                from scalable_tui.model.jobs import WorkerSeen
-                from scalable_tui.sources.jobs.slurm import reconcile_workers
-
-                seen = [WorkerSeen(w.name, host=w.host, address=w.address) for w in live.alive_workers]
-                wm = reconcile_workers(snap, seen, now=t)
-            except Exception:  # noqa: BLE001 - no mapping this time
-                wm = None
-        else:
-            from scalable_tui.model.jobs import JobsSnapshot
-
-            snap = JobsSnapshot(message="no jobs poll recorded before this moment")
-        self.jobs, self.job_map = snap, wm
-        self.jobs_version += 1
-
-    def seek_time(self, t: float) -> None:
-        """Show the snapshot nearest to ``t`` (a click on the timeline)."""
-        if not self.times:
-            return
-        i = bisect.bisect_left(self.times, t)
-        if i >= len(self.times) or (i > 0 and t - self.times[i - 1] <= self.times[i] - t):
-            i -= 1
-        self.seek(i)
+    # -- rendering ---------------------------------------------------------------------------
+    def render_view(self, old: ViewModel, new: ViewModel) -> None:
+        super().render_view(old, new)
+        if (new.whole is not old.whole or new.whole_error != old.whole_error) and isinstance(
+                self.screen, ReplayFindingsScreen):
+            self.screen.sync()
+        if new.timeline != old.timeline or new.live_version != old.live_version:
+            self._refresh_timeline()
 
     def _refresh_timeline(self) -> None:
         try:
@@ -372,15 +196,17 @@ class ReplayApp(AttachApp):
         except Exception as exc:  # noqa: BLE001 - shown, the replay goes on
             self.report_screen_error("timeline", exc)
 
-    def replay_status(self) -> str:
-        if not self.times:
-            return "replay · no snapshots"
-        text = (f"replay · {clock(self.times[self.pos])} ({self.pos + 1}/{len(self.times)}) · "
-                f"speed {SPEEDS[self.speed_i]}×")
-        gap = self.gaps.get(self.times[self.pos])
-        if gap is not None:
-            text += f" · GAP before this moment: {gap.reason}"
-        return text + (" · playing" if self.playing else "")
+    # -- moving in time ---------------------------------------------------------------------------
+    def seek(self, index: int) -> None:
+        """Show the snapshot ``index`` (clamped)."""
+        self.replay.seek(index)
+
+    def seek_time(self, t: float) -> None:
+        """Show the snapshot nearest to ``t`` (a click on the timeline)."""
+        self.replay.seek_time(t)
+
+    def on_seek_requested(self, message: SeekRequested) -> None:
+        self.replay.seek_time(message.t)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The arrows, home and end stay the filter input's while it has the focus.
@@ -389,72 +215,41 @@ class ReplayApp(AttachApp):
         return super().check_action(action, parameters)
 
     def action_step(self, n: int) -> None:
-        self.seek(self.pos + int(n))
+        self.replay.step(int(n))
 
     def action_edge(self, end: int) -> None:
-        self.seek(len(self.times) - 1 if end else 0)
+        self.replay.edge(int(end))
 
     def action_jump(self, kind: str, direction: int) -> None:
-        if not self.times:
-            return
-        marks = self.failure_times if kind == "failure" else self.death_times
-        what = "failure" if kind == "failure" else "worker death"
-        cur = self.times[self.pos]
-        if direction > 0:
-            i = bisect.bisect_right(marks, cur)
-            target = marks[i] if i < len(marks) else None
-        else:
-            i = bisect.bisect_left(marks, cur) - 1
-            target = marks[i] if i >= 0 else None
-        if target is None:
-            self.notify(f"no {'later' if direction > 0 else 'earlier'} {what} in this recording", timeout=3)
-            return
-        self.seek(bisect.bisect_right(self.times, target) - 1)
+        missing = self.replay.jump(kind, int(direction))
+        if missing:
+            self.notify(missing, timeout=3)
 
     def action_speed(self, delta: int) -> None:
-        self.speed_i = max(0, min(len(SPEEDS) - 1, self.speed_i + int(delta)))
-        self._refresh_timeline()
+        self.replay.change_speed(int(delta))
 
     def action_play(self) -> None:
-        if self.playing:
+        if self.replay.playing:
             self.pause()
             return
-        if not self.times:
-            return
-        if self.pos >= len(self.times) - 1:
-            self.seek(0)  # at the end: play from the start
-        self.playing = True
-        self._play_t = self.times[self.pos]
-        self._play_last = time.monotonic()
-        self._play_timer = self.set_interval(self.play_tick, self._play_step, name="replay playback")
-        self._refresh_timeline()
+        if self.replay.play():
+            self._play_timer = self.set_interval(self.play_tick, self._play_step, name="replay playback")
 
     def pause(self) -> None:
-        self.playing = False
         if self._play_timer is not None:
             self._play_timer.stop()
             self._play_timer = None
-        self._refresh_timeline()
+        self.replay.pause()
 
     def _play_step(self) -> None:
-        if not self.playing or not self.times:
-            return
-        now = time.monotonic()
-        self._play_t += (now - self._play_last) * SPEEDS[self.speed_i]
-        self._play_last = now
-        i = bisect.bisect_right(self.times, self._play_t) - 1
-        if i > self.pos:
-            play_t = self._play_t
-            self.seek(i)
-            self._play_t = play_t  # keep the fraction between frames
-        if self.pos >= len(self.times) - 1:
+        if self.replay.play_step():
             self.pause()
             self.notify("end of the recording", timeout=3)
 
     def explain_finding(self, finding: Any) -> None:
         """On Findings, ``x`` explains a finding of the whole recording (its failures, not the moment's)."""
-        if isinstance(self.screen, ReplayFindingsScreen) and self.whole_snapshot is not None:
-            moment, self.snapshot = self.snapshot, self.whole_snapshot
+        if isinstance(self.screen, ReplayFindingsScreen) and self.view.whole is not None:
+            moment, self.snapshot = self.snapshot, self.view.whole
             try:
                 super().explain_finding(finding)  # synchronous: the prompt worker got the whole snapshot
             finally:
@@ -480,7 +275,6 @@ class ReplayApp(AttachApp):
         yield SystemCommand("Next worker death", "Jump to the next worker death (k; K: previous)",
                             lambda: self.action_jump("death", 1))
 
-    def on_unmount(self) -> None:  # (ReviewApp's on_unmount runs too: Textual calls every class's handler)
+    def on_unmount(self) -> None:  # (the base classes' on_unmount run too: Textual calls every class's handler)
         if self._play_timer is not None:
             self._play_timer.stop()
-        self.recording.close()

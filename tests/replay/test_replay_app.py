@@ -166,7 +166,7 @@ async def test_findings_cover_the_whole_recording(recording) -> None:
         await pilot.press("n")
         assert app.pos == 10
         await _diagnosed(pilot, app, 1)
-        assert app.screen.review.snapshot is app.whole_snapshot
+        assert app.screen.shown_snapshot() is app.whole_snapshot
         assert "WHOLE recording" in screen_text(app)
 
 

@@ -68,12 +68,20 @@ class RunScreen(Screen[None]):
         self.sync()
         self.ai_changed(None)
 
+    def shown_snapshot(self) -> RunSnapshot | None:
+        """The run this screen renders: the session's (a replay's Findings: the whole recording's)."""
+        return self.review.snapshot
+
+    def shown_error(self) -> str | None:
+        """Why ``shown_snapshot`` is missing (None: still loading)."""
+        return self.review.load_error
+
     def sync(self) -> None:
-        snap: RunSnapshot | None = self.review.snapshot
+        snap: RunSnapshot | None = self.shown_snapshot()
         body = self.query_one("#body")
         self.query_one(StatusLine).update_status()
         if snap is None:
-            body.loading = self.review.load_error is None
+            body.loading = self.shown_error() is None
             return
         body.loading = False
         if snap.version != self.shown_version or snap.run_dir != self.shown_run:
@@ -256,7 +264,7 @@ class FilterableScreen(RunScreen):
         and the UI thread only fills the table.  A result that no longer
         matches the screen's filter state (a newer keystroke) is dropped.
         """
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         if snap is None:
             return
         ok, pattern = self.filter_pattern()
@@ -277,7 +285,7 @@ class FilterableScreen(RunScreen):
             self.app.call_from_thread(self._populate_if_current, snap, key, pattern, items)
 
     def _populate_if_current(self, snap: RunSnapshot, key: tuple[object, ...], pattern: re.Pattern[str] | None, items: list) -> None:  # type: ignore[type-arg]
-        current = self.review.snapshot
+        current = self.shown_snapshot()
         if current is None or key != (current.version, self.query_text, self.faults_only):
             return  # stale: a newer filter or snapshot is on its way
         self.populate(snap, pattern, items)

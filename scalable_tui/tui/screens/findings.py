@@ -159,7 +159,7 @@ class FindingsScreen(FilterableScreen):
         self._show_current()
 
     def current(self) -> Finding | None:
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         table = self.query_one(DataTable)
         if snap is None or not table.row_count:
             return None
@@ -174,7 +174,7 @@ class FindingsScreen(FilterableScreen):
             if ai.plain:
                 body.append("\n")
                 body.append_text(ai)
-        elif self.review.snapshot is not None and self.review.snapshot.diagnosis.findings:
+        elif self.shown_snapshot() is not None and self.shown_snapshot().diagnosis.findings:
             body = Text("no finding matches the filter", style="yellow")
         else:
             body = Text("no findings", style="green")

@@ -477,7 +477,7 @@ class LiveWorkersScreen(LiveListScreen):
 
     @property  # type: ignore[override]
     def COLUMNS(self) -> tuple[tuple[str, Callable[[Any], Any]], ...]:  # noqa: N802 - the base's name
-        return self.WORKER_COLUMNS_WITH_JOB if shows_jobs(self.app) else self.WORKER_COLUMNS
+        return self.WORKER_COLUMNS_WITH_JOB if shows_jobs(self.app.view) else self.WORKER_COLUMNS
 
     def all_items(self, live: LiveSnapshot) -> list[WorkerInfo]:
         self.names = live.display_names
@@ -499,7 +499,7 @@ class LiveWorkersScreen(LiveListScreen):
 
     def cells(self, w: WorkerInfo, pattern: re.Pattern[str] | None) -> list[Text]:
         now = view_time(self.app)
-        job = worker_job(self.app, w.name, w.alive, w.left_at)
+        job = worker_job(self.app.view, w.name, w.alive, w.left_at)
         if w.alive:
             why = Text()
             if w.memory_kills:
@@ -525,7 +525,7 @@ class LiveWorkersScreen(LiveListScreen):
             Text(ago(now - w.last_seen) if w.last_seen and w.alive else "-"),
             Text(ago(now - w.first_seen) if w.first_seen else "-"),
             Text(str(w.restarts) if w.restarts else "", style="bold red" if w.restarts else ""),
-            *([worker_job_cell(job)] if shows_jobs(self.app) else []),
+            *([worker_job_cell(job)] if shows_jobs(self.app.view) else []),
             why,
         ]
 
@@ -546,7 +546,7 @@ class LiveWorkersScreen(LiveListScreen):
             t.append(f"  ·  restarted {w.restarts}×", style="bold red")
         if w.memory_kills:
             t.append(f"  ·  {w.memory_kills} memory kill(s)", style="red")
-        job = worker_job(self.app, w.name, w.alive, w.left_at)
+        job = worker_job(self.app.view, w.name, w.alive, w.left_at)
         if job is not None:
             t.append(f"\nSlurm job {job.job_id}: {job.state}", style="bold")
             if job.reason and job.reason not in ("None", job.state):
