@@ -141,7 +141,13 @@ class ReviewApp(App[None]):
         if self.source is not None:
             self.start_reading(self.source)
         else:
-            self.push_screen(PickerScreen(self.runs, self.stale_after_s), self._picked)
+            self.push_screen(self.make_picker(), self._picked)
+
+    def make_picker(self, current: Path | None = None) -> PickerScreen:
+        """The run picker, fed by the session layer's run list (screens never read run directories)."""
+        from scalable_tui.session.runlist import run_rows
+
+        return PickerScreen(self.runs, self.stale_after_s, current=current, rows=run_rows)
 
     def _picked(self, run_dir: Path | None) -> None:
         if run_dir is None:

@@ -14,7 +14,8 @@ monitoring plugin of ``sources.live``.
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import signal
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -285,7 +286,7 @@ class AttachApp(ReviewApp, inherit_bindings=False):
 
     @work(thread=True, exclusive=True, group="debug", name="fetch task", exit_on_error=False)
     def _debug(self, key: str) -> None:
-        from scalable_tui.tui.screens.live_debug import DebugUnavailable, fetch_task
+        from scalable_tui.session.debug import DebugUnavailable, fetch_task
 
         address = getattr(self.live_source, "address", "")
         self.call_from_thread(self.notify, f"fetching {safe(key)} and its inputs…", timeout=3)
@@ -297,8 +298,6 @@ class AttachApp(ReviewApp, inherit_bindings=False):
         self.call_from_thread(self._replay, job)
 
     async def _replay(self, job: Any) -> None:
-        from scalable_tui.tui.screens.live_debug import debug_in_terminal
-
         try:
             msg = await debug_in_terminal(self, job)  # polling and recording go on while pdb is open
         except Exception as exc:  # noqa: BLE001 - e.g. no terminal to hand over (headless)
@@ -308,3 +307,27 @@ class AttachApp(ReviewApp, inherit_bindings=False):
                 pass
             msg = f"cannot open the debugger here: {type(exc).__name__}: {exc}"
         self.notify(safe(msg), timeout=10)
+
+
+async def debug_in_terminal(app: Any, job: Any, post_mortem: Any = None) -> str:
+    """Give the terminal to the replay and pdb, and keep the app monitoring meanwhile.
+
+    ``app.suspend()`` releases the terminal (no key reading, the alternate
+    screen left); ``app.batch_update()`` holds every repaint until pdb quits,
+    so nothing the live source changes meanwhile is drawn over pdb's prompt.
+    The replay runs on a thread (``asyncio.to_thread``): the event loop, and
+    with it the poll loop, the recorder and the diagnosis, keeps running.
+    Ctrl+C in the cooked terminal would interrupt the event loop, not pdb:
+    SIGINT is ignored for the session (``q`` quits pdb).  Raises
+    ``SuspendNotSupported`` when there is no terminal to hand over.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        with app.batch_update(), app.suspend():
+            from scalable_tui.session.debug import replay
+
+            return await asyncio.to_thread(replay, job, post_mortem)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)

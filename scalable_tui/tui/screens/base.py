@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -20,8 +20,6 @@ from scalable_tui.tui.data import RunSnapshot, query_pattern
 from scalable_tui.tui.fmt import safe
 from scalable_tui.tui.widgets.status import StatusLine
 
-if TYPE_CHECKING:
-    from scalable_tui.tui.app import ReviewApp
 
 
 class RunScreen(Screen[None]):
@@ -48,7 +46,8 @@ class RunScreen(Screen[None]):
         self.shown_run: str | None = None
 
     @property
-    def review(self) -> "ReviewApp":
+    def review(self) -> Any:
+        """The app (typed loosely: screens must not import it, they render ``app.view`` / ``app.snapshot``)."""
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -118,8 +117,6 @@ class RunScreen(Screen[None]):
         return True
 
     async def action_pick_run(self) -> None:
-        from scalable_tui.tui.screens.picker import PickerScreen
-
         app = self.review
         snap = app.snapshot
         current = Path(snap.run_dir) if snap is not None else None
@@ -138,7 +135,7 @@ class RunScreen(Screen[None]):
                     app.add_mode(mode, screen)
             app._picked(run_dir)
 
-        await app.push_screen(PickerScreen(app.runs, app.stale_after_s, current=current), picked)
+        await app.push_screen(app.make_picker(current), picked)
 
     def ai_changed(self, finding_id: str | None) -> None:
         """The AI state of ``finding_id`` (None: of any finding) changed: re-render it."""

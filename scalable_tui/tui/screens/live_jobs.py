@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -26,8 +26,6 @@ from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerJobMap, format_dura
 from scalable_tui.session.view import ViewModel
 from scalable_tui.tui.screens.slurm_cells import STATE_STYLE
 
-if TYPE_CHECKING:
-    from scalable_tui.tui.attach import AttachApp
 
 #: Walltime left below this is shown as a warning.
 WARN_LEFT_S = 600.0
@@ -147,7 +145,7 @@ class LiveJobsScreen(LiveListScreen):
     )
 
     # -- data --
-    def _jobs_app(self) -> "AttachApp":
+    def _jobs_app(self) -> Any:
         return self.app  # type: ignore[return-value]
 
     @property

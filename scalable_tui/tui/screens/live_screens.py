@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -42,8 +42,6 @@ from scalable_tui.tui.widgets.live_bars import done_fraction, memory_bar, prefix
 from scalable_tui.tui.widgets.status import StatusLine
 from scalable_tui.model.live import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
 
-if TYPE_CHECKING:
-    from scalable_tui.tui.attach import AttachApp
 
 STATUS_STYLE = {"running": "green", "paused": "bold yellow", "closing": "magenta", "closing_gracefully": "magenta",
                 "init": "cyan", "left": "dim"}
@@ -81,7 +79,7 @@ class LiveSyncMixin:
     shown_live = -1
 
     def sync(self) -> None:  # type: ignore[override]
-        app: AttachApp = self.app  # type: ignore[assignment]
+        app: Any = self.app
         if not self.is_mounted or not getattr(self, "_columns_ready", True):  # type: ignore[attr-defined]
             return  # on_mount syncs
         try:
