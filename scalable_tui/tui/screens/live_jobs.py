@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from scalable_tui.tui.fmt import ago, hl, line, safe
 from scalable_tui.tui.messages import RefreshJobs
-from scalable_tui.tui.screens.live_screens import LiveListScreen
+from scalable_tui.tui.screens.live_base import LiveListScreen
 from scalable_tui.tui.widgets.status import StatusLine
 from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerJobMap, format_duration
 from scalable_tui.session.view import ViewModel
