@@ -240,6 +240,7 @@ class ScalableApp(App[None]):
         self.session = session
         self.snapshot = None
         self.load_error = None
+        self.view = ViewModel(caps=session.caps)
         self._read_run(session)
 
     @work(thread=True, exclusive=True, group="reader", name="run reader", exit_on_error=False)
@@ -335,6 +336,7 @@ class ScalableApp(App[None]):
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.load_error = message.error
+        self.view = self.view.with_(error=message.error)
         self.notify(safe(message.error), title="cannot read the run", severity="error", timeout=30)
         if isinstance(self.screen, RunScreen):
             self.screen.sync()

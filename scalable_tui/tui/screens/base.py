@@ -23,7 +23,7 @@ from scalable_tui.tui.widgets.status import StatusLine
 
 
 class RunScreen(Screen[None]):
-    """Renders ``app.snapshot``; re-renders only when its version changed."""
+    """Renders ``app.view`` (the session's view model); re-renders only when its run's version changed."""
 
     DEFAULT_CSS = """
     RunScreen #body { height: 1fr; }
@@ -47,7 +47,7 @@ class RunScreen(Screen[None]):
 
     @property
     def review(self) -> Any:
-        """The app (typed loosely: screens must not import it, they render ``app.view`` / ``app.snapshot``)."""
+        """The app (typed loosely: screens must not import it, they render ``app.view``)."""
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -69,11 +69,11 @@ class RunScreen(Screen[None]):
 
     def shown_snapshot(self) -> RunSnapshot | None:
         """The run this screen renders: the session's (a replay's Findings: the whole recording's)."""
-        return self.review.snapshot
+        return self.review.view.run
 
     def shown_error(self) -> str | None:
         """Why ``shown_snapshot`` is missing (None: still loading)."""
-        return self.review.load_error
+        return self.review.view.error
 
     def sync(self) -> None:
         snap: RunSnapshot | None = self.shown_snapshot()
@@ -118,7 +118,7 @@ class RunScreen(Screen[None]):
 
     async def action_pick_run(self) -> None:
         app = self.review
-        snap = app.snapshot
+        snap = app.view.run
         current = Path(snap.run_dir) if snap is not None else None
 
         async def picked(run_dir: Path | None) -> None:

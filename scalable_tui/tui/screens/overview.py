@@ -143,7 +143,7 @@ class OverviewScreen(RunScreen):
         return t
 
     def copy_text(self) -> str | None:
-        snap = self.review.snapshot
+        snap = self.review.view.run
         if snap is None or not snap.diagnosis.findings:
             return None
         return finding_text(snap.diagnosis.findings[0])

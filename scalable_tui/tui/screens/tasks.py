@@ -72,7 +72,7 @@ class TasksScreen(ColumnSort, FilterableScreen):
 
     # -- filtering in a thread -------------------------------------------------
     def apply(self) -> None:
-        snap = self.review.snapshot
+        snap = self.review.view.run
         if snap is None:
             return
         ok, pattern = self.filter_pattern()

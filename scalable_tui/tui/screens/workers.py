@@ -52,7 +52,7 @@ class WorkersScreen(RunScreen):
         )
 
     def copy_text(self) -> str | None:
-        snap = self.review.snapshot
+        snap = self.review.view.run
         table = self.query_one(DataTable)
         if snap is None or not table.row_count:
             return None

@@ -51,9 +51,9 @@ class StatusLine(Static):
     def update_status(self) -> None:
         app: Any = self.app
         view: ViewModel = app.view
-        snap = app.snapshot
+        snap = view.run
         if snap is None:
-            error = app.load_error
+            error = view.error
             t = recording_label(view)
             t.append(f"error: {safe(error)}" if error else "loading…")
             self.update(t)
