@@ -21,7 +21,7 @@ from typing import Any
 
 from scalable_tui.model.jobs import JobsSnapshot, WorkerSeen
 from scalable_tui.model.live import LiveSnapshot
-from scalable_tui.session.monitor import LiveViews, build_live_snapshot
+from scalable_tui.session.monitor import LiveViews, build_live_snapshot, live_key
 from scalable_tui.session.snapshot import RunSnapshot, build_snapshot
 from scalable_tui.session.view import SPEEDS, Capabilities, Notice, TimelinePosition, ViewModel
 
@@ -151,8 +151,6 @@ class ReplaySession(LiveViews):
         if self.recording.has_jobs:
             changes = self._jobs_at(t, live)
         self.update(live=live, live_version=self.view.live_version + 1, timeline=self._position(), **changes)
-        from scalable_tui.session.monitor import live_key
-
         key = (live_key(live), self._jobs_key)
         if key != self._diag_key:
             self._diag_key = key

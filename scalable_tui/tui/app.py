@@ -54,6 +54,7 @@ from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
 from scalable_tui.tui.screens.explain import PromptPreviewScreen
 from scalable_tui.tui.screens.export import ExportScreen
 from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen
+from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
 from scalable_tui.tui.screens.picker import PickerScreen
 from scalable_tui.tui.screens.replay import ReplayFindingsScreen
 from scalable_tui.tui.screens.tasks import TasksScreen
@@ -308,9 +309,8 @@ class ScalableApp(App[None]):
                 else:
                     for sl in screen.query(StatusLine):
                         sl.update_status()
-            elif new.jobs_version != old.jobs_version and sync is not None and screen.__class__.__name__.endswith(
-                    "JobsScreen"):
-                sync()
+            elif new.jobs_version != old.jobs_version and isinstance(screen, LiveJobsScreen):
+                screen.sync()
             if (new.whole is not old.whole or new.whole_error != old.whole_error) and isinstance(
                     screen, ReplayFindingsScreen):
                 screen.sync()

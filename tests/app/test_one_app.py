@@ -86,3 +86,19 @@ async def test_the_same_view_model_renders_the_same_in_a_review_and_a_replay(gca
         replay.post_message(StateUpdated(replay.view.with_(run=run)))
         await wait_for(pilot, lambda: rows(replay) == expected, 10, "the review's failures in the replay's screen")
         assert expected and replay.view.run is run and replay.view.caps.has_timeline
+
+
+async def test_a_burst_of_view_models_renders_only_the_latest(gcam_run: Path, monkeypatch) -> None:
+    """As Toolong does: updates queued while the UI was busy are merged (``StateUpdated.can_replace``)."""
+    app = ScalableApp(ReviewSession(RunDirReader(gcam_run)), no_ai=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, 15, "loaded")
+        rendered = []
+        orig = ScalableApp.render_view
+        monkeypatch.setattr(ScalableApp, "render_view", lambda self, old, new: (rendered.append(new), orig(self, old, new)))
+        burst = [app.view.with_(subtitle=f"burst {i}") for i in range(5)]
+        for view in burst:  # posted back to back, before the app's loop gets to them
+            app.post_message(StateUpdated(view))
+        await wait_for(pilot, lambda: app.view is burst[-1], 5, "the last one")
+        await pilot.pause()
+        assert rendered == [burst[-1]], [v.subtitle for v in rendered]
