@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from scalable_tui.model.diagnosis import Finding
-from scalable_tui.tui.data import (
+from scalable_tui.session.snapshot import (
     RunSnapshot,
     failure_text,
     failures_text,

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from scalable_tui.tui.data import failures_text
+from scalable_tui.session.snapshot import failures_text
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
     ago,
@@ -196,7 +196,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         snap = self.app.view.run  # type: ignore[attr-defined]
         if snap is None or not snap.diagnosis.findings:
             return None
-        from scalable_tui.tui.data import finding_text
+        from scalable_tui.session.snapshot import finding_text
 
         return finding_text(snap.diagnosis.findings[0])
 
