@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ai_options(d, show_prompt=True)
     d.set_defaults(func=cmd_diagnose)
 
+    from scalable_tui.cli_plan import add_plan_commands
+
+    add_plan_commands(sub, _add_run_selection)
+
     r = sub.add_parser("runs", help="list runs, newest first", description="List the runs under a runs directory.")
     r.add_argument("--runs-dir", metavar="DIR", help="where runs live (default: $SCALABLE_RUNS_DIR, else ./.scalable/runs)")
     r.add_argument("--format", choices=("text", "json"), default="text")
