@@ -45,6 +45,7 @@ __all__ = [
     "efficiency_from_jobs",
     "efficiency_from_run",
     "large_waste_findings",
+    "oom_task_ids_of",
 ]
 
 MEMORY_WARN = 0.25
@@ -194,16 +195,23 @@ def efficiency_from_run(
     state: Any,
     observed_memory_gb: Mapping[str, float],
     observed_cpu: Mapping[str, float],
+    oom_task_ids: Iterable[str] = (),
 ) -> EfficiencyReport:
-    """Rows per task name (one per name and request) for a ``RunState`` and its observations."""
+    """Rows per task function (one per function and request) for a ``RunState`` and its observations.
+
+    ``oom_task_ids``: tasks that failed out of memory (``oom_task_ids_of``): a
+    row with any of them gets no "request less" finding, whatever its peak.
+    """
+    oom = set(oom_task_ids)
     t = state.tasks
     notes: list[str] = []
     groups: dict[tuple[str, str | None, str | None, float | None], list[str]] = {}
     for r, tid in enumerate(t.ids):
         if not t.state[r]:
             continue  # only in resources.jsonl: no task event
-        name = t.name_of(r) or "(unnamed)"
-        base = name.split("[", 1)[0] if name.endswith("]") else name  # client.map: name[i]
+        # The function, not the task name: Scalable names map tasks ``f[i]`` and lets callers
+        # name each task (``_scalable_task_name``), which would give one row per task.
+        base = t.strings.values[t.function[r]] or t.name_of(r) or "(unnamed)"
         prof = state.resources_for(tid)
         key = (base, t.component_of(r), prof.requested_memory if prof else None,
                float(prof.requested_cpus) if prof and prof.requested_cpus is not None else None)
@@ -224,6 +232,7 @@ def efficiency_from_run(
             requested_memory=mem, requested_memory_gb=req_b / GB if req_b else None,
             peak_memory_gb=max(mems) if mems else None, mean_memory_gb=sum(mems) / len(mems) if mems else None,
             requested_cpus=cpus, mean_cpu=sum(cpu_vals) / len(cpu_vals) if cpu_vals else None,
+            oom_killed=sum(1 for x in tids if x in oom),
         )
         rows.append(row)
         findings.extend(_row_findings(row, tids))
@@ -276,6 +285,16 @@ def efficiency_from_jobs(jobs: Iterable[Any], run_id: str = "") -> EfficiencyRep
 def _sorted(findings: list[Finding]) -> list[Finding]:
     rank = {"warning": 0, "info": 1}
     return sorted(findings, key=lambda f: (rank.get(f.severity, 2), f.id))
+
+
+OOM_CATEGORIES = frozenset({"oom", "worker_memory"})
+
+
+def oom_task_ids_of(state: Any, diag: Any) -> set[str]:
+    """Task ids whose failure records are in an out-of-memory finding of ``diag``."""
+    by_index = {f.index: f for f in state.failures}
+    return {tid for fd in diag.findings if fd.category in OOM_CATEGORIES for i in fd.failure_indices
+            if (tid := getattr(by_index.get(i), "task_id", None))}
 
 
 def large_waste_findings(report: EfficiencyReport) -> list[Finding]:

@@ -163,14 +163,14 @@ def more_walltime(requested: str | None, longest_s: float | None) -> tuple[str |
     to whole minutes, as ``HH:MM:SS`` (the same factor the diagnosis suggests).
     """
     req = walltime_s(requested)
-    base = max((x for x in (req, longest_s) if x), default=None)
+    base = max((x for x in (req, longest_s if longest_s and longest_s >= 60 else None) if x), default=None)
     if base is None:
         return None, "requested walltime unknown: set the target's walltime explicitly"
     new = math.ceil(WALLTIME_FACTOR * base / 60) * 60
     parts = []
     if req:
         parts.append(f"requested {requested}")
-    if longest_s:
+    if longest_s and longest_s >= 60:  # seconds-long failures say nothing about the limit
         parts.append(f"longest run {format_walltime(longest_s)}")
     return format_walltime(new), f"1.5 × max({', '.join(parts)}) rounded up to whole minutes"
 

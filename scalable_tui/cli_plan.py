@@ -160,7 +160,10 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
 
     state = load_run(run_dir)
     observed = read_observed(run_dir)
-    report = efficiency_from_run(state, observed.memory_gb, observed.cpu)
+    from assistant.efficiency import oom_task_ids_of
+    from scalable_tui.session import diagnose
+
+    report = efficiency_from_run(state, observed.memory_gb, observed.cpu, oom_task_ids_of(state, diagnose(state)))
     if observed.skipped:
         report.notes.append(f"resources.jsonl: {observed.skipped} observation(s) unreadable or of the wrong type, skipped")
     if args.format == "json":

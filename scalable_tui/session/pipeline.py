@@ -125,5 +125,7 @@ def diagnose_run(
     """Read a Scalable run directory and diagnose it (what ``assistant.diagnose_run`` used to do)."""
     from scalable_tui.sources.rundir import load_run
 
+    from scalable_tui.session.efficiency_join import with_efficiency
+
     state = load_run(run_dir)
-    return diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir)
+    return with_efficiency(diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir), state)
