@@ -161,3 +161,18 @@ def test_cli_text_and_json_and_the_run_dir_is_untouched(retry_run: Path) -> None
 def test_cli_says_what_is_wrong_with_a_bad_path(tmp_path: Path) -> None:
     r = run_cli("retry-plan", str(tmp_path / "nope"))
     assert r.returncode == 2 and "nope" in r.stderr and not r.stdout
+
+
+def test_a_recording_is_planned_from_its_failed_keys(tmp_path: Path) -> None:
+    from tests.session.test_pipeline import write_slurm_night
+
+    rec = tmp_path / "night.rec"
+    write_slurm_night(rec)  # 3 erred run_gcam keys (ValueError) and Slurm walltime / pending jobs
+    r = run_cli("retry-plan", str(rec), "--format", "json", env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [(g["action"], g["category"], sorted(g["task_ids"])) for g in doc["groups"]] == [
+        ("fix_first", "invalid_input", ["run_gcam-0", "run_gcam-1", "run_gcam-2"])]
+    py = run_cli("retry-plan", str(rec), "--format", "python", env={"PATH": "/usr/bin:/bin"})
+    compile(py.stdout, "retry.py", "exec")
+    assert "no manifest.yaml" in py.stderr
