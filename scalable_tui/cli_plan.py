@@ -46,6 +46,8 @@ def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentPa
     )
     add_run_selection(ef)
     ef.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    ef.add_argument("--slurm", choices=("auto", "off", "force"), default="auto",
+                    help="add sacct's ReqMem/MaxRSS per job for runs made on Slurm (default: auto)")
     ef.set_defaults(func=cmd_efficiency)
 
 
@@ -164,6 +166,16 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     from scalable_tui.session import diagnose
 
     report = efficiency_from_run(state, observed.memory_gb, observed.cpu, oom_task_ids_of(state, diagnose(state)))
+    jobs, note = slurm_jobs(state, args.slurm)
+    if jobs:
+        from assistant.efficiency import efficiency_from_jobs
+
+        by_job = efficiency_from_jobs(jobs, state.meta.run_id)
+        report.rows.extend(by_job.rows)
+        report.findings.extend(by_job.findings)
+        report.notes.extend(by_job.notes)
+    if note:
+        report.notes.append(note)
     if observed.skipped:
         report.notes.append(f"resources.jsonl: {observed.skipped} observation(s) unreadable or of the wrong type, skipped")
     if args.format == "json":
@@ -175,6 +187,29 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def slurm_jobs(state: Any, mode: str, source: Any = None) -> tuple[list[Any], str | None]:
+    """The run's Slurm jobs from sacct (attributed to the run as ``diagnose`` does), and a note."""
+    from scalable_tui.hpc_join import ran_on_slurm
+
+    if mode == "off" or (mode == "auto" and not ran_on_slurm(state)):
+        return [], None
+    from scalable_tui.sources.slurm import job_source
+    from scalable_tui.sources.slurm_attribution import run_findings_input
+
+    src = source or job_source("slurm" if mode == "force" else "auto")
+    if src is None:
+        return [], "the run used Slurm, but squeue/sacct are not on PATH here: no per-job figures"
+    if state.first_event_ts is None:
+        return [], "no event timestamps: cannot ask Slurm about the run's jobs"
+    try:
+        snap, why = run_findings_input(state, src)
+    except Exception as exc:  # noqa: BLE001 - Slurm trouble is a note, never a crash
+        return [], f"Slurm accounting could not be read: {type(exc).__name__}: {exc}"
+    if snap.status != "ok":
+        return [], f"Slurm: {snap.message or snap.status}"
+    return list(snap.jobs), why
+
+
 def render_efficiency_text(report: Any) -> str:
     from assistant.textsafe import one_line, printable
 
@@ -184,7 +219,7 @@ def render_efficiency_text(report: Any) -> str:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{x:.0%}"
 
-    cols = ("TASK", "COMPONENT", "TASKS", "OBSERVED", "MEM REQ", "MEM PEAK", "MEM MEAN", "MEM EFF", "CPUS", "CPU MEAN", "CPU EFF")
+    cols = ("TASK/JOB", "COMPONENT", "TASKS", "OBSERVED", "MEM REQ", "MEM PEAK", "MEM MEAN", "MEM EFF", "CPUS", "CPU MEAN", "CPU EFF")
     table = [[one_line(r.key, 40), printable(r.component or "-"), str(r.tasks), str(r.observed),
               printable(r.requested_memory or "-"), gb(r.peak_memory_gb), gb(r.mean_memory_gb), pct(r.memory_efficiency),
               "-" if r.requested_cpus is None else f"{r.requested_cpus:g}", "-" if r.mean_cpu is None else f"{r.mean_cpu:.2f}",

@@ -115,3 +115,31 @@ def test_slurm_jobs_like_seff_and_oom_killed_jobs_are_never_told_to_ask_less() -
 
 def test_suggested_memory_rounds_up() -> None:
     assert [suggest_memory(x) for x in (0.1, 2.0, 2.1, 10.0)] == ["1G", "3G", "4G", "15G"]
+
+
+def test_real_sacct_output_gives_seff_rows_and_the_oom_killed_job_is_not_waste() -> None:
+    """sacct recorded on a real Slurm (tests/slurm/data): job 15 'ok' asks 1000M and peaks at 1328K."""
+    from scalable_tui.sources._slurm_parse import parse_sacct
+    from tests.slurm.test_parsers import read
+
+    jobs, _ = parse_sacct(read("sacct_22.05_sbatch.txt"))
+    rep = efficiency_from_jobs(jobs.values())
+    rows = {r.key: r for r in rep.rows}
+    ok, oomy = rows["ok"], rows["oomy"]
+    assert ok.requested_memory == "1000M" and ok.peak_memory_gb == pytest.approx(1328 * 1024 / 1e9)
+    assert oomy.oom_killed == 1
+    ids = [f.id for f in rep.findings]
+    assert "efficiency:memory:slurm_job:ok" in ids and "efficiency:memory:slurm_job:oomy" not in ids
+    ok_f = next(f for f in rep.findings if f.id == "efficiency:memory:slurm_job:ok")
+    assert ok_f.severity == "info"  # under 2 GB unused per job: not added to diagnose
+    assert any("TotalCPU" in n for n in rep.notes)
+
+
+def test_efficiency_never_asks_slurm_about_a_local_run(retry_run: Path) -> None:
+    from scalable_tui.cli_plan import slurm_jobs
+
+    class Boom:
+        def history(self, *a, **k):  # pragma: no cover - must not be called
+            raise AssertionError("asked Slurm about a local run")
+
+    assert slurm_jobs(load_run(retry_run), "auto", Boom()) == ([], None)
