@@ -351,6 +351,9 @@ def build_retry_plan(
         notes.append(f"{totals_failed - len(failed_ids)} failed task(s) are counted but their detail was not kept "
                      f"(live/recording limit): they cannot be planned one by one")
 
+    if diag.abandoned and diag.unfinished:
+        notes.append(f"the run was probably abandoned: {diag.unfinished} task(s) never finished; they did not fail, "
+                     f"so they are not in this plan (rerun them with the workflow; Scalable's cache skips done work)")
     members: dict[tuple[str, str | None], list[str]] = {}
     finding_for_key: dict[tuple[str, str | None], Finding | None] = {}
     action_for_key: dict[tuple[str, str | None], tuple[str, str]] = {}
@@ -429,7 +432,8 @@ def build_retry_plan(
         r = t.row[tid]
         tasks[tid] = {
             "task_name": t.name_of(r),
-            "function_name": t.strings.values[t.function[r]],
+            # A live/recorded task has no function name: its key prefix is the function's name.
+            "function_name": t.strings.values[t.function[r]] or t.name_of(r),
             "component": t.component_of(r),
             "tag": t.strings.values[t.tag[r]],
         }

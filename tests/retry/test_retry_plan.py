@@ -176,3 +176,11 @@ def test_a_recording_is_planned_from_its_failed_keys(tmp_path: Path) -> None:
     py = run_cli("retry-plan", str(rec), "--format", "python", env={"PATH": "/usr/bin:/bin"})
     compile(py.stdout, "retry.py", "exec")
     assert "no manifest.yaml" in py.stderr
+
+
+def test_unfinished_tasks_of_an_abandoned_run_are_named_not_planned() -> None:
+    state, diag, plan = _plan(fixture_run("crashed-partial"))  # driver SIGKILLed: 7 tasks never finished
+    assert diag.abandoned and diag.unfinished == 7
+    _assert_partition(state, plan)
+    assert plan.failed_tasks == 5
+    assert any("7 task(s) never finished" in n for n in plan.notes)
