@@ -44,6 +44,7 @@ __all__ = [
     "EfficiencyRow",
     "efficiency_from_jobs",
     "efficiency_from_run",
+    "efficiency_from_workers",
     "large_waste_findings",
     "oom_task_ids_of",
 ]
@@ -125,6 +126,9 @@ class EfficiencyReport:
         }
 
 
+_SOURCE = {"slurm_job": "sacct", "dask_worker": "Dask worker metrics"}
+
+
 def _gb_text(gb: float) -> str:
     return f"{gb:.1f}G" if gb < 10 else f"{gb:.0f}G"
 
@@ -136,7 +140,8 @@ def suggest_memory(peak_gb: float) -> str:
 
 def _row_findings(row: EfficiencyRow, task_ids: list[str]) -> list[Finding]:
     out: list[Finding] = []
-    what = f"{row.key}" if row.kind != "component" else f"component {row.key}"
+    what = {"component": f"component {row.key}", "dask_worker": f"workers {row.key}"}.get(row.kind, row.key)
+    unit = "threads" if row.kind == "dask_worker" else "requested cores"
     eff = row.memory_efficiency
     if (eff is not None and eff < MEMORY_WARN and row.observed >= MIN_TASKS and not row.oom_killed
             and row.peak_memory_gb is not None and row.requested_memory_gb is not None):
@@ -155,7 +160,7 @@ def _row_findings(row: EfficiencyRow, task_ids: list[str]) -> list[Finding]:
                         f"({eff:.0%}, over {row.observed} observed task(s)). Requesting {new} (1.5 × the peak, whole GB) "
                         f"lets more workers share a node and starts jobs sooner; keep more if inputs vary."),
             matched=f"peak {row.peak_memory_gb:g} GB < {MEMORY_WARN:.0%} of {row.requested_memory_gb:g} GB",
-            evidence=[Evidence(source="resources.jsonl" if row.kind != "slurm_job" else "sacct",
+            evidence=[Evidence(source=_SOURCE.get(row.kind, "resources.jsonl"),
                                text=f"requested {req}, peak {row.peak_memory_gb:g} GB, mean {row.mean_memory_gb or 0:g} GB")],
             task_names={row.key: row.tasks} if row.kind == "task_name" else {},
             components={row.component: row.tasks} if row.component else {},
@@ -173,14 +178,14 @@ def _row_findings(row: EfficiencyRow, task_ids: list[str]) -> list[Finding]:
             id=f"efficiency:cpu:{row.kind}:{row.key}",
             category="efficiency",
             severity=sev,  # type: ignore[arg-type]
-            title=f"{what}: tasks use {used} of {req_c} requested cores",
+            title=f"{what}: tasks use {used} of {req_c} {unit}",
             count=0,
             transient=None,
             suggestion=(f"The tasks of {what} keep {row.mean_cpu:.2g} core(s) busy on average out of {req_c} "
                         f"({ceff:.0%}). Request {used} core(s) (components.<name>.cpus), or make the task use the "
                         f"others (threads of the model / numpy BLAS, or more tasks per worker)."),
             matched=f"mean cpu {row.mean_cpu:g} < {CPU_WARN:.0%} of {req_c}",
-            evidence=[Evidence(source="resources.jsonl" if row.kind != "slurm_job" else "sacct",
+            evidence=[Evidence(source=_SOURCE.get(row.kind, "resources.jsonl"),
                                text=f"requested {req_c} cores, mean use {row.mean_cpu:.3g}")],
             task_names={row.key: row.tasks} if row.kind == "task_name" else {},
             components={row.component: row.tasks} if row.component else {},
@@ -279,6 +284,64 @@ def efficiency_from_jobs(jobs: Iterable[Any], run_id: str = "") -> EfficiencyRep
     notes = ["sacct samples MaxRSS: jobs killed by the OOM killer under-read their peak (no 'request less' for them)"]
     if not any(r.mean_cpu is not None for r in rows):
         notes.append("no TotalCPU/Elapsed per job in the job facts: CPU efficiency of Slurm jobs not computed")
+    return EfficiencyReport(run_id=run_id, rows=rows, findings=_sorted(findings), notes=notes)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def worker_group(name: str) -> str:
+    """``SLURMCluster-12-3`` -> ``SLURMCluster``, ``0`` -> ``(numbered)``: workers started alike share a row."""
+    base = name[:200]
+    if base.isdigit():
+        return "(numbered)"
+    while True:
+        i = max(base.rfind(c) for c in "-_.:")
+        tail = base[i + 1:]
+        if i <= 0 or not tail or not _HEX.issuperset(tail):
+            return base
+        base = base[:i]
+
+
+def efficiency_from_workers(samples: Iterable[tuple[str, int | None, int | None, float | None, int]],
+                            run_id: str = "") -> EfficiencyReport:
+    """seff for Dask workers (live or recorded): ``(name, memory_limit, rss, cpu %, nthreads)`` samples.
+
+    The worker's ``memory_limit`` is its request and ``nthreads`` its cores;
+    Dask's ``cpu`` metric is a percentage of one core (100 = one busy core).
+    Samples are heartbeat values, so a short spike between two samples is missed:
+    the peak is a lower bound, like sacct's.
+    """
+    peaks: dict[str, int] = {}
+    limits: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    cpu: dict[str, list[float]] = {}
+    for name, limit, rss, pct, nthreads in samples:
+        if limit:
+            limits[name] = limit
+        if rss is not None and rss >= 0:
+            peaks[name] = max(peaks.get(name, 0), rss)
+        if pct is not None and math.isfinite(pct) and pct >= 0:
+            cpu.setdefault(name, []).append(pct / 100.0)
+        if nthreads:
+            threads[name] = nthreads
+    groups: dict[tuple[str, int | None, int | None], list[str]] = {}
+    for name in {*peaks, *limits, *cpu}:
+        groups.setdefault((worker_group(name), limits.get(name), threads.get(name)), []).append(name)
+    rows: list[EfficiencyRow] = []
+    findings: list[Finding] = []
+    for (key, limit, nthreads), names in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2] or 0)):
+        pk = [peaks[n] / GB for n in names if n in peaks]
+        cp = [sum(cpu[n]) / len(cpu[n]) for n in names if cpu.get(n)]
+        row = EfficiencyRow(
+            key=key, kind="dask_worker", component=None, tasks=len(names), observed=len(pk) or len(cp),
+            requested_memory=f"{limit / GB:.3g}G" if limit else None, requested_memory_gb=limit / GB if limit else None,
+            peak_memory_gb=max(pk) if pk else None, mean_memory_gb=sum(pk) / len(pk) if pk else None,
+            requested_cpus=float(nthreads) if nthreads else None, mean_cpu=sum(cp) / len(cp) if cp else None,
+        )
+        rows.append(row)
+        findings.extend(_row_findings(row, names))
+    notes = ["worker memory and CPU are heartbeat samples: a short peak between two samples is missed"]
     return EfficiencyReport(run_id=run_id, rows=rows, findings=_sorted(findings), notes=notes)
 
 

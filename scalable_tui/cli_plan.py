@@ -40,8 +40,9 @@ def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentPa
     ef = sub.add_parser(
         "efficiency",
         help="requested vs used resources per task name (like seff)",
-        description="Requested vs used memory and CPU per task name, from resources.jsonl (observed_memory_gb, "
-        "observed_cpu) and, for Slurm runs, sacct MaxRSS per job (under-read for OOM-killed jobs). "
+        description="Requested vs used memory and CPU per task function, from resources.jsonl (observed_memory_gb, "
+        "observed_cpu) and, for Slurm runs, sacct MaxRSS per job (under-read for OOM-killed jobs); for a recording "
+        "(.rec), each worker group's memory limit and threads vs its sampled memory and CPU. "
         "Findings for large waste.",
     )
     add_run_selection(ef)
@@ -149,8 +150,7 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     from scalable_tui.runs import RunNotFound, resolve_run
 
     if args.run_dir and Path(args.run_dir).is_file():
-        _err("efficiency reads a run directory (resources.jsonl); a recording holds no per-task resources")
-        return EXIT_USAGE
+        return _efficiency_of_recording(args)
     try:
         run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
     except RunNotFound as exc:
@@ -184,6 +184,53 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
         return EXIT_OK
     sys.stdout.write(render_efficiency_text(report))
+    return EXIT_OK
+
+
+#: At most this many frames of a recording are read for worker metrics (evenly spread).
+MAX_FRAMES = 2000
+
+
+def recording_worker_samples(rec: Any, max_frames: int = MAX_FRAMES) -> tuple[list[tuple[Any, ...]], int, int]:
+    """``(name, memory_limit, rss, cpu %, nthreads)`` per worker and frame, frames read, frames in all."""
+    times = rec.times()
+    step = max(1, -(-len(times) // max_frames))
+    picked = times[::step]
+    if times and picked[-1] != times[-1]:
+        picked.append(times[-1])
+    out: list[tuple[Any, ...]] = []
+    for t in picked:
+        snap = rec.state_at(t, max_events=0)
+        for w in snap.workers.values():
+            if w.alive:
+                out.append((w.name, w.memory_limit, w.memory, w.cpu, w.nthreads))
+    return out, len(picked), len(times)
+
+
+def _efficiency_of_recording(args: argparse.Namespace) -> int:
+    from assistant.efficiency import efficiency_from_workers
+    from scalable_tui.sources.recording import Recording, RecordingError
+
+    try:
+        with Recording(args.run_dir) as rec:
+            if rec.never_connected:
+                _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to measure")
+                return EXIT_USAGE
+            samples, used, total = recording_worker_samples(rec)
+            report = efficiency_from_workers(samples, Path(args.run_dir).name)
+    except RecordingError as exc:
+        _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
+        return EXIT_USAGE
+    if used < total:
+        report.notes.append(f"read {used} of {total} frames (evenly spread): peaks between them are missed")
+    if not samples:
+        report.notes.append("the recording has no worker metrics")
+    if args.format == "json":
+        import orjson
+
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(render_efficiency_text(report))
     return EXIT_OK
 
 
