@@ -205,8 +205,8 @@ class RetryGroup:
         """Retryable, and every change it needs is known (a GPU OOM has no memory number to set)."""
         if self.action == "retry":
             return True
-        if self.action == "retry_more_memory":
-            return bool(self.change.get("memory"))
+        if self.action == "retry_more_memory":  # memory is set per component in Scalable's manifest
+            return bool(self.change.get("memory")) and bool(self.component)
         if self.action == "retry_more_time":
             return bool(self.change.get("walltime"))
         return False
@@ -398,6 +398,8 @@ def build_retry_plan(
                 peak = max(peaks) if peaks else None
                 current["observed_peak_memory_gb"] = peak
                 change["memory"], rule = more_memory(req_mem, peak)
+                if key[1] is None:
+                    rule += "; the tasks have no component, so no components.<name>.memory to raise"
         elif action == "retry_more_time":
             durs = [d for x in tids if (d := t.duration_of(t.row[x])) is not None]
             longest = max(durs) if durs else None

@@ -125,7 +125,7 @@ def retry_snippet(plan: RetryPlan) -> str:
     tasks: list[dict[str, Any]] = []
     left = 0
     for g in plan.groups:
-        if not g.resubmittable or (g.action == "retry_more_memory" and not g.component):
+        if not g.resubmittable:
             left += g.count
             continue
         if g.action == "retry_more_memory" and g.component:

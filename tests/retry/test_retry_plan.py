@@ -184,3 +184,21 @@ def test_unfinished_tasks_of_an_abandoned_run_are_named_not_planned() -> None:
     _assert_partition(state, plan)
     assert plan.failed_tasks == 5
     assert any("7 task(s) never finished" in n for n in plan.notes)
+
+
+def test_an_oom_task_without_component_gets_its_number_but_is_not_resubmitted() -> None:
+    """Tasks submitted without ``tag=`` have no component: no manifest entry whose memory could be raised."""
+    from assistant.retry_snippet import retry_snippet
+    import ast
+
+    state = load_run(fixture_run("mixed-failures"))
+    diag = diagnose(state)
+    oom = next(f for f in diag.findings if f.category == "oom")
+    tid = oom.task_ids[0]
+    state.tasks.component[state.tasks.row[tid]] = 0  # hand-made: as if submitted without tag
+    plan = build_retry_plan(state, diag)
+    g = next(g for g in plan.groups if tid in g.task_ids)
+    assert g.change["memory"] == "16G" and g.component is None and not g.resubmittable
+    assert "no component" in g.rule and any("no component" in n for n in plan.notes)
+    tasks = ast.literal_eval(retry_snippet(plan).split("TASKS = ", 1)[1].split("\n\n\n", 1)[0])
+    assert tid not in {t["task_id"] for t in tasks}
