@@ -50,9 +50,11 @@ def read_observed(run_dir: str | os.PathLike[str]) -> Observed:
     out = Observed()
     tail = JsonlTail(Path(run_dir) / "resources.jsonl")
     loads = orjson.loads
+    # Scalable's own records (json.dumps, sort_keys) carry both as null: skip them unparsed.
+    null_mem, null_cpu = b'"observed_memory_gb": null', b'"observed_cpu": null'
     for lines in tail.chunks():
         for line in lines:
-            if b"observed_" not in line:
+            if b"observed_" not in line or (null_mem in line and null_cpu in line):
                 continue
             try:
                 obj = loads(line)

@@ -824,7 +824,7 @@ class RunDirReader:
         line_no = first_no
         for line in lines:
             line_no += 1
-            prof = None
+            prof = tsb = None
             h, sep, rest = line.partition(id_mark)
             if sep:
                 eidb, q, rest = rest.partition(b'"')
@@ -873,6 +873,7 @@ class RunDirReader:
                     and len(cache) < 4096
                     and before == (issues.fields_ignored, issues.future_schema)
                     and _plain(eidb, eid)
+                    and tsb is not None  # a record without "timestamp" (issue: UnboundLocalError)
                     and _plain(tsb, obj.get("timestamp"))
                     and _probe_ok(obj, h, id_mark, "entity_id", mid, ts_mark, "timestamp", tail)
                 ):
