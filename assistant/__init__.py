@@ -9,6 +9,6 @@ models: reading a run directory is ``scalable_tui.session.diagnose_run``'s job.
 from __future__ import annotations
 
 from assistant.diagnose import diagnose_state
-from assistant.models import Diagnosis, Evidence, Finding
+from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding
 
 __all__ = ["Diagnosis", "Evidence", "Finding", "diagnose_state"]

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.models import SEVERITY_RANK, Diagnosis, Evidence, Finding
+from scalable_tui.model.diagnosis import SEVERITY_RANK, Diagnosis, Evidence, Finding
 from assistant.rules import SUGGESTIONS, Rule, classify
 from assistant.signature import (
     SIGNATURE_VERSION,
@@ -25,7 +25,7 @@ from assistant.signature import (
     signature_key,
 )
 from assistant.textsafe import clip
-from scalable_tui.models import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
+from scalable_tui.model.run import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
 
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5

@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from assistant.models import Evidence, Finding
+from scalable_tui.model.diagnosis import Evidence, Finding
 from assistant.retry_plan import GB, memory_bytes
 
 __all__ = [

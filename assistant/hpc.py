@@ -24,12 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from assistant.models import SEVERITY_RANK, Evidence, Finding
-from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerDeparture
-from scalable_tui.models import FailureRecord, WorkerEvent
-from scalable_tui.sources._slurm_logs import JobLog, scan_log_dir
-from scalable_tui.sources._slurm_parse import format_duration
-from scalable_tui.sources.slurm_attribution import departure_job
+from scalable_tui.model.diagnosis import SEVERITY_RANK, Evidence, Finding
+from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerDeparture
+from scalable_tui.model.run import FailureRecord, WorkerEvent
+from scalable_tui.model.jobs import JobLog, departure_job, format_duration
 
 __all__ = ["DEFAULT_PENDING_AFTER_S", "hpc_facts", "hpc_failure_records", "hpc_findings", "lifetime_advice"]
 
@@ -190,8 +188,8 @@ def hpc_facts(
         logs: Mapping[str, JobLog] = {}
     elif isinstance(log_dir, Mapping):
         logs = log_dir
-    else:
-        logs = scan_log_dir(log_dir, set(by_id) or None)
+    else:  # the assistant reads no files: session.slurm_join.job_findings scans a log directory
+        raise TypeError(f"pass the scanned job logs ({{job id: JobLog}}), not a directory: {log_dir!r}")
     # a shared log_directory holds other clusters' logs: only these jobs' logs count
     logs = {jid: log for jid, log in logs.items() if jid in by_id}
     for jid, log in logs.items():

@@ -16,7 +16,8 @@ import re
 
 import orjson
 
-from assistant.models import Diagnosis, Finding
+from assistant.compare import comparison_lines, trend_text
+from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -66,12 +67,28 @@ def _counts_line(diag: Diagnosis) -> str:
     return " · ".join(parts)
 
 
+def failure_parts(diag: Diagnosis) -> list[str]:
+    """``["20 task failures", "3 worker deaths", "1 Slurm job"]``: what ``failures_total`` is made of.
+
+    Empty when every failure is a task failure (the plain number says it all).
+    """
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'s' if k != 1 else ''}"
+
+    if not diag.worker_deaths and not diag.job_failures:
+        return []
+    parts = [n(diag.task_failures, "task failure")]
+    if diag.worker_deaths:
+        parts.append(n(diag.worker_deaths, "worker death"))
+    if diag.job_failures:
+        parts.append(n(diag.job_failures, "Slurm job"))
+    return parts
+
+
 def _failures_line(diag: Diagnosis) -> str:
     """``23`` or ``23 (20 task failures, 3 worker deaths)``: the counts of ``failure_counts``."""
-    if not diag.worker_deaths:
-        return str(diag.failures_total)
-    return (f"{diag.failures_total} ({diag.task_failures} task failure{'s' if diag.task_failures != 1 else ''}, "
-            f"{diag.worker_deaths} worker death{'s' if diag.worker_deaths != 1 else ''})")
+    parts = failure_parts(diag)
+    return f"{diag.failures_total} ({', '.join(parts)})" if parts else str(diag.failures_total)
 
 
 def _header_lines(diag: Diagnosis) -> list[str]:
@@ -102,6 +119,8 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     console.print(Text(head[0], style="bold"))
     console.print(Text(head[1]))
     console.print()
+    for j, line in enumerate(comparison_lines(diag)):  # diagnose --compare
+        console.print(Text(printable_line(line), style="bold" if j == 0 else ""), end="\n\n" if j == len(diag.resolved) else "\n")
     for w in diag.incomplete:
         console.print(Text("⚠ " + printable_line(w), style="bold red"))
     if diag.incomplete:
@@ -128,7 +147,7 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
             f"⚠ {diag.failures_total} failure{'s' if diag.failures_total != 1 else ''} detected in "
             f"{len(failure_findings)} group{'s' if len(failure_findings) != 1 else ''} across {len(cats)} "
             f"categor{'ies' if len(cats) != 1 else 'y'}"
-            + (f" ({_failures_line(diag).partition(' (')[2]}:" if diag.worker_deaths else ":"),
+            + (f" ({_failures_line(diag).partition(' (')[2]}:" if failure_parts(diag) else ":"),
             style="bold",
         )
     )
@@ -168,6 +187,8 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
     t.append(" ")
     t.append(printable(f.title), style="bold")
     t.append(f" ({f.category}) — {f.count} occurrence{'s' if f.count != 1 else ''}")
+    if f.trend:
+        t.append(f" [{trend_text(f)}]", style="bold magenta" if f.trend != "recurring" else "")
     console.print(t)
     rows: list[tuple[str, str]] = [
         ("Exception", printable_line(" → ".join(f.exception_types))),
@@ -216,6 +237,8 @@ def _md_escape(s: str) -> str:
 def render_markdown(diag: Diagnosis) -> str:
     diag = safe_diagnosis(diag)
     out: list[str] = [f"# Diagnosis of {_md_escape(diag.run_id)}", ""]
+    out += [f"**{_md_escape(line.strip())}**" if j == 0 else f"- {_md_escape(line.strip())}"
+            for j, line in enumerate(comparison_lines(diag))] + ([""] if diag.comparison else [])
     for w in diag.incomplete:
         out += [f"> **⚠ Incomplete input:** {_md_escape(printable_line(w))}", ""]
     out.append(f"- **Status:** {_md_escape(diag.status)}" + (" (probably abandoned)" if diag.abandoned else ""))
@@ -233,7 +256,8 @@ def render_markdown(diag: Diagnosis) -> str:
     for i, f in enumerate(diag.findings, 1):
         out.append(f"## {i}. {_md_escape(f.title)}")
         out.append("")
-        out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}")
+        out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}"
+                   + (f" · **Trend:** {_md_escape(trend_text(f))}" if f.trend else ""))
         out.append(f"- **Retry:** {TRANSIENT_TEXT[f.transient]}")
         if f.exception_types:
             out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")

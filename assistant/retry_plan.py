@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from assistant.hpc import lifetime_advice
-from assistant.models import Diagnosis, Finding
-from scalable_tui.models import FailureRecord, RunState
+from scalable_tui.model.diagnosis import Diagnosis, Finding
+from scalable_tui.model.run import FailureRecord, RunState
 
 __all__ = [
     "ACTIONS",

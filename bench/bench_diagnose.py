@@ -126,7 +126,7 @@ def _peak_rss_mb() -> float:
 
 def _child(run_dir: str, repeat: int) -> dict:
     from assistant.diagnose import diagnose_state
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.reader import load_run
 
     t0 = time.perf_counter()
     state = load_run(run_dir)

@@ -94,7 +94,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def measure(address: str, sub: subprocess.Popen, polls: int, verbose: bool) -> None:
-    from scalable_tui.sources.live import LiveSource
+    from scalable_tui.sources.live.source import LiveSource
 
     probe = LiveSource(address, use_plugin=False, call_timeout=30.0)
     lim = [await probe.poll(force=True) for _ in range(3)]

@@ -50,7 +50,7 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
     t0 = time.perf_counter()
     if mode == "ours":
         from assistant.diagnose import diagnose_state
-        from scalable_tui.sources.rundir import load_run
+        from scalable_tui.sources.rundir.reader import load_run
 
         t_import = time.perf_counter() - t0
         rss_import = _peak_rss_mb()
@@ -76,12 +76,12 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
     if mode in ("python", "engine", "cold", "warm"):
         # cold/warm: load_run through the persistent index (XDG_CACHE_HOME set by the parent)
         os.environ["SCALABLE_TUI_READER"] = {"python": "python", "engine": "index"}.get(mode, "auto")
-        from scalable_tui.sources.rundir import load_run
+        from scalable_tui.sources.rundir.reader import load_run
 
         t_import = time.perf_counter() - t0
         t1 = time.perf_counter()
         if mode == "engine":
-            from scalable_tui.sources.index.policy import build_reader
+            from scalable_tui.sources.rundir.index.policy import build_reader
 
             reader = build_reader(Path(run_dir))
             state = reader.state
@@ -94,8 +94,8 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
                 "events": state.tasks.events, "failures": len(state.failures), "engine": engine}
     if mode == "query":
         os.environ["SCALABLE_TUI_READER"] = "auto"
-        from scalable_tui.sources.index.query import TaskQuery
-        from scalable_tui.sources.rundir import load_run
+        from scalable_tui.sources.rundir.index.query import TaskQuery
+        from scalable_tui.sources.rundir.reader import load_run
 
         state = load_run(run_dir)
         t1 = time.perf_counter()
@@ -120,7 +120,7 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
             timings[label] = best * 1000
         return {"build_s": t_build, "ms": timings, "rss_mb": _peak_rss_mb()}
     if mode == "refresh":
-        from scalable_tui.sources.rundir import RunDirReader
+        from scalable_tui.sources.rundir.reader import RunDirReader
 
         rest_path = Path(extra or "")
         reader = RunDirReader(run_dir)

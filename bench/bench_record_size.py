@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalable_tui.live_models import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo  # noqa: E402
-from scalable_tui.recorder import RecordingWriter  # noqa: E402
-from scalable_tui.sources.recording import Recording  # noqa: E402
+from scalable_tui.model.live import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo  # noqa: E402
+from scalable_tui.sources.recording.writer import RecordingWriter  # noqa: E402
+from scalable_tui.sources.recording.reader import Recording  # noqa: E402
 
 GiB, MiB = 2**30, 2**20
 TB = "".join(f'  File "/home/user/project/src/model/step_{i}.py", line {100 + i}, in run_step\n    result = solve(x, y, z)\n'

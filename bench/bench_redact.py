@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.llm.config import AIConfig  # noqa: E402
 from assistant.llm.payload import build_prompt  # noqa: E402
 from assistant.llm.redact import Redactor  # noqa: E402
-from assistant.models import Diagnosis, Finding  # noqa: E402
+from scalable_tui.model.diagnosis import Diagnosis, Finding  # noqa: E402
 
 SHAPES: dict[str, Callable[[int], str]] = {
     "long word": lambda n: "a" * n,

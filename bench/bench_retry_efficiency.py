@@ -30,8 +30,8 @@ def main() -> None:
     from assistant.retry_plan import build_retry_plan
     from assistant.retry_snippet import retry_snippet
     from scalable_tui.session import diagnose
-    from scalable_tui.sources.observed import read_observed
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.observed import read_observed
+    from scalable_tui.sources.rundir.reader import load_run
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, str(HERE / "gen_big_run.py"), tmp, "--tasks", str(args.tasks)], check=True,

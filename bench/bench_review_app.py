@@ -18,8 +18,8 @@ from pathlib import Path
 
 
 async def main(run_dir: Path) -> None:
-    from scalable_tui.app.app import ReviewApp
-    from scalable_tui.sources.rundir import RunDirReader
+    from scalable_tui.tui.app import ReviewApp
+    from scalable_tui.sources.rundir.reader import RunDirReader
 
     t0 = time.perf_counter()
     app = ReviewApp(RunDirReader(run_dir))

@@ -64,7 +64,7 @@ def fingerprint(state: Any) -> dict[str, Any]:
 
 def _incremental(run: Path, tmp: Path) -> dict[str, Any]:
     """Load a copy of the run whose task/resource files grow in 7 uneven steps, cut mid-line."""
-    from scalable_tui.sources.rundir import RunDirReader
+    from scalable_tui.sources.rundir.reader import RunDirReader
 
     dst = tmp / run.name
     shutil.rmtree(dst, ignore_errors=True)
@@ -89,7 +89,7 @@ def _incremental(run: Path, tmp: Path) -> dict[str, Any]:
 def _all(dirs: list[str]) -> dict[str, Any]:
     import tempfile
 
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.reader import load_run
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,7 +163,7 @@ class _NeverStore(dict):
 
 
 def _disable_fast_paths() -> None:
-    from scalable_tui.sources.rundir import RunDirReader
+    from scalable_tui.sources.rundir.reader import RunDirReader
 
     orig = RunDirReader._reset
 

@@ -33,7 +33,7 @@ def _duration(text: str) -> float:
 
 def _call_timeout(text: str) -> float | None:
     """``--call-timeout``: ``auto`` (None) or seconds."""
-    from scalable_tui.sources.live_timeout import parse_call_timeout
+    from scalable_tui.sources.live.timeout import parse_call_timeout
 
     try:
         return parse_call_timeout(text)
@@ -83,6 +83,33 @@ def _add_ai_options(p: argparse.ArgumentParser, what: str = "", *, show_prompt: 
     ai.add_argument("--no-cache", action="store_true", help="do not read or write the AI reply cache")
 
 
+def _add_alert_options(p: argparse.ArgumentParser) -> None:
+    """--notify / --on-finding of attach and record (scalable_tui.session.live_alerts)."""
+    al = p.add_argument_group(
+        "Alerts", "On a new error/critical finding group, a wave of worker deaths or a lost scheduler. At most one "
+        "alert per --alert-every; what comes meanwhile goes out together in the next one.")
+    al.add_argument("--notify", action="store_true", help="terminal bell plus a desktop notification (OSC 9 and "
+                    "OSC 777: iTerm2, kitty, WezTerm, Windows Terminal…; inside tmux via passthrough)")
+    al.add_argument("--on-finding", metavar="CMD", help="run CMD (split like a shell would, but no shell: write "
+                    "sh -c '…' for one) with the alert as JSON on stdin; not redacted: it goes where CMD sends it")
+    al.add_argument("--on-finding-timeout", type=_duration, default=30.0, metavar="DURATION",
+                    help="kill CMD after this long (default: 30s)")
+    al.add_argument("--alert-every", type=_duration, default=60.0, metavar="DURATION",
+                    help="at most one alert per DURATION (default: 60s)")
+
+
+def _alerts(args: argparse.Namespace, *, record: bool) -> Any:
+    """The LiveAlerts of --notify / --on-finding (None: neither); False after a one-line error."""
+    from scalable_tui.session.live_alerts import AlertSetupError, build_alerts
+
+    try:
+        return build_alerts(notify=args.notify, on_finding=args.on_finding, on_finding_timeout=args.on_finding_timeout,
+                            every=args.alert_every, diagnose=record, terminal=None if record else False)
+    except AlertSetupError as exc:
+        _err(str(exc))
+        return False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalable-tui",
@@ -119,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
         "is here), off, force (default: auto). A recording with stored jobs uses those, never today's sacct",
     )
     d.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory to scan for job logs")
+    d.add_argument("--compare", metavar="PREV",
+                   help="mark each failure group new, recurring or regressed against PREV and list the resolved ones: "
+                   "a run directory or id, a recording, a saved 'diagnose --format json', or 'previous' (the last "
+                   "earlier run of the same project under the runs directory)")
     _add_ai_options(d, show_prompt=True)
     d.set_defaults(func=cmd_diagnose)
 
@@ -131,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("--stale-after", type=_duration, metavar="DURATION", help="see 'diagnose --help'")
     r.set_defaults(func=cmd_runs)
+
+    h = sub.add_parser("history", help="every failure group across runs: first/last seen, counts, flaky or persistent",
+                       description="Every failure group seen across the runs of a runs directory, per project, with "
+                       "the runs it was first and last seen in, its count per run and whether it is persistent (in "
+                       "each of the last 3 runs), flaky (comes and goes), new, recurring or resolved. Each run is "
+                       "summarised once into the user cache ($XDG_CACHE_HOME/scalable-tui/summaries), never the run "
+                       "directory.")
+    h.add_argument("--runs-dir", metavar="DIR", help="where runs live (default: $SCALABLE_RUNS_DIR, else ./.scalable/runs)")
+    h.add_argument("--project", metavar="NAME", help="only runs of this project (run.json project_name)")
+    h.add_argument("--since", type=_duration, metavar="DURATION", help="only runs started this recently, e.g. 14d, 36h")
+    h.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="report format (default: text)")
+    h.add_argument("--no-cache", action="store_true", help="diagnose every run again; neither read nor write summaries")
+    h.set_defaults(func=cmd_history)
 
     v = sub.add_parser(
         "review",
@@ -188,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     asl.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory: job logs (time limit, oom-kill lines)")
     asl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
                      help="time between squeue calls, one for all jobs (default: 20s)")
+    _add_alert_options(a)
     a.set_defaults(func=cmd_attach)
 
     dm = sub.add_parser(
@@ -241,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     rsl.add_argument("--slurm-name", metavar="NAME", help="only jobs with this job name (dask-jobqueue: job_name, default dask-worker)")
     rsl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
                      help="time between squeue calls, one for all jobs (default: 20s); a poll that changed nothing is not stored")
+    _add_alert_options(rc)
     rc.set_defaults(func=cmd_record)
     return parser
 
@@ -258,13 +304,13 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from scalable_tui.runs import RunNotFound, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
 
     recording = None
     if args.run_dir and Path(args.run_dir).is_file():
         # A recording (scalable-tui record): diagnose its whole history, with the jobs it stored.
         from scalable_tui.session import diagnose_recording
-        from scalable_tui.sources.recording import Recording, RecordingError
+        from scalable_tui.sources.recording.reader import Recording, RecordingError
 
         try:
             with Recording(args.run_dir) as rec:
@@ -291,7 +337,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     from assistant.render import render_markdown, render_text, to_json
     from scalable_tui.session import diagnose
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.reader import load_run
 
     if recording is not None:
         state = recording
@@ -304,6 +350,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from scalable_tui.session.efficiency_join import with_efficiency
 
         diag = with_efficiency(diag, state)
+    if args.compare:
+        from scalable_tui.session.compare import CompareError, compare_with
+
+        try:
+            diag = compare_with(diag, args.compare, current_run_dir=run_dir if run_dir.is_dir() else None,
+                                runs_dir=args.runs_dir, slurm=args.slurm, log_dir=args.slurm_log_dir,
+                                stale_after_s=args.stale_after)
+        except CompareError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     for n in diag.notices:
         _err(f"note: {n}")
     if args.show_prompt:
@@ -345,8 +401,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from scalable_tui.runlist import run_rows
-    from scalable_tui.runs import RunNotFound, default_runs_dir, list_runs, no_runs_message
+    from scalable_tui.session.runlist import run_rows
+    from scalable_tui.sources.rundir.locate import RunNotFound, default_runs_dir, list_runs, no_runs_message
 
     try:
         runs = list_runs(args.runs_dir)
@@ -373,6 +429,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from scalable_tui.sources.rundir.locate import RunNotFound
+    from scalable_tui.session import history_render
+    from scalable_tui.session.history import collect
+
+    try:
+        hist = collect(args.runs_dir, project=args.project, since_s=args.since, use_cache=not args.no_cache)
+    except RunNotFound as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    render = {"json": history_render.render_json, "markdown": history_render.render_markdown}.get(
+        args.format, history_render.render_text)
+    sys.stdout.write(render(hist))
+    return EXIT_OK
+
+
 def _ai_config(args: argparse.Namespace) -> Any:
     """The AI settings of the TUI commands: None with --no-ai (nothing is ever sent)."""
     if args.no_ai:
@@ -393,10 +465,10 @@ def _run_app(app: Any) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     """The Textual app; every Textual import stays inside this function."""
-    from scalable_tui.runs import RunNotFound, default_runs_dir, list_runs, no_runs_message, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, default_runs_dir, list_runs, no_runs_message, resolve_run
 
     if args.run_dir is not None and Path(args.run_dir).is_file():
-        from scalable_tui.sources.recording import Recording, RecordingError, is_recording
+        from scalable_tui.sources.recording.reader import Recording, RecordingError, is_recording
 
         if is_recording(args.run_dir):  # a recording (scalable-tui record): replay it with a timeline
             try:
@@ -404,7 +476,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             except RecordingError as exc:
                 _err(str(exc))
                 return EXIT_USAGE
-            from scalable_tui.app.replay import ReplayApp
+            from scalable_tui.tui.replay import ReplayApp
 
             return _run_app(ReplayApp(recording, no_ai=args.no_ai, ai_config=_ai_config(args)))
 
@@ -422,8 +494,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_USAGE
 
-    from scalable_tui.app.app import ReviewApp
-    from scalable_tui.sources.rundir import RunDirReader
+    from scalable_tui.tui.app import ReviewApp
+    from scalable_tui.sources.rundir.reader import RunDirReader
 
     source = RunDirReader(run_dir) if run_dir is not None else None
     return _run_app(ReviewApp(source, runs=runs, stale_after_s=args.stale_after, no_ai=args.no_ai,
@@ -434,7 +506,7 @@ def _security(args: argparse.Namespace):
     """TLS the Dask way: the --tls-* files, else dask config distributed.comm.tls.* (None)."""
     if not (args.tls_ca_file or args.tls_cert or args.tls_key):
         return None
-    from scalable_tui.sources.live_tls import check_tls_files
+    from scalable_tui.sources.live.tls import check_tls_files
 
     check_tls_files(args.tls_ca_file, args.tls_cert, args.tls_key)  # before anything starts: one line, exit 2
     from distributed.security import Security
@@ -445,7 +517,7 @@ def _security(args: argparse.Namespace):
 
 def _address(args: argparse.Namespace) -> str | None:
     """ADDRESS, else --scheduler-file, else the environment / dask config; None after a one-line error."""
-    from scalable_tui.sources.live import LiveAddressError, resolve_address
+    from scalable_tui.sources.live.source import LiveAddressError, resolve_address
 
     try:
         return resolve_address(args.address, args.scheduler_file)
@@ -466,7 +538,7 @@ def _tls(args: argparse.Namespace) -> tuple[bool, Any]:
 def _jobs(args: argparse.Namespace, log_dir: str | None = None, cluster: str | None = None) -> Any:
     """The Slurm job source of --slurm / --slurm-name (None when off or squeue is missing); only the jobs
     with evidence that they run this scheduler's (``cluster``) workers count (sources.slurm_attribution)."""
-    from scalable_tui.sources.slurm import job_source
+    from scalable_tui.sources.jobs.slurm import job_source
 
     mode = getattr(args, "slurm", "auto")
     return job_source("off" if mode == "off" else "auto", force=mode == "force", name=getattr(args, "slurm_name", None),
@@ -483,16 +555,19 @@ def cmd_attach(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if getattr(args, "remove_plugin", False):
         return _remove_plugin(address, security, getattr(args, "call_timeout", None) or 10.0)
-    from scalable_tui.app.attach import AttachApp
+    from scalable_tui.tui.attach import AttachApp
 
     ai_config = _ai_config(args)
     slurm_mode = getattr(args, "slurm", "auto")
     jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None), cluster=address)
     off_reason = "--slurm off" if slurm_mode == "off" else "squeue not on PATH (--slurm force to try anyway)"
+    alerts = _alerts(args, record=False)
+    if alerts is False:
+        return EXIT_USAGE
     recorder = None
     if getattr(args, "record", None):
-        from scalable_tui.recorder import RecordingWriter
-        from scalable_tui.sources.recording import RecordingError
+        from scalable_tui.sources.recording.writer import RecordingWriter
+        from scalable_tui.sources.recording.reader import RecordingError
 
         try:
             recorder = RecordingWriter.create(args.record, mode="append" if args.record_append else "create",
@@ -502,16 +577,18 @@ def cmd_attach(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     app = AttachApp(address, security=security, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=ai_config,
                     call_timeout=getattr(args, "call_timeout", None),
-                    recorder=recorder,
+                    recorder=recorder, alerts=alerts,
                     job_source=jobs, jobs_interval=getattr(args, "slurm_interval", 20.0),
                     slurm_log_dir=getattr(args, "slurm_log_dir", None), jobs_off_reason=off_reason)
+    if alerts is not None:
+        alerts.use_app(app, notify=args.notify)
     return _run_app(app)
 
 
 def _remove_plugin(address: str, security: Any, timeout: float = 10.0) -> int:
     import asyncio
 
-    from scalable_tui.sources.live import LiveSource, classify_error
+    from scalable_tui.sources.live.source import LiveSource, classify_error
 
     async def go() -> str:
         return await LiveSource(address, security=security, call_timeout=timeout).remove_plugin()
@@ -531,7 +608,7 @@ DEMO_JOBS_OFF = "this cluster is not a Slurm cluster (LocalCluster): no batch jo
 
 def demo_app(address: str, args: argparse.Namespace) -> Any:
     """The attach app as the demo opens it (its own title, AI options, no Slurm)."""
-    from scalable_tui.app.attach import AttachApp
+    from scalable_tui.tui.attach import AttachApp
 
     return AttachApp(address, poll_interval=args.poll_interval, no_ai=args.no_ai, ai_config=_ai_config(args),
                      title="scalable-tui demo (local cluster)", jobs_off_reason=DEMO_JOBS_OFF)
@@ -568,9 +645,12 @@ def cmd_record(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import asyncio
 
-    from scalable_tui.recorder import record
-    from scalable_tui.sources.recording import RecordingError
+    from scalable_tui.sources.recording.writer import record
+    from scalable_tui.sources.recording.reader import RecordingError
 
+    alerts = _alerts(args, record=True)
+    if alerts is False:
+        return EXIT_USAGE
     jobs = _jobs(args, cluster=address)
     if jobs is None:
         _err("note: Slurm jobs not recorded: " + ("--slurm off" if getattr(args, "slurm", "auto") == "off"
@@ -580,10 +660,14 @@ def cmd_record(args: argparse.Namespace) -> int:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
                                     security=security, mode=mode, job_source=jobs,
                                     call_timeout=getattr(args, "call_timeout", None),
-                                    jobs_interval=getattr(args, "slurm_interval", 20.0)))
+                                    jobs_interval=getattr(args, "slurm_interval", 20.0),
+                                    on_frame=alerts.frame if alerts else None))
     except RecordingError as exc:
         _err(str(exc))
         return EXIT_USAGE
+    finally:
+        if alerts:
+            alerts.close()
     _err(result.line())
     return result.exit_code
 

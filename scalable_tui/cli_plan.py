@@ -54,11 +54,11 @@ def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentPa
 
 def _load(args: argparse.Namespace, slurm: str) -> tuple[Any, Any, Path, bool] | int:
     """(state, diagnosis, path, is_recording) or an exit code after a message."""
-    from scalable_tui.runs import RunNotFound, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
 
     if args.run_dir and Path(args.run_dir).is_file():
         from scalable_tui.session import diagnose_recording
-        from scalable_tui.sources.recording import Recording, RecordingError
+        from scalable_tui.sources.recording.reader import Recording, RecordingError
 
         try:
             with Recording(args.run_dir) as rec:
@@ -76,7 +76,7 @@ def _load(args: argparse.Namespace, slurm: str) -> tuple[Any, Any, Path, bool] |
         _err(str(exc))
         return EXIT_USAGE
     from scalable_tui.session import diagnose
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir)
     if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
@@ -92,7 +92,7 @@ def cmd_retry_plan(args: argparse.Namespace) -> int:
         return loaded
     state, diag, path, is_rec = loaded
     from assistant.retry_plan import build_retry_plan
-    from scalable_tui.sources.observed import read_observed
+    from scalable_tui.sources.rundir.observed import read_observed
 
     observed = read_observed(path) if not is_rec else None
     if not is_rec:
@@ -147,7 +147,7 @@ def render_plan_text(plan: Any) -> str:
 
 
 def cmd_efficiency(args: argparse.Namespace) -> int:
-    from scalable_tui.runs import RunNotFound, resolve_run
+    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
 
     if args.run_dir and Path(args.run_dir).is_file():
         return _efficiency_of_recording(args)
@@ -157,8 +157,8 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_USAGE
     from assistant.efficiency import efficiency_from_run
-    from scalable_tui.sources.observed import read_observed
-    from scalable_tui.sources.rundir import load_run
+    from scalable_tui.sources.rundir.observed import read_observed
+    from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir)
     observed = read_observed(run_dir)
@@ -209,7 +209,7 @@ def recording_worker_samples(rec: Any, max_frames: int = MAX_FRAMES) -> tuple[li
 
 def _efficiency_of_recording(args: argparse.Namespace) -> int:
     from assistant.efficiency import efficiency_from_workers
-    from scalable_tui.sources.recording import Recording, RecordingError
+    from scalable_tui.sources.recording.reader import Recording, RecordingError
 
     try:
         with Recording(args.run_dir) as rec:
@@ -236,12 +236,12 @@ def _efficiency_of_recording(args: argparse.Namespace) -> int:
 
 def slurm_jobs(state: Any, mode: str, source: Any = None) -> tuple[list[Any], str | None]:
     """The run's Slurm jobs from sacct (attributed to the run as ``diagnose`` does), and a note."""
-    from scalable_tui.hpc_join import ran_on_slurm
+    from scalable_tui.session.slurm_join import ran_on_slurm
 
     if mode == "off" or (mode == "auto" and not ran_on_slurm(state)):
         return [], None
-    from scalable_tui.sources.slurm import job_source
-    from scalable_tui.sources.slurm_attribution import run_findings_input
+    from scalable_tui.sources.jobs.slurm import job_source
+    from scalable_tui.sources.jobs.attribution import run_findings_input
 
     src = source or job_source("slurm" if mode == "force" else "auto")
     if src is None:

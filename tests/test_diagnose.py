@@ -9,8 +9,8 @@ from pathlib import Path
 
 from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
-from assistant.models import SEVERITY_RANK
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.model.diagnosis import SEVERITY_RANK
+from scalable_tui.sources.rundir.reader import load_run
 
 
 def test_gcam_run_groups_into_one_finding_per_bug(gcam_run: Path) -> None:

@@ -6,7 +6,7 @@ import json
 
 from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import fixture_run, run_cli
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalable_tui.sources.jsonl import JsonlTail
+from scalable_tui.sources.rundir.jsonl import JsonlTail
 
 
 def _all(tail: JsonlTail, chunk: int = 1 << 20) -> list[bytes]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.conftest import ROOT, fixture_run
 
 

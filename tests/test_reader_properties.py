@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scalable_tui.sources.rundir import RunDirReader, load_run
+from scalable_tui.sources.rundir.reader import RunDirReader, load_run
 
 STATES = ["submitted", "running", "succeeded", "failed", "cancelled"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.diagnose import exception_types_of, failure_text
 from assistant.rules import CATEGORIES, RULES, SUGGESTIONS, classify
-from scalable_tui.models import FailureRecord
+from scalable_tui.model.run import FailureRecord
 
 
 def _rec(cls: str, msg: str, tb: str | None = None, phase: str | None = None) -> FailureRecord:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.sources.rundir import RunDirReader, load_run
+from scalable_tui.sources.rundir.reader import RunDirReader, load_run
 from tests.conftest import tree_fingerprint
 
 

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from scalable_tui.app.ai import AI_OFF_LINE
+from scalable_tui.tui.ai import AI_OFF_LINE
 from tests.conftest import fixture_run, run_cli
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scalable_tui.session import diagnose_run
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 
 _spec = importlib.util.spec_from_file_location("make_fixtures", ROOT / "fixtures" / "make_fixtures.py")

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import orjson
 
 from assistant.llm.config import AI_OFF_HINT, AIConfig, resolve_config
-from assistant.models import Diagnosis
+from scalable_tui.model.diagnosis import Diagnosis
 from assistant.textsafe import one_line
 
 Err = Callable[[str], None]

@@ -29,7 +29,7 @@ from assistant.llm.config import AIConfig, resolve_config, safe_url
 from assistant.llm.payload import PROMPT_VERSION, Prompt, build_prompt
 from assistant.llm.redact import RedactionRulesError
 from assistant.llm.schema import capped, extract_json, validate_reply
-from assistant.models import Diagnosis, Finding
+from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.textsafe import one_line
 
 Mode = Literal["json_schema", "json_object", "text"]

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 from assistant.llm.config import AIConfig, safe_url
 from assistant.llm.redact import CUT_MARK, Redactor
-from assistant.models import Diagnosis, Finding
+from scalable_tui.model.diagnosis import Diagnosis, Finding
 
 #: Bump when the prompt or payload shape changes (part of the cache key).
 PROMPT_VERSION = 2

@@ -228,7 +228,7 @@ async def watch(address: str, duration: float, poll_interval: float = 1.0, on_st
     """Poll the demo's scheduler for ``duration`` seconds with the live source; the last snapshot."""
     import asyncio
 
-    from scalable_tui.sources.live import LiveSource
+    from scalable_tui.sources.live.source import LiveSource
 
     src = LiveSource(address, poll_interval=poll_interval, call_timeout=5.0)
     try:

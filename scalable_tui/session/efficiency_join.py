@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.efficiency import efficiency_from_run, large_waste_findings, oom_task_ids_of
-from assistant.models import SEVERITY_RANK, Diagnosis
-from scalable_tui.models import RunState
-from scalable_tui.sources.observed import read_observed
+from scalable_tui.model.diagnosis import SEVERITY_RANK, Diagnosis
+from scalable_tui.model.run import RunState
+from scalable_tui.sources.rundir.observed import read_observed
 
 __all__ = ["with_efficiency"]
 

@@ -13,15 +13,16 @@ Headless: no Textual, no ``distributed``.  Reading files happens in the
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Iterable
 
 from assistant.diagnose import diagnose_state
-from assistant.models import Diagnosis
-from scalable_tui.hpc_join import SlurmJoin, merge_findings, slurm_join
-from scalable_tui.jobs_models import JobsSnapshot, WorkerDeparture
-from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.models import RunState
+from scalable_tui.model.diagnosis import Diagnosis
+from scalable_tui.session.slurm_join import SlurmJoin, merge_findings, scanned_logs, slurm_join
+from scalable_tui.model.jobs import JobsSnapshot, WorkerDeparture
+from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.model.run import RunState
 
 __all__ = ["diagnose", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
 
@@ -56,7 +57,7 @@ def diagnose(
             return diag
         from assistant.hpc import hpc_findings
 
-        extra = hpc_findings(jobs, list(departures or ()), log_dir, now=now)
+        extra = hpc_findings(jobs, list(departures or ()), scanned_logs(jobs, log_dir), now=now)
         return merge_findings(diag, extra)
     if joined is not None:
         return merge_findings(diag, joined.findings, joined.note)
@@ -106,7 +107,7 @@ def diagnose_recording(
     end = recording.end
     now = end if now is None else now
     if slurm != "off" and recording.has_jobs and end is not None:
-        jobs = recording.jobs_at(end)
+        jobs = recording.jobs_at(math.inf)  # the last stored, also when polled after the last frame
         last = recording.state_at(end, max_events=0)
         return state, diagnose(state, jobs=jobs, departures=live_departures(last), log_dir=log_dir, now=now,
                                stale_after_s=stale_after_s)
@@ -123,9 +124,8 @@ def diagnose_run(
     now: float | None = None,
 ) -> Diagnosis:
     """Read a Scalable run directory and diagnose it (what ``assistant.diagnose_run`` used to do)."""
-    from scalable_tui.sources.rundir import load_run
-
     from scalable_tui.session.efficiency_join import with_efficiency
+    from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir)
     return with_efficiency(diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir), state)

@@ -16,12 +16,12 @@ import pytest
 from textual.command import CommandPalette
 
 from assistant.llm import AIConfig, resolve_config
-from scalable_tui.app.ai import AI_OFF_LINE, NO_AI_LINE
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.app.screens.explain import AIPane, PromptPreviewScreen
-from scalable_tui.app.screens.failures import FailureGroupScreen, FailuresScreen
-from scalable_tui.app.screens.findings import FindingsScreen
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.screens.explain import AIPane, PromptPreviewScreen
+from scalable_tui.tui.screens.failures import FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_loaded, wait_text
 from tests.llm import fakeserver as fs
 # The loopback server, and a private cache with no AI settings from the environment (autouse).

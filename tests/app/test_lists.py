@@ -12,13 +12,13 @@ import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.app.screens.failures import FailureGroupScreen, FailuresScreen
-from scalable_tui.app.screens.findings import FindingsScreen
-from scalable_tui.app.screens.overview import OverviewScreen
-from scalable_tui.app.screens.tasks import TasksScreen
-from scalable_tui.models import looks_like_dask_key
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.screens.failures import FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.tui.screens.overview import OverviewScreen
+from scalable_tui.tui.screens.tasks import TasksScreen
+from scalable_tui.model.run import looks_like_dask_key
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import append_jsonl, screen_text, wait_for, wait_loaded, wait_text
 from tests.conftest import fixture_run
 

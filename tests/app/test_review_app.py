@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input
 
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.app.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
-from scalable_tui.app.screens.findings import FindingsScreen
-from scalable_tui.app.screens.overview import OverviewScreen
-from scalable_tui.app.screens.tasks import TasksScreen
-from scalable_tui.app.screens.workers import WorkersScreen
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.tui.screens.overview import OverviewScreen
+from scalable_tui.tui.screens.tasks import TasksScreen
+from scalable_tui.tui.screens.workers import WorkersScreen
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import append_jsonl, screen_text, set_status, wait_for, wait_loaded, wait_text
 from tests.conftest import tree_fingerprint
 
@@ -126,7 +126,7 @@ async def test_tasks_filter_regex_faults_and_sort(gcam_run: Path) -> None:
 
 
 async def test_tasks_table_is_capped_with_a_more_line(gcam_run: Path, monkeypatch) -> None:
-    import scalable_tui.app.screens.tasks as tasks_mod
+    import scalable_tui.tui.screens.tasks as tasks_mod
 
     monkeypatch.setattr(tasks_mod, "MAX_ROWS", 50)
     app = app_for(gcam_run)
@@ -341,8 +341,8 @@ def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_large_run_first_screen_then_progress_then_everything(big_run: Path, monkeypatch) -> None:
-    import scalable_tui.app.app as app_mod
-    from scalable_tui.app.widgets.status import StatusLine
+    import scalable_tui.tui.app as app_mod
+    from scalable_tui.tui.widgets.status import StatusLine
 
     monkeypatch.setattr(app_mod, "FIRST_SLICE", 64 << 10)
     monkeypatch.setattr(app_mod, "LOADING_SLICE", 256 << 10)

@@ -17,13 +17,13 @@ import orjson
 import pytest
 from textual.widgets import DataTable
 
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.app.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
-from scalable_tui.app.screens.findings import FindingsScreen
-from scalable_tui.app.screens.overview import OverviewScreen
-from scalable_tui.app.screens.picker import PickerScreen
-from scalable_tui.runs import list_runs
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.tui.screens.overview import OverviewScreen
+from scalable_tui.tui.screens.picker import PickerScreen
+from scalable_tui.sources.rundir.locate import list_runs
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import append_jsonl, screen_text, wait_for, wait_loaded, wait_text
 from tests.conftest import fixture_run
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import wait_loaded
 
 FIXED_NOW = 1795425000.0  # 2026-11-23T09:10Z

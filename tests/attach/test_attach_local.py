@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scalable_tui.app.attach import AttachApp
-from scalable_tui.app.screens.failures import FailureDetailScreen, FailureGroupScreen
+from scalable_tui.tui.attach import AttachApp
+from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen
 from scalable_tui.demo import workload
 from tests.app.helpers import screen_text, wait_for, wait_text
 
@@ -88,7 +88,7 @@ async def test_debug_locally_replays_the_task_and_says_why_not(demo_cluster) -> 
 
     from distributed import wait
 
-    from scalable_tui.app.screens.live_debug import ConfirmDebugScreen, DebugUnavailable, fetch_task, replay
+    from scalable_tui.tui.screens.live_debug import ConfirmDebugScreen, DebugUnavailable, fetch_task, replay
 
     cluster, client = demo_cluster
     inp = client.submit(workload.load_inputs, 3, pure=False)

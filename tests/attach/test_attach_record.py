@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.app.attach import AttachApp
+from scalable_tui.tui.attach import AttachApp
 from scalable_tui.demo import workload
-from scalable_tui.recorder import RecordingWriter
-from scalable_tui.sources.recording import Recording
+from scalable_tui.sources.recording.writer import RecordingWriter
+from scalable_tui.sources.recording.reader import Recording
 from tests.app.helpers import wait_for
 from tests.conftest import run_cli
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.app.attach import AttachApp
-from scalable_tui.app.screens.failures import FailureGroupScreen
-from scalable_tui.recorder import RecordingWriter
+from scalable_tui.tui.attach import AttachApp
+from scalable_tui.tui.screens.failures import FailureGroupScreen
+from scalable_tui.sources.recording.writer import RecordingWriter
 from tests.app.helpers import screen_text, wait_for, wait_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from assistant.diagnose import diagnose_state
 from assistant.render import render_markdown, render_text, to_json
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import run_cli
 from tests.hostile.rundirs import append, copy_fixture, hostile_failure, resource, task_events
 from tests.hostile.strategies import FORBIDDEN, escaped_text
@@ -88,7 +88,7 @@ def test_cli_outputs_show_escapes_visibly(tmp_path: Path) -> None:
 @given(data=st.data())
 def test_tui_copy_text_of_findings_is_printable(data) -> None:
     """The TUI shows fields through Rich Text (tests/app/test_review_app.py); its clipboard text is printable too."""
-    from scalable_tui.app.data import finding_text
+    from scalable_tui.tui.data import finding_text
 
     with tempfile.TemporaryDirectory() as tmp:
         run = copy_fixture(Path(tmp))

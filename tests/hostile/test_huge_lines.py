@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import run_cli
 from tests.hostile.rundirs import append, copy_fixture, hostile_failure, resource, task_events
 

@@ -21,7 +21,7 @@ from assistant.render import _md_escape, _rstrip_lines
 from assistant.rules import classify
 from assistant.signature import normalize_message, parse_traceback, signature
 from assistant.textsafe import clip, one_line, printable
-from scalable_tui.models import FailureRecord
+from scalable_tui.model.run import FailureRecord
 from tests.hostile.strategies import hostile_unit
 
 BASE = 10_000

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.app.screens.failures import FailuresScreen
-from scalable_tui.app.screens.findings import FindingsScreen
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.screens.failures import FailuresScreen
+from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_loaded
 from tests.hostile.rundirs import append, copy_fixture, hostile_failure, task_events
 

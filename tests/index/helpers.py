@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from state_fingerprint import fingerprint
 
-from scalable_tui.sources.index.build import Fallback
-from scalable_tui.sources.index.engine import connect
-from scalable_tui.sources.index.merge import load_reader
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.sources.rundir.index.build import Fallback
+from scalable_tui.sources.rundir.index.engine import connect
+from scalable_tui.sources.rundir.index.merge import load_reader
+from scalable_tui.sources.rundir.reader import RunDirReader
 
 
 def engine_reader(run: Path) -> RunDirReader | None:

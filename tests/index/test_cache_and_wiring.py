@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.sources.index import cache, policy
-from scalable_tui.sources.rundir import RunDirReader, load_run
+from scalable_tui.sources.rundir.index import cache, policy
+from scalable_tui.sources.rundir.reader import RunDirReader, load_run
 from state_fingerprint import fingerprint
 from tests.conftest import tree_fingerprint
 
@@ -129,7 +129,7 @@ def test_reader_choice(finished_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_
 def test_indexed_reader_tails_appended_bytes(finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reader loaded from the index continues with the Python tail reader on appended lines."""
     monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
-    from scalable_tui.sources.index import load_indexed
+    from scalable_tui.sources.rundir.index import load_indexed
 
     reader = load_indexed(finished_run)
     assert reader is not None
@@ -155,7 +155,7 @@ def test_help_does_not_import_duckdb() -> None:
 
 
 def test_engine_threads_and_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from scalable_tui.sources.index.engine import DEFAULT_MEMORY_LIMIT, connect
+    from scalable_tui.sources.rundir.index.engine import DEFAULT_MEMORY_LIMIT, connect
 
     con = connect()
     threads, = con.execute("SELECT current_setting('threads')").fetchone()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.sources.index.query import TaskQuery
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.sources.rundir.index.query import TaskQuery
+from scalable_tui.sources.rundir.reader import RunDirReader
 
 ROOT = Path(__file__).resolve().parents[2]
 

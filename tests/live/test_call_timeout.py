@@ -12,8 +12,8 @@ import asyncio
 import pytest
 
 from scalable_tui.cli import build_parser
-from scalable_tui.sources.live import LiveSource
-from scalable_tui.sources.live_timeout import CallTimeout, parse_call_timeout
+from scalable_tui.sources.live.source import LiveSource
+from scalable_tui.sources.live.timeout import CallTimeout, parse_call_timeout
 
 
 def test_auto_timeout_follows_the_p95_of_recent_replies() -> None:
@@ -112,7 +112,7 @@ def test_never_connected_timeout_is_reported_at_once() -> None:
 
 
 def test_the_attach_footer_says_slow_while_still_connected() -> None:
-    from scalable_tui.app.attach import live_status
+    from scalable_tui.tui.attach import live_status
 
     src = _connected_source(None)
     src._on_failure(asyncio.TimeoutError())

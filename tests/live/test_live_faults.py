@@ -16,7 +16,7 @@ import time
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.sources.live.source import LiveSource
 from tests.live.conftest import PY, WORKLOAD, Procs, until
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.sources.live.source import LiveSource
 from tests.live.conftest import Procs, procs, until  # noqa: F401
 
 pytestmark = pytest.mark.slow

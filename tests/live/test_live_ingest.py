@@ -21,9 +21,9 @@ import pytest
 
 from assistant.diagnose import diagnose_state
 from assistant.render import render_markdown, render_text, to_json
-from scalable_tui.live_models import FILENAME_LOST, LiveFailure
-from scalable_tui.sources._live_plugin import exception_filenames, traceback_path
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.model.live import FILENAME_LOST, LiveFailure
+from scalable_tui.sources.live.plugin import exception_filenames, traceback_path
+from scalable_tui.sources.live.source import LiveSource
 from tests.live import fileerrors, workload
 from tests.live.conftest import until
 
@@ -176,8 +176,8 @@ def test_failures_before_attach_have_no_made_up_time() -> None:
     assert jf["before_attach"] == 2
     assert "before attach" in " ".join(e["source"] for e in jf["evidence"])
     # the screens' text of a finding and its export say it too
-    from scalable_tui.app.data import finding_text
-    from scalable_tui.app.screens.findings import finding_detail
+    from scalable_tui.tui.data import finding_text
+    from scalable_tui.tui.screens.findings import finding_detail
 
     assert "2 of 4 before attach (time unknown)" in finding_detail(f).plain
     assert "2 of 4 before attach (time unknown)" in finding_text(f)

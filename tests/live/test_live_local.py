@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.sources import _live_plugin
-from scalable_tui.sources import live as live_mod
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.sources.live import plugin as _live_plugin
+from scalable_tui.sources.live import source as live_mod
+from scalable_tui.sources.live.source import LiveSource
 from tests.live import workload
 from tests.live.conftest import PY, WORKLOAD, until
 

@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
-from scalable_tui.live_models import LiveSnapshot, WorkerInfo, display_names
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.model.live import LiveSnapshot, WorkerInfo, display_names
+from scalable_tui.sources.live.source import LiveSource
 from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.live.conftest import Procs, procs, until  # noqa: F401
 
@@ -55,7 +55,7 @@ def test_display_names_rules() -> None:
 @pytest.mark.slow
 @pytest.mark.anyio
 async def test_unnamed_workers_have_one_name_on_every_screen(procs: Procs) -> None:
-    from scalable_tui.app.attach import AttachApp
+    from scalable_tui.tui.attach import AttachApp
 
     address, _ = procs.scheduler()
     procs.workers("--nworkers", "2")  # nannies on, no --name: Dask names them after their address

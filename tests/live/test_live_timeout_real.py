@@ -15,7 +15,7 @@ import signal
 
 import pytest
 
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.sources.live.source import LiveSource
 from tests.live.conftest import Procs, until
 
 pytestmark = pytest.mark.slow

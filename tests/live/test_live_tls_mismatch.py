@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.sources.live import NOT_DASK, LiveSource
+from scalable_tui.sources.live.source import NOT_DASK, LiveSource
 from tests.live.conftest import Procs
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.live_models import LiveSnapshot, split_exception_text
-from scalable_tui.sources import _live_plugin
-from scalable_tui.sources.live import (
+from scalable_tui.model.live import LiveSnapshot, split_exception_text
+from scalable_tui.sources.live import plugin as _live_plugin
+from scalable_tui.sources.live.source import (
     ADDRESS_HELP,
     LiveAddressError,
     LiveSource,
@@ -342,7 +342,7 @@ def test_to_run_state_status_follows_the_link() -> None:
 
 def test_live_models_stay_headless() -> None:
     """The snapshot types (what the UI and the assistant read) import no cluster or UI code."""
-    code = ("import sys, scalable_tui.live_models, assistant.diagnose\n"
+    code = ("import sys, scalable_tui.model.live, assistant.diagnose\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'distributed', 'textual', 'openai', 'tornado'}))")
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-1000:])

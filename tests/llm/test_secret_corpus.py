@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from assistant.llm.config import AIConfig
 from assistant.llm.payload import build_prompt, unwrap_data
 from assistant.llm.redact import Redactor
-from assistant.models import Diagnosis, Evidence, Finding
+from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding
 from assistant.signature import normalize_message
 from tests.conftest import run_cli
 

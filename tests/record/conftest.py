@@ -25,7 +25,7 @@ def bench_sim():
 
 def wait_recording(path: Path, cond: Callable[[Any], bool], timeout: float = 30.0, what: str = "condition"):
     """Open the recording (a recorder may still be writing it) until ``cond(recording)``; returns the last value."""
-    from scalable_tui.sources.recording import Recording, RecordingError
+    from scalable_tui.sources.recording.reader import Recording, RecordingError
 
     deadline = time.monotonic() + timeout
     last = None

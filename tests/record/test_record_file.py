@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.recorder import RecordingWriter
-from scalable_tui.sources.recording import (
+from scalable_tui.sources.recording.writer import RecordingWriter
+from scalable_tui.sources.recording.reader import (
     NotARecording,
     Recording,
     RecordingError,
@@ -124,8 +124,8 @@ def test_killed_writer_and_truncated_file(tmp_path: Path) -> None:
 CHILD = r"""
 import sys, time, os
 sys.path.insert(0, {root!r})
-from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.recorder import RecordingWriter
+from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.sources.recording.writer import RecordingWriter
 w = RecordingWriter.create({path!r}, address="tcp://127.0.0.1:1")
 for i in range(3):
     s = LiveSnapshot(address="tcp://127.0.0.1:1", polls=i)

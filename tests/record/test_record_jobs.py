@@ -10,11 +10,11 @@ from collections import deque
 from pathlib import Path
 
 from scalable_tui.cli import build_parser
-from scalable_tui.jobs_models import Job, JobsSnapshot
-from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.recorder import RecordingWriter, record
-from scalable_tui.sources.recording import Recording, decode_jobs, encode_jobs
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.model.jobs import Job, JobsSnapshot
+from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.sources.recording.writer import RecordingWriter, record
+from scalable_tui.sources.recording.reader import Recording, decode_jobs, encode_jobs
+from scalable_tui.sources.jobs.slurm import SlurmSource
 from tests.slurm.test_parsers import read
 from tests.slurm.test_source import dask_fake
 
@@ -147,7 +147,7 @@ def test_record_cli_slurm_options() -> None:
 
 def test_attach_record_stores_polled_jobs(tmp_path) -> None:
     """``attach --record``: each jobs poll the Jobs screen gets goes to the recorder too (its thread)."""
-    from scalable_tui.app.attach import AttachApp
+    from scalable_tui.tui.attach import AttachApp
 
     fake, _ = dask_fake()
     src = SlurmSource(user="root", name="dask-worker", runner=fake)

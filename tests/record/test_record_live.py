@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.sources.live import LiveSource
-from scalable_tui.sources.recording import Recording
+from scalable_tui.sources.live.source import LiveSource
+from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 from tests.live import workload
 from tests.record.conftest import PY, Procs, until, wait_recording

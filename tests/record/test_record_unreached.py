@@ -14,8 +14,8 @@ import threading
 import time
 from pathlib import Path
 
-from scalable_tui.sources.live import NOT_DASK
-from scalable_tui.sources.recording import Recording
+from scalable_tui.sources.live.source import NOT_DASK
+from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 from tests.record.conftest import ROOT
 
@@ -29,10 +29,15 @@ def _closed_port() -> int:
 
 
 def _stderr_line(p: subprocess.Popen[str], timeout: float) -> str:
+    """The first stderr line that is not a start-up note (e.g. "Slurm jobs not recorded")."""
     assert p.stderr is not None
-    ready, _, _ = select.select([p.stderr], [], [], timeout)
-    assert ready, f"nothing on stderr within {timeout} s"
-    return p.stderr.readline()
+    deadline = time.monotonic() + timeout
+    while True:
+        ready, _, _ = select.select([p.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"nothing on stderr within {timeout} s"
+        line = p.stderr.readline()
+        if not line.startswith("scalable-tui: note:"):
+            return line
 
 
 def test_never_reached_is_told_at_once_recorded_and_diagnosed(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.live_models import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
-from scalable_tui.recorder import RecordingWriter
+from scalable_tui.model.live import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
+from scalable_tui.sources.recording.writer import RecordingWriter
 
 T0 = 1_800_000_000.0
 INTERVAL = 5.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scalable_tui.app.replay import ReplayApp, replay_jobs
-from scalable_tui.jobs_models import Job, JobsSnapshot
-from scalable_tui.recorder import RecordingWriter
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.tui.replay import ReplayApp, replay_jobs
+from scalable_tui.model.jobs import Job, JobsSnapshot
+from scalable_tui.sources.recording.writer import RecordingWriter
+from scalable_tui.sources.jobs.slurm import SlurmSource
 from tests.app.helpers import screen_text, wait_for
 from tests.replay.conftest import INTERVAL, T0, write_recording
 from tests.slurm.test_parsers import read
@@ -89,7 +89,7 @@ def test_replay_jobs_reads_as_at_the_moment() -> None:
     out = replay_jobs(snap, T0 + 50, now=T0 + 10_000)
     assert out.polled_at == T0 + 10_000 - 50 and out.last_ok == T0 + 10_000 - 50
     # the Jobs screen advances elapsed and left from the (shifted) poll time: both as at T0 + 50
-    from scalable_tui.app.screens.live_jobs import elapsed_now, time_left_now
+    from scalable_tui.tui.screens.live_jobs import elapsed_now, time_left_now
 
     assert [elapsed_now(j, out, T0 + 10_000) for j in out.jobs] == [150.0, 0.0]
     assert time_left_now(out.jobs[0], out, T0 + 10_000) == 150.0

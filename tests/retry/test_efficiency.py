@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from assistant.efficiency import efficiency_from_jobs, efficiency_from_run, suggest_memory
-from scalable_tui.jobs_models import Job
+from scalable_tui.model.jobs import Job
 from scalable_tui.session import diagnose, diagnose_run
-from scalable_tui.sources.observed import read_observed
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.observed import read_observed
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import fixture_run, run_cli, tree_fingerprint
 
 
@@ -119,7 +119,7 @@ def test_suggested_memory_rounds_up() -> None:
 
 def test_real_sacct_output_gives_seff_rows_and_the_oom_killed_job_is_not_waste() -> None:
     """sacct recorded on a real Slurm (tests/slurm/data): job 15 'ok' asks 1000M and peaks at 1328K."""
-    from scalable_tui.sources._slurm_parse import parse_sacct
+    from scalable_tui.sources.jobs.slurm_parse import parse_sacct
     from tests.slurm.test_parsers import read
 
     jobs, _ = parse_sacct(read("sacct_22.05_sbatch.txt"))

@@ -13,8 +13,8 @@ import pytest
 from distributed import LocalCluster
 
 from assistant.efficiency import efficiency_from_workers, worker_group
-from scalable_tui.recorder import RecordingWriter
-from scalable_tui.sources.live import LiveSource
+from scalable_tui.sources.recording.writer import RecordingWriter
+from scalable_tui.sources.live.source import LiveSource
 from tests.conftest import run_cli
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.diagnose import exception_types_of, failure_text
 from assistant.rules import RULES, classify
-from scalable_tui.models import FailureRecord
+from scalable_tui.model.run import FailureRecord
 
 
 def _category(cls: str, msg: str) -> str:

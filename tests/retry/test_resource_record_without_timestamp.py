@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from scalable_tui.sources.observed import read_observed
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.observed import read_observed
+from scalable_tui.sources.rundir.reader import load_run
 
 
 def test_resource_line_without_timestamp_is_read(run_copy) -> None:

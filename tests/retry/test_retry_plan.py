@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.models import Finding
+from scalable_tui.model.diagnosis import Finding
 from assistant.retry_plan import build_retry_plan, format_walltime, memory_bytes, more_memory, more_walltime, walltime_s
-from scalable_tui.hpc_join import merge_findings
+from scalable_tui.session.slurm_join import merge_findings
 from scalable_tui.session import diagnose
-from scalable_tui.sources.observed import read_observed
-from scalable_tui.sources.rundir import load_run
+from scalable_tui.sources.rundir.observed import read_observed
+from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import fixture_run, run_cli, tree_fingerprint
 
 

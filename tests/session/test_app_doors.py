@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.app.app import ReviewApp
-from scalable_tui.app.replay import ReplayApp
-from scalable_tui.app.screens.live_screens import LiveOverviewScreen
-from scalable_tui.sources.rundir import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.replay import ReplayApp
+from scalable_tui.tui.screens.live_screens import LiveOverviewScreen
+from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.replay.conftest import write_recording
 from tests.session.test_pipeline import write_slurm_night

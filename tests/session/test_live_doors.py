@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scalable_tui.app.attach import AttachApp
-from scalable_tui.sources.recording import Recording
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.tui.attach import AttachApp
+from scalable_tui.sources.recording.reader import Recording
+from scalable_tui.sources.jobs.slurm import SlurmSource
 from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.conftest import run_cli
 from tests.live import workload

@@ -8,11 +8,11 @@ from collections import deque
 from pathlib import Path
 
 from assistant.render import render_markdown, render_text
-from scalable_tui.jobs_models import Job, JobsSnapshot
-from scalable_tui.live_models import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
-from scalable_tui.recorder import RecordingWriter
+from scalable_tui.model.jobs import Job, JobsSnapshot
+from scalable_tui.model.live import LiveEvent, LiveFailure, LiveSnapshot, PrefixCounts, WorkerInfo
+from scalable_tui.sources.recording.writer import RecordingWriter
 from scalable_tui.session import diagnose_live, diagnose_recording
-from scalable_tui.sources.recording import Recording
+from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 
 T0 = 1_800_000_000.0
@@ -106,7 +106,7 @@ def test_diagnose_rec_json_has_recorded_slurm_findings_and_true_totals(tmp_path:
         assert {"walltime", "cluster_startup"} <= cats, (mode, cats)
         assert not any("sacct" in n for n in d["notices"]), d["notices"]
         assert (d["tasks_total"], d["tasks"]["memory"], d["tasks"]["erred"]) == (131, 120, 3)
-        assert (d["failures_total"], d["task_failures"], d["worker_deaths"]) == (3, 3, 0)
+        assert (d["failures_total"], d["task_failures"], d["worker_deaths"], d["job_failures"]) == (4, 3, 0, 1)
         assert d["tasks_origin"] == "scheduler"
     text = run_cli("diagnose", str(path), "--no-ai", env={"PATH": "/usr/bin:/bin"}).stdout
     assert "Tasks: 131 total" in text and "4242" in text

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.app.replay import ReplayApp
-from scalable_tui.live_models import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
-from scalable_tui.recorder import RecordingWriter
-from scalable_tui.sources.recording import Recording
+from scalable_tui.tui.replay import ReplayApp
+from scalable_tui.model.live import LiveEvent, LiveSnapshot, PrefixCounts, WorkerInfo
+from scalable_tui.sources.recording.writer import RecordingWriter
+from scalable_tui.sources.recording.reader import Recording
 from tests.app.helpers import screen_text, wait_for, wait_text
 
 T0 = 1_800_000_000.0

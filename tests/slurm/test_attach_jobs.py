@@ -12,12 +12,12 @@ import subprocess
 
 import pytest
 
-from scalable_tui.app.attach import AttachApp
+from scalable_tui.tui.attach import AttachApp
 from scalable_tui.session import diagnose_live
-from scalable_tui.app.screens.live_jobs import LiveJobsScreen
-from scalable_tui.jobs_models import Job, JobsSnapshot
-from scalable_tui.live_models import LiveSnapshot, WorkerInfo
-from scalable_tui.sources.slurm import CmdResult, SlurmSource
+from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
+from scalable_tui.model.jobs import Job, JobsSnapshot
+from scalable_tui.model.live import LiveSnapshot, WorkerInfo
+from scalable_tui.sources.jobs.slurm import CmdResult, SlurmSource
 from tests.app.helpers import screen_text, wait_for, wait_text
 
 from .test_parsers import read
@@ -113,7 +113,7 @@ async def test_worker_killed_at_walltime_becomes_a_finding_in_attach() -> None:
     """The job of a connected worker ends TIMEOUT and the worker leaves: Findings gets ``walltime``."""
     from distributed import Client, LocalCluster
 
-    from scalable_tui.app.screens.findings import FindingsScreen
+    from scalable_tui.tui.screens.findings import FindingsScreen
 
     cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, memory_limit="512MiB")

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 from assistant.hpc import hpc_findings
-from scalable_tui.hpc_join import slurm_join
-from scalable_tui.jobs_models import Job, WorkerDeparture, WorkerSeen
-from scalable_tui.sources.rundir import load_run
-from scalable_tui.sources.slurm import SlurmSource
-from scalable_tui.sources.slurm_attribution import (
+from scalable_tui.session.slurm_join import slurm_join
+from scalable_tui.model.jobs import Job, WorkerDeparture, WorkerSeen
+from scalable_tui.sources.rundir.reader import load_run
+from scalable_tui.sources.jobs.slurm import SlurmSource
+from scalable_tui.sources.jobs.attribution import (
     departure_job,
     parse_script,
     same_scheduler,
@@ -66,7 +66,7 @@ class CmdFail:
     """sacct without accounting (the job states come from squeue alone)."""
 
     def __new__(cls):  # noqa: D102 - a CmdResult, built lazily to keep the import list short
-        from scalable_tui.sources.slurm import CmdResult
+        from scalable_tui.sources.jobs.slurm import CmdResult
 
         return CmdResult(["sacct"], 1, "", "sacct: error: Slurm accounting storage is disabled\n")
 

@@ -8,12 +8,13 @@ import pytest
 
 from assistant.diagnose import exception_types_of, failure_text
 from assistant.hpc import hpc_facts, hpc_failure_records, hpc_findings, lifetime_advice
-from assistant.models import Finding
+from scalable_tui.session.slurm_join import job_findings
+from scalable_tui.model.diagnosis import Finding
 from assistant.rules import CATEGORIES, classify
-from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerDeparture
-from scalable_tui.models import WorkerEvent
-from scalable_tui.sources._slurm_logs import parse_log_text
-from scalable_tui.sources._slurm_parse import parse_sacct, parse_squeue
+from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerDeparture
+from scalable_tui.model.run import WorkerEvent
+from scalable_tui.sources.jobs.slurm_logs import parse_log_text
+from scalable_tui.sources.jobs.slurm_parse import parse_sacct, parse_squeue
 
 from .test_parsers import ids, read
 
@@ -40,7 +41,7 @@ def test_final_states_become_findings() -> None:
     snap, logs = final_snapshot()
     i = ids()
     deps = [WorkerDeparture("SLURMCluster-0", ts=1.0, expected=False, reason="signal-15")]
-    fs = hpc_findings(snap, deps, logs)
+    fs = job_findings(snap, deps, logs)
     cats = by_cat(fs)
     assert set(cats) == {"walltime", "oom", "cluster_startup"}  # cancelled and completed jobs are not failures
     w = cats["walltime"]
@@ -81,7 +82,7 @@ def test_log_dir_is_scanned(tmp_path) -> None:
         + read(f"slurm-{i['timeout']}.timeout.out"))
     for j in snap.jobs:
         j.worker_names = []
-    f = by_cat(hpc_findings(snap, [], tmp_path))["walltime"]
+    f = by_cat(job_findings(snap, [], tmp_path))["walltime"]
     assert f.workers == ["SLURMCluster-9"]
     assert any(e.source.endswith(f"dask-worker-{i['timeout']}.err:2") for e in f.evidence)
 
@@ -94,7 +95,7 @@ def test_departures_in_any_shape_join_by_worker_name() -> None:
         WorkerEvent(timestamp=None, ts=5.0, state="worker_lost", provider="slurm", worker_id="SLURMCluster-0",
                     component=None, details={"expected": False}),
     ):
-        w = by_cat(hpc_findings(snap, [dep], logs))["walltime"]
+        w = by_cat(job_findings(snap, [dep], logs))["walltime"]
         assert any(e.source == "scheduler" and "SLURMCluster-0 left" in e.text for e in w.evidence)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from assistant.diagnose import diagnose_state
 from assistant.hpc import hpc_findings
 from assistant.render import render_text
-from scalable_tui.app.screens.live_jobs import elapsed_now, jobs_header, time_left_now
-from scalable_tui.hpc_join import merge_findings
-from scalable_tui.jobs_models import Job, JobsSnapshot
-from scalable_tui.live_models import LiveSnapshot
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.tui.screens.live_jobs import elapsed_now, jobs_header, time_left_now
+from scalable_tui.session.slurm_join import merge_findings
+from scalable_tui.model.jobs import Job, JobsSnapshot
+from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.sources.jobs.slurm import SlurmSource
 
 
 def test_elapsed_and_left_advance_together_between_polls() -> None:
@@ -60,7 +60,7 @@ def test_record_says_when_slurm_is_skipped(tmp_path: Path) -> None:
 
 
 def test_record_summary_says_only_this_clusters_jobs_were_stored() -> None:
-    from scalable_tui.recorder import RecordResult
+    from scalable_tui.sources.recording.writer import RecordResult
 
     r = RecordResult(exit_code=0, reason="stopped", frames=3, jobs=2, failures=0, deaths=0, events=0, workers=1,
                      seconds=3.0, size=10, path="x.rec", notes=[])

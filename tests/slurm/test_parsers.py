@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from scalable_tui.sources._slurm_logs import LogScanner, job_id_from_filename, parse_log_text, scan_log_dir
-from scalable_tui.sources._slurm_parse import (
+from scalable_tui.sources.jobs.slurm_logs import LogScanner, job_id_from_filename, parse_log_text, scan_log_dir
+from scalable_tui.sources.jobs.slurm_parse import (
     SQUEUE_FORMAT,
     base_state,
     format_duration,

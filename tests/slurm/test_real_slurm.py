@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.hpc import hpc_findings
-from scalable_tui.jobs_models import WorkerSeen
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.session.slurm_join import job_findings
+from scalable_tui.model.jobs import WorkerSeen
+from scalable_tui.sources.jobs.slurm import SlurmSource
 
 from .conftest import cancel_jobs, job_ids_named, wait_until
 
@@ -104,7 +104,7 @@ def test_two_workers_are_mapped_to_their_jobs(slurm, tmp_path) -> None:
         done = poll_until(src, lambda s: all(j.is_final for j in s.jobs), 60)
         assert done is not None and {j.state for j in done.jobs} <= {"CANCELLED", "COMPLETED"}
         assert sorted(src.map_workers(done, seen).workers_without_job) == sorted(expected)
-        assert hpc_findings(done) == []  # closing a cluster is not a failure
+        assert job_findings(done) == []  # closing a cluster is not a failure
         if slurm.accounting:  # review of a past run: the run's time window, from sacct
             hist = wait_until(lambda: (h := src.history(time.time() - 600)).jobs and
                               all(j.is_final for j in h.jobs) and h, 20, 1)
@@ -129,7 +129,7 @@ def test_pending_job_and_its_reason(slurm, tmp_path) -> None:
         wm = src.map_workers(snap, workers_seen(client))
         assert len(wm.worker_to_job) == cpus and pend.job_id not in wm.worker_to_job.values()
         assert pend.worker_names and pend.worker_names[0] in cluster.workers  # script readable while pending
-        (f,) = hpc_findings(snap, pending_after_s=0)
+        (f,) = job_findings(snap, pending_after_s=0)
         assert f.category == "cluster_startup" and "PENDING: Resources" in f.title and pend.job_id in f.title
         assert "memory=" in f.suggestion
 
@@ -162,7 +162,7 @@ def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:
         snap = src.poll()
         job = snap.jobs[0]
         assert job.state == "RUNNING"  # Slurm itself says nothing while the job runs
-        (f,) = hpc_findings(snap, [], logs)
+        (f,) = job_findings(snap, [], logs)
         assert f.category == "oom" and job.job_id in f.title and "job_mem=" in f.suggestion
 
         # once the job ends, slurmstepd reports the cgroup's oom-kill events
@@ -171,13 +171,13 @@ def test_cgroup_oom_becomes_an_oom_finding(slurm, tmp_path) -> None:
         assert snap is not None
         log = wait_until(lambda: (lg := src.logs().get(job.job_id)) and "oom" in lg.kinds() and lg, 30, 1)
         assert log, src.logs()
-        (f,) = [f for f in hpc_findings(snap, [], logs) if f.category == "oom"]
+        (f,) = [f for f in job_findings(snap, [], logs) if f.category == "oom"]
         assert any("oom-kill event" in e.text for e in f.evidence)
         assert f.title.startswith("Slurm's cgroup OOM killer")
         if slurm.accounting:  # the job says CANCELLED, its batch step OUT_OF_MEMORY
             acct = poll_until(src, lambda s: "OUT_OF_MEMORY" in s.jobs[0].step_states.values(), 20)
             assert acct is not None, src.poll().jobs[0]
-            (f,) = [f for f in hpc_findings(acct) if f.category == "oom"]  # even without the logs
+            (f,) = [f for f in job_findings(acct) if f.category == "oom"]  # even without the logs
             assert "batch OUT_OF_MEMORY" in f.evidence[0].text
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.jobs_models import JobsSnapshot, WorkerSeen
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.model.jobs import JobsSnapshot, WorkerSeen
+from scalable_tui.sources.jobs.slurm import SlurmSource
 
 from .conftest import cancel_jobs, wait_until
 from .test_real_slurm import jobqueue_cluster, poll_until
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 
 class Recorders:
-    """``scalable_tui.recorder.record`` for several schedulers at once, in one background event loop."""
+    """``scalable_tui.sources.recording.writer.record`` for several schedulers at once, in one background event loop."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -47,7 +47,7 @@ class Recorders:
         self.thread.start()
 
     def start(self, key: str, address: str, path: Path, source: SlurmSource) -> None:
-        from scalable_tui.recorder import record
+        from scalable_tui.sources.recording.writer import record
 
         async def go() -> None:
             stop = asyncio.Event()
@@ -67,7 +67,7 @@ class Recorders:
 
 
 def recorded_jobs(path: Path) -> JobsSnapshot | None:
-    from scalable_tui.sources.recording import Recording
+    from scalable_tui.sources.recording.reader import Recording
 
     with Recording(path) as rec:
         return rec.jobs_at(float("inf")) if rec.has_jobs else None
@@ -80,8 +80,8 @@ def slurm_findings(findings) -> list:
 def attach_side(address: str, logs: Path, recording: Path):
     """The attach app's path for this scheduler: its SlurmSource (poll + map_workers, as ``_poll_jobs``),
     then ``build_live_snapshot`` with those jobs (the session pipeline), over the scheduler's live state."""
-    from scalable_tui.app.attach import _Holder, build_live_snapshot
-    from scalable_tui.sources.recording import Recording
+    from scalable_tui.tui.attach import _Holder, build_live_snapshot
+    from scalable_tui.sources.recording.reader import Recording
 
     with Recording(recording) as rec:
         live = rec.state_at(rec.end)
@@ -246,14 +246,14 @@ def test_three_clusters_and_a_plain_oom_job_each_see_only_their_own_failures(slu
         # attach to an address where nothing listens: the same user's jobs, no findings
         nobody = SlurmSource(cluster="tcp://127.0.0.1:1", log_dir=logs)
         snap = nobody.poll()
-        from assistant.hpc import hpc_findings
+        from scalable_tui.session.slurm_join import job_findings
 
-        assert snap.jobs == [] and len(snap.other_jobs) >= 4 and hpc_findings(snap, [], logs) == []
+        assert snap.jobs == [] and len(snap.other_jobs) >= 4 and job_findings(snap, [], logs) == []
 
 
 def capture(out: Path, addr: dict[str, str], mine: dict[str, set[str]], plain_id: str) -> None:
     """What squeue and scontrol said at the end, for the unit tests of the attribution (test_attribution.py)."""
-    from scalable_tui.sources._slurm_parse import SACCT_FORMAT, SQUEUE_FORMAT
+    from scalable_tui.sources.jobs.slurm_parse import SACCT_FORMAT, SQUEUE_FORMAT
 
     out.mkdir(parents=True, exist_ok=True)
     listing = subprocess.run(["squeue", "-h", "-t", "all", "-u", "root", "--noconvert", "-o", SQUEUE_FORMAT],

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
-from scalable_tui.hpc_join import merge_findings, ran_on_slurm, slurm_join
-from scalable_tui.sources.rundir import load_run
-from scalable_tui.sources.slurm import SlurmSource
+from scalable_tui.session.slurm_join import merge_findings, ran_on_slurm, slurm_join
+from scalable_tui.sources.rundir.reader import load_run
+from scalable_tui.sources.jobs.slurm import SlurmSource
 
 from .test_parsers import read
 from .test_source import FakeSlurm

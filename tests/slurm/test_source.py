@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from scalable_tui.jobs_models import Job, JobsSnapshot, WorkerSeen
-from scalable_tui.sources._slurm_parse import parse_squeue
-from scalable_tui.sources.slurm import (
+from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerSeen
+from scalable_tui.sources.jobs.slurm_parse import parse_squeue
+from scalable_tui.sources.jobs.slurm import (
     CmdResult,
     JobSource,
     SlurmSource,
@@ -274,7 +274,7 @@ def test_run_command_timeout_missing_and_env(monkeypatch) -> None:
 
 def test_job_source_factory(monkeypatch) -> None:
     assert job_source(None) is None and job_source("none") is None
-    monkeypatch.setattr("scalable_tui.sources.slurm.slurm_available", lambda: False)
+    monkeypatch.setattr("scalable_tui.sources.jobs.slurm.slurm_available", lambda: False)
     assert job_source("auto") is None
     assert isinstance(job_source("auto", force=True), SlurmSource)
     assert isinstance(job_source("slurm"), JobSource)
@@ -295,7 +295,7 @@ def test_snapshot_helpers() -> None:
 
 def test_assistant_hpc_stays_headless() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "import assistant.hpc, scalable_tui.sources.slurm, sys; "
+        [sys.executable, "-c", "import assistant.hpc, scalable_tui.sources.jobs.slurm, sys; "
          "print(','.join(sorted({m.split('.')[0] for m in sys.modules})))"],
         capture_output=True, text=True, check=True,
     ).stdout

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scalable_tui.sources._slurm_parse import SACCT_FORMAT, SQUEUE_FORMAT
+from scalable_tui.sources.jobs.slurm_parse import SACCT_FORMAT, SQUEUE_FORMAT
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "tests" / "slurm" / "data"
 

@@ -14,10 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.models import SEVERITY_RANK, Diagnosis, Evidence, Finding
+from scalable_tui.model.diagnosis import SEVERITY_RANK, Diagnosis, Evidence, Finding
 from tests.hostile.oldimpl.rules import SUGGESTIONS, Rule, classify
 from tests.hostile.oldimpl.signature import SIGNATURE_VERSION, parse_traceback, signature
-from scalable_tui.models import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
+from scalable_tui.model.run import FailureRecord, ResourceProfile, RunState, looks_like_dask_key
 
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5

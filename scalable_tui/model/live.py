@@ -1,0 +1,674 @@
+"""Snapshot types of the live source (a running Dask scheduler).
+
+Plain slotted dataclasses, no ``distributed`` import: the UI and the assistant
+read these without pulling in the cluster code.  ``LiveSnapshot.to_run_state``
+turns a snapshot into the ``RunState`` every other part of the project reads,
+so ``assistant.diagnose.diagnose_state`` works unchanged on live data.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from scalable_tui.model.run import FailureRecord, RunMeta, RunState, TaskTable, TaskTotals, WorkerEvent
+
+#: Event kinds a LiveEvent can have (the UI may color by these).
+EVENT_KINDS = (
+    "worker-added",
+    "worker-removed",
+    "worker-restart-memory",
+    "killed-worker",
+    "paused",
+    "resumed",
+    "worker-status",
+    "worker-ttl-timed-out",
+    "no-workers-timeout-exceeded",
+    "cluster-restart",
+    "graph-error",
+    "log-warning",
+    "log-error",
+    "scheduler-restarted",
+    "disconnected",
+    "reconnected",
+    "monitor",
+)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _mb(n: int | float | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 2**20:.0f} MiB"
+
+
+@dataclass(slots=True)
+class WorkerInfo:
+    """One worker as the scheduler sees it; departed workers stay with ``alive=False``.
+
+    ``key`` is the stable identity used as the dict key in ``LiveSnapshot.workers``:
+    the worker's name, or its nanny's address when the worker has no name of its
+    own (then Dask names it after its address, which changes on every restart).
+    """
+
+    key: str
+    name: str
+    address: str
+    host: str | None = None
+    #: running, paused, closing, closing_gracefully, init, … and "left" once departed.
+    status: str = "unknown"
+    nthreads: int = 0
+    memory_limit: int | None = None
+    #: Process RSS in bytes (from the worker's heartbeat: lags up to a second or two).
+    memory: int | None = None
+    managed: int | None = None
+    unmanaged: int | None = None
+    spilled: int | None = None
+    cpu: float | None = None
+    executing: int | None = None
+    ready: int | None = None
+    in_memory: int | None = None
+    #: Tasks the scheduler has assigned to this worker (executing + ready there).
+    processing: int | None = None
+    last_seen: float | None = None
+    first_seen: float | None = None
+    left_at: float | None = None
+    left_reason: str | None = None
+    alive: bool = True
+    #: Times the worker left and came back under the same identity (nanny restarts).
+    restarts: int = 0
+    nanny: str | None = None
+    pid: int | None = None
+    #: Times its nanny killed it for exceeding the memory budget (worker-restart-memory).
+    memory_kills: int = 0
+    previous_addresses: list[str] = field(default_factory=list)
+
+    @property
+    def memory_fraction(self) -> float | None:
+        if not self.memory_limit or self.memory is None:
+            return None
+        return self.memory / self.memory_limit
+
+    @property
+    def named(self) -> bool:
+        """Was it given a name?  Dask names a worker after its address when it was not."""
+        n = self.name
+        return bool(n) and n != self.address and n not in self.previous_addresses and not _SCHEME.match(n)
+
+    @property
+    def own_name(self) -> str:
+        """Its name, else ``host:port`` of its current address (unshortened; see ``display_names``)."""
+        return self.name if self.named else _SCHEME.sub("", self.address)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def display_names(workers: Iterable[WorkerInfo]) -> dict[str, str]:
+    """ONE label per worker (by ``WorkerInfo.key``) for every screen and export.
+
+    The worker's name when it has one, else ``host:port`` of its address; when
+    several unnamed workers all share one host the host is dropped (``:41941``).
+    Labels are shortened by whole parts only, never cut inside a name, so they
+    stay distinct; the few that still collide (a departed worker whose port was
+    reused) get `` (left)`` or their key added.
+    """
+    ws = list(workers)
+    unnamed = [w for w in ws if not w.named]
+    hosts = {_SCHEME.sub("", w.address).rpartition(":")[0] for w in unnamed}
+    drop_host = len(unnamed) >= 2 and len(hosts) == 1 and "" not in hosts
+    out: dict[str, str] = {}
+    for w in ws:
+        label = w.own_name
+        if drop_host and not w.named:
+            label = ":" + label.rpartition(":")[2]
+        out[w.key] = label
+    seen: dict[str, int] = {}
+    for v in out.values():
+        seen[v] = seen.get(v, 0) + 1
+    if any(n > 1 for n in seen.values()):
+        for w in ws:
+            if seen[out[w.key]] > 1:
+                out[w.key] = f"{out[w.key]} (left)" if not w.alive else out[w.key]
+        again: dict[str, int] = {}
+        for v in out.values():
+            again[v] = again.get(v, 0) + 1
+        for w in ws:
+            if again[out[w.key]] > 1:
+                out[w.key] = f"{out[w.key]} [{w.key}]"
+    return out
+
+
+@dataclass(slots=True)
+class PrefixCounts:
+    """Task state counts of one task prefix (``inc`` for ``inc-<hash>``)."""
+
+    name: str
+    waiting: int = 0
+    queued: int = 0
+    no_worker: int = 0
+    processing: int = 0
+    memory: int = 0
+    erred: int = 0
+    released: int = 0
+    forgotten: int = 0
+    #: Tasks that reached memory since the monitor plugin was installed (None when limited).
+    completed: int | None = None
+    #: Tasks per second reaching memory, over the last ~30 s (None until two polls, or when limited).
+    throughput: float | None = None
+    duration_average: float | None = None
+
+    @property
+    def done(self) -> int:
+        return self.memory + self.erred + self.released + self.forgotten
+
+    @property
+    def remaining(self) -> int:
+        return self.waiting + self.queued + self.no_worker + self.processing
+
+    @property
+    def total(self) -> int:
+        return self.done + self.remaining
+
+    def as_dict(self) -> dict[str, int]:
+        """Counts keyed by Dask's state names."""
+        return {
+            "waiting": self.waiting,
+            "queued": self.queued,
+            "no-worker": self.no_worker,
+            "processing": self.processing,
+            "memory": self.memory,
+            "erred": self.erred,
+            "released": self.released,
+            "forgotten": self.forgotten,
+        }
+
+
+@dataclass(slots=True)
+class LiveEvent:
+    ts: float
+    #: One of ``EVENT_KINDS``.
+    kind: str
+    #: Worker identity (``WorkerInfo.key``) when the event is about a worker.
+    worker: str | None
+    text: str
+    address: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+_REPR = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)\((?P<args>.*)\)$", re.S)
+
+
+def split_exception_text(text: str | None, exc_type: str | None = None) -> tuple[str, str]:
+    """``"ValueError('bad 3')"`` -> ``("ValueError", "bad 3")``; ``"KilledWorker: …"`` -> its parts."""
+    if not text:
+        return exc_type or "Exception", ""
+    text = text.strip()
+    m = _REPR.match(text)
+    if m and (exc_type is None or m.group("type").rsplit(".", 1)[-1] == exc_type):
+        args = m.group("args")
+        try:
+            value = ast.literal_eval(f"({args},)") if args else ()
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return m.group("type"), args
+        if len(value) == 1:
+            return m.group("type"), str(value[0])
+        return m.group("type"), ", ".join(repr(v) for v in value) if value else ""
+    if exc_type and text.startswith(exc_type + ":"):
+        return exc_type, text[len(exc_type) + 1 :].strip()
+    head, sep, rest = text.partition(":")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.]*", head.strip()):
+        return head.strip(), rest.strip()
+    return exc_type or "Exception", text
+
+
+#: Builtin exception types that are file errors (OSError and its subclasses).
+OS_ERROR_TYPES = frozenset(n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, OSError))
+#: Said in place of a file name that did not survive the trip to the scheduler.
+FILENAME_LOST = "the scheduler kept only the errno: the file name was lost"
+#: Printed wherever a failure's time is unknown because it happened before the monitor attached.
+TIME_BEFORE_ATTACH = "before attach"
+
+
+def os_error_message(exception: str | None, exc_type: str, filename: str | None = None,
+                     filename2: str | None = None) -> str | None:
+    """``"FileNotFoundError(2, 'No such file or directory')"`` + path -> Python's ``str(e)``.
+
+    None when the text is not an ``OSError`` repr with ``(errno, strerror)``.
+    """
+    m = _REPR.match((exception or "").strip())
+    if not m:
+        return None
+    try:
+        args = ast.literal_eval(f"({m.group('args')},)") if m.group("args") else ()
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if len(args) < 2 or not isinstance(args[0], int) or not isinstance(args[1], str):
+        return None
+    filename = filename or (args[2] if len(args) > 2 and isinstance(args[2], str) else None)
+    text = f"[Errno {args[0]}] {args[1]}"
+    if filename is not None:
+        text += f": {filename!r}"
+        if filename2 is not None:
+            text += f" -> {filename2!r}"
+    return text
+
+
+@dataclass(slots=True)
+class LiveFailure:
+    """One erred task (the one that raised: its erred dependents are only counted)."""
+
+    key: str
+    prefix: str
+    exception_type: str
+    #: The exception as the scheduler has it (``repr`` from the worker, or text made scheduler-side).
+    exception: str
+    #: Python traceback text (head and tail kept when very long), or None (KilledWorker).
+    traceback: str | None
+    #: Worker identities (names) it erred on; addresses in ``erred_on_addresses``.
+    erred_on: list[str]
+    #: When it erred, on this machine's clock; None when unknown (it erred before the
+    #: monitor attached and the scheduler no longer remembers when: see ``before_attach``).
+    first_seen: float | None
+    #: Worker deaths while it was running (Dask's ``TaskState.suspicious``).
+    suspicious: int = 0
+    erred_on_addresses: list[str] = field(default_factory=list)
+    #: For KilledWorker: the workers it killed (identities) and their addresses, oldest first.
+    killed_workers: list[str] = field(default_factory=list)
+    killed_addresses: list[str] = field(default_factory=list)
+    scheduler_id: str | None = None
+    group: str | None = None
+    dependents: int = 0
+    #: Times the same key erred again (after a retry); the text is the latest.
+    occurrences: int = 1
+    #: Erred before the monitor plugin was installed.  Its ``first_seen`` is then the
+    #: scheduler's own time (``time_from`` says which record) or None: never the attach time.
+    before_attach: bool = False
+    #: "plugin" (full detail) or "logs" (limited mode: from a scheduler log line).
+    origin: str = "plugin"
+    #: Where ``first_seen`` comes from: "plugin" (seen as it erred), "transition_log" /
+    #: "task-stream" (the scheduler's record of an earlier failure), "log", or None (unknown).
+    time_from: str | None = None
+    #: File errors: the path(s) Dask's ``repr(e)`` dropped, recovered on the scheduler.
+    filename: str | None = None
+    filename2: str | None = None
+    #: "exception" (the exception object's attributes) or "traceback" (a literal in its source line).
+    filename_from: str | None = None
+    #: A file error whose file name nobody kept (only the errno reached the scheduler).
+    filename_lost: bool = False
+
+    @property
+    def time_known(self) -> bool:
+        return self.first_seen is not None
+
+    @property
+    def time_text(self) -> str:
+        """How to print when it erred: a clock time is the caller's job; this is the unknown case."""
+        return TIME_BEFORE_ATTACH if self.first_seen is None else _iso(self.first_seen) or ""
+
+    @property
+    def message(self) -> str:
+        """The message as Python prints it (``str(e)``), with a file error's path put back."""
+        if self.exception_type in OS_ERROR_TYPES:
+            text = os_error_message(self.exception, self.exception_type, self.filename, self.filename2)
+            if text is not None:
+                if self.filename_lost:
+                    return f"{text} ({FILENAME_LOST})"
+                if self.filename_from == "traceback":
+                    return f"{text} (file name from the traceback's source line)"
+                return text
+        return split_exception_text(self.exception, self.exception_type)[1]
+
+    @property
+    def traceback_text(self) -> str | None:
+        """A complete Python traceback (header, frames, final line) for display and grouping."""
+        if not self.traceback:
+            return None
+        tb = self.traceback
+        if not tb.endswith("\n"):
+            tb += "\n"
+        return f"Traceback (most recent call last):\n{tb}{self.exception_type}: {self.message}"
+
+
+@dataclass(slots=True)
+class LiveSnapshot:
+    """Everything the monitor knows at one moment.  Returned by ``LiveSource.poll``.
+
+    Containers are copies: the source keeps mutating its own state, a snapshot
+    handed to the UI does not change (``LiveFailure``/``LiveEvent`` objects are
+    shared and never mutated after they are handed out).
+    """
+
+    address: str
+    scheduler_id: str | None = None
+    scheduler_address: str | None = None
+    scheduler_started: float | None = None
+    attached_at: float = field(default_factory=time.time)
+    #: {"python": "3.11.7", "distributed": "2026.8.0", "dask": …}
+    client_versions: dict[str, str] = field(default_factory=dict)
+    scheduler_versions: dict[str, str] = field(default_factory=dict)
+    #: Set once when client and scheduler differ (show it once, not as a crash).
+    version_warning: str | None = None
+    #: True when the last poll succeeded.
+    connected: bool = False
+    #: connecting, ok, slow (one timeout), unresponsive (several), down (refused/closed), error, closed.
+    link: str = "connecting"
+    disconnected_since: float | None = None
+    disconnect_reason: str | None = None
+    #: When the next attempt is due while disconnected (backoff).
+    retry_at: float | None = None
+    last_poll_ok: float | None = None
+    #: Scheduler clock minus this machine's clock (seconds, approx.).  Every time in a
+    #: snapshot is already on this machine's clock (``time.time()``).
+    clock_offset: float | None = None
+    #: Round trip of the last successful poll, and the scheduler-side time inside it.
+    poll_latency_ms: float | None = None
+    scheduler_ms: float | None = None
+    #: Size (msgpack) of the last reply.
+    last_reply_bytes: int | None = None
+    polls: int = 0
+    polls_failed: int = 0
+    #: "plugin" (full) or "limited" (msgpack-only handlers; see limited_panels).
+    mode: str = "plugin"
+    workers: dict[str, WorkerInfo] = field(default_factory=dict)
+    prefixes: dict[str, PrefixCounts] = field(default_factory=dict)
+    n_tasks: int | None = None
+    n_queued: int | None = None
+    #: Task failures, oldest first; detail capped (see failures_dropped).
+    failures: list[LiveFailure] = field(default_factory=list)
+    #: Exact number of distinct failed tasks seen since attach (detail or not).
+    failures_total: int = 0
+    #: Oldest failures whose detail was dropped to bound memory (still in the counts).
+    failures_dropped: int = 0
+    #: Failures that happened but whose detail never reached the monitor (scheduler ring overflowed).
+    failures_missed: int = 0
+    #: Exact counts by (prefix, exception type), including dropped and missed ones where known.
+    failure_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: Summary of the dropped detail: (prefix, type) -> [count, first ts, last ts, example key].
+    dropped_summary: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    #: Erred tasks that only erred because a dependency did (counted, not listed).
+    dependents_erred: int = 0
+    events: deque[LiveEvent] = field(default_factory=deque)
+    events_total: int = 0
+    events_dropped: int = 0
+    event_counts: dict[str, int] = field(default_factory=dict)
+    #: Memory evidence per worker address (nanny kills, deaths near the limit), newest last.
+    memory_evidence: dict[str, list[str]] = field(default_factory=dict)
+    #: Panels that show less than usual, each with why (limited mode, missing fields).
+    limited_panels: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    # -- derived -----------------------------------------------------------
+    @property
+    def display_names(self) -> dict[str, str]:
+        """Worker key -> the one label every screen shows (see ``display_names``).  O(workers): call once per render."""
+        return display_names(self.workers.values())
+
+    def display_name(self, worker: str | None, names: dict[str, str] | None = None) -> str:
+        """The label of a worker given by key (events, failures) or address; "-" for none."""
+        if not worker:
+            return "-"
+        names = self.display_names if names is None else names
+        if worker in names:
+            return names[worker]
+        w = self.worker_by_address(worker)
+        return names.get(w.key, w.own_name) if w is not None else _SCHEME.sub("", worker)
+
+    @property
+    def alive_workers(self) -> list[WorkerInfo]:
+        return [w for w in self.workers.values() if w.alive]
+
+    @property
+    def departed_workers(self) -> list[WorkerInfo]:
+        return [w for w in self.workers.values() if not w.alive]
+
+    def task_totals(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.prefixes.values():
+            for k, v in p.as_dict().items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def status_line(self) -> str:
+        """``connected`` / ``disconnected since 02:13:07 (reason)`` for the footer."""
+        if self.closed:
+            return "closed"
+        if self.connected:
+            return f"connected to {self.address}"
+        if self.disconnected_since is None:
+            return f"connecting to {self.address}"
+        t = time.strftime("%H:%M:%S", time.localtime(self.disconnected_since))
+        return f"disconnected since {t} ({self.disconnect_reason or self.link})"
+
+    def copy(self) -> LiveSnapshot:
+        """A snapshot the caller may keep: containers copied, workers copied."""
+        c = copy.copy(self)
+        c.client_versions = dict(self.client_versions)
+        c.scheduler_versions = dict(self.scheduler_versions)
+        c.workers = {k: copy.copy(w) for k, w in self.workers.items()}
+        for w in c.workers.values():
+            w.previous_addresses = list(w.previous_addresses)
+        c.prefixes = {k: copy.copy(p) for k, p in self.prefixes.items()}
+        c.failures = list(self.failures)
+        c.failure_counts = dict(self.failure_counts)
+        c.dropped_summary = {k: list(v) for k, v in self.dropped_summary.items()}
+        c.events = deque(self.events, maxlen=self.events.maxlen)
+        c.event_counts = dict(self.event_counts)
+        c.memory_evidence = {k: list(v) for k, v in self.memory_evidence.items()}
+        c.limited_panels = list(self.limited_panels)
+        c.notices = list(self.notices)
+        return c
+
+    def worker_by_address(self, address: str) -> WorkerInfo | None:
+        for w in self.workers.values():
+            if w.address == address or address in w.previous_addresses:
+                return w
+        return None
+
+    # -- to the shared RunState --------------------------------------------
+    def to_run_state(self, *, include_worker_deaths: bool = True) -> RunState:
+        """A ``RunState`` for the assistant: one FailureRecord per failed task, and one per unexpected
+        worker death that no KilledWorker names (see ``assistant.diagnose.failure_counts``).
+
+        The task table holds the failed tasks only (their detail is all the
+        monitor keeps); the task totals are the scheduler's prefix counts
+        (``RunState.task_totals``), so no reader counts the table as "all tasks".
+
+        KilledWorker records carry the suspect task and the workers it killed;
+        when any of those workers was killed by its nanny for memory, or died
+        with its memory near the limit, that evidence is in the message (so the
+        ``worker_memory`` rule fires).
+        """
+        meta = RunMeta(
+            run_id=self.scheduler_id or self.address,
+            project_name=None,
+            target_name=self.address,
+            provider_name="dask",
+            started_at=_iso(self.scheduler_started),
+            finished_at=None if self._running() else _iso(self.disconnected_since or self.last_poll_ok),
+            status="running" if self._running() else "finished",
+            extra={"source": "live", "link": self.link, "mode": self.mode},
+        )
+        table = TaskTable()
+        failures: list[FailureRecord] = []
+        names = self.display_names  # one label per worker, as on the screens
+        for f in self.failures:
+            r = table.row.get(f.key)
+            if r is None:
+                r = table.add_row(f.key)
+                table.state[r] = table.strings.get("failed")
+                table.name[r] = table.strings.get(f.prefix)
+                if f.first_seen is not None:
+                    table.last_ts[r] = f.first_seen
+                if f.erred_on:
+                    table.worker[r] = self.display_name(f.erred_on[0], names)
+                table.error[r] = (f.exception_type, f.message[:500])
+            failures.append(self._failure_record(len(failures), f, names))
+        # A worker death that a KilledWorker failure names is that failure (Dask
+        # gave up on the task because of it): counted once, in that failure.
+        killed = {a for f in self.failures for a in (*f.killed_addresses, *f.killed_workers)}
+        deaths = 0
+        worker_events: list[WorkerEvent] = []
+        for ev in self.events:
+            if ev.kind == "graph-error":  # a failure with no task: the scheduler could not deserialize a graph
+                failures.append(self._graph_error_record(len(failures), ev))
+                continue
+            if ev.kind not in ("worker-added", "worker-removed", "worker-restart-memory", "paused", "resumed",
+                               "worker-ttl-timed-out", "killed-worker"):
+                continue
+            worker_events.append(WorkerEvent(
+                timestamp=_iso(ev.ts), ts=ev.ts, state=ev.kind, provider="dask", worker_id=ev.worker,
+                component=None, details={"text": ev.text, "address": ev.address, **ev.details},
+            ))
+            if ev.kind == "worker-removed" and ev.details.get("unexpected"):
+                deaths += 1
+                if include_worker_deaths and ev.address not in killed and ev.worker not in killed:
+                    failures.append(self._death_record(len(failures), ev, names))
+        ts_all = [f.ts for f in failures if f.ts is not None]
+        summary = {
+            "source": "live",
+            "scheduler_id": self.scheduler_id,
+            "tasks_by_prefix": {n: p.as_dict() for n, p in self.prefixes.items()},
+            "failures_total": self.failures_total,
+            "failures_dropped": self.failures_dropped,
+            "failures_missed": self.failures_missed,
+            "dependents_erred": self.dependents_erred,
+            "workers_alive": len(self.alive_workers),
+            "workers_departed": len(self.departed_workers),
+        }
+        return RunState(
+            run_dir=self.address,
+            meta=meta,
+            tasks=table,
+            failures=failures,
+            worker_events=worker_events,
+            profiles=[],
+            issues={},
+            summary=summary,
+            last_event_ts=self.last_poll_ok or (max(ts_all) if ts_all else None),
+            first_event_ts=min(ts_all) if ts_all else self.attached_at,
+            # The table above holds the failed tasks only: the totals are the scheduler's.
+            task_totals=TaskTotals.from_scheduler(p.as_dict() for p in self.prefixes.values()) if self.prefixes
+            else None,
+            worker_deaths=deaths,
+        )
+
+    def _running(self) -> bool:
+        return not self.closed and self.link in ("ok", "slow", "unresponsive", "connecting")
+
+    def _memory_texts(self, addresses: list[str]) -> list[str]:
+        out: list[str] = []
+        for a in addresses:
+            for t in self.memory_evidence.get(a, ()):
+                if t not in out:
+                    out.append(t)
+        return out
+
+    def _failure_record(self, index: int, f: LiveFailure, names: dict[str, str] | None = None) -> FailureRecord:
+        message = f.message or f.exception
+        details: dict[str, Any] = {"prefix": f.prefix, "scheduler_id": f.scheduler_id or ""}
+        if f.before_attach:
+            details["before_attach"] = True
+            details["time"] = f"{TIME_BEFORE_ATTACH} (from the scheduler's {f.time_from})" if f.time_from \
+                else f"{TIME_BEFORE_ATTACH} (time unknown)"
+        if f.filename:
+            details["filename"] = f.filename
+            if f.filename2:
+                details["filename2"] = f.filename2
+            details["filename_from"] = f.filename_from or ""
+        elif f.filename_lost:
+            details["filename"] = FILENAME_LOST
+        if f.suspicious:
+            details["suspicious"] = f.suspicious
+        if f.exception_type == "KilledWorker" or f.killed_workers:
+            details["suspect_task"] = f.key
+            if f.killed_workers:
+                details["killed_workers"] = ", ".join(self.display_name(k, names) for k in f.killed_workers)
+            mem = self._memory_texts(f.killed_addresses or f.erred_on_addresses)
+            if mem:
+                details["memory_evidence"] = " | ".join(mem)[:2000]
+                message = f"{message}\nWorker deaths before it: " + " | ".join(mem)[:2000]
+        return FailureRecord(
+            index=index,
+            failure_class=f.exception_type,
+            message=message,
+            timestamp=_iso(f.first_seen),
+            ts=f.first_seen,
+            task_id=f.key,
+            provider="dask",
+            worker=self.display_name(f.erred_on[0], names) if f.erred_on else None,
+            traceback=f.traceback_text,
+            details=details,
+            # evidence lines print their source: say there why they have no time
+            source="scheduler" if f.first_seen is not None else f"scheduler ({TIME_BEFORE_ATTACH}, time unknown)",
+            task_name=f.prefix,
+        )
+
+    def _graph_error_record(self, index: int, ev: LiveEvent) -> FailureRecord:
+        # No task: the tasks of that graph never existed on the scheduler (the client got the error).
+        return FailureRecord(
+            index=index,
+            failure_class="RuntimeError",
+            message=str(ev.details.get("message") or ev.text),
+            timestamp=_iso(ev.ts),
+            ts=ev.ts,
+            task_id=None,
+            provider="dask",
+            details={k: v for k, v in ev.details.items() if isinstance(v, str) and v},
+            source="scheduler-events",
+        )
+
+    def _death_record(self, index: int, ev: LiveEvent, names: dict[str, str] | None = None) -> FailureRecord:
+        mem = self._memory_texts([ev.address]) if ev.address else []
+        # Same wording for every death of one kind (names and addresses go to the
+        # details), so the assistant groups them into one finding.
+        text = f"worker died: {ev.details.get('reason') or ev.text}"
+        if mem:
+            text += "\n" + " | ".join(mem)[:2000]
+        details = {k: v for k, v in ev.details.items() if isinstance(v, (str, int, float)) and k != "unexpected"}
+        if mem:
+            details["memory_evidence"] = " | ".join(mem)[:2000]
+        return FailureRecord(
+            index=index,
+            failure_class="WorkerDied",
+            message=text,
+            timestamp=_iso(ev.ts),
+            ts=ev.ts,
+            task_id=None,
+            provider="dask",
+            worker=self.display_name(ev.worker, names) if ev.worker else None,
+            details=details,
+            source="scheduler-events",
+        )
+
+
+def memory_kill_text(address: str, pid: Any, rss: int | None, limit: int | None, terminate: float | None) -> str:
+    """The nanny's own words (its log line is not reachable without a broadcast) plus the numbers."""
+    frac = f"{terminate * 100:.0f}%" if terminate else "its"
+    tail = f" (worker-restart-memory: rss {_mb(rss)}"
+    if limit:
+        tail += f" = {rss / limit:.0%} of memory_limit {_mb(limit)}" if rss else f", memory_limit {_mb(limit)}"
+    tail += ")"
+    return f"Worker {address} (pid={pid}) exceeded {frac} memory budget. Restarting...{tail}"
+
+
+def near_limit_text(address: str, rss: int | None, limit: int | None, paused: bool) -> str:
+    parts = []
+    if rss is not None and limit:
+        parts.append(f"{rss / limit:.0%} of its memory budget ({_mb(rss)} of {_mb(limit)})")
+    if paused:
+        parts.append("paused for memory")
+    return f"Worker {address} died after its memory sat near the limit: " + ", ".join(parts)

@@ -1,0 +1,377 @@
+"""Snapshot types shared by every source (run directory, live scheduler, recording).
+
+These are plain slotted dataclasses on purpose: a 300k-task run must not build
+hundreds of thousands of validated objects.  Pydantic lives at the edges
+(``scalable_tui.model.diagnosis``, JSON output, configuration).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+#: Terminal task states in Scalable's telemetry; the last event of a task wins.
+TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+#: Display order for state columns; unknown states sort after these.
+STATE_ORDER = ("submitted", "running", "succeeded", "failed", "cancelled")
+
+NAN = float("nan")
+
+#: Dask's task states (the scheduler's task-prefix counts), in display order.
+SCHEDULER_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred", "released", "forgotten")
+#: Scheduler states of a task that has not finished yet.
+SCHEDULER_PENDING = frozenset({"waiting", "queued", "no-worker", "processing"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTotals:
+    """How many tasks are in each state: the one number every door prints.
+
+    A run directory counts Scalable's task events (``submitted``, ``running``,
+    ``succeeded``, ``failed``, ``cancelled``: origin ``run``); a live
+    scheduler or a recording counts what the scheduler's task prefixes say
+    (``waiting`` … ``erred``, ``forgotten``: origin ``scheduler``), because the
+    monitor only holds detail for the failed tasks and counting those rows
+    would call every task failed.  Both origins answer the same questions
+    (total, failed, unfinished) so no reader needs to know which it has.
+    """
+
+    by_state: dict[str, int]
+    origin: str = "run"
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+    @property
+    def failed(self) -> int:
+        return self.by_state.get("failed", 0) + self.by_state.get("erred", 0)
+
+    @property
+    def unfinished(self) -> int:
+        if self.origin == "scheduler":
+            return sum(n for k, n in self.by_state.items() if k in SCHEDULER_PENDING)
+        return sum(n for k, n in self.by_state.items() if k not in TERMINAL_STATES)
+
+    def ordered(self) -> dict[str, int]:
+        """The non-zero states in display order (known states first, then the rest by name)."""
+        order = SCHEDULER_STATES if self.origin == "scheduler" else STATE_ORDER
+        keys = [k for k in order if k in self.by_state] + sorted(set(self.by_state) - set(order))
+        return {k: self.by_state[k] for k in keys if self.by_state[k]}
+
+    @classmethod
+    def from_table(cls, table: TaskTable) -> TaskTotals:
+        return cls(table.counts_by_state(), "run")
+
+    @classmethod
+    def from_scheduler(cls, per_prefix: Iterable[dict[str, int]]) -> TaskTotals:
+        """Summed task-prefix counts (``PrefixCounts.as_dict()`` of each prefix)."""
+        out: dict[str, int] = {}
+        for counts in per_prefix:
+            for k, v in counts.items():
+                out[k] = out.get(k, 0) + int(v)
+        return cls(out, "scheduler")
+
+
+@dataclass(slots=True)
+class RunMeta:
+    """What ``run.json`` says about a run (all optional: the file may be missing)."""
+
+    run_id: str
+    project_name: str | None = None
+    target_name: str | None = None
+    provider_name: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    status: str | None = None
+    schema_version: int | None = None
+    manifest_lock: str | None = None
+    source_manifest_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ResourceProfile:
+    """A distinct set of requested resources; tasks point at one by index.
+
+    Thousands of tasks share a handful of profiles, so storing the profile
+    once keeps memory flat on big runs.
+    """
+
+    component: str | None
+    provider: str | None
+    requested_cpus: int | float | None
+    requested_memory: str | None
+    requested_walltime: str | None
+    requested_workers: int | None
+
+
+@dataclass(slots=True)
+class FailureRecord:
+    """One failure: a ``failures.jsonl`` record, or a failed task event without one."""
+
+    index: int
+    failure_class: str
+    message: str
+    timestamp: str | None
+    ts: float | None
+    task_id: str | None
+    provider: str | None = None
+    phase: str | None = None
+    worker: str | None = None
+    traceback: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    #: ``failures.jsonl`` or ``tasks.jsonl`` (synthesised from a failed task event).
+    source: str = "failures.jsonl"
+    line_no: int = 0
+    # Joined from tasks.jsonl / resources.jsonl (filled by RunState.failures_joined).
+    task_name: str | None = None
+    component: str | None = None
+    duration_s: float | None = None
+    resources: ResourceProfile | None = None
+    #: The Dask key of the task's future.  Scalable 2.0.0b6 writes it into the
+    #: task event's ``worker`` field; it is kept apart so it is never shown as a worker.
+    dask_key: str | None = None
+
+
+@dataclass(slots=True)
+class WorkerEvent:
+    """A provider/cluster event from ``workers.jsonl``."""
+
+    timestamp: str | None
+    ts: float | None
+    state: str
+    provider: str | None
+    worker_id: str | None
+    component: str | None
+    details: dict[str, Any]
+
+
+@dataclass(slots=True)
+class FileIssues:
+    """What a tolerant read of one file had to skip or repair, for notices."""
+
+    corrupt: int = 0
+    non_utf8: int = 0
+    invalid: int = 0
+    fields_ignored: int = 0
+    future_schema: int = 0
+    unreadable: str | None = None
+    truncated_rewind: int = 0
+    #: A few ``(line_no, reason)`` examples, capped so a broken file stays cheap.
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def total_skipped(self) -> int:
+        return self.corrupt + self.non_utf8 + self.invalid
+
+    def note(self, line_no: int, reason: str) -> None:
+        if len(self.examples) < 5:
+            self.examples.append((line_no, reason))
+
+
+_DASK_KEY = re.compile(r"^[\w.<>-]+-[0-9a-f]{32}$")
+
+
+def looks_like_dask_key(value: str) -> bool:
+    """``run_gcam-402063bf…`` (a future's key), as opposed to ``tcp://…`` or a worker name."""
+    return bool(_DASK_KEY.match(value))
+
+
+class Interner:
+    """Maps repeated strings (task names, states, components) to small ints."""
+
+    __slots__ = ("index", "values")
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {None: 0}
+        self.values: list[Any] = [None]
+
+    def get(self, value: Any) -> int:
+        idx = self.index.get(value)
+        if idx is None:
+            idx = len(self.values)
+            self.index[value] = idx
+            self.values.append(value)
+        return idx
+
+
+class TaskTable:
+    """Columnar per-task state derived from the task event stream.
+
+    One row per task id, arrays for the numbers, interned ints for the
+    repeated strings and sparse dicts for what only a few tasks have (errors,
+    workers).  About 150 bytes a task instead of several kilobytes of dicts.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.row: dict[str, int] = {}
+        self.strings = Interner()
+        self.state = array("I")
+        self.name = array("I")
+        self.component = array("I")
+        self.tag = array("I")
+        self.function = array("I")
+        self.submitted_ts = array("d")
+        self.last_ts = array("d")
+        self.duration = array("d")
+        self.worker: dict[int, str] = {}
+        self.error: dict[int, tuple[str | None, str | None]] = {}
+        self.resource: dict[int, int] = {}
+        self.events = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add_row(self, task_id: str) -> int:
+        r = len(self.ids)
+        self.ids.append(task_id)
+        self.row[task_id] = r
+        self.state.append(0)
+        self.name.append(0)
+        self.component.append(0)
+        self.tag.append(0)
+        self.function.append(0)
+        self.submitted_ts.append(NAN)
+        self.last_ts.append(NAN)
+        self.duration.append(NAN)
+        return r
+
+    def state_of(self, r: int) -> str:
+        return self.strings.values[self.state[r]] or "unknown"
+
+    def name_of(self, r: int) -> str | None:
+        return self.strings.values[self.name[r]]
+
+    def component_of(self, r: int) -> str | None:
+        return self.strings.values[self.component[r]]
+
+    def duration_of(self, r: int) -> float | None:
+        d = self.duration[r]
+        return None if math.isnan(d) else d
+
+    def counts_by_state(self) -> dict[str, int]:
+        """Tasks per final state; rows known only from resources.jsonl (no task event) are left out."""
+        values = self.strings.values
+        counts = Counter(self.state)
+        counts.pop(0, None)
+        return {values[k]: v for k, v in counts.items()}
+
+    def n_tasks(self) -> int:
+        return len(self.ids) - self.state.count(0)
+
+    def counts_by(self, column: str) -> dict[str, dict[str, int]]:
+        """Per task name (or component, tag) the count of tasks in each state."""
+        col: array = getattr(self, column)
+        values = self.strings.values
+        pairs = Counter(zip(col, self.state))
+        out: dict[str, dict[str, int]] = {}
+        for (g, s), n in pairs.items():
+            if s == 0:
+                continue
+            out.setdefault(values[g] or "(none)", {})[values[s] or "unknown"] = n
+        return out
+
+    def unfinished(self) -> int:
+        values = self.strings.values
+        return sum(n for k, n in Counter(self.state).items() if k and values[k] not in TERMINAL_STATES)
+
+    def durations(self) -> Iterator[float]:
+        return (d for d in self.duration if not math.isnan(d))
+
+    def row_dict(self, r: int) -> dict[str, Any]:
+        """One task as a plain dict, for detail views and JSON output."""
+        err = self.error.get(r, (None, None))
+        return {
+            "task_id": self.ids[r],
+            "task_name": self.name_of(r),
+            "component": self.component_of(r),
+            "tag": self.strings.values[self.tag[r]],
+            "function_name": self.strings.values[self.function[r]],
+            "state": self.state_of(r),
+            "duration_s": self.duration_of(r),
+            "worker": self.worker.get(r),
+            "error_type": err[0],
+            "error_message": err[1],
+        }
+
+
+@dataclass(slots=True)
+class RunState:
+    """Everything known about one run directory at one moment."""
+
+    run_dir: str
+    meta: RunMeta
+    tasks: TaskTable
+    failures: list[FailureRecord]
+    worker_events: list[WorkerEvent]
+    profiles: list[ResourceProfile]
+    issues: dict[str, FileIssues]
+    summary: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    manifest_text: str | None = None
+    cache_hits: int = 0
+    cache_misses: int = 0
+    artifacts: int = 0
+    cost_events: int = 0
+    resource_events: int = 0
+    #: Newest event timestamp seen in any stream (epoch seconds).
+    last_event_ts: float | None = None
+    first_event_ts: float | None = None
+    #: Where the parquet snapshots stood in for missing JSONL files.
+    parquet_used: list[str] = field(default_factory=list)
+    #: Task counts when ``tasks`` is not the whole story (live / recording: the
+    #: scheduler's prefix counts); None means "count the task table".
+    task_totals: TaskTotals | None = None
+    #: Unexpected worker departures seen (live / recording), each counted once.
+    worker_deaths: int = 0
+
+    @property
+    def run_id(self) -> str:
+        return self.meta.run_id
+
+    def totals(self) -> TaskTotals:
+        """Tasks per state, whichever source made this state (see ``TaskTotals``)."""
+        return self.task_totals if self.task_totals is not None else TaskTotals.from_table(self.tasks)
+
+    def failed_tasks_without_record(self) -> int:
+        return sum(1 for f in self.failures if f.source == "tasks.jsonl")
+
+    def resources_for(self, task_id: str | None) -> ResourceProfile | None:
+        if task_id is None:
+            return None
+        r = self.tasks.row.get(task_id)
+        if r is None:
+            return None
+        p = self.tasks.resource.get(r)
+        return None if p is None else self.profiles[p]
+
+    def notices(self) -> list[str]:
+        """Human-readable lines about what the tolerant reader skipped."""
+        out: list[str] = []
+        for name, iss in sorted(self.issues.items()):
+            if iss.unreadable:
+                out.append(f"{name}: unreadable ({iss.unreadable})")
+            parts = []
+            if iss.corrupt:
+                parts.append(f"{iss.corrupt} corrupt line(s)")
+            if iss.non_utf8:
+                parts.append(f"{iss.non_utf8} non-UTF-8 line(s)")
+            if iss.invalid:
+                parts.append(f"{iss.invalid} record(s) with missing or wrong-typed required fields")
+            if parts:
+                where = ", ".join(f"line {n}: {why}" for n, why in iss.examples[:3])
+                out.append(f"{name}: skipped {', '.join(parts)}" + (f" ({where})" if where else ""))
+            if iss.fields_ignored:
+                out.append(f"{name}: ignored {iss.fields_ignored} field value(s) of the wrong type")
+            if iss.future_schema:
+                out.append(
+                    f"{name}: {iss.future_schema} record(s) have a newer schema_version than 1; read best-effort"
+                )
+            if iss.truncated_rewind:
+                out.append(f"{name}: file shrank while being read; re-read from the start")
+        return out

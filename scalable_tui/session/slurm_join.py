@@ -1,0 +1,136 @@
+"""Join a past run with what Slurm remembers about its jobs (``review`` and ``diagnose``).
+
+A run made through Scalable's Slurm provider (or dask-jobqueue) lost workers
+to walltime, cgroup OOM kills or preemption without any trace in its own
+telemetry: Dask only saw workers disappear.  When ``sacct`` can be reached,
+one call over the run's own time window (first event .. last event: nothing
+that started after the run ended) brings back the final states of the user's
+jobs; only those with evidence that they ran this run's workers (batch script
+naming its scheduler, or worker names of the run; ``sources.slurm_attribution``)
+are kept, and ``assistant.hpc`` turns them into findings beside the heuristic
+ones.  Nothing here runs when the run was not on Slurm, or when
+``--no-slurm`` was given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from scalable_tui.model.diagnosis import Diagnosis, Finding, SEVERITY_RANK
+from scalable_tui.model.run import RunState
+
+
+@dataclass(slots=True)
+class SlurmJoin:
+    findings: list[Finding] = field(default_factory=list)
+    note: str | None = None
+    jobs: int = 0
+
+
+def ran_on_slurm(state: RunState) -> bool:
+    """run.json's provider, a Slurm resource profile, or dask-jobqueue cluster kwargs."""
+    if (state.meta.provider_name or "").lower() == "slurm":
+        return True
+    if any((p.provider or "").lower() == "slurm" for p in state.profiles):
+        return True
+    for ev in state.worker_events:
+        if (ev.provider or "").lower() == "slurm" or isinstance(ev.details.get("cluster_kwargs"), dict):
+            return True
+    return False
+
+
+def slurm_join(
+    state: RunState,
+    mode: str = "auto",
+    *,
+    name: str | None = None,
+    log_dir: str | None = None,
+    source: object | None = None,
+    recorded_jobs: object | None = None,
+) -> SlurmJoin:
+    """Findings from Slurm accounting for a past run; never raises.
+
+    ``source`` is a ready ``SlurmSource`` (tests give one that answers from
+    recorded sacct output); by default one is made when ``sacct`` is here.
+    ``recorded_jobs``: the ``JobsSnapshot`` a recording stored (already this
+    cluster's jobs only): used as is, Slurm is not asked.
+    """
+    from scalable_tui.sources.jobs.attribution import run_findings_input
+
+    out = SlurmJoin()
+    if mode == "off":
+        return out
+    departures = [e for e in state.worker_events if e.state in ("worker_removed", "worker_lost", "remove-worker", "worker-removed")]
+    if recorded_jobs is not None and getattr(recorded_jobs, "jobs", None) is not None:
+        from assistant.hpc import hpc_findings
+
+        out.jobs = len(recorded_jobs.jobs)  # type: ignore[attr-defined]
+        out.findings = hpc_findings(recorded_jobs, departures, scanned_logs(recorded_jobs, log_dir), now=state.last_event_ts)  # type: ignore[arg-type]
+        return out
+    if mode == "auto" and not ran_on_slurm(state):
+        return out
+    from assistant.hpc import hpc_findings
+    from scalable_tui.sources.jobs.slurm import job_source
+
+    src = source or job_source("slurm" if mode == "force" else "auto", name=name, log_dir=log_dir)
+    if src is None:
+        out.note = "the run used Slurm, but squeue/sacct are not on PATH here: job states not joined"
+        return out
+    start = state.first_event_ts
+    if start is None:
+        out.note = "no event timestamps: cannot ask Slurm about the run's jobs"
+        return out
+    try:
+        snap, why = run_findings_input(state, src)
+    except Exception as exc:  # noqa: BLE001 - Slurm trouble is a note, never a crash
+        out.note = f"Slurm accounting could not be read: {type(exc).__name__}: {exc}"
+        return out
+    if snap.status != "ok" or snap.message:
+        out.note = f"Slurm: {snap.message or snap.status}"
+    elif why:
+        out.note = why
+    out.jobs = len(snap.jobs)
+    out.findings = hpc_findings(snap, departures, scanned_logs(snap, log_dir), now=state.last_event_ts)
+    return out
+
+
+def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = None) -> Diagnosis:
+    """The diagnosis with ``extra`` findings added, ordered like the heuristic ones."""
+    if not extra and not note:
+        return diag
+    findings = list(diag.findings) + list(extra)
+    findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], f.count > 0, -f.count, f.category, f.id))
+    notices = list(diag.notices) + ([note] if note else [])
+    summary = diag.summary
+    if extra:
+        summary += f" Slurm: {len(extra)} job finding{'s' if len(extra) != 1 else ''}."
+    # jobs Slurm killed or failed are failures too: "⚠ 0 failures detected in 2 groups" was the result
+    # of counting only the run's own failure records (pending jobs are not failures)
+    failed_jobs = sum(f.count for f in extra if not f.id.startswith("slurm:pending"))
+    return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary,
+                                   "failures_total": diag.failures_total + failed_jobs,
+                                   "job_failures": diag.job_failures + failed_jobs})
+
+
+def scanned_logs(jobs: Any, log_dir: str | os.PathLike[str] | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The job logs of ``jobs`` found in ``log_dir`` (dask-jobqueue's ``log_directory``), read here.
+
+    The assistant reads no files: every door reads the logs through this one
+    function and hands ``assistant.hpc`` the result.
+    """
+    if log_dir is None or isinstance(log_dir, Mapping):
+        return log_dir
+    from scalable_tui.sources.jobs.slurm_logs import scan_log_dir
+
+    job_list = getattr(jobs, "jobs", jobs) or []
+    ids = {getattr(j, "job_id", None) for j in job_list} - {None}
+    return scan_log_dir(log_dir, ids or None)
+
+
+def job_findings(jobs: Any, departures: Any = (), log_dir: Any = None, **kw: Any) -> list[Finding]:
+    """``assistant.hpc.hpc_findings`` with the job logs read from ``log_dir``."""
+    from assistant.hpc import hpc_findings
+
+    return hpc_findings(jobs, departures, scanned_logs(jobs, log_dir), **kw)

@@ -1,0 +1,210 @@
+"""Findings: the assistant's findings, with a detail pane for the highlighted one."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from scalable_tui.model.diagnosis import Finding
+from assistant.render import TRANSIENT_TEXT, seen_text
+from scalable_tui.tui.ai import ai_section
+from scalable_tui.tui.data import RunSnapshot, finding_text, select_findings
+from scalable_tui.tui.fmt import SEVERITY_STYLE, distinct_title, fit_last, fmt_span, hl, safe, title_distinctions
+from scalable_tui.tui.screens.base import FilterableScreen
+from scalable_tui.tui.screens.explain import explain_binding
+from scalable_tui.tui.screens.failures import FAULTS_BINDING, NARROW
+
+#: Keys that scroll the detail pane while the list keeps the focus.
+DETAIL_KEYS = [
+    Binding("shift+down,J", "detail_scroll(1)", "Scroll detail", show=False),
+    Binding("shift+up,K", "detail_scroll(-1)", "Scroll detail up", show=False),
+    Binding("shift+pagedown", "detail_scroll(10)", "Page detail", show=False),
+    Binding("shift+pageup", "detail_scroll(-10)", "Page detail up", show=False),
+]
+
+
+def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct: str | None = None) -> Text:
+    t = Text()
+    t.append(f" {f.severity} ", style=SEVERITY_STYLE.get(f.severity, "bold"))
+    t.append(" ")
+    t.append(safe(f.title), style="bold")
+    t.append("\n")
+    if distinct:
+        t.append("differs    ", style="bold")
+        t.append(f"another finding has this title; this one: {distinct}\n", style="yellow")
+    t.append(f"category {f.category}  ·  {f.count} failure(s)  ·  ")
+    t.append(TRANSIENT_TEXT[f.transient], style="green" if f.transient else ("red" if f.transient is False else "yellow"))
+    t.append("\n")
+    if f.exception_types:
+        t.append("exception  ", style="bold")
+        t.append(safe(" <- ".join(f.exception_types)) + "\n")
+    if f.pattern:
+        t.append("pattern    ", style="bold")
+        t.append(safe(f.pattern) + "\n")
+    if f.first_seen or f.last_seen or f.before_attach:
+        t.append("seen       ", style="bold")
+        t.append(f"{safe(seen_text(f))}\n" if f.before_attach else f"{fmt_span(f.first_seen, f.last_seen)}\n")
+    if f.task_names:
+        t.append("tasks      ", style="bold")
+        t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")
+    if f.workers:
+        t.append("workers    ", style="bold")
+        t.append(", ".join(safe(w) for w in f.workers[:5]) + "\n")
+    t.append("\nSuggestion\n", style="bold")
+    t.append(safe(f.suggestion) + "\n")
+    if f.evidence:
+        t.append("\nEvidence\n", style="bold")
+        for e in f.evidence:
+            t.append(f"  {safe(e.timestamp)}  ", style="dim")
+            t.append(f"{safe(e.source)}  ", style="dim")
+            t.append(safe(e.text) + "\n")
+    if pattern is not None and pattern.pattern:
+        t.highlight_regex(pattern, "reverse")
+    return t
+
+
+class FindingsScreen(FilterableScreen):
+    """The findings; ``/`` searches the same fields as on Failures, plus the
+    failures of each finding; ``f`` keeps error/critical findings only; ``x``
+    asks the model to explain the highlighted one (after a preview)."""
+
+    BINDINGS = [FAULTS_BINDING, explain_binding(), *DETAIL_KEYS]
+    FAULTS_LABEL = "faults only: error/critical"
+    # The detail pane (suggestion, evidence, tracebacks) keeps a usable height
+    # on a 24-line terminal: the list gives way first (it scrolls).
+    DEFAULT_CSS = """
+    FindingsScreen #findings-table { height: 45%; min-height: 4; }
+    FindingsScreen #finding-detail { height: 1fr; min-height: 8; padding: 0 1; border-top: solid $primary; }
+    FindingsScreen #findings-info { height: 1; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Ids of the findings shown after the last filter (tests wait on it).
+        self.shown_ids: list[str] = []
+        self.pattern: re.Pattern[str] | None = None
+        #: What the detail pane shows (tests read it).
+        self.detail_text = Text()
+        #: Finding id -> what tells it apart from findings with the same title.
+        self.distinctions: dict[str, str] = {}
+
+    def compose_list(self) -> ComposeResult:
+        yield Static(id="findings-info")
+        yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="finding-detail"):
+            yield Static(id="finding-text")
+
+    def on_resize(self) -> None:
+        if self.query_one(DataTable).size.width != self.laid_out_width:
+            self.apply()  # the title column takes what the others leave
+
+    def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
+        return select_findings(snap, snap.diagnosis.findings, pattern, faults_only, cancelled)
+
+    def populate(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, items: list[Finding]) -> None:
+        self.pattern = pattern
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        self.distinctions = title_distinctions(snap.diagnosis.findings)
+        width = table.size.width or self.app.size.width
+        self.laid_out_width = table.size.width
+        narrow = width < NARROW  # category and retry? are in the detail pane
+        rows: list[dict[str, Text]] = []
+        for f in items:
+            row = {
+                "severity": hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
+                "category": hl(f.category, pattern),
+                "count": Text(str(f.count)),
+                "retry?": Text({True: "transient", False: "permanent", None: "?"}[f.transient]),
+            }
+            if narrow:
+                del row["category"], row["retry?"]
+            rows.append(row)
+        cols = list(rows[0]) if rows else ["severity", *([] if narrow else ["category"]), "count",
+                                            *([] if narrow else ["retry?"])]
+        widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
+        room = fit_last(widths, width, minimum=20)
+        table.clear(columns=True)
+        for c, w in zip(cols, widths):
+            table.add_column(c, key=c, width=w)
+        table.add_column("title", key="title", width=room)
+        for f, row in zip(items, rows):
+            table.add_row(*row.values(), hl(distinct_title(f, self.distinctions, room), pattern), key=f.id)
+        self.sort_table(table)
+        if items:
+            table.move_cursor(row=min(cursor, len(items) - 1))
+        self.shown_ids = [f.id for f in items]
+        self._show_current()
+
+    def show_info(self, snap: RunSnapshot) -> None:
+        info = Text()
+        if self.query_text or self.faults_only or self.filter_error:
+            # Filtered: say so first (the summary is long and gets cut at the right).
+            info.append(f"showing {len(self.shown_ids)} of {len(snap.diagnosis.findings)} findings", style="bold")
+            self.filter_summary(info)
+            info.append("  ·  ")
+        info.append(safe(snap.diagnosis.summary), style="bold")
+        info.append(f"  ({snap.diagnosis.method}{self.review.ai_info()})", style="dim")
+        self.query_one("#findings-info", Static).update(info)
+
+    @on(DataTable.RowHighlighted, "#findings-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_current()
+
+    def current(self) -> Finding | None:
+        snap = self.review.snapshot
+        table = self.query_one(DataTable)
+        if snap is None or not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return snap.finding(str(key))
+
+    def _show_current(self) -> None:
+        f = self.current()
+        if f is not None:
+            body = finding_detail(f, self.pattern, self.distinctions.get(f.id))
+            ai = ai_section(self.review.ai_entries.get(f.id))
+            if ai.plain:
+                body.append("\n")
+                body.append_text(ai)
+        elif self.review.snapshot is not None and self.review.snapshot.diagnosis.findings:
+            body = Text("no finding matches the filter", style="yellow")
+        else:
+            body = Text("no findings", style="green")
+        self.detail_text = body
+        self.query_one("#finding-text", Static).update(body)
+
+    def action_detail_scroll(self, lines: int) -> None:
+        """Scroll the detail pane from the list (shift+↑/↓, J/K, shift+PgUp/PgDn)."""
+        pane = self.query_one("#finding-detail", VerticalScroll)
+        pane.scroll_relative(y=lines, animate=False)
+
+    def can_explain(self) -> bool:
+        return True
+
+    def explain_target(self) -> Finding | None:
+        return self.current()
+
+    def ai_changed(self, finding_id: str | None) -> None:
+        f = self.current()
+        if f is not None and finding_id in (None, f.id):
+            self._show_current()
+            if finding_id is not None:
+                # Keep the AI part (under the heuristic finding) in view while it changes.
+                self.query_one("#finding-detail", VerticalScroll).scroll_end(animate=False)
+
+    def copy_text(self) -> str | None:
+        f = self.current()
+        if f is None:
+            return None
+        entry = self.review.ai_entries.get(f.id)
+        if entry is not None and entry.status == "done":
+            return finding_text(f) + "\n" + ai_section(entry).plain + "\n"
+        return finding_text(f)
