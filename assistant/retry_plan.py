@@ -261,6 +261,8 @@ class RetryPlan:
             "by_action": self.by_action(),
             "groups": [g.to_dict() for g in self.groups],
             "notes": self.notes,
+            #: What a resubmission needs per failed task: name, function, component, tag.
+            "tasks": self.tasks,
         }
 
 

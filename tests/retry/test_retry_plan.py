@@ -202,3 +202,17 @@ def test_an_oom_task_without_component_gets_its_number_but_is_not_resubmitted() 
     assert "no component" in g.rule and any("no component" in n for n in plan.notes)
     tasks = ast.literal_eval(retry_snippet(plan).split("TASKS = ", 1)[1].split("\n\n\n", 1)[0])
     assert tid not in {t["task_id"] for t in tasks}
+
+
+def test_hostile_task_names_are_shown_literally(run_copy) -> None:
+    run = run_copy("mixed-failures")
+    evil = "run_gcam\x1b]8;;http://x\x07[bold]boom[/]\x1b[31m"
+    lines = (run / "tasks.jsonl").read_text().splitlines()
+    lines = [json.dumps(dict(json.loads(x), task_name=evil), sort_keys=True) if '"run_gcam"' in x else x for x in lines]
+    (run / "tasks.jsonl").write_text("\n".join(lines) + "\n")
+    r = run_cli("retry-plan", str(run))
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "[bold]boom[/]" in r.stdout  # no markup interpretation either
+    doc = json.loads(run_cli("retry-plan", str(run), "--format", "json").stdout)
+    assert evil in {t["task_name"] for t in doc["tasks"].values()}  # JSON keeps the real value
