@@ -353,6 +353,10 @@ def build_retry_plan(
         notes.append(f"{totals_failed - len(failed_ids)} failed task(s) are counted but their detail was not kept "
                      f"(live/recording limit): they cannot be planned one by one")
 
+    session_level = [fd for fd in diag.findings if fd.count and not fd.task_ids and fd.category == "cluster_startup"]
+    if session_level:
+        notes.append(f"the session or its workers failed to start ({'; '.join(fd.title for fd in session_level[:3])}): "
+                     f"fix that first, tasks that never ran are not in this plan")
     if diag.abandoned and diag.unfinished:
         notes.append(f"the run was probably abandoned: {diag.unfinished} task(s) never finished; they did not fail, "
                      f"so they are not in this plan (rerun them with the workflow; Scalable's cache skips done work)")

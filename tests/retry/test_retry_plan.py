@@ -216,3 +216,9 @@ def test_hostile_task_names_are_shown_literally(run_copy) -> None:
     assert "[bold]boom[/]" in r.stdout  # no markup interpretation either
     doc = json.loads(run_cli("retry-plan", str(run), "--format", "json").stdout)
     assert evil in {t["task_name"] for t in doc["tasks"].values()}  # JSON keeps the real value
+
+
+def test_a_session_that_never_started_is_said_not_called_nothing_to_retry() -> None:
+    r = run_cli("retry-plan", str(fixture_run("session-start-failure")))
+    assert r.returncode == 0 and "0 failed task(s)" in r.stdout
+    assert "failed to start" in r.stdout and "fix that first" in r.stdout
