@@ -347,9 +347,6 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             _err(f"{run_dir}: no readable run.json, tasks or failures")
             return EXIT_USAGE
         diag = diagnose(state, stale_after_s=args.stale_after, slurm=args.slurm, log_dir=args.slurm_log_dir)
-        from scalable_tui.session.efficiency_join import with_efficiency
-
-        diag = with_efficiency(diag, state)
     if args.compare:
         from scalable_tui.session.compare import CompareError, compare_with
 

@@ -124,8 +124,7 @@ def diagnose_run(
     now: float | None = None,
 ) -> Diagnosis:
     """Read a Scalable run directory and diagnose it (what ``assistant.diagnose_run`` used to do)."""
-    from scalable_tui.session.efficiency_join import with_efficiency
     from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir)
-    return with_efficiency(diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir), state)
+    return diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir)
