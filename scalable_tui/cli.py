@@ -561,7 +561,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import asyncio
 
-    from scalable_tui.sources.recording.writer import record
+    from scalable_tui.session.record import record
     from scalable_tui.sources.recording.reader import RecordingError
 
     jobs = _jobs(args, cluster=address)

@@ -13,12 +13,11 @@ import pytest
 
 from assistant.diagnose import diagnose_state
 from scalable_tui.sources.recording.writer import RecordingWriter
+from scalable_tui.sources.recording.format import encode_prefix, encode_worker
 from scalable_tui.sources.recording.reader import (
     NotARecording,
     Recording,
     RecordingError,
-    encode_prefix,
-    encode_worker,
     is_recording,
 )
 from tests.conftest import run_cli
