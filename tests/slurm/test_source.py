@@ -10,11 +10,11 @@ import pytest
 
 from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerSeen
 from scalable_tui.sources.jobs.slurm_parse import parse_squeue
+from scalable_tui.sources.jobs.base import _command_env
 from scalable_tui.sources.jobs.slurm import (
     CmdResult,
     JobSource,
     SlurmSource,
-    _command_env,
     job_source,
     reconcile_workers,
     run_command,

@@ -25,6 +25,8 @@ Use::
 Layout: ``address.py`` (where the scheduler is), ``transport.py`` (the comm,
 timeouts, reconnects), ``payload.py`` + ``plugin.py`` (the monitor plugin),
 ``ingest.py`` (replies -> snapshot, no socket); this module sequences them.
+A little over ~400 lines: what is left is one object's sequencing (public
+API, poll loop, handshake and plugin install, the limited-mode calls).
 """
 
 from __future__ import annotations
