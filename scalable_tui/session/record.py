@@ -95,7 +95,7 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     first failed poll after it was reached).  Exit code 0 when something was
     recorded, 2 when the scheduler was never reached.
 
-    ``call_timeout``: seconds per scheduler call; None: adaptive (``sources.live_timeout``).
+    ``call_timeout``: seconds per scheduler call; None: adaptive (``sources.live.timeout``).
     A scheduler not reached at the first poll is said on stderr at once (the
     loop keeps trying until ``give_up_after``); an address where an HTTP server
     answers (a dashboard port) stops at once, exit 2.

@@ -105,7 +105,7 @@ class SlurmSource(SacctFacts, JobSource):
         to learn its Dask worker names; at most ``max_scripts_per_poll`` per poll.
     forget_after_s: jobs no longer listed are kept (as ``gone``) this long.
     cluster: the Dask scheduler address whose jobs these are (``attach``/``record``): only jobs with
-        evidence (``sources.slurm_attribution``) are ``snapshot.jobs``; the user's other jobs are
+        evidence (``attribution.py``) are ``snapshot.jobs``; the user's other jobs are
         ``snapshot.other_jobs``.  ``None``: no filtering (a caller that filters by a unique job name).
     runner: replaces ``run_command`` (tests).
     """

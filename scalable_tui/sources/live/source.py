@@ -2,7 +2,7 @@
 
 Headless core of ``scalable-tui attach``.  It never submits work, never holds
 futures and never changes cluster state.  The one thing it adds to the
-scheduler is a read-only ``SchedulerPlugin`` (``_live_plugin``, name
+scheduler is a read-only ``SchedulerPlugin`` (``plugin.py``, name
 ``scalable-tui-monitor``, registered once, idempotent) that records failures,
 worker arrivals/departures and memory kills as they happen and answers one
 O(workers + task prefixes) query per poll.  If the plugin cannot be installed
@@ -76,7 +76,7 @@ class LiveSource(SchedulerLink, SnapshotFolder):
         (``distributed.comm.tls.*``), as ``Client`` does.
     poll_interval: seconds between polls in ``run``/iteration.
     call_timeout: every scheduler call (connect included) is bounded by this many seconds;
-        None: adaptive (``live_timeout.CallTimeout``: learned from recent round trips, at least 3 s).
+        None: adaptive (``timeout.CallTimeout``: learned from recent round trips, at least 3 s).
         Either way one late reply only makes the link "slow"; two in a row (or a connection
         error) make it disconnected.
     max_backoff: longest wait between reconnect attempts.
@@ -134,7 +134,7 @@ class LiveSource(SchedulerLink, SnapshotFolder):
     # -- public API --------------------------------------------------------
     @property
     def call_timeout(self) -> float:
-        """Seconds the next scheduler call may take (fixed, or learned: see ``live_timeout``)."""
+        """Seconds the next scheduler call may take (fixed, or learned: see ``timeout.py``)."""
         return self._timeout.current
 
     @property

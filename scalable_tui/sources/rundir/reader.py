@@ -127,7 +127,7 @@ class RunDirReader(TaskLines, StreamFolds):
 
     def _refresh(self, max_bytes: int | None = None) -> RefreshResult:
         if not self._static_loaded and not self._index_checked:
-            # first read: a big finished run may already be in the persistent index (sources/index)
+            # first read: a big finished run may already be in the persistent index (index/)
             self._index_checked = True
             from scalable_tui.sources.rundir.index import adopt_cached
 
@@ -331,7 +331,7 @@ class RunDirReader(TaskLines, StreamFolds):
 
 
 def load_run(run_dir: str | Path) -> RunState:
-    """Read a whole run directory once: big finished runs through the run index (``sources/index``)."""
+    """Read a whole run directory once: big finished runs through the run index (``index/``)."""
     from scalable_tui.sources.rundir.index import load_indexed
 
     reader = load_indexed(run_dir)
