@@ -438,7 +438,7 @@ def _security(args: argparse.Namespace):
 
 def _address(args: argparse.Namespace) -> str | None:
     """ADDRESS, else --scheduler-file, else the environment / dask config; None after a one-line error."""
-    from scalable_tui.sources.live.source import LiveAddressError, resolve_address
+    from scalable_tui.sources.live.address import LiveAddressError, resolve_address
 
     try:
         return resolve_address(args.address, args.scheduler_file)
@@ -485,7 +485,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     recorder = None
     if getattr(args, "record", None):
         from scalable_tui.sources.recording.writer import RecordingWriter
-        from scalable_tui.sources.recording.reader import RecordingError
+        from scalable_tui.sources.recording.format import RecordingError
 
         try:
             recorder = RecordingWriter.create(args.record, mode="append" if args.record_append else "create",
@@ -504,7 +504,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def _remove_plugin(address: str, security: Any, timeout: float = 10.0) -> int:
     import asyncio
 
-    from scalable_tui.sources.live.source import LiveSource, classify_error
+    from scalable_tui.sources.live.source import LiveSource
+    from scalable_tui.sources.live.transport import classify_error
 
     async def go() -> str:
         return await LiveSource(address, security=security, call_timeout=timeout).remove_plugin()
@@ -562,7 +563,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     import asyncio
 
     from scalable_tui.session.record import record
-    from scalable_tui.sources.recording.reader import RecordingError
+    from scalable_tui.sources.recording.format import RecordingError
 
     jobs = _jobs(args, cluster=address)
     if jobs is None:

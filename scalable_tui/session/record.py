@@ -104,7 +104,8 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     ``jobs_interval`` s, in a thread (squeue blocks; the scheduler polling is
     never delayed), and store each poll that changed something (``jobs`` table).
     """
-    from scalable_tui.sources.live.source import NOT_DASK, LiveSource
+    from scalable_tui.sources.live.address import NOT_DASK
+    from scalable_tui.sources.live.source import LiveSource
 
     writer = RecordingWriter.create(path, mode=mode, address=address, interval=interval,
                                     keyframe_every=keyframe_every)
