@@ -45,17 +45,16 @@ def test_no_request_less_for_a_function_that_ran_out_of_memory(retry_run: Path) 
     assert [f.title for f in rep.findings] == ["run_model: tasks use 1 of 4 requested cores"]
 
 
-def test_large_waste_joins_diagnose_and_small_does_not(retry_run: Path) -> None:
+def test_large_waste_is_told_by_efficiency_and_diagnose_stays_the_review_apps(retry_run: Path) -> None:
+    """Waste findings belong to ``efficiency``: ``diagnose`` shows what every other door shows."""
     d = diagnose_run(retry_run)
-    eff = [f for f in d.findings if f.category == "efficiency"]
-    assert {f.id for f in eff} == {"efficiency:cpu:task_name:run_model", "efficiency:memory:task_name:run_model"}
-    assert d.failures_total == 5 and sum(f.count for f in d.findings) == 5  # counts unchanged
-    text = run_cli("diagnose", str(retry_run), "--no-ai").stdout
+    assert not [f for f in d.findings if f.category == "efficiency"]
+    assert d.failures_total == 5 and sum(f.count for f in d.findings) == 5
+    assert d.findings == diagnose(load_run(retry_run)).findings  # the review app's pipeline
+    text = run_cli("efficiency", str(retry_run)).stdout
     assert "run_model requests 16G, peaks at 2.1G: request 4G" in text
-    # A run without observations (Scalable 2.0.0b6 alone) gets no efficiency finding at all.
-    plain = fixture_run("mixed-failures")
-    assert not [f for f in diagnose_run(plain).findings if f.category == "efficiency"]
-    assert diagnose_run(plain).findings == diagnose(load_run(plain)).findings
+    ids = {f["id"] for f in json.loads(run_cli("efficiency", str(retry_run), "--format", "json").stdout)["findings"]}
+    assert ids == {"efficiency:cpu:task_name:run_model", "efficiency:memory:task_name:run_model"}
 
 
 def test_run_without_observations_says_so(tmp_path: Path) -> None:
