@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ai_options(d, show_prompt=True)
     d.set_defaults(func=cmd_diagnose)
 
+    from scalable_tui.cli_plan import add_plan_commands
+
+    add_plan_commands(sub, _add_run_selection)
+
     r = sub.add_parser("runs", help="list runs, newest first", description="List the runs under a runs directory.")
     r.add_argument("--runs-dir", metavar="DIR", help="where runs live (default: $SCALABLE_RUNS_DIR, else ./.scalable/runs)")
     r.add_argument("--format", choices=("text", "json"), default="text")
@@ -510,7 +514,7 @@ def _security(args: argparse.Namespace):
 
 def _address(args: argparse.Namespace) -> str | None:
     """ADDRESS, else --scheduler-file, else the environment / dask config; None after a one-line error."""
-    from scalable_tui.sources.live.source import LiveAddressError, resolve_address
+    from scalable_tui.sources.live.address import LiveAddressError, resolve_address
 
     try:
         return resolve_address(args.address, args.scheduler_file)
@@ -560,7 +564,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     recorder = None
     if getattr(args, "record", None):
         from scalable_tui.sources.recording.writer import RecordingWriter
-        from scalable_tui.sources.recording.reader import RecordingError
+        from scalable_tui.sources.recording.format import RecordingError
 
         try:
             recorder = RecordingWriter.create(args.record, mode="append" if args.record_append else "create",
@@ -581,7 +585,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def _remove_plugin(address: str, security: Any, timeout: float = 10.0) -> int:
     import asyncio
 
-    from scalable_tui.sources.live.source import LiveSource, classify_error
+    from scalable_tui.sources.live.source import LiveSource
+    from scalable_tui.sources.live.transport import classify_error
 
     async def go() -> str:
         return await LiveSource(address, security=security, call_timeout=timeout).remove_plugin()
@@ -638,8 +643,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import asyncio
 
-    from scalable_tui.sources.recording.writer import record
-    from scalable_tui.sources.recording.reader import RecordingError
+    from scalable_tui.session.record import record
+    from scalable_tui.sources.recording.format import RecordingError
 
     alerts = _alerts(args, record=True)
     if alerts is False:

@@ -18,7 +18,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 SourceStatus = Literal["ok", "slow", "down"]
 

@@ -4,21 +4,41 @@ Plain slotted dataclasses, no ``distributed`` import: the UI and the assistant
 read these without pulling in the cluster code.  ``LiveSnapshot.to_run_state``
 turns a snapshot into the ``RunState`` every other part of the project reads,
 so ``assistant.diagnose.diagnose_state`` works unchanged on live data.
+
+Split by job: ``live_workers.py`` (``WorkerInfo``, display names),
+``live_failures.py`` (``LiveFailure``, exception texts); this module holds
+the snapshot and its conversion to a ``RunState``, and re-exports the names
+above so ``from scalable_tui.model.live import ...`` keeps working.
+
+A little over ~400 lines on purpose: ``LiveSnapshot`` and its
+``to_run_state`` are one type (the conversion reads every field of it).
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
 import copy
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
+from scalable_tui.model.live_failures import (
+    FILENAME_LOST,
+    OS_ERROR_TYPES,
+    TIME_BEFORE_ATTACH,
+    LiveFailure,
+    _iso,
+    memory_kill_text,
+    near_limit_text,
+    os_error_message,
+    split_exception_text,
+)
+from scalable_tui.model.live_workers import _SCHEME, WorkerInfo, display_names
 from scalable_tui.model.run import FailureRecord, RunMeta, RunState, TaskTable, TaskTotals, WorkerEvent
+
+__all__ = ["EVENT_KINDS", "LiveEvent", "LiveSnapshot", "PrefixCounts", "WorkerInfo", "display_names", "LiveFailure",
+           "split_exception_text", "os_error_message", "memory_kill_text", "near_limit_text", "OS_ERROR_TYPES",
+           "FILENAME_LOST", "TIME_BEFORE_ATTACH"]
 
 #: Event kinds a LiveEvent can have (the UI may color by these).
 EVENT_KINDS = (
@@ -40,115 +60,6 @@ EVENT_KINDS = (
     "reconnected",
     "monitor",
 )
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-
-
-def _mb(n: int | float | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 2**20:.0f} MiB"
-
-
-@dataclass(slots=True)
-class WorkerInfo:
-    """One worker as the scheduler sees it; departed workers stay with ``alive=False``.
-
-    ``key`` is the stable identity used as the dict key in ``LiveSnapshot.workers``:
-    the worker's name, or its nanny's address when the worker has no name of its
-    own (then Dask names it after its address, which changes on every restart).
-    """
-
-    key: str
-    name: str
-    address: str
-    host: str | None = None
-    #: running, paused, closing, closing_gracefully, init, … and "left" once departed.
-    status: str = "unknown"
-    nthreads: int = 0
-    memory_limit: int | None = None
-    #: Process RSS in bytes (from the worker's heartbeat: lags up to a second or two).
-    memory: int | None = None
-    managed: int | None = None
-    unmanaged: int | None = None
-    spilled: int | None = None
-    cpu: float | None = None
-    executing: int | None = None
-    ready: int | None = None
-    in_memory: int | None = None
-    #: Tasks the scheduler has assigned to this worker (executing + ready there).
-    processing: int | None = None
-    last_seen: float | None = None
-    first_seen: float | None = None
-    left_at: float | None = None
-    left_reason: str | None = None
-    alive: bool = True
-    #: Times the worker left and came back under the same identity (nanny restarts).
-    restarts: int = 0
-    nanny: str | None = None
-    pid: int | None = None
-    #: Times its nanny killed it for exceeding the memory budget (worker-restart-memory).
-    memory_kills: int = 0
-    previous_addresses: list[str] = field(default_factory=list)
-
-    @property
-    def memory_fraction(self) -> float | None:
-        if not self.memory_limit or self.memory is None:
-            return None
-        return self.memory / self.memory_limit
-
-    @property
-    def named(self) -> bool:
-        """Was it given a name?  Dask names a worker after its address when it was not."""
-        n = self.name
-        return bool(n) and n != self.address and n not in self.previous_addresses and not _SCHEME.match(n)
-
-    @property
-    def own_name(self) -> str:
-        """Its name, else ``host:port`` of its current address (unshortened; see ``display_names``)."""
-        return self.name if self.named else _SCHEME.sub("", self.address)
-
-
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def display_names(workers: Iterable[WorkerInfo]) -> dict[str, str]:
-    """ONE label per worker (by ``WorkerInfo.key``) for every screen and export.
-
-    The worker's name when it has one, else ``host:port`` of its address; when
-    several unnamed workers all share one host the host is dropped (``:41941``).
-    Labels are shortened by whole parts only, never cut inside a name, so they
-    stay distinct; the few that still collide (a departed worker whose port was
-    reused) get `` (left)`` or their key added.
-    """
-    ws = list(workers)
-    unnamed = [w for w in ws if not w.named]
-    hosts = {_SCHEME.sub("", w.address).rpartition(":")[0] for w in unnamed}
-    drop_host = len(unnamed) >= 2 and len(hosts) == 1 and "" not in hosts
-    out: dict[str, str] = {}
-    for w in ws:
-        label = w.own_name
-        if drop_host and not w.named:
-            label = ":" + label.rpartition(":")[2]
-        out[w.key] = label
-    seen: dict[str, int] = {}
-    for v in out.values():
-        seen[v] = seen.get(v, 0) + 1
-    if any(n > 1 for n in seen.values()):
-        for w in ws:
-            if seen[out[w.key]] > 1:
-                out[w.key] = f"{out[w.key]} (left)" if not w.alive else out[w.key]
-        again: dict[str, int] = {}
-        for v in out.values():
-            again[v] = again.get(v, 0) + 1
-        for w in ws:
-            if again[out[w.key]] > 1:
-                out[w.key] = f"{out[w.key]} [{w.key}]"
-    return out
 
 
 @dataclass(slots=True)
@@ -207,139 +118,6 @@ class LiveEvent:
     address: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
-
-_REPR = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)\((?P<args>.*)\)$", re.S)
-
-
-def split_exception_text(text: str | None, exc_type: str | None = None) -> tuple[str, str]:
-    """``"ValueError('bad 3')"`` -> ``("ValueError", "bad 3")``; ``"KilledWorker: …"`` -> its parts."""
-    if not text:
-        return exc_type or "Exception", ""
-    text = text.strip()
-    m = _REPR.match(text)
-    if m and (exc_type is None or m.group("type").rsplit(".", 1)[-1] == exc_type):
-        args = m.group("args")
-        try:
-            value = ast.literal_eval(f"({args},)") if args else ()
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return m.group("type"), args
-        if len(value) == 1:
-            return m.group("type"), str(value[0])
-        return m.group("type"), ", ".join(repr(v) for v in value) if value else ""
-    if exc_type and text.startswith(exc_type + ":"):
-        return exc_type, text[len(exc_type) + 1 :].strip()
-    head, sep, rest = text.partition(":")
-    if sep and re.fullmatch(r"[A-Za-z_][\w.]*", head.strip()):
-        return head.strip(), rest.strip()
-    return exc_type or "Exception", text
-
-
-#: Builtin exception types that are file errors (OSError and its subclasses).
-OS_ERROR_TYPES = frozenset(n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, OSError))
-#: Said in place of a file name that did not survive the trip to the scheduler.
-FILENAME_LOST = "the scheduler kept only the errno: the file name was lost"
-#: Printed wherever a failure's time is unknown because it happened before the monitor attached.
-TIME_BEFORE_ATTACH = "before attach"
-
-
-def os_error_message(exception: str | None, exc_type: str, filename: str | None = None,
-                     filename2: str | None = None) -> str | None:
-    """``"FileNotFoundError(2, 'No such file or directory')"`` + path -> Python's ``str(e)``.
-
-    None when the text is not an ``OSError`` repr with ``(errno, strerror)``.
-    """
-    m = _REPR.match((exception or "").strip())
-    if not m:
-        return None
-    try:
-        args = ast.literal_eval(f"({m.group('args')},)") if m.group("args") else ()
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if len(args) < 2 or not isinstance(args[0], int) or not isinstance(args[1], str):
-        return None
-    filename = filename or (args[2] if len(args) > 2 and isinstance(args[2], str) else None)
-    text = f"[Errno {args[0]}] {args[1]}"
-    if filename is not None:
-        text += f": {filename!r}"
-        if filename2 is not None:
-            text += f" -> {filename2!r}"
-    return text
-
-
-@dataclass(slots=True)
-class LiveFailure:
-    """One erred task (the one that raised: its erred dependents are only counted)."""
-
-    key: str
-    prefix: str
-    exception_type: str
-    #: The exception as the scheduler has it (``repr`` from the worker, or text made scheduler-side).
-    exception: str
-    #: Python traceback text (head and tail kept when very long), or None (KilledWorker).
-    traceback: str | None
-    #: Worker identities (names) it erred on; addresses in ``erred_on_addresses``.
-    erred_on: list[str]
-    #: When it erred, on this machine's clock; None when unknown (it erred before the
-    #: monitor attached and the scheduler no longer remembers when: see ``before_attach``).
-    first_seen: float | None
-    #: Worker deaths while it was running (Dask's ``TaskState.suspicious``).
-    suspicious: int = 0
-    erred_on_addresses: list[str] = field(default_factory=list)
-    #: For KilledWorker: the workers it killed (identities) and their addresses, oldest first.
-    killed_workers: list[str] = field(default_factory=list)
-    killed_addresses: list[str] = field(default_factory=list)
-    scheduler_id: str | None = None
-    group: str | None = None
-    dependents: int = 0
-    #: Times the same key erred again (after a retry); the text is the latest.
-    occurrences: int = 1
-    #: Erred before the monitor plugin was installed.  Its ``first_seen`` is then the
-    #: scheduler's own time (``time_from`` says which record) or None: never the attach time.
-    before_attach: bool = False
-    #: "plugin" (full detail) or "logs" (limited mode: from a scheduler log line).
-    origin: str = "plugin"
-    #: Where ``first_seen`` comes from: "plugin" (seen as it erred), "transition_log" /
-    #: "task-stream" (the scheduler's record of an earlier failure), "log", or None (unknown).
-    time_from: str | None = None
-    #: File errors: the path(s) Dask's ``repr(e)`` dropped, recovered on the scheduler.
-    filename: str | None = None
-    filename2: str | None = None
-    #: "exception" (the exception object's attributes) or "traceback" (a literal in its source line).
-    filename_from: str | None = None
-    #: A file error whose file name nobody kept (only the errno reached the scheduler).
-    filename_lost: bool = False
-
-    @property
-    def time_known(self) -> bool:
-        return self.first_seen is not None
-
-    @property
-    def time_text(self) -> str:
-        """How to print when it erred: a clock time is the caller's job; this is the unknown case."""
-        return TIME_BEFORE_ATTACH if self.first_seen is None else _iso(self.first_seen) or ""
-
-    @property
-    def message(self) -> str:
-        """The message as Python prints it (``str(e)``), with a file error's path put back."""
-        if self.exception_type in OS_ERROR_TYPES:
-            text = os_error_message(self.exception, self.exception_type, self.filename, self.filename2)
-            if text is not None:
-                if self.filename_lost:
-                    return f"{text} ({FILENAME_LOST})"
-                if self.filename_from == "traceback":
-                    return f"{text} (file name from the traceback's source line)"
-                return text
-        return split_exception_text(self.exception, self.exception_type)[1]
-
-    @property
-    def traceback_text(self) -> str | None:
-        """A complete Python traceback (header, frames, final line) for display and grouping."""
-        if not self.traceback:
-            return None
-        tb = self.traceback
-        if not tb.endswith("\n"):
-            tb += "\n"
-        return f"Traceback (most recent call last):\n{tb}{self.exception_type}: {self.message}"
 
 
 @dataclass(slots=True)
@@ -653,22 +431,3 @@ class LiveSnapshot:
             details=details,
             source="scheduler-events",
         )
-
-
-def memory_kill_text(address: str, pid: Any, rss: int | None, limit: int | None, terminate: float | None) -> str:
-    """The nanny's own words (its log line is not reachable without a broadcast) plus the numbers."""
-    frac = f"{terminate * 100:.0f}%" if terminate else "its"
-    tail = f" (worker-restart-memory: rss {_mb(rss)}"
-    if limit:
-        tail += f" = {rss / limit:.0%} of memory_limit {_mb(limit)}" if rss else f", memory_limit {_mb(limit)}"
-    tail += ")"
-    return f"Worker {address} (pid={pid}) exceeded {frac} memory budget. Restarting...{tail}"
-
-
-def near_limit_text(address: str, rss: int | None, limit: int | None, paused: bool) -> str:
-    parts = []
-    if rss is not None and limit:
-        parts.append(f"{rss / limit:.0%} of its memory budget ({_mb(rss)} of {_mb(limit)})")
-    if paused:
-        parts.append("paused for memory")
-    return f"Worker {address} died after its memory sat near the limit: " + ", ".join(parts)

@@ -165,7 +165,7 @@ class ReplaySession(LiveViews):
         if snap is not None:
             snap = replay_jobs(snap, t)
             try:
-                from scalable_tui.sources.jobs.slurm import reconcile_workers
+                from scalable_tui.sources.jobs.reconcile import reconcile_workers
 
                 seen = [WorkerSeen(w.name, host=w.host, address=w.address) for w in live.alive_workers]
                 wm = reconcile_workers(snap, seen, now=t)

@@ -15,7 +15,8 @@ from typing import Iterator
 
 import pytest
 
-from scalable_tui.sources.live.source import NOT_DASK, LiveAddressError, LiveSource, resolve_address
+from scalable_tui.sources.live.address import NOT_DASK, LiveAddressError, resolve_address
+from scalable_tui.sources.live.source import LiveSource
 from scalable_tui.sources.live.tls import TLSFileError, check_tls_files
 from tests.conftest import run_cli
 

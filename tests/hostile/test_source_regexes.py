@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalable_tui.sources.jobs import slurm_parse as _slurm_parse
-from scalable_tui.sources.live import source as live
+from scalable_tui.sources.live import ingest as live
 from tests.hostile.strategies import hostile_unit
 from tests.hostile.test_linear_time import _assert_linear
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from scalable_tui.sources.live.source import NOT_DASK, LiveSource
+from scalable_tui.sources.live.address import NOT_DASK
+from scalable_tui.sources.live.source import LiveSource
 from tests.live.conftest import Procs
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")

@@ -14,17 +14,11 @@ import pytest
 from assistant.diagnose import diagnose_state
 from scalable_tui.model.live import LiveSnapshot, split_exception_text
 from scalable_tui.sources.live import plugin as _live_plugin
-from scalable_tui.sources.live.source import (
-    ADDRESS_HELP,
-    LiveAddressError,
-    LiveSource,
-    RemoteError,
-    classify_error,
-    describe_departure,
-    plugin_payload,
-    resolve_address,
-    version_skew,
-)
+from scalable_tui.sources.live.address import ADDRESS_HELP, LiveAddressError, resolve_address
+from scalable_tui.sources.live.ingest import describe_departure, version_skew
+from scalable_tui.sources.live.payload import plugin_payload
+from scalable_tui.sources.live.source import LiveSource
+from scalable_tui.sources.live.transport import RemoteError, classify_error
 from tests.live.conftest import BLOCK, PY
 
 # -- addresses ----------------------------------------------------------------

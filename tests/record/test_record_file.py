@@ -13,14 +13,14 @@ import pytest
 
 from assistant.diagnose import diagnose_state
 from scalable_tui.sources.recording.writer import RecordingWriter
-from scalable_tui.sources.recording.reader import (
+from scalable_tui.sources.recording.format import (
     NotARecording,
-    Recording,
     RecordingError,
     encode_prefix,
     encode_worker,
     is_recording,
 )
+from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 from tests.record.conftest import PY, ROOT, bench_sim
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from scalable_tui.cli import build_parser
 from scalable_tui.model.jobs import Job, JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
-from scalable_tui.sources.recording.writer import RecordingWriter, record
-from scalable_tui.sources.recording.reader import Recording, decode_jobs, encode_jobs
+from scalable_tui.session.record import record
+from scalable_tui.sources.recording.format import decode_jobs, encode_jobs
+from scalable_tui.sources.recording.reader import Recording
+from scalable_tui.sources.recording.writer import RecordingWriter
 from scalable_tui.sources.jobs.slurm import SlurmSource
 from tests.slurm.test_parsers import read
 from tests.slurm.test_source import dask_fake

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from scalable_tui.sources.live.source import NOT_DASK
+from scalable_tui.sources.live.address import NOT_DASK
 from scalable_tui.sources.recording.reader import Recording
 from tests.conftest import run_cli
 from tests.record.conftest import ROOT

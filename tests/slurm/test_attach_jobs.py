@@ -17,7 +17,8 @@ from scalable_tui.session import diagnose_live
 from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
 from scalable_tui.model.jobs import Job, JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot, WorkerInfo
-from scalable_tui.sources.jobs.slurm import CmdResult, SlurmSource
+from scalable_tui.sources.jobs.base import CmdResult
+from scalable_tui.sources.jobs.slurm import SlurmSource
 from tests.app.helpers import screen_text, wait_for, wait_text
 
 from .test_parsers import read

@@ -66,7 +66,7 @@ class CmdFail:
     """sacct without accounting (the job states come from squeue alone)."""
 
     def __new__(cls):  # noqa: D102 - a CmdResult, built lazily to keep the import list short
-        from scalable_tui.sources.jobs.slurm import CmdResult
+        from scalable_tui.sources.jobs.base import CmdResult
 
         return CmdResult(["sacct"], 1, "", "sacct: error: Slurm accounting storage is disabled\n")
 

@@ -60,7 +60,7 @@ def test_record_says_when_slurm_is_skipped(tmp_path: Path) -> None:
 
 
 def test_record_summary_says_only_this_clusters_jobs_were_stored() -> None:
-    from scalable_tui.sources.recording.writer import RecordResult
+    from scalable_tui.session.record import RecordResult
 
     r = RecordResult(exit_code=0, reason="stopped", frames=3, jobs=2, failures=0, deaths=0, events=0, workers=1,
                      seconds=3.0, size=10, path="x.rec", notes=[])

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 
 class Recorders:
-    """``scalable_tui.sources.recording.writer.record`` for several schedulers at once, in one background event loop."""
+    """``scalable_tui.session.record.record`` for several schedulers at once, in one background event loop."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -47,7 +47,7 @@ class Recorders:
         self.thread.start()
 
     def start(self, key: str, address: str, path: Path, source: SlurmSource) -> None:
-        from scalable_tui.sources.recording.writer import record
+        from scalable_tui.session.record import record
 
         async def go() -> None:
             stop = asyncio.Event()

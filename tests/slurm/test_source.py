@@ -10,16 +10,9 @@ import pytest
 
 from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerSeen
 from scalable_tui.sources.jobs.slurm_parse import parse_squeue
-from scalable_tui.sources.jobs.slurm import (
-    CmdResult,
-    JobSource,
-    SlurmSource,
-    _command_env,
-    job_source,
-    reconcile_workers,
-    run_command,
-    time_left_text,
-)
+from scalable_tui.sources.jobs.base import CmdResult, JobSource, _command_env, run_command, time_left_text
+from scalable_tui.sources.jobs.reconcile import reconcile_workers
+from scalable_tui.sources.jobs.slurm import SlurmSource, job_source
 
 from .test_parsers import ids, read
 

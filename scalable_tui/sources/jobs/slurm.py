@@ -16,6 +16,12 @@ asked the workers, and by host as a last resort.
 
 Nothing here imports distributed or Textual.
 
+Layout: ``base.py`` (the ``JobSource`` protocol, running a command), this
+module (``squeue`` polling, batch scripts, logs), ``sacct.py`` (final facts,
+history), ``reconcile.py`` (worker <-> job), ``attribution.py`` (which
+cluster a job belongs to), ``slurm_parse.py``/``slurm_logs.py`` (reading
+command output and job logs).
+
 Use (from a worker thread; ``poll`` blocks on subprocesses)::
 
     src = job_source("auto", name="dask-worker", log_dir=log_directory)  # None: no squeue / --no-slurm
@@ -29,33 +35,31 @@ Use (from a worker thread; ``poll`` blocks on subprocesses)::
 
 from __future__ import annotations
 
-import abc
 import os
 import pwd
 import re
 import shutil
-import socket
-import subprocess
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerJobMap, WorkerSeen
 from scalable_tui.sources.jobs import attribution
-from scalable_tui.sources.jobs.slurm_logs import JobLog, LogScanner
-from scalable_tui.sources.jobs.slurm_parse import (
-    SACCT_FORMAT,
-    SQUEUE_FORMAT,
-    base_state,
-    format_duration,
-    job_id_from_worker_name,
-    parse_duration,
-    parse_sacct,
-    parse_scontrol_job,
-    parse_squeue,
-    parse_squeue_json,
+from scalable_tui.sources.jobs.base import (
+    DEFAULT_POLL_INTERVAL_S,
+    CmdResult,
+    JobSource,
+    Runner,
+    _classify_failure,
+    _job_sort_key,
+    run_command,
+    time_left_text,
 )
+from scalable_tui.sources.jobs.reconcile import reconcile_workers
+from scalable_tui.sources.jobs.sacct import SacctFacts
+from scalable_tui.sources.jobs.slurm_logs import JobLog, LogScanner
+from scalable_tui.sources.jobs.slurm_parse import SQUEUE_FORMAT, parse_duration, parse_squeue, parse_squeue_json
 
+#: ``SlurmSource``, ``job_source``; the protocol names for callers that import them from here.
 __all__ = [
     "CmdResult",
     "DEFAULT_POLL_INTERVAL_S",
@@ -69,95 +73,11 @@ __all__ = [
     "time_left_text",
 ]
 
-DEFAULT_POLL_INTERVAL_S = 20.0
-
-
-# -- running commands ----------------------------------------------------------
-@dataclass(slots=True)
-class CmdResult:
-    argv: list[str]
-    returncode: int | None
-    stdout: str = ""
-    stderr: str = ""
-    duration_s: float = 0.0
-    timed_out: bool = False
-    #: The program is not installed / not on PATH.
-    missing: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out and not self.missing
-
-    def error_text(self) -> str:
-        if self.missing:
-            return f"{self.argv[0]} not found on PATH"
-        if self.timed_out:
-            return f"{self.argv[0]} gave no answer within {self.duration_s:.0f} s"
-        text = (self.stderr or self.stdout).strip().splitlines()
-        return text[-1][:300] if text else f"{self.argv[0]} exited with {self.returncode}"
-
-
-Runner = Callable[[Sequence[str], float], CmdResult]
-
-#: Environment variables that change what squeue/sacct print: dropped for our calls.
-_ENV_DROP = re.compile(r"^(SQUEUE_|SACCT_|SLURM_TIME_FORMAT$|SLURM_CLUSTERS$|SINFO_)")
-
-
-def _command_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not _ENV_DROP.match(k)}
-    env["SLURM_TIME_FORMAT"] = "standard"
-    env["LC_ALL"] = "C"
-    return env
-
-
-def run_command(argv: Sequence[str], timeout: float) -> CmdResult:
-    """Run one scheduler command with a timeout; never raises for a missing, failing or hung command."""
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(
-            list(argv), capture_output=True, text=True, errors="replace", timeout=timeout,
-            env=_command_env(), stdin=subprocess.DEVNULL,
-        )
-    except FileNotFoundError:
-        return CmdResult(list(argv), None, duration_s=time.monotonic() - t0, missing=True)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return CmdResult(list(argv), None, stdout=out, duration_s=time.monotonic() - t0, timed_out=True)
-    except OSError as exc:
-        return CmdResult(list(argv), None, stderr=str(exc), duration_s=time.monotonic() - t0)
-    return CmdResult(list(argv), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
-
 
 def slurm_available() -> bool:
     """Is ``squeue`` on PATH?"""
     return shutil.which("squeue") is not None
 
-
-# -- the interface -------------------------------------------------------------
-class JobSource(abc.ABC):
-    """A batch scheduler's view of the jobs behind the Dask workers.
-
-    Implementations must never raise from ``poll``: a scheduler that is slow
-    or down is ``JobsSnapshot.status``.  ``poll`` blocks (subprocesses), so a
-    UI calls it from a worker thread.
-    """
-
-    scheduler: str = "?"
-
-    @abc.abstractmethod
-    def poll(self) -> JobsSnapshot:
-        """One gentle look at the scheduler (one listing call for all jobs)."""
-
-    def map_workers(
-        self, snapshot: JobsSnapshot, workers: Iterable[WorkerSeen | str], *, grace_s: float = 60.0,
-        now: float | None = None,
-    ) -> WorkerJobMap:
-        """Tie Dask workers to jobs and report what does not line up (default: names and hosts only)."""
-        return reconcile_workers(snapshot, workers, grace_s=grace_s, now=now)
-
-    def logs(self, job_ids: set[str] | None = None) -> dict[str, JobLog]:
-        """What the job logs say ({} when the source has no log directory)."""
-        return {}
 
 
 # -- Slurm ---------------------------------------------------------------------
@@ -169,7 +89,7 @@ _ACCT_OFF = re.compile(r"accounting storage is disabled|slurmdbd|Connection refu
                        r"Unable to contact|No such file", re.I)
 
 
-class SlurmSource(JobSource):
+class SlurmSource(SacctFacts, JobSource):
     """Slurm jobs of one user via ``squeue``/``sacct``/``scontrol``.
 
     Parameters
@@ -185,7 +105,7 @@ class SlurmSource(JobSource):
         to learn its Dask worker names; at most ``max_scripts_per_poll`` per poll.
     forget_after_s: jobs no longer listed are kept (as ``gone``) this long.
     cluster: the Dask scheduler address whose jobs these are (``attach``/``record``): only jobs with
-        evidence (``sources.slurm_attribution``) are ``snapshot.jobs``; the user's other jobs are
+        evidence (``attribution.py``) are ``snapshot.jobs``; the user's other jobs are
         ``snapshot.other_jobs``.  ``None``: no filtering (a caller that filters by a unique job name).
     runner: replaces ``run_command`` (tests).
     """
@@ -241,7 +161,6 @@ class SlurmSource(JobSource):
         #: Worker names ever seen connected (for "never connected").
         self.ever_seen: set[str] = set()
 
-    # -- polling --
     def squeue_argv(self) -> list[str]:
         argv = ["squeue", "-h", "-t", "all", "-u", self.user]
         if self.names:
@@ -362,94 +281,6 @@ class SlurmSource(JobSource):
             job.worker_names = list(names)
             job.mapped_by = how
 
-    def _final_facts(self, snap: JobsSnapshot) -> None:
-        """sacct (one call) for ended or vanished jobs; scontrol for exit codes when there is no accounting."""
-        need = [j for j in self._jobs.values() if (j.is_final or j.gone) and j.job_id not in self._final]
-        if not need:
-            return
-        if self.accounting is not False:
-            ids = sorted({j.job_id.split("+")[0] for j in need})
-            for j in need:
-                self._sacct_tries[j.job_id] = self._sacct_tries.get(j.job_id, 0) + 1
-            # no --noconvert here: it prints MaxRSS as bare bytes but ReqMem with a unit
-            argv = ["sacct", "-n", "-P", "-j", ",".join(ids), "-o", SACCT_FORMAT]
-            res = self.run(argv, self.timeout_s)
-            snap.commands.append(" ".join(argv[:6]) + " …")
-            if res.ok:
-                self.accounting = True
-                got, bad = parse_sacct(res.stdout)
-                snap.parse_errors += bad
-                for jid, acct in got.items():
-                    cur = self._jobs.get(jid)
-                    if cur is None:
-                        continue
-                    _apply_sacct(cur, acct)
-                    if cur.is_final:
-                        self._final.add(jid)
-                for j in need:  # accounting never heard of it (or still lags) after several polls
-                    if self._sacct_tries.get(j.job_id, 0) >= 5 and j.job_id not in self._final:
-                        self._final.add(j.job_id)
-            elif res.missing or (res.returncode not in (None, 0) and _ACCT_OFF.search(res.stderr + res.stdout)):
-                self.accounting = False
-            # a timeout is transient: ask again next poll
-        if self.accounting is False:
-            budget = 16
-            for job in need:
-                if job.job_id in self._final or job.gone or budget <= 0:
-                    if job.gone and job.job_id not in self._final:
-                        self._final.add(job.job_id)  # nothing more to learn without accounting
-                    continue
-                budget -= 1
-                res = self.run(["scontrol", "-o", "show", "job", job.job_id], self.timeout_s)
-                if res.ok:
-                    kv = parse_scontrol_job(res.stdout)
-                    if kv.get("ExitCode"):
-                        job.exit_code = kv["ExitCode"]
-                    if kv.get("JobState"):
-                        job.state = base_state(kv["JobState"])
-                    job.source = "scontrol"
-                    self._final.add(job.job_id)
-                elif res.returncode not in (None, 0):
-                    self._final.add(job.job_id)  # purged: nothing more to learn
-
-    def history(self, start: float, end: float | None = None) -> JobsSnapshot:
-        """The user's jobs (name filter applies) between ``start`` and ``end`` (epoch s), from sacct.
-
-        For ``review`` of a finished run: one sacct call over the run's time window, so job ids
-        need not be known.  Without accounting: ``accounting=False`` and no jobs, not an error.
-        """
-        now = self.clock()
-        t0 = time.monotonic()
-        snap = JobsSnapshot(polled_at=now, scheduler="slurm")
-        fmt = "%Y-%m-%dT%H:%M:%S"
-        argv = ["sacct", "-n", "-P", "-u", self.user, "-S", time.strftime(fmt, time.localtime(start)),
-                "-E", time.strftime(fmt, time.localtime(end if end is not None else now)), "-o", SACCT_FORMAT]
-        if self.names:
-            argv.append("--name=" + ",".join(self.names))
-        res = self.run(argv, self.timeout_s)
-        snap.commands.append(" ".join(argv))
-        if not res.ok:
-            if res.missing or (res.returncode not in (None, 0) and _ACCT_OFF.search(res.stderr + res.stdout)):
-                self.accounting = False
-                snap.message = "no accounting (sacct): " + res.error_text()
-            else:
-                snap.status, snap.message = _classify_failure(res)
-        else:
-            self.accounting = True
-            got, snap.parse_errors = parse_sacct(res.stdout)
-            for job in got.values():
-                job.first_seen = job.last_seen = now
-                self._names_from_job(job)
-            if self.log_scanner is not None:
-                for jid, log in self.log_scanner.scan(set(got)).items():
-                    if jid in got and not got[jid].worker_names and log.worker_names:
-                        self._set_names(got[jid], log.worker_names, "log")
-            snap.jobs = sorted(got.values(), key=_job_sort_key)
-            snap.last_ok = now
-        snap.accounting = self.accounting
-        snap.poll_duration_s = time.monotonic() - t0
-        return snap
-
     def _resolve_scripts(self, snap: JobsSnapshot) -> None:
         if self.cluster is not None:  # attribution needs every job's script (cached: asked once per job)
             todo = [j for j in self._jobs.values() if j.job_id not in self._scripts]
@@ -540,157 +371,12 @@ class SlurmSource(JobSource):
         return reconcile_workers(snapshot, seen, grace_s=grace_s, now=now, ever_seen=self.ever_seen)
 
 
-def _apply_sacct(cur: Job, acct: Job) -> None:
-    if acct.is_final or cur.gone:
-        cur.state, cur.raw_state = acct.state, acct.raw_state
-        cur.reason = acct.reason or cur.reason
-    cur.exit_code = acct.exit_code or cur.exit_code
-    cur.max_rss_mb = acct.max_rss_mb if acct.max_rss_mb is not None else cur.max_rss_mb
-    cur.step_states = acct.step_states or cur.step_states
-    for attr in ("elapsed_s", "end_time", "start_time", "node", "time_limit_s"):
-        if getattr(acct, attr) is not None and (cur.gone or getattr(cur, attr) is None):
-            setattr(cur, attr, getattr(acct, attr))
-    if cur.is_final:
-        cur.time_left_s = None
-    cur.source = "sacct"
-
-
-def _classify_failure(res: CmdResult) -> tuple[str, str]:
-    if res.missing:
-        return "down", res.error_text()
-    if res.timed_out:
-        return "slow", res.error_text() + " (slurmctld busy or unreachable)"
-    err = res.error_text()
-    if _SLOW.search(err):
-        return "slow", err
-    return "down", err
-
-
-def _job_sort_key(j: Job) -> tuple[int, int, str]:
-    order = 0 if j.is_active else 1 if j.is_pending else 2
-    num = re.match(r"\d+", j.job_id)
-    return (order, -int(num.group(0)) if num else 0, j.job_id)
-
-
 def _current_user() -> str:
     try:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         return os.environ.get("USER") or str(os.getuid())
 
-
-# -- worker <-> job --------------------------------------------------------------
-_host_cache: dict[str, set[str]] = {}
-
-
-def _host_keys(host: str) -> set[str]:
-    """Names and addresses a host is known by (cached; resolution failures are fine)."""
-    h = host.strip().lower()
-    if h.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
-        h = h.split("://", 1)[1]
-    h = h.rsplit(":", 1)[0] if h.count(":") == 1 else h
-    keys = _host_cache.get(h)
-    if keys is not None:
-        return keys
-    keys = {h, h.split(".", 1)[0]}
-    try:
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(1.0)
-        try:
-            keys.add(socket.gethostbyname(h))
-        finally:
-            socket.setdefaulttimeout(old)
-    except (OSError, UnicodeError):
-        pass
-    _host_cache[h] = keys
-    return keys
-
-
-def _expand_nodelist(nodes: str) -> list[str]:
-    """``node[01-03,07],gpu5`` -> ``['node01', 'node02', 'node03', 'node07', 'gpu5']`` (simple forms)."""
-    out: list[str] = []
-    for m in re.finditer(r"([^,\[]+)(?:\[([^\]]*)\])?", nodes):
-        prefix, ranges = m.group(1), m.group(2)
-        if not ranges:
-            out.append(prefix)
-            continue
-        for part in ranges.split(","):
-            a, _, b = part.partition("-")
-            if b and a.isdigit() and b.isdigit():
-                out.extend(f"{prefix}{i:0{len(a)}d}" for i in range(int(a), int(b) + 1))
-            else:
-                out.append(prefix + a)
-    return out
-
-
-def reconcile_workers(
-    snapshot: JobsSnapshot,
-    workers: Iterable[WorkerSeen | str],
-    *,
-    grace_s: float = 60.0,
-    now: float | None = None,
-    ever_seen: set[str] | None = None,
-) -> WorkerJobMap:
-    """Map the connected Dask workers to jobs; list jobs without a worker and workers without a job.
-
-    ``workers`` are the workers the scheduler lists now (names; hosts help the
-    fallback; ``job_id`` from ``SLURM_JOB_ID`` wins when given).  A job whose
-    worker never connected is an active job, running longer than ``grace_s``,
-    none of whose worker names is in ``workers`` or ``ever_seen``.
-    """
-    now = time.time() if now is None else now
-    seen = [w if isinstance(w, WorkerSeen) else WorkerSeen(name=w) for w in workers]
-    names_now = {w.name for w in seen}
-    ever = set(ever_seen or ()) | names_now
-    jobs = snapshot.by_id()
-    by_name: dict[str, str] = {}
-    for j in snapshot.jobs:
-        for n in j.worker_names:
-            by_name.setdefault(n, j.job_id)
-    out = WorkerJobMap()
-    for w in seen:
-        jid, how = None, None
-        if w.job_id and w.job_id in jobs:
-            jid, how = w.job_id, "env"
-        elif w.name in by_name:
-            jid, how = by_name[w.name], jobs[by_name[w.name]].mapped_by or "name"
-        else:
-            old = job_id_from_worker_name(w.name)
-            if old and old in jobs:
-                jid, how = old, "name"
-        if jid is None and w.host:
-            keys = _host_keys(w.host)
-            cands = [
-                j.job_id for j in snapshot.jobs
-                if j.is_active and not j.gone and j.node
-                and any(keys & _host_keys(n) for n in _expand_nodelist(j.node))
-            ]
-            if len(cands) == 1:
-                jid, how = cands[0], "host"
-        if jid is None:
-            if w.job_id:  # SLURM_JOB_ID of a job this source does not list (other user/filter, or purged)
-                out.workers_without_job.append(w.name)
-                continue
-            out.unmapped_workers.append(w.name)
-            continue
-        out.worker_to_job[w.name] = jid
-        out.how[w.name] = how or "name"
-        job = jobs[jid]
-        if job.is_final or job.gone:
-            out.workers_without_job.append(w.name)
-    mapped_jobs = set(out.worker_to_job.values())
-    for j in snapshot.jobs:
-        if not j.is_active or j.gone or j.job_id in mapped_jobs:
-            continue
-        started = j.start_time
-        if started is None or now - started < grace_s:
-            continue
-        if j.worker_names and any(n in ever for n in j.worker_names):
-            continue
-        if not j.worker_names:
-            continue  # not known to run a Dask worker (no batch script with --name, no log line)
-        out.jobs_without_worker.append(j.job_id)
-    return out
 
 
 # -- choosing a source ------------------------------------------------------------
@@ -706,11 +392,3 @@ def job_source(
             return SlurmSource(**kwargs)  # type: ignore[arg-type]
         return None
     raise ValueError(f"unknown job scheduler {kind!r} (known: slurm)")
-
-
-def time_left_text(job: Job) -> str:
-    """Walltime left for a status column (``00:12:34``, ``UNLIMITED``, ``-``)."""
-    if job.time_left_s is None:
-        return "-"
-    return format_duration(job.time_left_s)
-

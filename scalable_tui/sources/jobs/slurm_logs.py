@@ -20,7 +20,6 @@ from scalable_tui.model.jobs import JobLog, JobLogEvent  # noqa: F401  (pure: de
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 HEAD_BYTES = 64 * 1024

@@ -3,6 +3,10 @@
 Pure functions on text, so they are tested on recorded output from real
 Slurm versions.  Every parser skips what it cannot read and counts it: a
 garbage line never raises.
+
+A little over ~400 lines: the squeue/sacct/scontrol parsers share the field
+tables, state names and duration/time readers at the top; split by command
+they would import each other's helpers.
 """
 
 from __future__ import annotations

@@ -1,39 +1,32 @@
-"""Recording a live cluster: the file writer and the headless record loop.
+"""Recording a live cluster: the file writer.
 
 ``RecordingWriter`` turns ``LiveSnapshot`` objects into frames of the format
-described in ``scalable_tui.sources.recording.reader`` (and ``docs/recording-format.md``);
-``record()`` is ``scalable-tui record``: it polls with ``LiveSource`` (the same
-gentle polling as ``attach``) and writes one frame per poll until a signal
-arrives or the scheduler is gone for good.
+described in ``scalable_tui.sources.recording.format`` (and ``docs/recording-format.md``).
+The headless loop that polls and calls it, ``scalable-tui record``, is
+``scalable_tui.session.record``.
 
 Use from another front end (``attach --record FILE``)::
 
     w = RecordingWriter.create(path, address=src.address, interval=2.0)   # or mode="append"/"force"
     w.write(snapshot)          # after every poll; one transaction per call
     w.close("stopped: user quit")
-
-No ``distributed`` import at module level: only ``record()`` needs it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sqlite3
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
 from scalable_tui import __version__
 from scalable_tui.model.live import LiveSnapshot
-from scalable_tui.sources.recording.reader import (
+from scalable_tui.sources.recording.format import (
     APPLICATION_ID,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -55,10 +48,7 @@ from scalable_tui.sources.recording.reader import (
     unpack,
 )
 
-__all__ = ["RecordingWriter", "RecordResult", "record", "DEFAULT_GIVE_UP_S"]
-
-#: Stop when the scheduler has been unreachable this long (a restart on the same address is usually quicker).
-DEFAULT_GIVE_UP_S = 600.0
+__all__ = ["RecordingWriter"]
 
 
 def _iso(ts: float) -> str:
@@ -354,180 +344,3 @@ class RecordingWriter:
         """Close without an end marker (as if killed)."""
         self._closed = True
         self.con.close()
-
-
-# -- the headless loop ---------------------------------------------------------
-@dataclass
-class RecordResult:
-    exit_code: int
-    reason: str
-    frames: int = 0
-    jobs: int = 0
-    failures: int = 0
-    deaths: int = 0
-    events: int = 0
-    workers: int = 0
-    seconds: float = 0.0
-    size: int = 0
-    path: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        dur = int(self.seconds)
-        span = f"{dur // 3600}h{dur % 3600 // 60:02d}m" if dur >= 3600 else f"{dur // 60}m{dur % 60:02d}s"
-        size = f"{self.size / 2**20:.1f} MiB" if self.size >= 2**20 else f"{self.size / 1024:.0f} KiB"
-        jobs = f", {self.jobs} Slurm jobs snapshot(s) (only jobs of this cluster)" if self.jobs else ""
-        return (f"recorded {self.frames} snapshot(s) over {span} to {self.path} ({size}): "
-                f"{self.failures} failure(s), {self.deaths} worker death(s), {self.events} event(s), "
-                f"{self.workers} worker(s) seen{jobs}; "
-                f"{self.reason}")
-
-
-def _in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
-    """``fn()`` in a daemon thread; nobody waits for it if the awaiting task is cancelled."""
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[Any] = loop.create_future()
-
-    def settle(value: Any, exc: BaseException | None) -> None:
-        if fut.done():
-            return  # cancelled meanwhile
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(value)
-
-    def run() -> None:
-        try:
-            value, exc = fn(), None
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
-            value, exc = None, e
-        try:
-            loop.call_soon_threadsafe(settle, value, exc)
-        except RuntimeError:
-            pass  # the loop is closed: the recording has ended
-
-    threading.Thread(target=run, name="jobs poll", daemon=True).start()
-    return fut
-
-
-async def record(address: str, path: str | os.PathLike[str], *, interval: float = 5.0,
-                 give_up_after: float = DEFAULT_GIVE_UP_S, security: Any = None, mode: str = "create",
-                 keyframe_every: int = 60, call_timeout: float | None = None,
-                 stop: asyncio.Event | None = None, handle_signals: bool = True,
-                 on_frame: Callable[[LiveSnapshot, int], Any] | None = None,
-                 job_source: Any = None, jobs_interval: float = 20.0) -> RecordResult:
-    """Poll ``address`` every ``interval`` s and write each snapshot to ``path`` until stopped.
-
-    Stops on SIGINT/SIGTERM (``handle_signals``) or ``stop``; and when the
-    scheduler has been unreachable for ``give_up_after`` seconds (0: at the
-    first failed poll after it was reached).  Exit code 0 when something was
-    recorded, 2 when the scheduler was never reached.
-
-    ``call_timeout``: seconds per scheduler call; None: adaptive (``sources.live_timeout``).
-    A scheduler not reached at the first poll is said on stderr at once (the
-    loop keeps trying until ``give_up_after``); an address where an HTTP server
-    answers (a dashboard port) stops at once, exit 2.
-
-    ``job_source`` (a ``JobSource``, e.g. ``SlurmSource``): also poll it every
-    ``jobs_interval`` s, in a thread (squeue blocks; the scheduler polling is
-    never delayed), and store each poll that changed something (``jobs`` table).
-    """
-    from scalable_tui.sources.live.source import NOT_DASK, LiveSource
-
-    writer = RecordingWriter.create(path, mode=mode, address=address, interval=interval,
-                                    keyframe_every=keyframe_every)
-    stop = stop or asyncio.Event()
-    why: list[str] = []
-    loop = asyncio.get_running_loop()
-    installed: list[int] = []
-    if handle_signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, lambda s=sig: (why.append(f"stopped by {signal.Signals(s).name}"),
-                                                            stop.set()))
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
-                pass
-    src = LiveSource(address, security=security, poll_interval=interval,
-                     call_timeout=call_timeout,
-                     max_backoff=max(interval, min(30.0, give_up_after / 4 if give_up_after else interval)))
-    reached = False
-    last_reason = ""
-    t0 = time.time()
-    notes: list[str] = []
-    told_unreached: list[bool] = []
-
-    async def on_snapshot(snap: LiveSnapshot) -> None:
-        nonlocal reached, last_reason
-        seq = await asyncio.to_thread(writer.write, snap)
-        for n in snap.notices:
-            if n not in notes:
-                notes.append(n)
-                print(f"scalable-tui: note: {n}", file=sys.stderr, flush=True)
-        if on_frame is not None:
-            on_frame(snap, seq)
-        if snap.connected:
-            reached = True
-            return
-        last_reason = snap.disconnect_reason or snap.link
-        since = snap.disconnected_since or time.time()
-        if not reached and (NOT_DASK in last_reason or "answers in plain text" in last_reason):
-            # a wrong address, not a scheduler that is down: waiting will not help
-            why.append(f"scheduler never reached: {address}: {last_reason.split(': ', 1)[-1]}")
-            stop.set()
-            return
-        if not reached and not told_unreached:
-            told_unreached.append(True)
-            more = (f"still trying; giving up after {give_up_after:g} s" if give_up_after
-                    else "giving up (--give-up-after 0)")
-            print(f"scalable-tui: no answer from the scheduler at {address} ({last_reason}); {more}",
-                  file=sys.stderr, flush=True)
-        if time.time() - since >= give_up_after:
-            what = "scheduler gone" if reached else "scheduler never reached"
-            why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")
-            stop.set()
-
-    async def poll_jobs() -> None:
-        while not stop.is_set():
-            try:
-                # A daemon thread, not the loop's executor: asyncio.run joins
-                # executor threads at exit, so a stop would wait for a hung
-                # squeue (up to its timeout).  A late answer is dropped.
-                snap = await _in_daemon_thread(job_source.poll)  # never raises by contract
-                await asyncio.to_thread(writer.write_jobs, snap)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - jobs are extra: never stop the recording for them
-                note = f"jobs not recorded: {type(exc).__name__}: {exc}"
-                if note not in notes:
-                    notes.append(note)
-                    print(f"scalable-tui: note: {note}", file=sys.stderr, flush=True)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=max(1.0, jobs_interval))
-            except asyncio.TimeoutError:
-                pass
-
-    jobs_task = asyncio.create_task(poll_jobs(), name="jobs") if job_source is not None else None
-    try:
-        await src.run(on_snapshot, stop=stop)
-    finally:
-        if jobs_task is not None:
-            jobs_task.cancel()
-            try:
-                await jobs_task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
-                pass
-        await src.close()
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        reason = why[0] if why else "stopped"
-        writer.close(reason)
-    try:
-        size = Path(path).stat().st_size
-    except OSError:
-        size = 0
-    code = 2 if reason.startswith("scheduler never") else 0
-    return RecordResult(exit_code=code, reason=reason, frames=writer.frames, jobs=writer.jobs_stored,
-                        failures=writer.failures,
-                        deaths=writer.deaths, events=writer.events, workers=len(writer.workers_seen),
-                        seconds=time.time() - t0, size=size, path=str(path), notes=notes)

@@ -26,7 +26,7 @@ from scalable_tui.sources.rundir.index.build import (
     _str,
     geometry,
 )
-from scalable_tui.sources.rundir.reader import parse_ts
+from scalable_tui.sources.rundir.values import parse_ts
 
 _FMT = "%Y-%m-%dT%H:%M:%SZ"
 #: A timestamp the engine may convert itself: exactly ``YYYY-MM-DDTHH:MM:SSZ`` and a real instant

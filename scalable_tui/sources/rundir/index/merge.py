@@ -16,7 +16,8 @@ from scalable_tui.model.run import FailureRecord, ResourceProfile, TaskTable
 from scalable_tui.sources.rundir.index.build import Fallback, Scan, scan_resources
 from scalable_tui.sources.rundir.index.fold import failed_lines, scan_tasks
 from scalable_tui.sources.rundir.jsonl import CHUNK
-from scalable_tui.sources.rundir.reader import RunDirReader, parse_ts
+from scalable_tui.sources.rundir.reader import RunDirReader
+from scalable_tui.sources.rundir.values import parse_ts
 
 
 def _lists(con: Any, sql: str, n: int) -> list[list[Any]]:

@@ -1,0 +1,144 @@
+"""efficiency: requested vs used per task function, waste findings, and what joins diagnose."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.efficiency import efficiency_from_jobs, efficiency_from_run, suggest_memory
+from scalable_tui.model.jobs import Job
+from scalable_tui.session import diagnose, diagnose_run
+from scalable_tui.sources.rundir.observed import read_observed
+from scalable_tui.sources.rundir.reader import load_run
+from tests.conftest import fixture_run, run_cli, tree_fingerprint
+
+
+def _report(run: Path, oom=()):
+    obs = read_observed(run)
+    return efficiency_from_run(load_run(run), obs.memory_gb, obs.cpu, oom)
+
+
+def test_numbers_per_task_function(retry_run: Path) -> None:
+    rows = {r.key: r for r in _report(retry_run).rows}
+    model, post = rows["run_model"], rows["postprocess"]
+    assert (model.tasks, model.observed, model.requested_memory, model.requested_cpus) == (4, 2, "16G", 4.0)
+    assert model.peak_memory_gb == 2.1 and model.mean_memory_gb == pytest.approx(1.95)
+    assert model.memory_efficiency == pytest.approx(2.1 / 16) and model.mean_cpu == pytest.approx(0.95)
+    assert model.cpu_efficiency == pytest.approx(0.95 / 4)
+    assert (post.peak_memory_gb, post.requested_memory_gb) == (2.6, 2.0)  # the killed task used more than asked
+
+
+def test_waste_findings_name_the_request_the_peak_and_the_advice(retry_run: Path) -> None:
+    rep = _report(retry_run)
+    assert [(f.severity, f.title) for f in rep.findings] == [
+        ("warning", "run_model: tasks use 1 of 4 requested cores"),
+        ("warning", "run_model requests 16G, peaks at 2.1G: request 4G"),  # ceil(1.5 × 2.1) = 4
+    ]
+
+
+def test_no_request_less_for_a_function_that_ran_out_of_memory(retry_run: Path) -> None:
+    state = load_run(retry_run)
+    model_ids = [state.tasks.ids[r] for r in range(len(state.tasks.ids)) if state.tasks.strings.values[state.tasks.function[r]] == "run_model"]
+    rep = _report(retry_run, oom=model_ids[:1])
+    assert [f.title for f in rep.findings] == ["run_model: tasks use 1 of 4 requested cores"]
+
+
+def test_large_waste_is_told_by_efficiency_and_diagnose_stays_the_review_apps(retry_run: Path) -> None:
+    """Waste findings belong to ``efficiency``: ``diagnose`` shows what every other door shows."""
+    d = diagnose_run(retry_run)
+    assert not [f for f in d.findings if f.category == "efficiency"]
+    assert d.failures_total == 5 and sum(f.count for f in d.findings) == 5
+    assert d.findings == diagnose(load_run(retry_run)).findings  # the review app's pipeline
+    text = run_cli("efficiency", str(retry_run)).stdout
+    assert "run_model requests 16G, peaks at 2.1G: request 4G" in text
+    ids = {f["id"] for f in json.loads(run_cli("efficiency", str(retry_run), "--format", "json").stdout)["findings"]}
+    assert ids == {"efficiency:cpu:task_name:run_model", "efficiency:memory:task_name:run_model"}
+
+
+def test_run_without_observations_says_so(tmp_path: Path) -> None:
+    rep = _report(fixture_run("mixed-failures"))
+    assert not rep.findings and all(r.observed == 0 for r in rep.rows)
+    assert {r.key: r.requested_memory for r in rep.rows}["run_gcam"] == "8G"
+    assert any("Scalable 2.0.0b6 writes null" in n for n in rep.notes)
+
+
+def test_cli_table_and_json(retry_run: Path) -> None:
+    before = tree_fingerprint(retry_run)
+    text = run_cli("efficiency", str(retry_run))
+    assert text.returncode == 0, text.stderr
+    line = next(x for x in text.stdout.splitlines() if x.startswith("run_model"))
+    assert line.split() == ["run_model", "model", "4", "2", "16G", "2.10", "1.95", "13%", "4", "0.95", "24%"]
+    doc = json.loads(run_cli("efficiency", str(retry_run), "--format", "json").stdout)
+    row = next(r for r in doc["rows"] if r["key"] == "run_model")
+    assert (row["memory_efficiency"], row["cpu_efficiency"]) == (0.131, 0.237)
+    assert tree_fingerprint(retry_run) == before
+
+
+def test_observed_reader_skips_bad_lines_and_keeps_the_peak(run_copy) -> None:
+    run = run_copy("mixed-failures")
+    tid = json.loads((run / "resources.jsonl").read_text().splitlines()[0])["entity_id"]
+    with open(run / "resources.jsonl", "a") as fh:
+        fh.write('{"entity_id": "%s", "observed_memory_gb": 3.5, "observed_cpu": 1.5}\n' % tid)
+        fh.write('{"entity_id": "%s", "observed_memory_gb": 1.0, "observed_cpu": "lots"}\n' % tid)
+        fh.write('{"entity_id": "%s", "observed_memory_gb": -4, "observed_cpu": NaN}\n' % tid)
+        fh.write('not json but observed_memory_gb\n')
+    obs = read_observed(run)
+    assert obs.memory_gb == {tid: 3.5} and obs.cpu == {tid: 1.5}
+    assert obs.skipped == 3
+
+
+def test_a_cpu_figure_that_cannot_be_cores_is_left_out(retry_run: Path) -> None:
+    obs = read_observed(retry_run)
+    pct = {k: v * 100 for k, v in obs.cpu.items()}  # as if a collector wrote percent
+    rep = efficiency_from_run(load_run(retry_run), obs.memory_gb, pct)
+    assert all(r.mean_cpu is None for r in rep.rows)
+    assert any("not a core count" in n for n in rep.notes)
+    assert not any("cores" in f.title for f in rep.findings)
+
+
+def test_slurm_jobs_like_seff_and_oom_killed_jobs_are_never_told_to_ask_less() -> None:
+    jobs = [
+        Job(job_id="1", name="dask-gcam", state="COMPLETED", req_mem="16G", req_mem_mb=16384, max_rss_mb=2048, req_cpus=4),
+        Job(job_id="2", name="dask-gcam", state="COMPLETED", req_mem="16G", req_mem_mb=16384, max_rss_mb=1024, req_cpus=4),
+        Job(job_id="3", name="dask-hydro", state="OUT_OF_MEMORY", req_mem="16G", req_mem_mb=16384, max_rss_mb=900),
+    ]
+    rep = efficiency_from_jobs(jobs)
+    rows = {r.key: r for r in rep.rows}
+    assert rows["dask-gcam"].peak_memory_gb == pytest.approx(2048 * 2**20 / 1e9)
+    assert rows["dask-hydro"].oom_killed == 1
+    assert [f.id for f in rep.findings] == ["efficiency:memory:slurm_job:dask-gcam"]
+    assert any("under-read" in n for n in rep.notes)
+
+
+def test_suggested_memory_rounds_up() -> None:
+    assert [suggest_memory(x) for x in (0.1, 2.0, 2.1, 10.0)] == ["1G", "3G", "4G", "15G"]
+
+
+def test_real_sacct_output_gives_seff_rows_and_the_oom_killed_job_is_not_waste() -> None:
+    """sacct recorded on a real Slurm (tests/slurm/data): job 15 'ok' asks 1000M and peaks at 1328K."""
+    from scalable_tui.sources.jobs.slurm_parse import parse_sacct
+    from tests.slurm.test_parsers import read
+
+    jobs, _ = parse_sacct(read("sacct_22.05_sbatch.txt"))
+    rep = efficiency_from_jobs(jobs.values())
+    rows = {r.key: r for r in rep.rows}
+    ok, oomy = rows["ok"], rows["oomy"]
+    assert ok.requested_memory == "1000M" and ok.peak_memory_gb == pytest.approx(1328 * 1024 / 1e9)
+    assert oomy.oom_killed == 1
+    ids = [f.id for f in rep.findings]
+    assert "efficiency:memory:slurm_job:ok" in ids and "efficiency:memory:slurm_job:oomy" not in ids
+    ok_f = next(f for f in rep.findings if f.id == "efficiency:memory:slurm_job:ok")
+    assert ok_f.severity == "info"  # under 2 GB unused per job: not added to diagnose
+    assert any("TotalCPU" in n for n in rep.notes)
+
+
+def test_efficiency_never_asks_slurm_about_a_local_run(retry_run: Path) -> None:
+    from scalable_tui.cli_plan import slurm_jobs
+
+    class Boom:
+        def history(self, *a, **k):  # pragma: no cover - must not be called
+            raise AssertionError("asked Slurm about a local run")
+
+    assert slurm_jobs(load_run(retry_run), "auto", Boom()) == ([], None)
