@@ -19,7 +19,6 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Static
 
 from scalable_tui.tui.fmt import (
-    line,
     safe,
 )
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen

@@ -6,7 +6,6 @@ import re
 from typing import Any, Callable
 
 from rich.text import Text
-from textual import on
 from textual.binding import Binding
 
 from scalable_tui.tui.fmt import (

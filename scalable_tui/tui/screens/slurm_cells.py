@@ -1,13 +1,12 @@
 """Slurm facts as the Workers screen shows them: a worker's job, its state and what Slurm says happened.
 
-Kept apart from ``live_jobs`` (which imports ``live_screens``) so that the
-Workers screen in ``live_screens`` can use it without an import cycle.
+Kept apart from ``live_jobs`` (which imports ``live_base``) so that the
+Workers screen in ``live_workers`` can use it without an import cycle.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 

@@ -11,7 +11,7 @@ Click (or drag) on the bar to seek.  The widget reads its data from the app
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from rich.text import Text
 from textual import events
