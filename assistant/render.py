@@ -67,28 +67,36 @@ def _counts_line(diag: Diagnosis) -> str:
     return " · ".join(parts)
 
 
-def failure_parts(diag: Diagnosis) -> list[str]:
-    """``["20 task failures", "3 worker deaths", "1 Slurm job"]``: what ``failures_total`` is made of.
+def failure_breakdown(diag: Diagnosis, sep: str = " · ") -> str:
+    """What ``failures_total`` is made of, in words that add up, for every door.
 
-    Empty when every failure is a task failure (the plain number says it all).
+    ``" (20 task failures · 3 worker deaths)"`` when the total holds worker
+    deaths or Slurm jobs besides task failures; the deaths a ``KilledWorker``
+    failure stands for are not in the total (``assistant.diagnose.failure_counts``),
+    so they are told apart: ``" · 6 worker deaths (in the KilledWorker failures)"``.
+    Empty when every failure is a task failure.
     """
     def n(k: int, word: str) -> str:
         return f"{k} {word}{'s' if k != 1 else ''}"
 
-    if not diag.worker_deaths and not diag.job_failures:
-        return []
-    parts = [n(diag.task_failures, "task failure")]
-    if diag.worker_deaths:
-        parts.append(n(diag.worker_deaths, "worker death"))
-    if diag.job_failures:
-        parts.append(n(diag.job_failures, "Slurm job"))
-    return parts
+    uncovered = max(0, diag.failures_total - diag.task_failures - diag.job_failures)
+    behind = max(0, diag.worker_deaths - uncovered)
+    out = ""
+    if uncovered or diag.job_failures:
+        parts = [n(diag.task_failures, "task failure")]
+        if uncovered:
+            parts.append(n(uncovered, "worker death"))
+        if diag.job_failures:
+            parts.append(n(diag.job_failures, "Slurm job"))
+        out = f" ({sep.join(parts)})"
+    if behind:
+        out += f"{sep}{n(behind, ('more ' if uncovered else '') + 'worker death')} (in the KilledWorker failures)"
+    return out
 
 
 def _failures_line(diag: Diagnosis) -> str:
     """``23`` or ``23 (20 task failures, 3 worker deaths)``: the counts of ``failure_counts``."""
-    parts = failure_parts(diag)
-    return f"{diag.failures_total} ({', '.join(parts)})" if parts else str(diag.failures_total)
+    return f"{diag.failures_total}{failure_breakdown(diag, ', ')}"
 
 
 def _header_lines(diag: Diagnosis) -> list[str]:
@@ -147,7 +155,7 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
             f"⚠ {diag.failures_total} failure{'s' if diag.failures_total != 1 else ''} detected in "
             f"{len(failure_findings)} group{'s' if len(failure_findings) != 1 else ''} across {len(cats)} "
             f"categor{'ies' if len(cats) != 1 else 'y'}"
-            + (f" ({_failures_line(diag).partition(' (')[2]}:" if failure_parts(diag) else ":"),
+            + f"{failure_breakdown(diag, ', ')}:",
             style="bold",
         )
     )

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from assistant.diagnose import abandoned_info, stale_threshold
 from scalable_tui.model.diagnosis import Diagnosis, Finding
-from assistant.render import failure_parts, TRANSIENT_TEXT, seen_text
+from assistant.render import TRANSIENT_TEXT, failure_breakdown, seen_text
 from assistant.textsafe import printable
 from scalable_tui.model.run import (
     TERMINAL_STATES,
@@ -109,7 +109,7 @@ class RunSnapshot:
 
 
 def failures_text(diag: Diagnosis) -> str:
-    """``23 failures (20 task failures · 3 worker deaths)``: the counts every screen prints.
+    """``23 failures (20 task failures · 3 worker deaths)``: the counts every screen prints (``failure_breakdown``).
 
     They are ``Diagnosis.failures_total`` / ``task_failures`` / ``worker_deaths``
     (defined once in ``assistant.diagnose.failure_counts``), so the Overview, the
@@ -117,8 +117,7 @@ def failures_text(diag: Diagnosis) -> str:
     """
     n = diag.failures_total
     text = f"{n} failure{'s' if n != 1 else ''}"
-    parts = failure_parts(diag)
-    return f"{text} ({' · '.join(parts)})" if parts else text
+    return text + failure_breakdown(diag)
 
 
 def _ago(seconds: float) -> str:

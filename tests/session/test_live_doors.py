@@ -97,7 +97,7 @@ async def test_killed_worker_is_one_failure_in_json_and_on_every_screen() -> Non
             assert diag.failures_total == 1, [(f.title, f.count) for f in diag.findings]
             (group,) = [f for f in diag.findings if f.count]
             assert "KilledWorker" in group.exception_types and group.count == 1
-            want = "1 failure (1 task failure · 1 worker death)"
+            want = "1 failure · 1 worker death (in the KilledWorker failures)"
             await pilot.press("1")
             overview = await wait_text(pilot, want)
             # "Failures by category" adds up to the same one failure
