@@ -13,12 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-
-
-def _err(msg: str) -> None:
-    print(f"scalable-tui: {msg}", file=sys.stderr)
+from scalable_tui.cli.common import EXIT_OK, EXIT_USAGE, _err
 
 
 def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentParser], None]) -> None:
