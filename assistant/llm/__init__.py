@@ -19,7 +19,8 @@ from __future__ import annotations
 from assistant.llm.client import ExplanationResult, attach_explanations, explain_findings
 from assistant.llm.config import AI_OFF_HINT, AIConfig, resolve_config
 from assistant.llm.payload import PROMPT_VERSION, Prompt, build_messages, build_prompt, run_context
-from assistant.llm.redact import RedactionRulesError, Redactor
+from assistant.llm.redact import Redactor
+from assistant.llm.redact_compile import RedactionRulesError
 
 __all__ = [
     "AI_OFF_HINT",

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from assistant.llm.config import AIConfig, safe_url
-from assistant.llm.redact import CUT_MARK, Redactor
+from assistant.llm.redact import Redactor
+from assistant.llm.redact_rules import CUT_MARK
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 
 #: Bump when the prompt or payload shape changes (part of the cache key).
