@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from assistant.llm.client import ExplanationResult, attach_explanations, explain_findings
 from assistant.llm.config import AI_OFF_HINT, AIConfig, resolve_config
-from assistant.llm.payload import PROMPT_VERSION, Prompt, build_messages, build_prompt, run_context
+from assistant.llm.context import run_context
+from assistant.llm.payload import Prompt, build_messages, build_prompt
+from assistant.llm.prompt_text import PROMPT_VERSION
 from assistant.llm.redact import Redactor
 from assistant.llm.redact_compile import RedactionRulesError
 

@@ -35,7 +35,7 @@ def config_from_args(args: argparse.Namespace) -> AIConfig:
 
 
 def _context(state: Any) -> dict[str, Any] | None:
-    from assistant.llm.payload import run_context
+    from assistant.llm.context import run_context
 
     return run_context(state) if state is not None else None
 

@@ -26,7 +26,8 @@ from typing import Any, Callable, Literal, Sequence
 
 from assistant.llm import cache
 from assistant.llm.config import AIConfig, resolve_config, safe_url
-from assistant.llm.payload import PROMPT_VERSION, Prompt, build_prompt
+from assistant.llm.payload import Prompt, build_prompt
+from assistant.llm.prompt_text import PROMPT_VERSION
 from assistant.llm.redact_compile import RedactionRulesError
 from assistant.llm.schema import capped, extract_json, validate_reply
 from scalable_tui.model.diagnosis import Diagnosis, Finding

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any, Callable
 
 HOST_KINDS = frozenset({"host", "ip"})
-#: Ends text that was cut at a fixed length before it could be redacted (see payload._drop_partial_token).
+#: Ends text that was cut at a fixed length before it could be redacted (see payload_fields._drop_partial_token).
 CUT_MARK = "[…]"
 
 # Top-level domains that mark a dotted name as a host name rather than a Python
