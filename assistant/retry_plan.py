@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from assistant.hpc import lifetime_advice
+from assistant.hpc_advice import lifetime_advice
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.model.run import FailureRecord, RunState
 
