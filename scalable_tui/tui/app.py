@@ -269,7 +269,7 @@ class ReviewApp(App[None]):
         """
         if diag is None or state.meta.status != "running":
             return False
-        from assistant.diagnose import abandoned_info
+        from assistant.abandoned import abandoned_info
 
         return abandoned_info(state, self.stale_after_s, self.now())[0] != diag.abandoned
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from assistant.diagnose import exception_types_of, failure_text
+from assistant.grouping import exception_types_of, failure_text
 from assistant.hpc import hpc_failure_records, hpc_findings
 from assistant.hpc_advice import lifetime_advice
 from assistant.hpc_facts import hpc_facts
