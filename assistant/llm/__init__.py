@@ -1,7 +1,7 @@
 """LLM explanations of the heuristic findings: summarised, redacted, validated, cached.
 
 Nothing here imports openai at import time (only
-:func:`assistant.llm.client._request` does, when a request is made), so this
+:func:`assistant.llm.transport._request` does, when a request is made), so this
 package is as light as the rest of ``assistant``.
 
 The API, for the CLI and the TUI alike:
