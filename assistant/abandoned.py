@@ -17,6 +17,7 @@ from scalable_tui.model.run import RunState
 
 DEFAULT_STALE_S = 3600.0
 
+
 def stale_threshold(state: RunState, stale_after_s: float | None) -> float:
     """How long without events before a "running" run is called abandoned.
 

@@ -30,6 +30,7 @@ from scalable_tui.model.run import ResourceProfile, RunState
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5
 
+
 # -- findings ----------------------------------------------------------------
 def _finding(state: RunState, g: _Group) -> Finding:
     recs = sorted(g.records, key=lambda f: (f.ts if f.ts is not None else math.inf, f.index))
@@ -114,6 +115,7 @@ def failure_counts(state: RunState) -> tuple[int, int, int]:
     """
     died = sum(1 for f in state.failures if f.failure_class == WORKER_DIED)
     return len(state.failures), len(state.failures) - died, max(state.worker_deaths, died)
+
 
 def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: float | None = None) -> Diagnosis:
     """The heuristic diagnosis of one run state."""

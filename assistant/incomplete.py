@@ -10,6 +10,7 @@ from pathlib import Path
 
 from scalable_tui.model.run import RunState
 
+
 def _count_lines(path: Path) -> int | None:
     """Complete lines in ``path`` (a partial last line is not a skipped one), or None."""
     n = 0

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from scalable_tui.model.diagnosis import Finding
 
+
 def run_context(state: Any) -> dict[str, Any]:
     """Provider/target, requested resources and package versions from a ``RunState``.
 

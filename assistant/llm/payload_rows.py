@@ -14,6 +14,7 @@ from assistant.llm.payload_fields import TB_LEVELS, _bound, _bound_tail, _cut, _
 from assistant.llm.redact import Redactor
 from scalable_tui.model.diagnosis import Finding
 
+
 @dataclass
 class _Row:
     finding: Finding

@@ -36,6 +36,7 @@ from typing import Any, Callable, Mapping
 
 from assistant.llm.redact_rules import BUILTIN_RULES, CHECKS, _HOST_STOPLIST, _USER_STOPLIST
 
+
 class RedactionRulesError(ValueError):
     """A rules file that cannot be read or has an invalid rule."""
 

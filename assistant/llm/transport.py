@@ -21,8 +21,11 @@ from assistant.textsafe import one_line
 
 Mode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
+
+
 class _Cancelled(Exception):
     pass
+
 
 def _request(
     cfg: AIConfig,
