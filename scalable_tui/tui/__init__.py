@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ReviewApp"]
+__all__ = ["ReviewApp", "ScalableApp"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "ReviewApp":
-        from scalable_tui.tui.app import ReviewApp
+    if name in ("ReviewApp", "ScalableApp"):
+        from scalable_tui.tui import app
 
-        return ReviewApp
+        return getattr(app, name)
     raise AttributeError(name)

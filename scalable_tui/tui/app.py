@@ -1,152 +1,114 @@
-"""``ReviewApp``: the Textual app behind ``scalable-tui review``.
+"""``ScalableApp``: the one Textual app over a headless session (review, attach, replay, demo).
 
-Data flows one way: a thread worker owns the run source (a ``RunDirReader``
-or anything with ``load()``, ``refresh()`` and ``state``), loads it, and
-while ``run.json`` says running refreshes it every ``poll_interval`` seconds.
-After each change it recomputes the diagnosis, builds a ``RunSnapshot`` and
-posts ``StateUpdated``; screens only render ``app.snapshot``.  The source is
-a constructor parameter so tests inject a reader over fixture copies.
+The session (``scalable_tui.session``: ``ReviewSession``, ``MonitorSession``,
+``ReplaySession``) reads, polls, records and diagnoses; it emits one immutable
+``ViewModel`` that the app receives as a ``StateUpdated`` message (a burst of
+them is merged: only the latest is rendered) and the screens render.  Which
+screens and keys exist is chosen from the view model's capability flags
+through the one table in ``tui.keys``; nothing here asks what kind of session
+it has except to start it.
+
+Longer than ~400 lines for a reason: the AI explanation flow (preview,
+stream, cancel) and the replay's keys are app actions and share its workers;
+splitting them into mixins would bring back the class chain this replaced.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
-import inspect
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import BindingsMap
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.textsafe import one_line
+from scalable_tui.model.diagnosis import Diagnosis, Finding
+from scalable_tui.session.monitor import LiveViews, MonitorSession
+from scalable_tui.session.replay import ReplaySession
+from scalable_tui.session.review import FIRST_SLICE, LOADING_SLICE, ReviewSession, RunSource  # noqa: F401
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.view import Capabilities, ViewModel
 from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
-from scalable_tui.tui.data import RunSnapshot, build_snapshot
-from scalable_tui.model.run import RunState
+from scalable_tui.tui.debug_terminal import debug_in_terminal
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
-from scalable_tui.tui.messages import LoadFailed, LoadProgress, ModelDelta, ModelReplied, StateUpdated
+from scalable_tui.tui.keys import bindings_for, modes_for, screens_for, title_for
+from scalable_tui.tui.messages import (
+    LoadFailed,
+    LoadProgress,
+    ModelDelta,
+    ModelReplied,
+    RefreshJobs,
+    SeekRequested,
+    SessionNotice,
+    StateUpdated,
+)
 from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
 from scalable_tui.tui.screens.explain import PromptPreviewScreen
 from scalable_tui.tui.screens.export import ExportScreen
-from scalable_tui.tui.screens.failures import FailuresScreen
-from scalable_tui.tui.screens.findings import FindingsScreen
-from scalable_tui.tui.screens.overview import OverviewScreen
+from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen
+from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
 from scalable_tui.tui.screens.picker import PickerScreen
+from scalable_tui.tui.screens.replay import ReplayFindingsScreen
 from scalable_tui.tui.screens.tasks import TasksScreen
-from scalable_tui.tui.screens.workers import WorkersScreen
 from scalable_tui.tui.widgets.status import StatusLine
+from scalable_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
     from assistant.llm import AIConfig, ExplanationResult, Prompt
 
+__all__ = ["ScalableApp", "ReviewApp", "PLAY_TICK"]
 
-class RunSource(Protocol):
-    state: Any
+#: A replay's playback timer period (seconds).
+PLAY_TICK = 0.1
+#: Keys that would steal a focused text input's keys (the filter) in a replay.
+_NAV_ACTIONS = frozenset({"step", "edge"})
 
-    def load(self) -> Any: ...
-
-    def refresh(self) -> Any: ...
-
-
-SCREENS_HELP = (
-    ("overview", "1 / o", "Overview"),
-    ("tasks", "2 / t", "Tasks"),
-    ("failures", "3 / f", "Failures"),
-    ("findings", "4 / i", "Findings"),
-    ("workers", "5 / w", "Workers"),
-)
+Session = ReviewSession | MonitorSession | ReplaySession
 
 
-#: Bytes per stream in the first slice of a large run: small, so the first
-#: screen is up in a blink.  The rest is read in bigger slices that only
-#: report progress: building a snapshot per slice (copies of the task table)
-#: made the whole load seconds slower on a 300k-task run.
-FIRST_SLICE = 1 << 20
-LOADING_SLICE = 32 << 20
+class ScalableApp(App[None]):
+    """Renders whatever view model its session emits; screens and keys follow the capability flags."""
 
-
-def _refresh_slice(source: Any, max_bytes: int) -> Any:
-    """One sliced refresh, or None for sources whose ``refresh`` takes no ``max_bytes``.
-
-    Decided from the signature, not by catching ``TypeError``: a TypeError
-    raised inside a reader is a bug to show, not "no slicing support" (it
-    used to be swallowed and the run read again without a word).
-    """
-    try:
-        params = inspect.signature(source.refresh).parameters
-    except (TypeError, ValueError):  # not introspectable: call it plainly
-        return None
-    if "max_bytes" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None
-    return source.refresh(max_bytes=max_bytes)
-
-
-#: The footer shows the screen keys as one compact group ("1 2 3 4 5 Screens",
-#: each key's tooltip names its screen); ``?`` lists them in full.
-SCREENS_GROUP = Binding.Group("Screens", compact=False)
-
-
-def screen_key(keys: str, mode: str, label: str) -> Binding:
-    return Binding(keys, f"switch_mode('{mode}')", label, group=SCREENS_GROUP, tooltip=label)
-
-
-REVIEW_SCREEN_KEYS = [
-    screen_key("1,o", "overview", "Overview"),
-    screen_key("2,t", "tasks", "Tasks"),
-    screen_key("3,f", "failures", "Failures"),
-    screen_key("4,i", "findings", "Findings"),
-    screen_key("5,w", "workers", "Workers"),
-]
-COMMON_KEYS = [
-    Binding("c", "copy", "Copy"),
-    Binding("e", "export", "Export"),
-    Binding("ctrl+t,T", "toggle_theme", "Light/dark theme", show=False),
-    Binding("question_mark", "toggle_help", "Keys"),
-    Binding("q", "quit", "Quit"),
-]
-
-
-class ReviewApp(App[None]):
-    TITLE = "scalable-tui review"
-    MODES = {
-        "overview": OverviewScreen,
-        "tasks": TasksScreen,
-        "failures": FailuresScreen,
-        "findings": FindingsScreen,
-        "workers": WorkersScreen,
-    }
-    DEFAULT_MODE = "overview"
-    #: The two themes ``ctrl+t`` / ``T`` toggles between.
     DARK_THEME = "textual-dark"
     LIGHT_THEME = "textual-light"
-    BINDINGS = [*REVIEW_SCREEN_KEYS, *COMMON_KEYS, Binding("D", "debug_locally", "Debug locally", show=False)]
     CSS = """
     FooterLabel { margin-right: 1; }
     """
 
     def __init__(
         self,
-        source: RunSource | None = None,
+        session: Session | None = None,
         *,
         runs: list[Path] | None = None,
         stale_after_s: float | None = None,
         no_ai: bool = False,
         ai_config: "AIConfig | None" = None,
         now: Callable[[], float] = time.time,
-        poll_interval: float = 1.0,
         source_factory: Callable[[Path], RunSource] | None = None,
         slurm: str = "off",
+        poll_interval: float = 1.0,
+        title: str | None = None,
+        rediagnose_every: float = 30.0,
+        play_tick: float = PLAY_TICK,
     ) -> None:
+        caps = session.view.caps if isinstance(session, LiveViews) else ReviewSession.caps
+        #: This session's screens (``tui.keys``): read by App.__init__ as the modes.
+        self.MODES = modes_for(caps)  # type: ignore[misc]
+        self.DEFAULT_MODE = "overview"  # type: ignore[misc]
         super().__init__()
-        #: Join Slurm accounting for runs made on Slurm: "auto", "force" or "off" (see hpc_join).
-        self.slurm = slurm
-        self.source = source
+        # The keys of this session (tui.keys), then the palette key App.__init__ appended last.
+        palette = [b for _key, b in self._bindings if b.action in ("command_palette", "app.command_palette")]
+        self._bindings = BindingsMap([*bindings_for(caps), *palette])
+        self.title = title or title_for(caps)
+        self.session: Session | None = session
         self.runs = runs or []
         self.stale_after_s = stale_after_s
         #: ``--no-ai``: the explain key only says that AI is off; nothing is ever sent.
@@ -158,21 +120,106 @@ class ReviewApp(App[None]):
         self._ai_token = 0
         #: The clock (injectable so snapshots and elapsed times are deterministic in tests).
         self.now = now
-        self.poll_interval = poll_interval
         self.source_factory = source_factory
+        self.slurm = slurm
+        self.poll_interval = poll_interval
+        self.rediagnose_every = rediagnose_every
+        self.play_tick = play_tick
+        self._play_timer: Any = None
+        #: The latest view model rendered; ``snapshot`` is its run (a replay's ``x`` on Findings swaps it).
+        self.view: ViewModel = session.view if isinstance(session, LiveViews) else ViewModel(caps=caps)
         self.snapshot: RunSnapshot | None = None
         self.load_error: str | None = None
-        #: How many snapshots arrived (tests wait on it).
+        #: How many diagnosed snapshots arrived (tests wait on it).
         self.updates = 0
         #: (where, exception type) of screen-update errors already shown (each is shown once).
         self._screen_errors: set[tuple[str, str]] = set()
 
+    # -- the session's state, for the palette, tests and alerts ------------------------------------
+    @property
+    def live(self) -> Any:
+        return self.view.live
+
+    @property
+    def live_version(self) -> int:
+        return self.view.live_version
+
+    @property
+    def jobs(self) -> Any:
+        return self.view.jobs
+
+    @property
+    def job_map(self) -> Any:
+        return self.view.job_map
+
+    @property
+    def jobs_version(self) -> int:
+        return self.view.jobs_version
+
+    @property
+    def recorded(self) -> int:
+        return getattr(self.session, "recorded", 0)
+
+    @property
+    def whole_snapshot(self) -> RunSnapshot | None:
+        return self.view.whole
+
+    @property
+    def replay(self) -> ReplaySession:
+        assert isinstance(self.session, ReplaySession), "not a replay"
+        return self.session
+
+    @property
+    def pos(self) -> int:
+        return self.replay.pos
+
+    @property
+    def times(self) -> list[float]:
+        return self.replay.times
+
+    @property
+    def speed_i(self) -> int:
+        return self.replay.speed_i
+
+    @property
+    def playing(self) -> bool:
+        return self.replay.playing
+
+    @property
+    def failure_times(self) -> list[float]:
+        return self.replay.failure_times
+
+    @property
+    def death_times(self) -> list[float]:
+        return self.replay.death_times
+
+    def replay_status(self) -> str:
+        return self.replay._position().status()
+
+    def seek(self, index: int) -> None:
+        self.replay.seek(index)
+
     # -- lifecycle -------------------------------------------------------------
     def on_mount(self) -> None:
-        if self.source is not None:
-            self.start_reading(self.source)
+        session = self.session
+        if session is None:
+            self.push_screen(self.make_picker(), self._picked)
+        elif isinstance(session, ReviewSession):
+            self._start_review(session)
         else:
-            self.push_screen(PickerScreen(self.runs, self.stale_after_s), self._picked)
+            self.sub_title = safe(session.view.subtitle)
+            session.on_view = lambda view: self.post_message(StateUpdated(view))
+            session.on_notice = lambda notice: self.post_message(SessionNotice(notice))
+            if isinstance(session, MonitorSession):
+                self._follow()
+                self.set_interval(self.rediagnose_every, session.tick, name="time-based findings")
+            session.start()
+
+    def make_picker(self, current: Path | None = None) -> PickerScreen:
+        """The run picker, fed by the session layer's run list (screens never read run directories)."""
+        from scalable_tui.session.runlist import run_rows
+
+        return PickerScreen(self.runs, self.stale_after_s, current=current, rows=run_rows)
 
     def _picked(self, run_dir: Path | None) -> None:
         if run_dir is None:
@@ -186,93 +233,42 @@ class ReviewApp(App[None]):
             self.start_reading(self.source_factory(run_dir))
 
     def start_reading(self, source: RunSource) -> None:
-        self.source = source
+        """Review ``source`` (a picked run, or the same one again)."""
+        self._start_review(ReviewSession(source, stale_after_s=self.stale_after_s, slurm=self.slurm, now=self.now,
+                                         poll_interval=self.poll_interval))
+
+    def _start_review(self, session: ReviewSession) -> None:
+        self.session = session
         self.snapshot = None
         self.load_error = None
-        self._read_run(source)
+        self.view = ViewModel(caps=session.caps)
+        self._read_run(session)
 
     @work(thread=True, exclusive=True, group="reader", name="run reader", exit_on_error=False)
-    def _read_run(self, source: RunSource) -> None:
-        """Owns the source: load, then tail while run.json says running."""
-        from scalable_tui.session.slurm_join import SlurmJoin
-        from scalable_tui.session import diagnose
-
+    def _read_run(self, session: ReviewSession) -> None:
+        """Runs the headless ``ReviewSession`` (load, then tail while run.json says running)."""
         worker = get_current_worker()
-        version = 0
-
-        diag = None
-        slurm_joined: SlurmJoin | None = None
-        slurm_at = 0.0
-
-        def publish(state: RunState, loading: float | None) -> None:
-            nonlocal version, diag, slurm_joined, slurm_at
-            version += 1
-            now = self.now()
-            # While indexing, the first slice's diagnosis stands in (the
-            # screen says "indexing…"); the full one comes with the last slice.
-            if loading is None or diag is None:
-                if loading is None and self.slurm != "off":
-                    from scalable_tui.session.slurm_join import slurm_join
-
-                    # One sacct call per load, then at most every 5 minutes while tailing.
-                    if slurm_joined is None or time.monotonic() - slurm_at > 300:
-                        slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
-                diag = diagnose(state, stale_after_s=self.stale_after_s, now=now,
-                                joined=slurm_joined if loading is None else None)
-            # A finished run, fully read: the reader stops right after this
-            # publish, so the snapshot may share its tables.
-            final = loading is None and state.meta.status != "running"
-            snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading,
-                                  final=final)
-            self.post_message(StateUpdated(snap))
-
         try:
-            # A large run: the first screen shows after a small first slice
-            # ("indexing…") and fills in when the rest has been read.
-            res = _refresh_slice(source, FIRST_SLICE)
-            if res is not None and res.more and not worker.is_cancelled:
-                publish(source.state, res.progress)
-                # The reader pauses the cyclic GC per refresh; between slices a
-                # full collection would scan the growing state again and again
-                # (about a second on a 300k-task run), so keep it paused
-                # until the run is read.
-                gc_was_enabled = gc.isenabled()
-                gc.disable()
-                try:
-                    while res.more and not worker.is_cancelled:
-                        res = source.refresh(max_bytes=LOADING_SLICE)
-                        self.post_message(LoadProgress(res.progress))
-                finally:
-                    if gc_was_enabled:
-                        gc.enable()
-            if res is None:
-                source.load()
-            changed = True
-            while not worker.is_cancelled:
-                state = source.state
-                if changed:
-                    publish(state, None)
-                if state.meta.status != "running":
-                    break  # finished: nothing more will be appended
-                if worker.cancelled_event.wait(self.poll_interval):
-                    break
-                changed = source.refresh().changed or self._threshold_passed(state, diag)
+            session.run(lambda view: self.post_message(StateUpdated(view)),
+                        lambda fraction: self.post_message(LoadProgress(fraction)), worker.cancelled_event)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
             self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}"))
 
-    def _threshold_passed(self, state: RunState, diag: Diagnosis | None) -> bool:
-        """Has the clock alone changed the diagnosis?  (A quiet "running" run became abandoned.)
+    @work(exclusive=True, group="live", name="live source", exit_on_error=False)
+    async def _follow(self) -> None:
+        assert isinstance(self.session, MonitorSession)
+        await self.session.follow()
 
-        The tail re-diagnoses on new data only; a run that stops writing never
-        brings new data, so without this its ``run_abandoned`` finding would never
-        show.  Cheap: timestamps only, no re-diagnosis unless the answer flips.
-        """
-        if diag is None or state.meta.status != "running":
-            return False
-        from assistant.abandoned import abandoned_info
+    def on_unmount(self) -> None:
+        for e in self.ai_entries.values():
+            if e.cancel is not None:
+                e.cancel.set()
+        if self._play_timer is not None:
+            self._play_timer.stop()
+        if isinstance(self.session, LiveViews):
+            self.session.close()
 
-        return abandoned_info(state, self.stale_after_s, self.now())[0] != diag.abandoned
-
+    # -- rendering -------------------------------------------------------------
     def report_screen_error(self, where: str, exc: BaseException) -> None:
         """A screen failed to take new data: logged, and shown once per kind (never silently dropped)."""
         key = (where, type(exc).__name__)
@@ -284,15 +280,49 @@ class ReviewApp(App[None]):
                     title="display error", severity="error", timeout=20)
 
     def on_state_updated(self, message: StateUpdated) -> None:
-        self.snapshot = message.snapshot
-        self.updates += 1
-        self.sub_title = safe(message.snapshot.run_id)
-        # (a diagnosis worker may post while the app is closing: no screen left to sync)
-        if self.screen_stack and isinstance(self.screen, RunScreen):
-            try:
-                self.screen.sync()
-            except Exception as exc:  # noqa: BLE001 - shown; the next snapshot may render (a monitor keeps going)
-                self.report_screen_error("new diagnosis", exc)
+        old, self.view = self.view, message.view
+        self.render_view(old, message.view)
+
+    def render_view(self, old: ViewModel, new: ViewModel) -> None:
+        """Sync what changed: the diagnosis, the poll (live screens), the jobs, the timeline.
+
+        One sync per view model, however many parts changed (updates are merged)."""
+        run_changed = new.run is not None and new.run is not old.run
+        if run_changed:
+            self.snapshot = new.run
+            self.updates += 1
+            self.sub_title = safe(new.run.run_id)  # type: ignore[union-attr]
+        error_changed = new.error != old.error
+        if error_changed:
+            self.load_error = new.error
+        if not self.screen_stack:
+            return  # a diagnosis thread may emit while the app is closing
+        where = "live update" if new.caps.live else "new diagnosis"
+        try:
+            screen = self.screen
+            sync = getattr(screen, "sync", None)
+            if (run_changed or (error_changed and new.error)) and isinstance(screen, RunScreen):
+                screen.sync()
+            elif new.live_version != old.live_version:
+                if getattr(screen, "render_live", None) is not None and sync is not None:
+                    sync()
+                else:
+                    for sl in screen.query(StatusLine):
+                        sl.update_status()
+            elif new.jobs_version != old.jobs_version and isinstance(screen, LiveJobsScreen):
+                screen.sync()
+            if (new.whole is not old.whole or new.whole_error != old.whole_error) and isinstance(
+                    screen, ReplayFindingsScreen):
+                screen.sync()
+            if new.timeline is not None and (new.timeline != old.timeline or new.live_version != old.live_version):
+                for tl in screen.query(Timeline):
+                    tl.refresh()
+                for sl in screen.query(StatusLine):
+                    sl.update_status()
+        except NoMatches:
+            pass  # a screen still mounting: the next update shows it
+        except Exception as exc:  # noqa: BLE001 - shown; never stop following the session
+            self.report_screen_error(where, exc)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         snap = self.snapshot
@@ -300,14 +330,20 @@ class ReviewApp(App[None]):
             return
         # Same version: the screens keep what they show, only the status line moves.
         self.snapshot = dataclasses.replace(snap, loading=message.fraction)
+        self.view = self.view.with_(run=self.snapshot)
         if isinstance(self.screen, RunScreen):
             self.screen.query_one(StatusLine).update_status()
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.load_error = message.error
+        self.view = self.view.with_(error=message.error)
         self.notify(safe(message.error), title="cannot read the run", severity="error", timeout=30)
         if isinstance(self.screen, RunScreen):
             self.screen.sync()
+
+    def on_session_notice(self, message: SessionNotice) -> None:
+        n = message.notice
+        self.notify(safe(n.text), title=n.title, severity=n.severity, timeout=n.timeout)  # type: ignore[arg-type]
 
     # -- AI explanations ----------------------------------------------------------
     @property
@@ -330,6 +366,17 @@ class ReviewApp(App[None]):
         return ai_status_line(self.ai_busy())
 
     def explain_finding(self, finding: Finding | None) -> None:
+        if isinstance(self.screen, ReplayFindingsScreen) and self.view.whole is not None:
+            # On a replay's Findings, ``x`` explains a finding of the whole recording (not the moment's).
+            moment, self.snapshot = self.snapshot, self.view.whole
+            try:
+                self._explain(finding)  # synchronous: the prompt worker got the whole snapshot
+            finally:
+                self.snapshot = moment
+            return
+        self._explain(finding)
+
+    def _explain(self, finding: Finding | None) -> None:
         """``x``: preview the request for ``finding``; Send asks the model in a thread worker.
 
         With AI off (``--no-ai``, or no endpoint/key) it shows one line saying
@@ -481,11 +528,6 @@ class ReviewApp(App[None]):
                 diag = attach_explanations(diag, e.result)
         return diag
 
-    def on_unmount(self) -> None:
-        for e in self.ai_entries.values():
-            if e.cancel is not None:
-                e.cancel.set()
-
     # -- actions ---------------------------------------------------------------
     def action_copy(self) -> None:
         getter = getattr(self.screen, "copy_text", None)
@@ -496,9 +538,17 @@ class ReviewApp(App[None]):
         self.copy_to_clipboard(text)
         self.notify(clipboard_notice(text), timeout=10)
 
-    def action_debug_locally(self) -> None:
-        """``D`` (attach's key) in review: say why it does nothing here."""
-        self.notify(DEBUG_NEEDS_LIVE, severity="warning", timeout=6)
+    def action_reconnect(self) -> None:
+        if isinstance(self.session, LiveViews):
+            self.session.reconnect()
+
+    def refresh_jobs(self) -> None:
+        """Ask Slurm now instead of at the next interval."""
+        if isinstance(self.session, LiveViews):
+            self.session.refresh_jobs()
+
+    def on_refresh_jobs(self, message: RefreshJobs) -> None:
+        self.refresh_jobs()
 
     def action_export(self) -> None:
         snap = self.snapshot
@@ -527,10 +577,121 @@ class ReviewApp(App[None]):
         else:
             self.action_show_help_panel()
 
+    # -- a replay's keys -------------------------------------------------------------
+    def on_seek_requested(self, message: SeekRequested) -> None:
+        if isinstance(self.session, ReplaySession):
+            self.session.seek_time(message.t)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The arrows, home and end stay the filter input's while it has the focus.
+        if action in _NAV_ACTIONS and isinstance(self.focused, Input):
+            return False
+        return super().check_action(action, parameters)
+
+    def action_step(self, n: int) -> None:
+        self.replay.step(int(n))
+
+    def action_edge(self, end: int) -> None:
+        self.replay.edge(int(end))
+
+    def action_jump(self, kind: str, direction: int) -> None:
+        missing = self.replay.jump(kind, int(direction))
+        if missing:
+            self.notify(missing, timeout=3)
+
+    def action_speed(self, delta: int) -> None:
+        self.replay.change_speed(int(delta))
+
+    def action_play(self) -> None:
+        if self.replay.playing:
+            self.pause()
+            return
+        if self.replay.play():
+            self._play_timer = self.set_interval(self.play_tick, self._play_step, name="replay playback")
+
+    def pause(self) -> None:
+        if self._play_timer is not None:
+            self._play_timer.stop()
+            self._play_timer = None
+        self.replay.pause()
+
+    def _play_step(self) -> None:
+        if self.replay.play_step():
+            self.pause()
+            self.notify("end of the recording", timeout=3)
+
+    # -- debug a failure locally -----------------------------------------------------
+    def _selected_failure(self) -> Any:
+        screen = self.screen
+        if isinstance(screen, FailureDetailScreen):
+            return screen.record
+        if isinstance(screen, FailureGroupScreen):
+            table = screen.list_table()
+            if table.row_count and screen.records:
+                return screen.records[min(table.cursor_row, len(screen.records) - 1)]
+        return None
+
+    def action_debug_locally(self) -> None:
+        """``D``: replay the selected failed task here under pdb (a live scheduler only)."""
+        if not self.view.caps.can_debug:
+            self.notify(DEBUG_NEEDS_LIVE if not self.view.caps.live else
+                        "debugging a task locally needs the live scheduler; this is a recording", severity="warning",
+                        timeout=6)
+            return
+        rec = self._selected_failure()
+        if rec is None or not rec.task_id:
+            self.notify("open a failed task first (Failures → Enter → Enter), then press D", severity="warning")
+            return
+        if rec.failure_class in ("KilledWorker", "WorkerDied"):
+            self.notify(f"cannot replay {rec.failure_class}: it is a worker death, not an exception in the task",
+                        severity="warning")
+            return
+        from scalable_tui.tui.screens.live_debug import ConfirmDebugScreen
+
+        key = rec.task_id
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._debug(key)
+
+        self.push_screen(ConfirmDebugScreen(key, self._scheduler_address()), answered)
+
+    @work(thread=True, exclusive=True, group="debug", name="fetch task", exit_on_error=False)
+    def _debug(self, key: str) -> None:
+        from scalable_tui.session.debug import DebugUnavailable, fetch_task
+
+        address = self._scheduler_address()
+        self.call_from_thread(self.notify, f"fetching {safe(key)} and its inputs…", timeout=3)
+        try:
+            job = fetch_task(address, key, getattr(self.session, "security", None))
+        except DebugUnavailable as exc:
+            self.call_from_thread(self.notify, f"cannot debug locally: {safe(exc)}", severity="error", timeout=12)
+            return
+        self.call_from_thread(self._replay, job)
+
+    async def _replay(self, job: Any) -> None:
+        try:
+            msg = await debug_in_terminal(self, job)  # polling and recording go on while pdb is open
+        except Exception as exc:  # noqa: BLE001 - e.g. no terminal to hand over (headless)
+            try:
+                job.client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            msg = f"cannot open the debugger here: {type(exc).__name__}: {exc}"
+        self.notify(safe(msg), timeout=10)
+
+
+    def _scheduler_address(self) -> str:
+        return str(getattr(getattr(self.session, "source", None), "address", "") or "")
+
+    # -- the palette: from the same table as the keys ------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, keys, title in SCREENS_HELP:
-            yield SystemCommand(f"Go to {title}", f"Switch to the {title} screen ({keys})", lambda m=mode: self.switch_mode(m))
+        caps: Capabilities = self.view.caps
+        for entry, _cls in screens_for(caps):
+            keys = entry.keys.replace(",", " / ")
+            help_ = entry.palette or f"Switch to the {entry.label} screen"
+            yield SystemCommand(f"Go to {entry.label}", f"{help_} ({keys})", lambda m=entry.mode: self.switch_mode(m))
         yield SystemCommand("Copy", "Copy the current traceback or finding (c)", self.action_copy)
         yield SystemCommand("Export findings", "Write the findings as Markdown or JSON (e)", self.action_export)
         yield SystemCommand(
@@ -539,8 +700,9 @@ class ReviewApp(App[None]):
         if isinstance(screen, FilterableScreen):
             yield SystemCommand("Filter this list", "Substring or /regex/, matches highlighted (/)", screen.action_filter)
             yield SystemCommand("Toggle faults only", f"{screen.FAULTS_LABEL.capitalize()} (f)", screen.action_toggle_faults)
-        if isinstance(screen, TasksScreen):
-            yield SystemCommand("Sort by next column", "(s; r reverses)", screen.action_sort_next)
+        sort_next = getattr(screen, "action_sort_next", None)
+        if isinstance(screen, TasksScreen) or (caps.live and sort_next is not None):
+            yield SystemCommand("Sort by next column", "(s; r reverses)", sort_next)
         if isinstance(screen, RunScreen) and screen.can_explain():
             yield SystemCommand(
                 "Explain with AI",
@@ -549,3 +711,38 @@ class ReviewApp(App[None]):
             )
         if self.ai_busy() is not None:
             yield SystemCommand("Cancel the AI request", "Stop asking the model (Esc)", self.cancel_ai)
+        if caps.polls_jobs:
+            yield SystemCommand("Ask Slurm now", "Poll squeue now instead of waiting (R on Jobs)", self.refresh_jobs)
+        if caps.live and not caps.has_timeline:
+            yield SystemCommand("Reconnect now", "Poll the scheduler now instead of waiting for the backoff",
+                                self.action_reconnect)
+        if caps.can_debug:
+            yield SystemCommand("Debug a failure locally",
+                                "Replay the selected failed task here under pdb (D; fetches its inputs, asks first)",
+                                self.action_debug_locally)
+        if caps.has_timeline:
+            yield SystemCommand("Play / pause", "Play the recording at the chosen speed (p; + and - change it)",
+                                self.action_play)
+            yield SystemCommand("Next failure", "Jump to the next failed task (n; N: previous)",
+                                lambda: self.action_jump("failure", 1))
+            yield SystemCommand("Next worker death", "Jump to the next worker death (k; K: previous)",
+                                lambda: self.action_jump("death", 1))
+
+
+def ReviewApp(  # noqa: N802 - the door's name for the app over a run directory
+    source: RunSource | None = None,
+    *,
+    runs: list[Path] | None = None,
+    stale_after_s: float | None = None,
+    no_ai: bool = False,
+    ai_config: "AIConfig | None" = None,
+    now: Callable[[], float] = time.time,
+    poll_interval: float = 1.0,
+    source_factory: Callable[[Path], RunSource] | None = None,
+    slurm: str = "off",
+) -> ScalableApp:
+    """``scalable-tui review RUN_DIR``: the app over a ``ReviewSession`` (or the run picker first)."""
+    session = None if source is None else ReviewSession(source, stale_after_s=stale_after_s, slurm=slurm, now=now,
+                                                          poll_interval=poll_interval)
+    return ScalableApp(session, runs=runs, stale_after_s=stale_after_s, no_ai=no_ai, ai_config=ai_config, now=now,
+                       source_factory=source_factory, slurm=slurm, poll_interval=poll_interval)

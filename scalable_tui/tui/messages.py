@@ -6,15 +6,33 @@ from typing import Any
 
 from textual.message import Message
 
-from scalable_tui.tui.data import RunSnapshot
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.view import Notice, ViewModel
 
 
 class StateUpdated(Message):
-    """A new snapshot of the run (first load, or something was appended)."""
+    """A new view model from the session (first load, something appended, a new diagnosis)."""
 
-    def __init__(self, snapshot: RunSnapshot) -> None:
+    def __init__(self, view: ViewModel) -> None:
         super().__init__()
-        self.snapshot = snapshot
+        self.view = view
+
+    @property
+    def snapshot(self) -> RunSnapshot | None:
+        return self.view.run
+
+    def can_replace(self, message: Message) -> bool:
+        # Each view model is complete: a newer one makes a queued older one moot (as Toolong merges
+        # its updates), so a burst of polls and diagnoses renders once.
+        return isinstance(message, StateUpdated)
+
+
+class SessionNotice(Message):
+    """Something the session must tell the user once (``session.view.Notice``)."""
+
+    def __init__(self, notice: Notice) -> None:
+        super().__init__()
+        self.notice = notice
 
 
 class LoadProgress(Message):
@@ -49,3 +67,15 @@ class ModelReplied(Message):
         super().__init__()
         self.token = token
         self.result = result
+
+
+class SeekRequested(Message):
+    """The user picked a moment on the timeline (a replay seeks to the frame nearest ``t``)."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__()
+        self.t = t
+
+
+class RefreshJobs(Message):
+    """``R`` on Jobs: ask the batch scheduler now instead of at the next interval."""

@@ -274,8 +274,10 @@ async def test_without_ai_config_the_key_says_how_to_turn_it_on_and_opens_no_soc
 def test_review_options_reach_the_app(monkeypatch: pytest.MonkeyPatch, gcam_run: Path) -> None:
     from scalable_tui import cli
 
-    got: list[ReviewApp] = []
-    monkeypatch.setattr(ReviewApp, "run", lambda self, *a, **k: got.append(self))
+    from scalable_tui.tui.app import ScalableApp  # the one app class (ReviewApp builds it)
+
+    got: list[ScalableApp] = []
+    monkeypatch.setattr(ScalableApp, "run", lambda self, *a, **k: got.append(self))
     assert cli.main(["review", str(gcam_run), "--ai-endpoint", "http://127.0.0.1:9/v1", "--ai-model", "m1",
                      "--ai-timeout", "5", "--ai-budget", "900", "--ai-keep-hosts", "--no-cache"]) == 0
     cfg = got[-1].ai_config

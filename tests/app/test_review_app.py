@@ -341,7 +341,7 @@ def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_large_run_first_screen_then_progress_then_everything(big_run: Path, monkeypatch) -> None:
-    import scalable_tui.tui.app as app_mod
+    import scalable_tui.session.review as app_mod  # the slices are the review session's
     from scalable_tui.tui.widgets.status import StatusLine
 
     monkeypatch.setattr(app_mod, "FIRST_SLICE", 64 << 10)
@@ -349,18 +349,20 @@ async def test_large_run_first_screen_then_progress_then_everything(big_run: Pat
     app = app_for(big_run)
     seen: list[tuple[float, str]] = []
     firsts: list[tuple[int, float | None]] = []
-    orig_progress, orig_state = ReviewApp.on_load_progress, ReviewApp.on_state_updated
+    from scalable_tui.tui.app import ScalableApp  # the one app class (ReviewApp builds it)
 
-    def on_progress(self: ReviewApp, message) -> None:  # type: ignore[no-untyped-def]
+    orig_progress, orig_state = ScalableApp.on_load_progress, ScalableApp.on_state_updated
+
+    def on_progress(self: ScalableApp, message) -> None:  # type: ignore[no-untyped-def]
         orig_progress(self, message)
         seen.append((message.fraction, str(self.screen.query_one(StatusLine).render())))
 
-    def on_state(self: ReviewApp, message) -> None:  # type: ignore[no-untyped-def]
+    def on_state(self: ScalableApp, message) -> None:  # type: ignore[no-untyped-def]
         firsts.append((message.snapshot.tasks.n_tasks(), message.snapshot.loading))
         orig_state(self, message)
 
-    monkeypatch.setattr(ReviewApp, "on_load_progress", on_progress)
-    monkeypatch.setattr(ReviewApp, "on_state_updated", on_state)
+    monkeypatch.setattr(ScalableApp, "on_load_progress", on_progress)
+    monkeypatch.setattr(ScalableApp, "on_state_updated", on_state)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 30, "indexed")
         # the first screen came from the first slice, before the whole run was read

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from scalable_tui.tui.attach import AttachApp
-from scalable_tui.tui.screens.live_screens import clock
+from scalable_tui.tui.fmt import clock
 from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.attach.conftest import Procs
 

@@ -88,7 +88,8 @@ async def test_debug_locally_replays_the_task_and_says_why_not(demo_cluster) -> 
 
     from distributed import wait
 
-    from scalable_tui.tui.screens.live_debug import ConfirmDebugScreen, DebugUnavailable, fetch_task, replay
+    from scalable_tui.session.debug import DebugUnavailable, fetch_task, replay
+    from scalable_tui.tui.screens.live_debug import ConfirmDebugScreen
 
     cluster, client = demo_cluster
     inp = client.submit(workload.load_inputs, 3, pure=False)

@@ -149,16 +149,17 @@ def test_record_cli_slurm_options() -> None:
 
 def test_attach_record_stores_polled_jobs(tmp_path) -> None:
     """``attach --record``: each jobs poll the Jobs screen gets goes to the recorder too (its thread)."""
-    from scalable_tui.tui.attach import AttachApp
+    from scalable_tui.session.monitor import MonitorSession
 
     fake, _ = dask_fake()
     src = SlurmSource(user="root", name="dask-worker", runner=fake)
     w = RecordingWriter.create(tmp_path / "attach.rec")
-    app = AttachApp("tcp://127.0.0.1:1", no_ai=True, recorder=w, job_source=src)
+    session = MonitorSession(None, recorder=w, job_source=src)  # headless: attach's monitor without the app
     snap = src.poll()
-    app._got_jobs(snap, None, True)
-    app._got_jobs(snap, None, False)  # a re-map without a poll: not recorded again
-    app._record_pool.shutdown(wait=True)
+    session.got_jobs(snap, None, True)
+    session.got_jobs(snap, None, False)  # a re-map without a poll: not recorded again
+    assert session.record_pool is not None
+    session.record_pool.shutdown(wait=True)
     w.close("monitor closed")
     assert w.jobs_stored == 1
     with Recording(tmp_path / "attach.rec") as rec:

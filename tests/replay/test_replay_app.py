@@ -7,7 +7,7 @@ import pytest
 from scalable_tui.tui.replay import SPEEDS, ReplayApp, ReplayFindingsScreen
 from scalable_tui.tui.widgets.timeline import Timeline
 from tests.app.helpers import screen_text, wait_for, wait_text
-from scalable_tui.tui.screens.live_screens import ago
+from scalable_tui.tui.fmt import ago
 from tests.replay.conftest import DEAD, DEATH_AT, FRAMES, INTERVAL
 
 pytestmark = pytest.mark.anyio
@@ -166,7 +166,7 @@ async def test_findings_cover_the_whole_recording(recording) -> None:
         await pilot.press("n")
         assert app.pos == 10
         await _diagnosed(pilot, app, 1)
-        assert app.screen.review.snapshot is app.whole_snapshot
+        assert app.screen.shown_snapshot() is app.whole_snapshot
         assert "WHOLE recording" in screen_text(app)
 
 

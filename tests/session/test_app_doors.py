@@ -9,7 +9,7 @@ import pytest
 
 from scalable_tui.tui.app import ReviewApp
 from scalable_tui.tui.replay import ReplayApp
-from scalable_tui.tui.screens.live_screens import LiveOverviewScreen
+from scalable_tui.tui.screens.live_overview import LiveOverviewScreen
 from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.replay.conftest import write_recording

@@ -127,8 +127,8 @@ async def test_stuck_pending_finding_appears_when_the_clock_passes_its_threshold
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.jobs is not None and app.live is not None and app.live.connected, 30,
                        "jobs and scheduler")
-        v = app._diag_version
-        app._diagnose_soon(app.live)  # one diagnosis with the jobs at +1 min, whatever the tick does
+        v = app.session.diag_version
+        app.session.diagnose_soon(app.live)  # one diagnosis with the jobs at +1 min, whatever the tick does
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.version > v, 10, "diagnosed")
         assert not [f for f in app.snapshot.diagnosis.findings if f.category == "cluster_startup"]
         polls = fake.count("squeue", "-h")

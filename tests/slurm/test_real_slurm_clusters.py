@@ -80,7 +80,7 @@ def slurm_findings(findings) -> list:
 def attach_side(address: str, logs: Path, recording: Path):
     """The attach app's path for this scheduler: its SlurmSource (poll + map_workers, as ``_poll_jobs``),
     then ``build_live_snapshot`` with those jobs (the session pipeline), over the scheduler's live state."""
-    from scalable_tui.tui.attach import _Holder, build_live_snapshot
+    from scalable_tui.session.monitor import build_live_snapshot
     from scalable_tui.sources.recording.reader import Recording
 
     with Recording(recording) as rec:
@@ -90,7 +90,7 @@ def attach_side(address: str, logs: Path, recording: Path):
     src.add_cluster_address(live.scheduler_address)
     src.map_workers(snap, [WorkerSeen(w.name, host=w.host, address=w.address, first_seen=w.first_seen)
                            for w in live.alive_workers])
-    run_snap = build_live_snapshot(live, 1, _Holder(), jobs=snap, log_dir=logs)
+    run_snap = build_live_snapshot(live, 1, jobs=snap, log_dir=logs)
     return snap, run_snap.diagnosis
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -16,16 +16,14 @@ from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Finding
-from scalable_tui.tui.data import RunSnapshot, query_pattern
+from scalable_tui.session.snapshot import RunSnapshot, query_pattern
 from scalable_tui.tui.fmt import safe
 from scalable_tui.tui.widgets.status import StatusLine
 
-if TYPE_CHECKING:
-    from scalable_tui.tui.app import ReviewApp
 
 
 class RunScreen(Screen[None]):
-    """Renders ``app.snapshot``; re-renders only when its version changed."""
+    """Renders ``app.view`` (the session's view model); re-renders only when its run's version changed."""
 
     DEFAULT_CSS = """
     RunScreen #body { height: 1fr; }
@@ -48,7 +46,8 @@ class RunScreen(Screen[None]):
         self.shown_run: str | None = None
 
     @property
-    def review(self) -> "ReviewApp":
+    def review(self) -> Any:
+        """The app (typed loosely: screens must not import it, they render ``app.view``)."""
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -68,12 +67,20 @@ class RunScreen(Screen[None]):
         self.sync()
         self.ai_changed(None)
 
+    def shown_snapshot(self) -> RunSnapshot | None:
+        """The run this screen renders: the session's (a replay's Findings: the whole recording's)."""
+        return self.review.view.run
+
+    def shown_error(self) -> str | None:
+        """Why ``shown_snapshot`` is missing (None: still loading)."""
+        return self.review.view.error
+
     def sync(self) -> None:
-        snap: RunSnapshot | None = self.review.snapshot
+        snap: RunSnapshot | None = self.shown_snapshot()
         body = self.query_one("#body")
         self.query_one(StatusLine).update_status()
         if snap is None:
-            body.loading = self.review.load_error is None
+            body.loading = self.shown_error() is None
             return
         body.loading = False
         if snap.version != self.shown_version or snap.run_dir != self.shown_run:
@@ -110,10 +117,8 @@ class RunScreen(Screen[None]):
         return True
 
     async def action_pick_run(self) -> None:
-        from scalable_tui.tui.screens.picker import PickerScreen
-
         app = self.review
-        snap = app.snapshot
+        snap = app.view.run
         current = Path(snap.run_dir) if snap is not None else None
 
         async def picked(run_dir: Path | None) -> None:
@@ -130,7 +135,7 @@ class RunScreen(Screen[None]):
                     app.add_mode(mode, screen)
             app._picked(run_dir)
 
-        await app.push_screen(PickerScreen(app.runs, app.stale_after_s, current=current), picked)
+        await app.push_screen(app.make_picker(current), picked)
 
     def ai_changed(self, finding_id: str | None) -> None:
         """The AI state of ``finding_id`` (None: of any finding) changed: re-render it."""
@@ -256,7 +261,7 @@ class FilterableScreen(RunScreen):
         and the UI thread only fills the table.  A result that no longer
         matches the screen's filter state (a newer keystroke) is dropped.
         """
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         if snap is None:
             return
         ok, pattern = self.filter_pattern()
@@ -277,7 +282,7 @@ class FilterableScreen(RunScreen):
             self.app.call_from_thread(self._populate_if_current, snap, key, pattern, items)
 
     def _populate_if_current(self, snap: RunSnapshot, key: tuple[object, ...], pattern: re.Pattern[str] | None, items: list) -> None:  # type: ignore[type-arg]
-        current = self.review.snapshot
+        current = self.shown_snapshot()
         if current is None or key != (current.version, self.query_text, self.faults_only):
             return  # stale: a newer filter or snapshot is on its way
         self.populate(snap, pattern, items)

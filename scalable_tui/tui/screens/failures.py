@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from scalable_tui.model.diagnosis import Finding
-from scalable_tui.tui.data import (
+from scalable_tui.session.snapshot import (
     RunSnapshot,
     failure_text,
     failures_text,
@@ -142,7 +142,7 @@ class FailuresScreen(FilterableScreen):
 
     def show_detail(self) -> None:
         """The highlighted group's fields the table has no room for (category, when, the whole pattern)."""
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         fid = self.current_finding_id()
         f = snap.finding(fid) if snap and fid else None
         box = self.query_one("#fail-detail", Static)
@@ -187,7 +187,7 @@ class FailuresScreen(FilterableScreen):
         return True
 
     def explain_target(self) -> Finding | None:
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         fid = self.current_finding_id()
         return snap.finding(fid) if snap and fid else None
 
@@ -197,7 +197,7 @@ class FailuresScreen(FilterableScreen):
             self.query_one(AIPane).show(self.explain_target(), self.review.ai_entries.get(fid) if fid else None)
 
     def copy_text(self) -> str | None:
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         fid = self.current_finding_id()
         f = snap.finding(fid) if snap and fid else None
         return finding_text(f) if f else None
@@ -345,7 +345,7 @@ class FailureGroupScreen(FilterableScreen):
         return True
 
     def explain_target(self) -> Finding | None:
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         return snap.finding(self.finding_id) if snap else None
 
     def ai_changed(self, finding_id: str | None) -> None:
@@ -389,8 +389,8 @@ class FailureDetailScreen(RunScreen):
         self.watch(self.app, "theme", self._theme_changed, init=False)
 
     def _theme_changed(self, _theme: str) -> None:
-        if self.review.snapshot is not None:
-            self.render_snapshot(self.review.snapshot)
+        if self.shown_snapshot() is not None:
+            self.render_snapshot(self.shown_snapshot())
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="detail-meta-box"):

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from scalable_tui.model.diagnosis import Finding
 from assistant.render import TRANSIENT_TEXT, seen_text
 from scalable_tui.tui.ai import ai_section
-from scalable_tui.tui.data import RunSnapshot, finding_text, select_findings
+from scalable_tui.session.snapshot import RunSnapshot, finding_text, select_findings
 from scalable_tui.tui.fmt import SEVERITY_STYLE, distinct_title, fit_last, fmt_span, hl, safe, title_distinctions
 from scalable_tui.tui.screens.base import FilterableScreen
 from scalable_tui.tui.screens.explain import explain_binding
@@ -159,7 +159,7 @@ class FindingsScreen(FilterableScreen):
         self._show_current()
 
     def current(self) -> Finding | None:
-        snap = self.review.snapshot
+        snap = self.shown_snapshot()
         table = self.query_one(DataTable)
         if snap is None or not table.row_count:
             return None
@@ -174,7 +174,7 @@ class FindingsScreen(FilterableScreen):
             if ai.plain:
                 body.append("\n")
                 body.append_text(ai)
-        elif self.review.snapshot is not None and self.review.snapshot.diagnosis.findings:
+        elif self.shown_snapshot() is not None and self.shown_snapshot().diagnosis.findings:
             body = Text("no finding matches the filter", style="yellow")
         else:
             body = Text("no findings", style="green")

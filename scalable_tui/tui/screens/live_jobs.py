@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -19,14 +19,13 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from scalable_tui.tui.fmt import ago, hl, line, safe
-from scalable_tui.tui.screens.live_screens import LiveListScreen
+from scalable_tui.tui.messages import RefreshJobs
+from scalable_tui.tui.screens.live_base import LiveListScreen
 from scalable_tui.tui.widgets.status import StatusLine
-from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerJobMap
-from scalable_tui.sources.jobs.slurm_parse import format_duration
+from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerJobMap, format_duration
+from scalable_tui.session.view import ViewModel
 from scalable_tui.tui.screens.slurm_cells import STATE_STYLE
 
-if TYPE_CHECKING:
-    from scalable_tui.tui.attach import AttachApp
 
 #: Walltime left below this is shown as a warning.
 WARN_LEFT_S = 600.0
@@ -121,6 +120,9 @@ def jobs_header(snap: JobsSnapshot | None, wm: WorkerJobMap | None, enabled: boo
 class LiveJobsScreen(LiveListScreen):
     """Slurm jobs: id, name, state, pending reason, node, elapsed, limit, time left, Dask workers."""
 
+    #: (jobs version, poll version) last rendered.
+    _live_key: Any = None
+
     DEFAULT_CSS = """
     LiveJobsScreen #live-info { height: auto; max-height: 8; padding: 0 1; }
     LiveJobsScreen #live-table { height: 1fr; }
@@ -143,12 +145,16 @@ class LiveJobsScreen(LiveListScreen):
     )
 
     # -- data --
-    def _jobs_app(self) -> "AttachApp":
+    def _jobs_app(self) -> Any:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def view(self) -> ViewModel:
+        return self.app.view  # type: ignore[attr-defined]
 
     def workers_of(self, job: Job) -> list[str]:
         """Connected workers mapped to this job, else the names its batch script gives."""
-        wm = getattr(self.app, "job_map", None)
+        wm = self.view.job_map
         if wm is not None:
             got = wm.workers_of(job.job_id)
             if got:
@@ -156,18 +162,18 @@ class LiveJobsScreen(LiveListScreen):
         return list(job.worker_names)
 
     def connected(self, name: str) -> bool:
-        wm = getattr(self.app, "job_map", None)
+        wm = self.view.job_map
         return wm is not None and name in wm.worker_to_job
 
     def all_items(self, live: Any) -> list[Job]:
-        snap = getattr(self.app, "jobs", None)
+        snap = self.view.jobs
         if snap is None:
             return []
         return [*snap.jobs, *(snap.other_jobs if snap.cluster is not None else [])]
 
     def is_fault(self, j: Job) -> bool:
-        wm = getattr(self.app, "job_map", None)
-        if is_other(j, getattr(self.app, "jobs", None)):
+        wm = self.view.job_map
+        if is_other(j, self.view.jobs):
             return False  # another cluster's (or a plain) job: not ours to worry about
         return (j.is_pending or j.is_failed or j.walltime_warning(WARN_LEFT_S)
                 or (wm is not None and j.job_id in wm.jobs_without_worker))
@@ -176,12 +182,12 @@ class LiveJobsScreen(LiveListScreen):
         return [j.job_id, j.name, j.state, j.reason or "", j.node or "", *self.workers_of(j)]
 
     def row_style(self, j: Job) -> str:
-        other = is_other(j, getattr(self.app, "jobs", None))
+        other = is_other(j, self.view.jobs)
         return "dim" if other or j.gone or (j.is_final and not j.is_failed) else ""
 
     def cells(self, j: Job, pattern: re.Pattern[str] | None) -> list[Text]:
         now = time.time()
-        snap = getattr(self.app, "jobs", None)
+        snap = self.view.jobs
         other = is_other(j, snap)
         left = time_left_now(j, snap, now)
         if left is None:
@@ -194,7 +200,7 @@ class LiveJobsScreen(LiveListScreen):
         reason = j.reason if j.reason and j.reason != "None" else ""
         state = j.state + (" (gone)" if j.gone else "")
         workers = Text()
-        wm = getattr(self.app, "job_map", None)
+        wm = self.view.job_map
         for i, n in enumerate(self.workers_of(j)):
             if i:
                 workers.append(", ")
@@ -221,7 +227,6 @@ class LiveJobsScreen(LiveListScreen):
 
     # -- rendering (works before the scheduler answers: the jobs do not need it) --
     def sync(self) -> None:  # type: ignore[override]
-        app = self._jobs_app()
         if not self.is_mounted or not self._columns_ready:
             return
         try:
@@ -230,24 +235,23 @@ class LiveJobsScreen(LiveListScreen):
         except NoMatches:
             return
         body.loading = False
-        key = (getattr(app, "jobs_version", 0), getattr(app, "live_version", 0))
-        if key != getattr(self, "_live_key", None):
+        view = self.view
+        key = (view.jobs_version, view.live_version)
+        if key != self._live_key:
             self._live_key = key
-            self.shown_live = getattr(app, "live_version", 0)
-            snap = getattr(app, "snapshot", None)
+            self.shown_live = view.live_version
+            snap = view.run
             if snap is not None:
                 self.shown_version = snap.version
             self.apply()
 
     def apply(self) -> None:
-        app = self._jobs_app()
+        view = self.view
         items = self.all_items(None)
         total = len(items)
         pattern, items = self.filter_and_sort(items)
         self.fill_table(items, pattern)
-        info = jobs_header(getattr(app, "jobs", None), getattr(app, "job_map", None),
-                           getattr(app, "job_source", None) is not None, getattr(app, "jobs_off_reason", None),
-                           time.time())
+        info = jobs_header(view.jobs, view.job_map, view.caps.has_jobs, view.jobs_off_reason, time.time())
         extra = Text()
         if shown := (len(items) if len(items) != total else None):
             extra.append(f"showing {shown} of {total}")
@@ -260,9 +264,7 @@ class LiveJobsScreen(LiveListScreen):
         self.query_one(f"#{self.INFO_ID}", Static).update(info)
 
     def action_refresh_jobs(self) -> None:
-        refresh = getattr(self.app, "refresh_jobs", None)
-        if refresh is not None:
-            refresh()
+        self.post_message(RefreshJobs())
 
     def copy_text(self) -> str | None:
         j = self.current()

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from scalable_tui.tui.data import RunSnapshot, failures_text, finding_text
+from scalable_tui.session.snapshot import RunSnapshot, failures_text, finding_text
 from scalable_tui.tui.fmt import SEVERITY_STYLE, TASK_STATE_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, RunScreen
 from scalable_tui.tui.widgets.progress import TaskBars
@@ -143,7 +143,7 @@ class OverviewScreen(RunScreen):
         return t
 
     def copy_text(self) -> str | None:
-        snap = self.review.snapshot
+        snap = self.review.view.run
         if snap is None or not snap.diagnosis.findings:
             return None
         return finding_text(snap.diagnosis.findings[0])

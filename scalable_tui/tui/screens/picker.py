@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -39,9 +40,12 @@ class PickerScreen(Screen[Path | None]):
         Binding(RUN_KEYS, "need_run", show=False),
     ]
 
-    def __init__(self, runs: list[Path], stale_after_s: float | None = None, *, current: Path | None = None) -> None:
+    def __init__(self, runs: list[Path], stale_after_s: float | None = None, *, current: Path | None = None,
+                 rows: Callable[[list[Path], float | None], list[dict]]) -> None:
         super().__init__()
         self.runs = runs
+        #: One row per run (``session.runlist.run_rows``): the screen renders, the session reads the runs.
+        self.rows = rows
         self.stale_after_s = stale_after_s
         self.current = current
 
@@ -73,9 +77,7 @@ class PickerScreen(Screen[Path | None]):
 
     @work(thread=True, exclusive=True)
     def _load(self) -> None:
-        from scalable_tui.session.runlist import run_rows
-
-        rows = run_rows(self.runs, self.stale_after_s)
+        rows = self.rows(self.runs, self.stale_after_s)
         self.app.call_from_thread(self._fill, rows)
 
     def _fill(self, rows: list[dict]) -> None:

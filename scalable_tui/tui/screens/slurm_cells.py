@@ -1,32 +1,29 @@
 """Slurm facts as the Workers screen shows them: a worker's job, its state and what Slurm says happened.
 
-Kept apart from ``live_jobs`` (which imports ``live_screens``) so that the
-Workers screen in ``live_screens`` can use it without an import cycle.
+Kept apart from ``live_jobs`` (which imports ``live_base``) so that the
+Workers screen in ``live_workers`` can use it without an import cycle.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 
 from scalable_tui.model.jobs import Job
-from scalable_tui.sources.jobs.slurm_parse import format_duration
-from scalable_tui.sources.jobs.attribution import departure_job
+from scalable_tui.model.jobs import format_duration
+from scalable_tui.session.view import ViewModel
+from scalable_tui.model.jobs import departure_job
 
 STATE_STYLE = {"RUNNING": "green", "PENDING": "bold yellow", "COMPLETING": "cyan", "COMPLETED": "dim",
                "CANCELLED": "dim", "TIMEOUT": "bold red", "OUT_OF_MEMORY": "bold red", "FAILED": "bold red",
                "NODE_FAIL": "bold red", "PREEMPTED": "bold magenta", "BOOT_FAIL": "bold red"}
 
 
-def shows_jobs(app: Any) -> bool:
-    """Does this app have Slurm jobs to show (a job source, or a recording with jobs)?  Fixed for its life,
+def shows_jobs(view: ViewModel) -> bool:
+    """Does the session have Slurm jobs to show (a job source, or a recording with jobs)?  Fixed for its life,
     so the Workers screen's columns never change under it."""
-    if getattr(app, "job_source", None) is not None:
-        return True
-    rec = getattr(app, "recording", None)
-    return bool(getattr(rec, "has_jobs", False))
+    return view.caps.has_jobs
 
 
 def slurm_cause(job: Job) -> str:
@@ -54,12 +51,12 @@ def slurm_cause(job: Job) -> str:
     return bits
 
 
-def worker_job(app: Any, name: str, alive: bool, left_at: float | None) -> Job | None:
+def worker_job(view: ViewModel, name: str, alive: bool, left_at: float | None) -> Job | None:
     """This cluster's job a worker runs (or ran when it left): by (scheduler, name, time)."""
-    snap = getattr(app, "jobs", None)
+    snap = view.jobs
     if snap is None or not snap.jobs:
         return None
-    wm = getattr(app, "job_map", None)
+    wm = view.job_map
     if alive and wm is not None and (jid := wm.job_of(name)):
         return snap.job(jid)
     jid = departure_job(snap.jobs, name, left_at if not alive else time.time())

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from scalable_tui.tui.data import TASK_COLUMNS, RunSnapshot, filter_tasks, sort_tasks, task_cells
+from scalable_tui.session.snapshot import TASK_COLUMNS, RunSnapshot, filter_tasks, sort_tasks, task_cells
 from scalable_tui.tui.fmt import TASK_STATE_STYLE, highlight
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen
 
@@ -72,7 +72,7 @@ class TasksScreen(ColumnSort, FilterableScreen):
 
     # -- filtering in a thread -------------------------------------------------
     def apply(self) -> None:
-        snap = self.review.snapshot
+        snap = self.review.view.run
         if snap is None:
             return
         ok, pattern = self.filter_pattern()

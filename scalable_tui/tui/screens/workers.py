@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from scalable_tui.tui.data import RunSnapshot
+from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.tui.fmt import fmt_iso, line, safe, text
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, RunScreen
 
@@ -52,7 +52,7 @@ class WorkersScreen(RunScreen):
         )
 
     def copy_text(self) -> str | None:
-        snap = self.review.snapshot
+        snap = self.review.view.run
         table = self.query_one(DataTable)
         if snap is None or not table.row_count:
             return None

@@ -9,14 +9,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from typing import Any
+
+from scalable_tui.session.view import ViewModel
 from scalable_tui.tui.fmt import safe
 
 
-def recording_label(app: object) -> Text:
-    """``● recording to FILE  ·  `` while the app records (attach --record), else empty."""
+def recording_label(view: ViewModel) -> Text:
+    """``● recording to FILE  ·  `` while the session records (attach --record), else empty."""
     t = Text()
-    rec = getattr(app, "recorder", None)
-    path = getattr(rec, "path", None) if rec is not None else None
+    path = view.caps.recording_to
     if path is not None:
         t.append(f"● recording to {safe(path)}", style="bold red")
         t.append("  ·  ")
@@ -42,29 +44,29 @@ class StatusLine(Static):
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        snap = getattr(self.app, "snapshot", None)
-        if snap is not None and snap.live:
+        view: ViewModel = self.app.view  # type: ignore[attr-defined]
+        if view.run is not None and view.ticks():
             self.update_status()
 
     def update_status(self) -> None:
-        app = self.app
-        snap = getattr(app, "snapshot", None)
+        app: Any = self.app
+        view: ViewModel = app.view
+        snap = view.run
         if snap is None:
-            error = getattr(app, "load_error", None)
-            t = recording_label(app)
+            error = view.error
+            t = recording_label(view)
             t.append(f"error: {safe(error)}" if error else "loading…")
             self.update(t)
             return
-        label, kind = snap.status_line(app.now())  # type: ignore[attr-defined]
+        label, kind = view.status_line(app.now()) or snap.status_line(app.now())
         self.set_class(kind == "live", "-live")
         self.set_class(kind == "abandoned", "-abandoned")
         self.set_class(kind == "finished", "-finished")
-        t = recording_label(app)
+        t = recording_label(view)
         t.append(label)
         d = snap.diagnosis  # the same counts as diagnose --format json (task totals: TaskTotals)
         t.append(f"  ·  {safe(snap.run_id)}  ·  {d.failures_total} failures  ·  {d.tasks_total} tasks")
-        ai = getattr(app, "ai_status", None)
-        ai_line = ai() if callable(ai) else None
+        ai_line = app.ai_status()
         if ai_line:
             t.append("  ·  ")
             t.append(ai_line, style="bold magenta")

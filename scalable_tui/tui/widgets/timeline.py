@@ -11,11 +11,13 @@ Click (or drag) on the bar to seek.  The widget reads its data from the app
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from rich.text import Text
 from textual import events
 from textual.widget import Widget
+
+from scalable_tui.tui.messages import SeekRequested
 
 from scalable_tui.tui.fmt import clock as clock  # re-exported: the replay app's clock is the screens' clock
 
@@ -120,10 +122,12 @@ class Timeline(Widget):
         self._dragging = False
 
     def _data(self) -> tuple[list[float], int, list[float], list[float]]:
-        app: Any = self.app
-        times = list(getattr(app, "times", []) or [])
-        pos = min(max(0, int(getattr(app, "pos", 0))), max(0, len(times) - 1))
-        return times, pos, list(getattr(app, "failure_times", [])), list(getattr(app, "death_times", []))
+        tl = self.app.view.timeline  # type: ignore[attr-defined]
+        if tl is None:
+            return [], 0, [], []
+        times = list(tl.times)
+        pos = min(max(0, tl.pos), max(0, len(times) - 1))
+        return times, pos, list(tl.failure_times), list(tl.death_times)
 
     def render(self) -> Text:
         width = self.content_size.width
@@ -145,9 +149,8 @@ class Timeline(Widget):
         offset = event.get_content_offset(self)
         x = event.x - 1 if offset is None else offset.x  # padding: 1 column
         t = self.time_at_x(x)
-        seek = getattr(self.app, "seek_time", None)
-        if t is not None and seek is not None:
-            seek(t)
+        if t is not None:
+            self.post_message(SeekRequested(t))
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self._dragging = True

@@ -1,4 +1,4 @@
-"""The app's one data model: an immutable-by-convention ``RunSnapshot``.
+"""The screens' one run data model: an immutable-by-convention ``RunSnapshot``.
 
 The reader thread owns the live ``RunState`` (it mutates it on every
 refresh).  After each change it builds a snapshot with private copies of the

@@ -1,0 +1,157 @@
+"""``ReviewSession``: a run directory read in slices, then tailed while it runs.
+
+Headless (no Textual): the app runs ``ReviewSession.run`` in a thread worker
+and renders each ``ViewModel`` it emits; a test drives it with a list as the
+sink.  The session owns the source (``RunDirReader`` or anything with
+``load()``, ``refresh()`` and ``state``); after each change it diagnoses
+through the pipeline and emits a view model with private copies of the data.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from scalable_tui.model.diagnosis import Diagnosis
+from scalable_tui.model.run import RunState
+from scalable_tui.session.pipeline import diagnose
+from scalable_tui.session.snapshot import build_snapshot
+from scalable_tui.session.view import Capabilities, ViewModel
+
+__all__ = ["FIRST_SLICE", "LOADING_SLICE", "ReviewSession", "RunSource", "refresh_slice"]
+
+#: Bytes per stream in the first slice of a large run: small, so the first
+#: screen is up in a blink.  The rest is read in bigger slices that only
+#: report progress: building a snapshot per slice (copies of the task table)
+#: made the whole load seconds slower on a 300k-task run.
+FIRST_SLICE = 1 << 20
+LOADING_SLICE = 32 << 20
+
+
+class RunSource(Protocol):
+    state: Any
+
+    def load(self) -> Any: ...
+
+    def refresh(self) -> Any: ...
+
+
+def refresh_slice(source: Any, max_bytes: int) -> Any:
+    """One sliced refresh, or None for sources whose ``refresh`` takes no ``max_bytes``.
+
+    Decided from the signature, not by catching ``TypeError``: a TypeError
+    raised inside a reader is a bug to show, not "no slicing support" (it
+    used to be swallowed and the run read again without a word).
+    """
+    try:
+        params = inspect.signature(source.refresh).parameters
+    except (TypeError, ValueError):  # not introspectable: call it plainly
+        return None
+    if "max_bytes" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return source.refresh(max_bytes=max_bytes)
+
+
+class ReviewSession:
+    """One run directory: load (sliced when large), diagnose, tail while ``run.json`` says running."""
+
+    caps = Capabilities(live=False, has_jobs=False, has_timeline=False, has_workers=True)
+
+    def __init__(
+        self,
+        source: RunSource,
+        *,
+        stale_after_s: float | None = None,
+        slurm: str = "off",
+        now: Callable[[], float] = time.time,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.source = source
+        self.stale_after_s = stale_after_s
+        #: Join Slurm accounting for runs made on Slurm: "auto", "force" or "off".
+        self.slurm = slurm
+        self.now = now
+        self.poll_interval = poll_interval
+
+    def run(
+        self,
+        emit: Callable[[ViewModel], None],
+        progress: Callable[[float], None] = lambda fraction: None,
+        cancelled: threading.Event | None = None,
+    ) -> None:
+        """Read and tail until finished or ``cancelled``; exceptions go to the caller (shown there)."""
+        from scalable_tui.session.slurm_join import SlurmJoin, slurm_join
+
+        cancelled = cancelled or threading.Event()
+        source = self.source
+        version = 0
+        diag: Diagnosis | None = None
+        slurm_joined: SlurmJoin | None = None
+        slurm_at = 0.0
+
+        def publish(state: RunState, loading: float | None) -> None:
+            nonlocal version, diag, slurm_joined, slurm_at
+            version += 1
+            now = self.now()
+            # While indexing, the first slice's diagnosis stands in (the
+            # screen says "indexing…"); the full one comes with the last slice.
+            if loading is None or diag is None:
+                if loading is None and self.slurm != "off":
+                    # One sacct call per load, then at most every 5 minutes while tailing.
+                    if slurm_joined is None or time.monotonic() - slurm_at > 300:
+                        slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
+                diag = diagnose(state, stale_after_s=self.stale_after_s, now=now,
+                                joined=slurm_joined if loading is None else None)
+            # A finished run, fully read: the reader stops right after this
+            # publish, so the snapshot may share its tables.
+            final = loading is None and state.meta.status != "running"
+            snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading,
+                                  final=final)
+            emit(ViewModel(caps=self.caps, run=snap, subtitle=snap.run_id))
+
+        # A large run: the first screen shows after a small first slice
+        # ("indexing…") and fills in when the rest has been read.
+        res = refresh_slice(source, FIRST_SLICE)
+        if res is not None and res.more and not cancelled.is_set():
+            publish(source.state, res.progress)
+            # The reader pauses the cyclic GC per refresh; between slices a
+            # full collection would scan the growing state again and again
+            # (about a second on a 300k-task run), so keep it paused
+            # until the run is read.
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                while res.more and not cancelled.is_set():
+                    res = source.refresh(max_bytes=LOADING_SLICE)
+                    progress(res.progress)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+        if res is None:
+            source.load()
+        changed = True
+        while not cancelled.is_set():
+            state = source.state
+            if changed:
+                publish(state, None)
+            if state.meta.status != "running":
+                break  # finished: nothing more will be appended
+            if cancelled.wait(self.poll_interval):
+                break
+            changed = source.refresh().changed or self.threshold_passed(state, diag)
+
+    def threshold_passed(self, state: RunState, diag: Diagnosis | None) -> bool:
+        """Has the clock alone changed the diagnosis?  (A quiet "running" run became abandoned.)
+
+        The tail re-diagnoses on new data only; a run that stops writing never
+        brings new data, so without this its ``run_abandoned`` finding would never
+        show.  Cheap: timestamps only, no re-diagnosis unless the answer flips.
+        """
+        if diag is None or state.meta.status != "running":
+            return False
+        from assistant.abandoned import abandoned_info
+
+        return abandoned_info(state, self.stale_after_s, self.now())[0] != diag.abandoned
