@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from scalable_tui.model.diagnosis import Evidence, Finding
-from assistant.retry_plan import GB, memory_bytes
+from assistant.retry_resources import GB, memory_bytes
 
 __all__ = [
     "EfficiencyReport",

@@ -15,26 +15,29 @@ Actions:
 - ``retry``: transient causes (network, preemption, node failure, timeouts of
   remote services): the same request is likely to work;
 - ``retry_more_memory``: oom, worker_memory, gpu_oom and Slurm's cgroup OOM;
-  ``change.memory`` is computed (see ``more_memory``);
+  ``change.memory`` is computed (see ``retry_resources.more_memory``);
 - ``retry_more_time``: walltime; ``change.walltime`` plus dask-jobqueue's
-  ``--lifetime`` advice (see ``more_walltime``);
+  ``--lifetime`` advice (see ``retry_resources.more_walltime``);
 - ``fix_first``: permanent causes (code, inputs, environment, permissions,
   disk) and workers that died for an unknown reason: rerunning as is would
   fail again, so a person looks first.
 
 Pure: takes the ``RunState`` and its ``Diagnosis`` (the one pipeline), and the
 observed use per task when there is one; reads no file.
+
+The arithmetic of the new requests (memory and walltime strings as Scalable
+and Slurm read them) is :mod:`assistant.retry_resources`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from assistant.hpc import lifetime_advice
+from assistant.hpc_advice import lifetime_advice
+from assistant.retry_resources import more_memory, more_walltime, walltime_s
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.model.run import FailureRecord, RunState
 
@@ -43,11 +46,6 @@ __all__ = [
     "RetryGroup",
     "RetryPlan",
     "build_retry_plan",
-    "format_walltime",
-    "memory_bytes",
-    "more_memory",
-    "more_walltime",
-    "walltime_s",
 ]
 
 ACTIONS = ("retry", "retry_more_memory", "retry_more_time", "fix_first")
@@ -80,99 +78,6 @@ _REASONS: dict[str, str] = {
     "gpu_oom": "the GPU ran out of memory: host memory does not help; use a GPU with more memory or smaller batches",
     "walltime": "killed at the walltime: rerun with a longer walltime",
 }
-
-#: Memory multiplier and walltime multiplier of a retry.
-MEMORY_FACTOR = 2.0
-WALLTIME_FACTOR = 1.5
-#: Scalable (``utilities._parse_memory_to_gb``) rounds component memory up to whole GB of 10**9 bytes.
-GB = 10**9
-
-_MEM = re.compile(r"^\s*+(\d+(?:\.\d+)?)\s*+([kKmMgGtTpP]?)(i?)[bB]?\s*+$")
-_WALL = re.compile(r"^(?:(\d{1,4})-)?(\d{1,6}(?::\d{1,2}){0,2})$")
-_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
-
-
-def memory_bytes(text: str | None) -> float | None:
-    """``"16G"`` -> 16e9, as dask's ``parse_bytes`` reads it (``G``/``GB`` = 10**9, ``GiB`` = 2**30)."""
-    if not text or len(text) > 64:
-        return None
-    m = _MEM.match(text)
-    if not m:
-        return None
-    unit = m.group(2).lower()
-    base = 1024 if m.group(3) else 1000
-    if not unit and m.group(3):
-        return None
-    return float(m.group(1)) * base ** _POWERS[unit]
-
-
-def more_memory(requested: str | None, observed_peak_gb: float | None) -> tuple[str | None, str]:
-    """The memory to request on retry, and the rule in words.
-
-    Rule: ``ceil(2 × max(requested, observed peak))`` in whole gigabytes
-    (10**9 bytes), written ``"<n>G"``: the unit Scalable's manifest uses
-    (``components.<name>.memory``; Scalable rounds it up to whole GB anyway).
-    The observed peak matters when it is above the request (a nanny that
-    allowed more, a different node); for a task killed at its limit it is a
-    lower bound (sacct under-reads OOM-killed jobs), hence twice, not a margin.
-    """
-    req = memory_bytes(requested)
-    obs = observed_peak_gb * GB if observed_peak_gb is not None else None
-    base = max((x for x in (req, obs) if x), default=None)
-    if base is None:
-        return None, "requested memory unknown: set components.<name>.memory explicitly"
-    new = max(1, math.ceil(MEMORY_FACTOR * base / GB - 1e-9))
-    parts = []
-    if req:
-        parts.append(f"requested {requested}")
-    if obs:
-        parts.append(f"observed peak {observed_peak_gb:g}G")
-    return f"{new}G", f"2 × max({', '.join(parts)}) rounded up to whole GB"
-
-
-def walltime_s(text: str | None) -> float | None:
-    """A Slurm time limit in seconds: ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``."""
-    if not text or len(text) > 64:
-        return None
-    m = _WALL.match(text.strip())
-    if not m:
-        return None
-    days = int(m.group(1)) if m.group(1) else 0
-    parts = [int(x) for x in m.group(2).split(":")]
-    if m.group(1):  # days-hours[:minutes[:seconds]]
-        h, mi, s = (parts + [0, 0])[:3]
-    elif len(parts) == 3:
-        h, mi, s = parts
-    elif len(parts) == 2:
-        h, (mi, s) = 0, parts
-    else:
-        h, mi, s = 0, parts[0], 0
-    return float(((days * 24 + h) * 60 + mi) * 60 + s)
-
-
-def format_walltime(seconds: float) -> str:
-    """``HH:MM:SS`` (hours may exceed 24): the only form Scalable's Slurm target accepts."""
-    s = int(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-def more_walltime(requested: str | None, longest_s: float | None) -> tuple[str | None, str]:
-    """The walltime to request on retry, and the rule in words.
-
-    Rule: ``1.5 × max(requested, longest run time of these tasks)`` rounded up
-    to whole minutes, as ``HH:MM:SS`` (the same factor the diagnosis suggests).
-    """
-    req = walltime_s(requested)
-    base = max((x for x in (req, longest_s if longest_s and longest_s >= 60 else None) if x), default=None)
-    if base is None:
-        return None, "requested walltime unknown: set the target's walltime explicitly"
-    new = math.ceil(WALLTIME_FACTOR * base / 60) * 60
-    parts = []
-    if req:
-        parts.append(f"requested {requested}")
-    if longest_s and longest_s >= 60:  # seconds-long failures say nothing about the limit
-        parts.append(f"longest run {format_walltime(longest_s)}")
-    return format_walltime(new), f"1.5 × max({', '.join(parts)}) rounded up to whole minutes"
 
 
 @dataclass(slots=True)

@@ -23,7 +23,8 @@ import os
 import pprint
 from typing import Any
 
-from assistant.retry_plan import RetryPlan, walltime_s
+from assistant.retry_plan import RetryPlan
+from assistant.retry_resources import walltime_s
 
 __all__ = ["retry_snippet"]
 

@@ -196,7 +196,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 # Suggestion templates.  ``{…}`` names come from the finding's context
-# (see ``assistant.diagnose._context``); a missing value prints as "?".
+# (see ``assistant.suggest_context._context``); a missing value prints as "?".
 SUGGESTIONS: dict[str, str] = {
     "oom": (
         "Tasks ran out of memory{mem_ctx}. Raise the component's memory in the manifest"

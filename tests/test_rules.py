@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.diagnose import exception_types_of, failure_text
+from assistant.grouping import exception_types_of, failure_text
 from assistant.rules import CATEGORIES, RULES, SUGGESTIONS, classify
 from scalable_tui.model.run import FailureRecord
 
@@ -109,7 +109,7 @@ def test_table_covers_every_category_and_has_a_suggestion_for_each() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from assistant.diagnose import _CLASSIFY_KEY  # noqa: E402
+from assistant.grouping import _CLASSIFY_KEY  # noqa: E402
 
 
 @settings(max_examples=150, deadline=None)

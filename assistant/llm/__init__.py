@@ -1,7 +1,7 @@
 """LLM explanations of the heuristic findings: summarised, redacted, validated, cached.
 
 Nothing here imports openai at import time (only
-:func:`assistant.llm.client._request` does, when a request is made), so this
+:func:`assistant.llm.transport._request` does, when a request is made), so this
 package is as light as the rest of ``assistant``.
 
 The API, for the CLI and the TUI alike:
@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from assistant.llm.client import ExplanationResult, attach_explanations, explain_findings
 from assistant.llm.config import AI_OFF_HINT, AIConfig, resolve_config
-from assistant.llm.payload import PROMPT_VERSION, Prompt, build_messages, build_prompt, run_context
-from assistant.llm.redact import RedactionRulesError, Redactor
+from assistant.llm.context import run_context
+from assistant.llm.payload import Prompt, build_messages, build_prompt
+from assistant.llm.prompt_text import PROMPT_VERSION
+from assistant.llm.redact import Redactor
+from assistant.llm.redact_compile import RedactionRulesError
 
 __all__ = [
     "AI_OFF_HINT",

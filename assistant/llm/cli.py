@@ -35,7 +35,7 @@ def config_from_args(args: argparse.Namespace) -> AIConfig:
 
 
 def _context(state: Any) -> dict[str, Any] | None:
-    from assistant.llm.payload import run_context
+    from assistant.llm.context import run_context
 
     return run_context(state) if state is not None else None
 
@@ -44,7 +44,7 @@ def check_rules_file(cfg: AIConfig, err: Err) -> None:
     """A bad --redact-rules file is a usage error (exit 2), told in one line before anything is sent."""
     if cfg.redact_rules_file is None:
         return
-    from assistant.llm.redact import RedactionRulesError, load_rules_file
+    from assistant.llm.redact_compile import RedactionRulesError, load_rules_file
 
     try:
         load_rules_file(cfg.redact_rules_file)
@@ -56,7 +56,7 @@ def check_rules_file(cfg: AIConfig, err: Err) -> None:
 def show_prompt(args: argparse.Namespace, diag: Diagnosis, state: Any, err: Err) -> int:
     """Print the exact messages as JSON (stdout or ``-o``) and send nothing."""
     from assistant.llm.payload import build_prompt
-    from assistant.llm.redact import RedactionRulesError
+    from assistant.llm.redact_compile import RedactionRulesError
 
     cfg = config_from_args(args)
     try:

@@ -152,6 +152,6 @@ class ReviewSession:
         """
         if diag is None or state.meta.status != "running":
             return False
-        from assistant.diagnose import abandoned_info
+        from assistant.abandoned import abandoned_info
 
         return abandoned_info(state, self.stale_after_s, self.now())[0] != diag.abandoned

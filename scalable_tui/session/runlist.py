@@ -45,7 +45,7 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
         row["failures"] = counts.get("failure_events")
         row["unfinished"] = 0
         return row
-    from assistant.diagnose import abandoned_info
+    from assistant.abandoned import abandoned_info
     from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir)

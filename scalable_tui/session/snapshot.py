@@ -15,7 +15,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from assistant.diagnose import abandoned_info, stale_threshold
+from assistant.abandoned import abandoned_info, stale_threshold
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.render import TRANSIENT_TEXT, failure_breakdown, seen_text
 from assistant.textsafe import printable

@@ -7,7 +7,8 @@ import os
 import random
 from pathlib import Path
 
-from assistant.diagnose import diagnose_state, incomplete_inputs
+from assistant.diagnose import diagnose_state
+from assistant.incomplete import incomplete_inputs
 from scalable_tui.sources.rundir.reader import load_run
 from tests.conftest import run_cli, tree_fingerprint
 from tests.hostile.rundirs import copy_fixture

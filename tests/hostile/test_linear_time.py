@@ -16,7 +16,8 @@ from typing import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.diagnose import _HOST, _MEM, _MODULE, _PATH, _classify_key, exception_types_of, failure_text
+from assistant.grouping import _classify_key, exception_types_of, failure_text
+from assistant.suggest_context import _HOST, _MEM, _MODULE, _PATH
 from assistant.render import _md_escape, _rstrip_lines
 from assistant.rules import classify
 from assistant.signature import normalize_message, parse_traceback, signature

@@ -41,7 +41,7 @@ def _completion(content: str | None, model: str = "fake-model", finish: str = "s
 
 def finding_ids(body: dict[str, Any]) -> list[str]:
     """The ids the request asks to explain (parsed back out of the user message)."""
-    from assistant.llm.payload import unwrap_data
+    from assistant.llm.prompt_text import unwrap_data
 
     payload = unwrap_data(body["messages"][-1]["content"])
     return [f["id"] for f in payload["findings"]]

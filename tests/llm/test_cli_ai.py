@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm.payload import unwrap_data
+from assistant.llm.prompt_text import unwrap_data
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 from tests.llm import fakeserver as fs
 from tests.llm.conftest import SECRETS, closed_port, plant_secrets

@@ -11,7 +11,7 @@ import pytest
 
 from scalable_tui.session import diagnose_run
 from assistant.llm import build_messages, build_prompt, resolve_config
-from assistant.llm.payload import BYTES_PER_TOKEN, estimate_tokens, trim_traceback
+from assistant.llm.payload_fields import BYTES_PER_TOKEN, estimate_tokens, trim_traceback
 from tests.conftest import fixture_run, run_cli
 
 EXC = ["ValueError", "KeyError", "MemoryError", "FileNotFoundError", "ConnectionError", "RuntimeError", "TypeError"]

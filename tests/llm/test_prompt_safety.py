@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from assistant.llm.config import AIConfig
-from assistant.llm.payload import SYSTEM_PROMPT, build_prompt, unwrap_data
+from assistant.llm.payload import build_prompt
+from assistant.llm.prompt_text import SYSTEM_PROMPT, unwrap_data
 from tests.conftest import run_cli
 from tests.llm.test_secret_corpus import diagnosis_of, finding_like_diagnose
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm.redact import BUILTIN_RULES, RedactionRulesError, Redactor
+from assistant.llm.redact import Redactor
+from assistant.llm.redact_compile import RedactionRulesError
+from assistant.llm.redact_rules import BUILTIN_RULES
 from tests.llm.conftest import SECRET_TRACEBACK, SECRETS
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm.redact import RedactionRulesError, Redactor, load_rules_file
+from assistant.llm.redact import Redactor
+from assistant.llm.redact_compile import RedactionRulesError, load_rules_file
 from tests.conftest import run_cli
 from tests.llm import fakeserver as fs
 

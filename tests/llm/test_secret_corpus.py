@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.llm.config import AIConfig
-from assistant.llm.payload import build_prompt, unwrap_data
+from assistant.llm.payload import build_prompt
+from assistant.llm.prompt_text import unwrap_data
 from assistant.llm.redact import Redactor
 from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding
 from assistant.signature import normalize_message

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from assistant.diagnose import exception_types_of, failure_text
+from assistant.grouping import exception_types_of, failure_text
 from assistant.rules import RULES, classify
 from scalable_tui.model.run import FailureRecord
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from scalable_tui.model.diagnosis import Finding
-from assistant.retry_plan import build_retry_plan, format_walltime, memory_bytes, more_memory, more_walltime, walltime_s
+from assistant.retry_plan import build_retry_plan
+from assistant.retry_resources import format_walltime, memory_bytes, more_memory, more_walltime, walltime_s
 from scalable_tui.session.slurm_join import merge_findings
 from scalable_tui.session import diagnose
 from scalable_tui.sources.rundir.observed import read_observed

@@ -6,8 +6,10 @@ import math
 
 import pytest
 
-from assistant.diagnose import exception_types_of, failure_text
-from assistant.hpc import hpc_facts, hpc_failure_records, hpc_findings, lifetime_advice
+from assistant.grouping import exception_types_of, failure_text
+from assistant.hpc import hpc_failure_records, hpc_findings
+from assistant.hpc_advice import lifetime_advice
+from assistant.hpc_facts import hpc_facts
 from scalable_tui.session.slurm_join import job_findings
 from scalable_tui.model.diagnosis import Finding
 from assistant.rules import CATEGORIES, classify

@@ -1,0 +1,142 @@
+"""Failure records -> groups: one group per signature, each with the rule that classifies it.
+
+What a rule sees of a failure (:func:`failure_text`) is bounded to head and
+tail, and classifications are shared between texts that differ only in ids
+and long numbers, so 15,000 unique messages cost a few dozen rule runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.rules import Rule, classify
+from assistant.signature import ParsedTraceback, normalize_message, parse_traceback, signature_id, signature_key
+from assistant.textsafe import clip
+from scalable_tui.model.run import FailureRecord, RunState, looks_like_dask_key
+
+#: What the rules and context regexes see of one failure, at most (head and
+#: tail, ``clip``): hostile sizes (a 10 MB message) cost linear time, and the
+#: words that decide a category sit at a message's start or a traceback's end.
+MAX_MATCH_CHARS = 16_384
+#: Names shown in titles (task names, exception classes) are cut to this.
+MAX_NAME_CHARS = 200
+
+
+@dataclass
+class _Group:
+    rule: Rule
+    matched: str
+    sig: str
+    pattern: str
+    types: tuple[str, ...]
+    records: list[FailureRecord] = field(default_factory=list)
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else clip(text, limit)
+
+
+def failure_text(f: FailureRecord) -> str:
+    """Everything the rules may match on, in one string (each part bounded by ``clip``)."""
+    parts = [f"{_bounded(f.failure_class, MAX_NAME_CHARS)}: {_bounded(f.message, MAX_MATCH_CHARS)}"]
+    if f.traceback:
+        parts.append(_bounded(f.traceback, MAX_MATCH_CHARS))
+    if f.details:
+        parts.extend(_bounded(f"{k}={v}", MAX_NAME_CHARS) for k, v in f.details.items() if isinstance(v, (str, int, float)))
+    return "\n".join(parts)
+
+
+def _parsed_traceback(f: FailureRecord) -> ParsedTraceback | None:
+    return parse_traceback(_bounded(f.traceback, MAX_MATCH_CHARS)) if f.traceback else None
+
+
+def exception_types_of(f: FailureRecord, tb: ParsedTraceback | None | bool = False) -> tuple[str, ...]:
+    types = [_bounded(f.failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]]
+    parsed = _parsed_traceback(f) if tb is False else tb
+    if parsed is not None:
+        for t in parsed.exception_types:  # type: ignore[union-attr]
+            if t not in types:
+                types.append(t)
+    return tuple(types)
+
+
+def join_failures(state: RunState) -> None:
+    """Fill task name, component, duration and resources on each failure."""
+    t = state.tasks
+    for f in state.failures:
+        if f.worker is not None and looks_like_dask_key(f.worker):
+            f.dask_key, f.worker = f.worker, None
+        if f.task_id is None:
+            continue
+        r = t.row.get(f.task_id)
+        if r is None:
+            continue
+        f.task_name = t.name_of(r)
+        f.component = t.component_of(r)
+        f.duration_s = t.duration_of(r)
+        w = t.worker.get(r)
+        if w is not None:
+            if looks_like_dask_key(w):
+                f.dask_key = w
+            elif f.worker is None:
+                f.worker = w
+        p = t.resource.get(r)
+        f.resources = None if p is None else state.profiles[p]
+
+
+# Ids, hashes and long numbers never decide a category (the rules look at
+# words, errno values, signals, exit codes and percentages: all short), so
+# texts that differ only in those classify alike.  Masking them lets 15,000
+# unique messages share a few dozen classifications.
+_CLASSIFY_KEY = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b|\d{4,}")
+
+
+def _classify_key(f: FailureRecord) -> tuple[str, str, str | None]:
+    return (f.failure_class, _CLASSIFY_KEY.sub("#", failure_text(f)), f.phase)
+
+
+def group_failures(state: RunState) -> list[_Group]:
+    groups: dict[str, _Group] = {}
+    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
+    sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str, tuple[str, ...]]] = {}
+    # Work is shared by exact text: a traceback is parsed once, a message is
+    # normalised once, and not at all when in-app frames decide the signature
+    # (its pattern is needed only for a new group's first record).
+    tb_memo: dict[str, ParsedTraceback] = {}
+    id_memo: dict[tuple, str] = {}
+    for f in state.failures:
+        tb: ParsedTraceback | None = None
+        if f.traceback:
+            tb = tb_memo.get(f.traceback)
+            if tb is None:
+                tb = tb_memo[f.traceback] = _parsed_traceback(f)  # type: ignore[assignment]
+        ck = _classify_key(f)
+        hit = rule_memo.get(ck)
+        if hit is None:
+            types = exception_types_of(f, tb)
+            rule, why = classify(types, failure_text(f), f.phase)
+            hit = rule_memo[ck] = (rule, why, types)
+        rule, why, types = hit
+        sk = (rule.category, f.failure_class, f.message, f.traceback, f.phase)
+        sh = sig_memo.get(sk)
+        if sh is None:
+            key, chain = signature_key(rule.category, types[0], tb)
+            pattern: str | None = None
+            if key is None:
+                pattern = normalize_message(f.message)
+                key = ("msg", rule.category, chain, pattern)
+            sig = id_memo.get(key)
+            if sig is None:
+                sig = id_memo[key] = signature_id(key)
+            if f.phase:
+                sig = f"{sig}@{f.phase}"
+            sh = sig_memo[sk] = (sig, pattern, chain)
+        sig, pattern, chain = sh
+        g = groups.get(sig)
+        if g is None:
+            if pattern is None:
+                pattern = normalize_message(f.message)
+            g = groups[sig] = _Group(rule, why, sig, pattern, chain)
+        g.records.append(f)
+    return list(groups.values())
