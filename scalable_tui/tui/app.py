@@ -53,7 +53,8 @@ from scalable_tui.tui.messages import (
 from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
 from scalable_tui.tui.screens.explain import PromptPreviewScreen
 from scalable_tui.tui.screens.export import ExportScreen
-from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen
+from scalable_tui.tui.screens.failure_detail import FailureDetailScreen
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
 from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
 from scalable_tui.tui.screens.picker import PickerScreen
 from scalable_tui.tui.screens.replay import ReplayFindingsScreen

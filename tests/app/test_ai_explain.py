@@ -19,7 +19,8 @@ from assistant.llm import AIConfig, resolve_config
 from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE
 from scalable_tui.tui.app import ReviewApp
 from scalable_tui.tui.screens.explain import AIPane, PromptPreviewScreen
-from scalable_tui.tui.screens.failures import FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.failures import FailuresScreen
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
 from scalable_tui.tui.screens.findings import FindingsScreen
 from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_loaded, wait_text

@@ -13,7 +13,8 @@ from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
 from scalable_tui.tui.app import ReviewApp
-from scalable_tui.tui.screens.failures import FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.failures import FailuresScreen
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
 from scalable_tui.tui.screens.findings import FindingsScreen
 from scalable_tui.tui.screens.overview import OverviewScreen
 from scalable_tui.tui.screens.tasks import TasksScreen

@@ -9,7 +9,9 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from scalable_tui.tui.app import ReviewApp
-from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen, FailuresScreen
+from scalable_tui.tui.screens.failures import FailuresScreen
+from scalable_tui.tui.screens.failure_detail import FailureDetailScreen
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
 from scalable_tui.tui.screens.findings import FindingsScreen
 from scalable_tui.tui.screens.overview import OverviewScreen
 from scalable_tui.tui.screens.tasks import TasksScreen

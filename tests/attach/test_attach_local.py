@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scalable_tui.tui.attach import AttachApp
-from scalable_tui.tui.screens.failures import FailureDetailScreen, FailureGroupScreen
+from scalable_tui.tui.screens.failure_detail import FailureDetailScreen
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
 from scalable_tui.demo import workload
 from tests.app.helpers import screen_text, wait_for, wait_text
 

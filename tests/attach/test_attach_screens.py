@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scalable_tui.tui.attach import AttachApp
-from scalable_tui.tui.screens.failures import FailureGroupScreen
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
 from scalable_tui.sources.recording.writer import RecordingWriter
 from tests.app.helpers import screen_text, wait_for, wait_text
 
