@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant.diagnose import diagnose_state
-from scalable_tui.session.snapshot import build_snapshot, compile_query, filter_tasks, sort_tasks, task_cells
+from scalable_tui.session.snapshot import build_snapshot
+from scalable_tui.session.lists import compile_query, filter_tasks, sort_tasks, task_cells
 from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import append_jsonl, set_status
 
@@ -83,7 +84,7 @@ def test_mapped_task_names_fold_into_one_group() -> None:
 
 
 def test_dask_keys_are_never_workers(gcam_run: Path) -> None:
-    from scalable_tui.session.snapshot import TASK_COLUMNS, split_worker
+    from scalable_tui.session.lists import TASK_COLUMNS, split_worker
 
     assert split_worker("run_gcam-402063bf0e2f4bbf9d0b2f3a8c1e5d77") == (None, "run_gcam-402063bf0e2f4bbf9d0b2f3a8c1e5d77")
     assert split_worker("tcp://10.0.0.7:4242") == ("tcp://10.0.0.7:4242", None)
@@ -115,7 +116,7 @@ def test_state_bar_shows_the_failed_share() -> None:
 
 
 def test_failure_group_filter_fields(gcam_run: Path) -> None:
-    from scalable_tui.session.snapshot import finding_matches, is_fault_finding, query_pattern, record_is_fault, record_matches
+    from scalable_tui.session.lists import finding_matches, is_fault_finding, query_pattern, record_is_fault, record_matches
 
     r = RunDirReader(gcam_run)
     r.load()

@@ -88,7 +88,7 @@ def test_cli_outputs_show_escapes_visibly(tmp_path: Path) -> None:
 @given(data=st.data())
 def test_tui_copy_text_of_findings_is_printable(data) -> None:
     """The TUI shows fields through Rich Text (tests/app/test_review_app.py); its clipboard text is printable too."""
-    from scalable_tui.session.snapshot import finding_text
+    from scalable_tui.session.lists import finding_text
 
     with tempfile.TemporaryDirectory() as tmp:
         run = copy_fixture(Path(tmp))

@@ -176,7 +176,7 @@ def test_failures_before_attach_have_no_made_up_time() -> None:
     assert jf["before_attach"] == 2
     assert "before attach" in " ".join(e["source"] for e in jf["evidence"])
     # the screens' text of a finding and its export say it too
-    from scalable_tui.session.snapshot import finding_text
+    from scalable_tui.session.lists import finding_text
     from scalable_tui.tui.screens.findings import finding_detail
 
     assert "2 of 4 before attach (time unknown)" in finding_detail(f).plain

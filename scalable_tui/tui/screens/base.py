@@ -16,7 +16,8 @@ from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Finding
-from scalable_tui.session.snapshot import RunSnapshot, query_pattern
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.lists import query_pattern
 from scalable_tui.tui.fmt import safe
 from scalable_tui.tui.widgets.status import StatusLine
 

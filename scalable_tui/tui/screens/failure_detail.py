@@ -15,11 +15,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from scalable_tui.session.snapshot import (
-    RunSnapshot,
-    failure_text,
-    split_worker,
-)
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.lists import failure_text, split_worker
 from scalable_tui.tui.fmt import (
     fmt_duration,
     fmt_iso,

@@ -15,13 +15,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from scalable_tui.model.diagnosis import Finding
-from scalable_tui.session.snapshot import (
-    RunSnapshot,
-    failure_text,
-    record_is_fault,
-    record_matches,
-    split_worker,
-)
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.lists import failure_text, record_is_fault, record_matches, split_worker
 from scalable_tui.tui.fmt import (
     fit_last,
     fmt_iso,

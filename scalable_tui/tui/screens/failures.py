@@ -16,12 +16,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from scalable_tui.model.diagnosis import Finding
-from scalable_tui.session.snapshot import (
-    RunSnapshot,
-    failures_text,
-    finding_text,
-    select_findings,
-)
+from scalable_tui.session.snapshot import RunSnapshot, failures_text
+from scalable_tui.session.lists import finding_text, select_findings
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
     fit_last,

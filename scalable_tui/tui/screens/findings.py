@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Static
 from scalable_tui.model.diagnosis import Finding
 from assistant.render import TRANSIENT_TEXT, seen_text
 from scalable_tui.tui.ai import ai_section
-from scalable_tui.session.snapshot import RunSnapshot, finding_text, select_findings
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.lists import finding_text, select_findings
 from scalable_tui.tui.fmt import SEVERITY_STYLE, distinct_title, fit_last, fmt_span, hl, safe, title_distinctions
 from scalable_tui.tui.screens.base import FilterableScreen
 from scalable_tui.tui.screens.explain import explain_binding

@@ -196,7 +196,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         snap = self.app.view.run  # type: ignore[attr-defined]
         if snap is None or not snap.diagnosis.findings:
             return None
-        from scalable_tui.session.snapshot import finding_text
+        from scalable_tui.session.lists import finding_text
 
         return finding_text(snap.diagnosis.findings[0])
 

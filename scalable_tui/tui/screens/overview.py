@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from scalable_tui.session.snapshot import RunSnapshot, failures_text, finding_text
+from scalable_tui.session.snapshot import RunSnapshot, failures_text
+from scalable_tui.session.lists import finding_text
 from scalable_tui.tui.fmt import SEVERITY_STYLE, TASK_STATE_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, RunScreen
 from scalable_tui.tui.widgets.progress import TaskBars

@@ -17,7 +17,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from scalable_tui.session.snapshot import TASK_COLUMNS, RunSnapshot, filter_tasks, sort_tasks, task_cells
+from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.lists import TASK_COLUMNS, filter_tasks, sort_tasks, task_cells
 from scalable_tui.tui.fmt import TASK_STATE_STYLE, highlight
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen
 
