@@ -8,7 +8,6 @@ one quiet hour.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from assistant.rules import SUGGESTIONS
 from assistant.suggest_context import _Ctx, walltime_seconds
@@ -47,9 +46,8 @@ def abandoned_info(state: RunState, stale_after_s: float | None = None, now: flo
             except ValueError:
                 last = None
     if last is None:
-        try:
-            last = Path(state.run_dir, "run.json").stat().st_mtime
-        except OSError:
+        last = state.run_json_mtime  # the reader's stat of run.json (the assistant reads no files)
+        if last is None:
             return False, None
     idle = max(0.0, now - last)
     return idle > stale_threshold(state, stale_after_s), idle

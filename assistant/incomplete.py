@@ -6,21 +6,7 @@ share skipped, and ``diagnose_state`` puts them in the report itself.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from scalable_tui.model.run import RunState
-
-
-def _count_lines(path: Path) -> int | None:
-    """Complete lines in ``path`` (a partial last line is not a skipped one), or None."""
-    n = 0
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                n += chunk.count(b"\n")
-    except OSError:
-        return None
-    return n
 
 
 def incomplete_inputs(state: RunState) -> list[str]:
@@ -30,7 +16,6 @@ def incomplete_inputs(state: RunState) -> list[str]:
     over a file that was 98% garbage would be a wrong answer, not a partial one.
     """
     out: list[str] = []
-    run_dir = Path(state.run_dir)
     for name, iss in sorted(state.issues.items()):
         if iss.unreadable:
             out.append(f"{name}: unreadable ({iss.unreadable}): results are incomplete")
@@ -38,7 +23,7 @@ def incomplete_inputs(state: RunState) -> list[str]:
         skipped = iss.total_skipped()
         if not skipped:
             continue
-        total = _count_lines(run_dir / name) if run_dir.is_dir() else None
+        total = state.lines_read.get(name)  # counted by the reader: no file is read here
         if total and total >= skipped:
             pct = 100.0 * skipped / total
             share = "<1" if pct < 1 else (">99" if 99 < pct < 100 else f"{pct:.0f}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("textual", "distributed", "openai")
 
@@ -26,8 +27,7 @@ def test_diagnosing_a_run_imports_no_ui_or_cluster_code(gcam_run) -> None:
 
 
 def test_assistant_imports_no_source_and_reads_no_run_directory() -> None:
-    # (assistant.hpc still reads Slurm logs through sources: another change moves that out)
-    code = ("import sys, assistant, assistant.diagnose, assistant.render\n"
+    code = ("import sys, assistant, assistant.diagnose, assistant.render, assistant.hpc, assistant.retry_plan\n"
             "print(sorted(m for m in sys.modules if m.startswith('scalable_tui.sources')))\n"
             "print(hasattr(assistant, 'diagnose_run'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
@@ -59,3 +59,30 @@ def test_subcommand_help_is_cheap_too() -> None:
     assert proc.returncode == 0 and "--fail-on" in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert not (imported & set(HEAVY))
+
+
+def test_the_diagnosis_reads_no_file(tmp_path) -> None:
+    """The assistant works on models only: diagnosing after the run directory is gone gives the same answer.
+
+    Before, ``abandoned_info`` stat'ed run.json and ``incomplete_inputs`` counted a file's lines itself.
+    """
+    import shutil
+    import time as _time
+
+    from assistant.diagnose import diagnose_state
+    from scalable_tui.sources.rundir.reader import load_run
+
+    src = next((Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "running-live").glob("run-*"))
+    run = tmp_path / src.name
+    shutil.copytree(src, run)
+    with open(run / "tasks.jsonl", "ab") as fh:
+        fh.write(b"\xff\xfe not json\n{broken\n")  # two skipped lines: the report says their share
+    state = load_run(run)
+    assert state.run_json_mtime is not None and state.lines_read["tasks.jsonl"] > 2
+    now = _time.time() + 30 * 86400  # long after: the run looks abandoned
+    before = diagnose_state(state, now=now)
+    shutil.rmtree(run)
+    after = diagnose_state(state, now=now)  # again, with nothing on disk to read
+    assert after.abandoned and after.abandoned == before.abandoned and after.idle_s == before.idle_s
+    assert after.incomplete == before.incomplete and any("tasks.jsonl" in n and "%" in n for n in after.incomplete)
+

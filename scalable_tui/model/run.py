@@ -324,6 +324,10 @@ class RunState:
     first_event_ts: float | None = None
     #: Where the parquet snapshots stood in for missing JSONL files.
     parquet_used: list[str] = field(default_factory=list)
+    #: When ``run.json`` last changed (the reader's stat): the abandoned-run check's clock when no event has a time.
+    run_json_mtime: float | None = None
+    #: Whole lines read per JSONL file: the share of skipped lines is said against it (the assistant reads no files).
+    lines_read: dict[str, int] = field(default_factory=dict)
     #: Task counts when ``tasks`` is not the whole story (live / recording: the
     #: scheduler's prefix counts); None means "count the task table".
     task_totals: TaskTotals | None = None

@@ -213,6 +213,7 @@ class RunDirReader(TaskLines, StreamFolds):
         if mtime == self._run_json_mtime:
             return False
         self._run_json_mtime = mtime
+        self.state.run_json_mtime = mtime
         obj = self._read_json("run.json")
         if obj is None:
             return False
@@ -277,6 +278,7 @@ class RunDirReader(TaskLines, StreamFolds):
                 if tail.pending_bytes() > 0:
                     self._stopped_early = True
                 break
+        self.state.lines_read[fname] = tail.line_no
         if tail.error:
             issues.unreadable = tail.error
         if not tail.exists and tail.offset == 0:

@@ -187,6 +187,7 @@ def _place_tail(reader: RunDirReader, scan: Scan) -> None:
     tail.offset = geo.end
     tail.line_no = scan.lines
     tail._ino = geo.inode
+    reader.state.lines_read[f"{scan.name}.jsonl"] = scan.lines
 
 
 def _issues(reader: RunDirReader, scan: Scan) -> None:

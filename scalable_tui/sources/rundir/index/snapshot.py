@@ -169,6 +169,7 @@ def _load(data: dict[str, Any], run_dir: str) -> RunDirReader | None:
     reader._failed_with_record = set(data["failed_with_record"])
     reader._synthetic = data["synthetic"]
     reader._profile_index = {tuple(k[:-1]): k[-1] for k in data["profile_index"]}
-    reader._run_json_mtime = data["run_json_mtime"]
+    reader._run_json_mtime = st.run_json_mtime = data["run_json_mtime"]
+    st.lines_read = {f"{k}.jsonl": t.line_no for k, t in reader.tails.items() if t.exists}
     reader._static_loaded = True
     return reader
