@@ -73,7 +73,8 @@ def failure_breakdown(diag: Diagnosis, sep: str = " · ") -> str:
     ``" (20 task failures · 3 worker deaths)"`` when the total holds worker
     deaths or Slurm jobs besides task failures; the deaths a ``KilledWorker``
     failure stands for are not in the total (``assistant.diagnose.failure_counts``),
-    so they are told apart: ``" · 6 worker deaths (in the KilledWorker failures)"``.
+    so they are told apart: ``" · 6 worker deaths (in the KilledWorker failures)"``; so are the
+    deaths a failed Slurm job explains (``session.slurm_join.merge_findings``).
     Empty when every failure is a task failure.
     """
     def n(k: int, word: str) -> str:
@@ -90,7 +91,9 @@ def failure_breakdown(diag: Diagnosis, sep: str = " · ") -> str:
             parts.append(n(diag.job_failures, "Slurm job"))
         out = f" ({sep.join(parts)})"
     if behind:
-        out += f"{sep}{n(behind, ('more ' if uncovered else '') + 'worker death')} (in the KilledWorker failures)"
+        why = ("explained by the failed Slurm jobs or KilledWorker failures" if diag.job_failures
+               else "in the KilledWorker failures")
+        out += f"{sep}{n(behind, ('more ' if uncovered else '') + 'worker death')} ({why})"
     return out
 
 

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from assistant.diagnose import WORKER_DIED
 from scalable_tui.model.diagnosis import Diagnosis, Finding, SEVERITY_RANK
 from scalable_tui.model.run import RunState
 
@@ -97,20 +98,31 @@ def slurm_join(
 
 
 def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = None) -> Diagnosis:
-    """The diagnosis with ``extra`` findings added, ordered like the heuristic ones."""
+    """The diagnosis with ``extra`` (Slurm) findings added, ordered like the heuristic ones.
+
+    A failed or killed job is a failure (``job_failures``): "⚠ 0 failures detected in 2 groups"
+    was the result of counting only the run's own records; pending jobs are not failures.  A
+    worker death that a failed job explains is that job's failure, not a second one: a
+    ``WorkerDied`` group whose workers all ran in the failed jobs is dropped (the Slurm finding
+    carries the scheduler's departure as evidence), as a death a KilledWorker names is inside
+    that failure (``assistant.diagnose.failure_counts``).
+    """
     if not extra and not note:
         return diag
-    findings = list(diag.findings) + list(extra)
+    failed = [f for f in extra if not f.id.startswith("slurm:pending")]
+    job_workers = {w for f in failed for w in f.workers}
+    explained = [f for f in diag.findings
+                 if f.count and f.exception_types == [WORKER_DIED] and f.workers and set(f.workers) <= job_workers]
+    gone = {id(f) for f in explained}
+    findings = [f for f in diag.findings if id(f) not in gone] + list(extra)
     findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], f.count > 0, -f.count, f.category, f.id))
     notices = list(diag.notices) + ([note] if note else [])
     summary = diag.summary
     if extra:
         summary += f" Slurm: {len(extra)} job finding{'s' if len(extra) != 1 else ''}."
-    # jobs Slurm killed or failed are failures too: "⚠ 0 failures detected in 2 groups" was the result
-    # of counting only the run's own failure records (pending jobs are not failures)
-    failed_jobs = sum(f.count for f in extra if not f.id.startswith("slurm:pending"))
+    failed_jobs = sum(f.count for f in failed)
     return diag.model_copy(update={"findings": findings, "notices": notices, "summary": summary,
-                                   "failures_total": diag.failures_total + failed_jobs,
+                                   "failures_total": diag.failures_total + failed_jobs - sum(f.count for f in explained),
                                    "job_failures": diag.job_failures + failed_jobs})
 
 

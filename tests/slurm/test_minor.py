@@ -42,6 +42,30 @@ def test_slurm_only_findings_are_counted_as_failures() -> None:
     assert "⚠ 1 failure detected in 1 group" in text, text  # was "⚠ 0 failures detected in 1 group"
 
 
+def test_a_worker_death_a_killed_job_explains_is_counted_once() -> None:
+    """Slurm killed job 4242 at its walltime: its worker's death is that job's failure, not a second one."""
+    from scalable_tui.model.live import LiveEvent
+    from scalable_tui.model.live_workers import WorkerInfo
+    from scalable_tui.session.pipeline import diagnose_live
+
+    live = LiveSnapshot(address="tcp://127.0.0.1:1")
+    live.workers = {"tcp://127.0.0.1:40001": WorkerInfo(key="tcp://127.0.0.1:40001", address="tcp://127.0.0.1:40001",
+                                                         name="SLURMCluster-0", host="127.0.0.1", status="closed",
+                                                         left_at=1000.0, left_reason="worker-close")}
+    live.events.append(LiveEvent(ts=1000.0, kind="worker-removed", worker="SLURMCluster-0",
+                                 address="tcp://127.0.0.1:40001", text="SLURMCluster-0 left",
+                                 details={"unexpected": True}))
+    job = Job("4242", "dask-worker", "TIMEOUT", time_limit_s=60.0, elapsed_s=61.0, worker_names=["SLURMCluster-0"])
+    _state, alone = diagnose_live(live)
+    assert [f.exception_types for f in alone.findings if f.count] == [["WorkerDied"]]  # without Slurm: a death
+    _state, diag = diagnose_live(live, jobs=JobsSnapshot(jobs=[job]))
+    assert [(f.category, f.count) for f in diag.findings if f.count] == [("walltime", 1)], diag.findings
+    assert (diag.failures_total, diag.job_failures, diag.worker_deaths) == (1, 1, 1)
+    assert sum(f.count for f in diag.findings) == diag.failures_total
+    assert ("1 failure detected in 1 group across 1 category (0 task failures, 1 Slurm job), 1 worker death "
+            "(explained by the failed Slurm jobs or KilledWorker failures):") in render_text(diag, width=300)
+
+
 def test_lifetime_advice_is_worded_for_a_one_minute_walltime() -> None:
     job = Job("5", "dask-worker", "TIMEOUT", time_limit_s=60.0, elapsed_s=70.0)
     (f,) = hpc_findings([job])
