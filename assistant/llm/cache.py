@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from scalable_tui.private_cache import private_dirs, write_private
 
 SUBDIR = "llm"
 #: Largest cache file read or written (a reply is a few KB; this is generous).
@@ -49,23 +49,6 @@ def usable_cache_dir(base: Path | None, forbidden: list[Path] | None = None) -> 
     return d
 
 
-def _make_private_dirs(directory: Path) -> None:
-    """Create ``directory`` and its missing parents, each 0700 (replies describe the user's runs)."""
-    missing: list[Path] = []
-    d = directory
-    while not d.exists():
-        missing.append(d)
-        if d.parent == d:
-            break
-        d = d.parent
-    for p in reversed(missing):
-        try:
-            p.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(p, 0o700)
-
-
 def get(directory: Path | None, key: str) -> dict[str, Any] | None:
     """The entry, or None when missing, too big, truncated or not ours."""
     if directory is None:
@@ -94,19 +77,8 @@ def put(directory: Path | None, key: str, entry: dict[str, Any]) -> bool:
     if len(data) > MAX_ENTRY_BYTES:
         return False
     try:
-        _make_private_dirs(directory)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, directory / f"{key}.json")
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        private_dirs(directory)  # each missing directory 0700: replies describe the user's runs
+        write_private(directory / f"{key}.json", data)
     except OSError:
         return False
     return True

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import orjson
 
 from assistant.signature import SIGNATURE_VERSION
 from scalable_tui.sources.rundir.index.cache import file_key
+from scalable_tui.private_cache import write_private
 from scalable_tui.sources.rundir.index.engine import cache_root, private_dir
 
 #: Bump when the summary's content or meaning changes: old summaries are then rebuilt.
@@ -91,21 +91,10 @@ def store(run_dir: Path, key: dict[str, Any], summary: dict[str, Any]) -> bool:
     if run_key(run_dir) != key:
         return False
     try:
-        d = private_dir(summaries_dir())
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".summary.")
+        private_dir(summaries_dir())
+        write_private(_entry(run_dir), orjson.dumps({"key": key, "summary": summary}))
     except OSError:
         return False  # an unwritable cache only costs speed: the next listing reads the run again
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps({"key": key, "summary": summary}))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, _entry(run_dir))
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        return False
     return True
 
 

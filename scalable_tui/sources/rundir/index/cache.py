@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from scalable_tui.private_cache import write_private
 from scalable_tui.sources.rundir.index import snapshot
 from scalable_tui.sources.rundir.index.engine import cache_root, private_dir
 from scalable_tui.sources.rundir.reader import RunDirReader
@@ -74,22 +74,8 @@ def store(run_dir: Path, key_before: dict[str, Any], reader: RunDirReader) -> bo
     if _key(run_dir) != key_before:
         return False
     d = private_dir(entry_dir(run_dir))
-    for name in ("state.bin", "key.json"):
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{name}.")
-        try:
-            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-                if name == "state.bin":
-                    snapshot.dump(reader, f)
-                else:
-                    f.write(orjson.dumps(key_before))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, d / name)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+    write_private(d / "state.bin", lambda f: snapshot.dump(reader, f), buffering=1 << 20)
+    write_private(d / "key.json", orjson.dumps(key_before))
     prune()
     return True
 

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scalable_tui.private_cache import private_dirs
+
 #: Default engine memory limit: with Python's share this keeps a 300k-task load under ~300 MB.
 DEFAULT_MEMORY_LIMIT = "250MB"
 
@@ -32,14 +34,7 @@ def cache_root() -> Path:
 
 def private_dir(path: Path) -> Path:
     """Create ``path`` and every missing directory from the cache root down, readable by the user only."""
-    root = cache_root()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    todo = [path, *path.parents]
-    for p in reversed(todo[: todo.index(root) + 1] if root in todo else [path]):
-        if not p.exists():
-            p.mkdir(mode=0o700)
-            os.chmod(p, 0o700)
-    return path
+    return private_dirs(path, public_up_to=cache_root().parent)
 
 
 def connect(database: str = ":memory:") -> Any:
