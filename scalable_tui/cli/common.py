@@ -6,10 +6,11 @@ Standard library only at import time (``--help`` stays cheap).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 
 EXIT_OK = 0
@@ -130,3 +131,66 @@ def _alerts(args: argparse.Namespace, *, record: bool) -> Any:
     except AlertSetupError as exc:
         _err(str(exc))
         return False
+
+
+class Opened(NamedTuple):
+    """A run directory or a recording, read and diagnosed through the session pipeline."""
+
+    state: Any
+    diagnosis: Any
+    path: Path
+    is_recording: bool
+
+
+def open_and_diagnose(
+    args: argparse.Namespace,
+    *,
+    verb: str,
+    slurm: str,
+    log_dir: str | None = None,
+    notes: bool = False,
+    check_run_dir: Callable[[Path], str | None] | None = None,
+) -> Opened | int:
+    """RUN_DIR | FILE.rec | --latest | --run-id as the commands take it, or an exit code after one message.
+
+    ``verb`` words the never-connected message ("there is nothing to {verb}");
+    ``notes`` prints a recording's notices; ``check_run_dir`` may refuse a
+    resolved run directory before it is read (its message, exit 2).
+    """
+    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
+
+    if args.run_dir and Path(args.run_dir).is_file():
+        from scalable_tui.session import diagnose_recording
+        from scalable_tui.sources.recording.reader import Recording, RecordingError
+
+        try:
+            with Recording(args.run_dir) as rec:
+                if rec.never_connected:  # nothing was seen: not "no failures"
+                    _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to {verb}")
+                    return EXIT_USAGE
+                if notes:
+                    for n in rec.notices:
+                        _err(f"note: {n}")
+                state, diag = diagnose_recording(rec, slurm=slurm, log_dir=log_dir, stale_after_s=args.stale_after)
+        except RecordingError as exc:
+            _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
+            return EXIT_USAGE
+        return Opened(state, diag, Path(args.run_dir), True)
+    try:
+        run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
+    except RunNotFound as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    refusal = check_run_dir(Path(run_dir)) if check_run_dir is not None else None
+    if refusal:
+        _err(refusal)
+        return EXIT_USAGE
+    from scalable_tui.session import diagnose
+    from scalable_tui.sources.rundir.reader import load_run
+
+    state = load_run(run_dir)
+    if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
+        _err(f"{run_dir}: no readable run.json, tasks or failures")
+        return EXIT_USAGE
+    return Opened(state, diagnose(state, stale_after_s=args.stale_after, slurm=slurm, log_dir=log_dir),
+                  Path(run_dir), False)

@@ -8,53 +8,22 @@ import os
 import sys
 from pathlib import Path
 
-from scalable_tui.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SEVERITY_LEVELS, _err, _inside
+from scalable_tui.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SEVERITY_LEVELS, _err, _inside, open_and_diagnose
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
+    def output_inside(run_dir: Path) -> str | None:
+        if args.output and _inside(Path(args.output), run_dir):
+            return f"refusing to write into the run directory {run_dir}; choose another --output"
+        return None
 
-    recording = None
-    if args.run_dir and Path(args.run_dir).is_file():
-        # A recording (scalable-tui record): diagnose its whole history, with the jobs it stored.
-        from scalable_tui.session import diagnose_recording
-        from scalable_tui.sources.recording.reader import Recording, RecordingError
-
-        try:
-            with Recording(args.run_dir) as rec:
-                if rec.never_connected:  # nothing was seen: not "no failures"
-                    _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to diagnose")
-                    return EXIT_USAGE
-                for n in rec.notices:
-                    _err(f"note: {n}")
-                recording, diag = diagnose_recording(rec, slurm=args.slurm, log_dir=args.slurm_log_dir,
-                                                     stale_after_s=args.stale_after)
-        except RecordingError as exc:
-            _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
-            return EXIT_USAGE
-        run_dir = Path(args.run_dir)
-    else:
-        try:
-            run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
-        except RunNotFound as exc:
-            _err(str(exc))
-            return EXIT_USAGE
-    if recording is None and args.output and _inside(Path(args.output), run_dir):
-        _err(f"refusing to write into the run directory {run_dir}; choose another --output")
-        return EXIT_USAGE
-
+    opened = open_and_diagnose(args, verb="diagnose", slurm=args.slurm, log_dir=args.slurm_log_dir, notes=True,
+                               check_run_dir=output_inside)
+    if isinstance(opened, int):
+        return opened
+    state, diag, run_dir, _is_recording = opened
     from assistant.render import render_markdown, render_text, to_json
-    from scalable_tui.session import diagnose
-    from scalable_tui.sources.rundir.reader import load_run
 
-    if recording is not None:
-        state = recording
-    else:
-        state = load_run(run_dir)
-        if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
-            _err(f"{run_dir}: no readable run.json, tasks or failures")
-            return EXIT_USAGE
-        diag = diagnose(state, stale_after_s=args.stale_after, slurm=args.slurm, log_dir=args.slurm_log_dir)
     if args.compare:
         from scalable_tui.session.compare import CompareError, compare_with
 

@@ -8,12 +8,11 @@ heavy is imported before a command runs (``--help`` stays fast).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from scalable_tui.cli.common import EXIT_OK, EXIT_USAGE, _err
+from scalable_tui.cli.common import EXIT_OK, EXIT_USAGE, _err, open_and_diagnose
 
 
 def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -47,42 +46,8 @@ def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentPa
     ef.set_defaults(func=cmd_efficiency)
 
 
-def _load(args: argparse.Namespace, slurm: str) -> tuple[Any, Any, Path, bool] | int:
-    """(state, diagnosis, path, is_recording) or an exit code after a message."""
-    from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
-
-    if args.run_dir and Path(args.run_dir).is_file():
-        from scalable_tui.session import diagnose_recording
-        from scalable_tui.sources.recording.reader import Recording, RecordingError
-
-        try:
-            with Recording(args.run_dir) as rec:
-                if rec.never_connected:
-                    _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to plan")
-                    return EXIT_USAGE
-                state, diag = diagnose_recording(rec, slurm=slurm, stale_after_s=args.stale_after)
-        except RecordingError as exc:
-            _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
-            return EXIT_USAGE
-        return state, diag, Path(args.run_dir), True
-    try:
-        run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)
-    except RunNotFound as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    from scalable_tui.session import diagnose
-    from scalable_tui.sources.rundir.reader import load_run
-
-    state = load_run(run_dir)
-    if not state.tasks.n_tasks() and not state.failures and "run.json" not in os.listdir(run_dir):
-        _err(f"{run_dir}: no readable run.json, tasks or failures")
-        return EXIT_USAGE
-    diag = diagnose(state, stale_after_s=args.stale_after, slurm=slurm)
-    return state, diag, Path(run_dir), False
-
-
 def cmd_retry_plan(args: argparse.Namespace) -> int:
-    loaded = _load(args, args.slurm)
+    loaded = open_and_diagnose(args, verb="plan", slurm=args.slurm)
     if isinstance(loaded, int):
         return loaded
     state, diag, path, is_rec = loaded
