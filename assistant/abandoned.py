@@ -12,7 +12,7 @@ import time
 from assistant.rules import SUGGESTIONS
 from assistant.suggest_context import _Ctx, walltime_seconds
 from scalable_tui.model.diagnosis import Evidence, Finding
-from scalable_tui.model.run import RunState
+from scalable_tui.model.run import RunState, duration_text
 
 DEFAULT_STALE_S = 3600.0
 
@@ -53,17 +53,6 @@ def abandoned_info(state: RunState, stale_after_s: float | None = None, now: flo
     return idle > stale_threshold(state, stale_after_s), idle
 
 
-def _duration_text(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 86400:
-        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"
-
-
 def _abandoned_finding(state: RunState, idle: float) -> Finding:
     unfinished = state.totals().unfinished
     ctx = _Ctx(unfinished=unfinished)
@@ -75,13 +64,13 @@ def _abandoned_finding(state: RunState, idle: float) -> Finding:
         id="run_abandoned",
         category="run_abandoned",
         severity="critical",
-        title=f"Run probably abandoned: status is still 'running' but no event for {_duration_text(idle)}",
+        title=f"Run probably abandoned: status is still 'running' but no event for {duration_text(idle)}",
         count=0,
         transient=True,
         suggestion=SUGGESTIONS["run_abandoned"].format_map(ctx),
         matched="run.json status=running, no summary.json, no recent events",
         evidence=[
-            Evidence(timestamp=last_s, source="*.jsonl", text=f"last event {_duration_text(idle)} ago"),
+            Evidence(timestamp=last_s, source="*.jsonl", text=f"last event {duration_text(idle)} ago"),
             Evidence(timestamp=state.meta.started_at, source="run.json", text="status: running, finished_at: null"),
             Evidence(source="tasks.jsonl", text=f"{unfinished} task(s) without a terminal state"),
         ],

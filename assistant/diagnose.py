@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from assistant.abandoned import _abandoned_finding, _duration_text, abandoned_info
+from assistant.abandoned import _abandoned_finding, abandoned_info
 from assistant.grouping import MAX_NAME_CHARS, _Group, group_failures, join_failures
 from assistant.incomplete import incomplete_inputs
 from assistant.rules import SUGGESTIONS
@@ -25,7 +25,7 @@ from assistant.signature import SIGNATURE_VERSION
 from assistant.suggest_context import _context
 from assistant.textsafe import clip
 from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding, SEVERITY_RANK
-from scalable_tui.model.run import ResourceProfile, RunState
+from scalable_tui.model.run import ResourceProfile, RunState, duration_text
 
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5
@@ -144,7 +144,7 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
     if incomplete:
         summary += f" Input incomplete: {'; '.join(incomplete)}."
     if abandoned and idle is not None:
-        summary = f"Run probably abandoned (no events for {_duration_text(idle)}, {totals.unfinished} task(s) unfinished). " + summary
+        summary = f"Run probably abandoned (no events for {duration_text(idle)}, {totals.unfinished} task(s) unfinished). " + summary
     status = state.meta.status or ("completed" if state.summary else "unknown")
     return Diagnosis(
         run_id=state.meta.run_id,

@@ -379,3 +379,15 @@ class RunState:
             if iss.truncated_rewind:
                 out.append(f"{name}: file shrank while being read; re-read from the start")
         return out
+
+
+def duration_text(seconds: float) -> str:
+    """``2d 3h`` / ``1h 05m`` / ``4m 02s`` / ``9s``: an idle time or a gap, in the words every report uses."""
+    seconds = int(seconds)
+    if seconds >= 86400:
+        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"

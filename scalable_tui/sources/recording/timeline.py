@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass
 
 from scalable_tui.model.live import LiveEvent, LiveFailure
+from scalable_tui.model.run import duration_text
 from scalable_tui.sources.recording.frames import _Frame
 
 __all__ = ["Gap", "Mark", "GAP_INTERVALS", "RecordingTimeline"]
@@ -43,15 +44,6 @@ class Gap:
 GAP_INTERVALS = 3.0
 
 
-def _dur(seconds: float) -> str:
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s}s"
-
-
 class RecordingTimeline:
     """Gaps, jumps and windows over a ``Recording``'s indexes (a mixin; see the module docstring)."""
 
@@ -66,11 +58,11 @@ class RecordingTimeline:
             if prev is not None:
                 dt = f.t - prev.t
                 if f.session != prev.session:
-                    out.append(Gap(prev.t, f.t, f"the recorder was restarted; nothing recorded for {_dur(dt)}"))
+                    out.append(Gap(prev.t, f.t, f"the recorder was restarted; nothing recorded for {duration_text(dt)}"))
                 elif f.seq in restarts:
                     out.append(Gap(prev.t, f.t, "the scheduler restarted (new scheduler id)"))
                 elif limit is not None and dt > limit:
-                    out.append(Gap(prev.t, f.t, f"no snapshot for {_dur(dt)} (recorder stalled or scheduler unreachable)"))
+                    out.append(Gap(prev.t, f.t, f"no snapshot for {duration_text(dt)} (recorder stalled or scheduler unreachable)"))
             prev = f
         return out
 
