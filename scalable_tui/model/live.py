@@ -40,6 +40,15 @@ __all__ = ["EVENT_KINDS", "LiveEvent", "LiveSnapshot", "PrefixCounts", "WorkerIn
            "split_exception_text", "os_error_message", "memory_kill_text", "near_limit_text", "OS_ERROR_TYPES",
            "FILENAME_LOST", "TIME_BEFORE_ATTACH"]
 
+#: How many failure events (deaths, graph errors) a snapshot keeps in full (each is a few hundred bytes).
+MAX_INCIDENTS = 100_000
+
+
+def is_incident(kind: str, details: dict[str, Any]) -> bool:
+    """An event that is itself a failure: an unexpected worker death or a graph the scheduler could not load."""
+    return kind == "graph-error" or (kind == "worker-removed" and bool(details.get("unexpected")))
+
+
 #: Event kinds a LiveEvent can have (the UI may color by these).
 EVENT_KINDS = (
     "worker-added",
@@ -179,6 +188,11 @@ class LiveSnapshot:
     #: Erred tasks that only erred because a dependency did (counted, not listed).
     dependents_erred: int = 0
     events: deque[LiveEvent] = field(default_factory=deque)
+    #: The events that are failures (unexpected worker deaths, graph errors), kept apart from the display
+    #: window ``events``: a long night of workers joining and leaving pushed early deaths out of that
+    #: window, and the failure count then went *down*.  Bounded far higher (``MAX_INCIDENTS``).
+    incidents: deque[LiveEvent] = field(default_factory=lambda: deque(maxlen=MAX_INCIDENTS))
+    incidents_dropped: int = 0
     events_total: int = 0
     events_dropped: int = 0
     event_counts: dict[str, int] = field(default_factory=dict)
@@ -244,11 +258,20 @@ class LiveSnapshot:
         c.failure_counts = dict(self.failure_counts)
         c.dropped_summary = {k: list(v) for k, v in self.dropped_summary.items()}
         c.events = deque(self.events, maxlen=self.events.maxlen)
+        c.incidents = deque(self.incidents, maxlen=self.incidents.maxlen)
         c.event_counts = dict(self.event_counts)
         c.memory_evidence = {k: list(v) for k, v in self.memory_evidence.items()}
         c.limited_panels = list(self.limited_panels)
         c.notices = list(self.notices)
         return c
+
+    def add_event(self, ev: LiveEvent) -> None:
+        """Append to the display window, and to ``incidents`` when the event is a failure."""
+        self.events.append(ev)
+        if is_incident(ev.kind, ev.details):
+            if self.incidents.maxlen is not None and len(self.incidents) == self.incidents.maxlen:
+                self.incidents_dropped += 1
+            self.incidents.append(ev)
 
     def worker_by_address(self, address: str) -> WorkerInfo | None:
         for w in self.workers.values():
@@ -300,10 +323,16 @@ class LiveSnapshot:
         killed = {a for f in self.failures for a in (*f.killed_addresses, *f.killed_workers)}
         deaths = 0
         worker_events: list[WorkerEvent] = []
-        for ev in self.events:
+        # Failures from ``incidents`` (every death and graph error), the worker timeline from the display
+        # window ``events``: the count of deaths must not shrink as the window slides.
+        for ev in self.incidents:
             if ev.kind == "graph-error":  # a failure with no task: the scheduler could not deserialize a graph
                 failures.append(self._graph_error_record(len(failures), ev))
                 continue
+            deaths += 1
+            if include_worker_deaths and ev.address not in killed and ev.worker not in killed:
+                failures.append(self._death_record(len(failures), ev, names))
+        for ev in self.events:
             if ev.kind not in ("worker-added", "worker-removed", "worker-restart-memory", "paused", "resumed",
                                "worker-ttl-timed-out", "killed-worker"):
                 continue
@@ -311,10 +340,6 @@ class LiveSnapshot:
                 timestamp=_iso(ev.ts), ts=ev.ts, state=ev.kind, provider="dask", worker_id=ev.worker,
                 component=None, details={"text": ev.text, "address": ev.address, **ev.details},
             ))
-            if ev.kind == "worker-removed" and ev.details.get("unexpected"):
-                deaths += 1
-                if include_worker_deaths and ev.address not in killed and ev.worker not in killed:
-                    failures.append(self._death_record(len(failures), ev, names))
         ts_all = [f.ts for f in failures if f.ts is not None]
         summary = {
             "source": "live",

@@ -45,7 +45,7 @@ def _fail(s: LiveSnapshot, i: int, t: float) -> None:
 
 
 def _event(s: LiveSnapshot, t: float, kind: str, worker: str, text: str, address: str, **details) -> None:
-    s.events.append(LiveEvent(ts=t, kind=kind, worker=worker, text=text, address=address, details=details))
+    s.add_event(LiveEvent(ts=t, kind=kind, worker=worker, text=text, address=address, details=details))
     s.events_total += 1
     s.event_counts[kind] = s.event_counts.get(kind, 0) + 1
 

@@ -49,7 +49,8 @@ def _died(t: float, addr: str, name: str) -> LiveEvent:
 
 def test_a_death_named_by_killed_worker_is_one_failure_and_other_deaths_are_their_own() -> None:
     s = busy_night(0, 0)
-    s.events.extend([_died(T0 - 5, "tcp://127.0.0.1:5001", "w-0"), _died(T0 - 3, "tcp://127.0.0.1:5002", "w-1")])
+    for ev in (_died(T0 - 5, "tcp://127.0.0.1:5001", "w-0"), _died(T0 - 3, "tcp://127.0.0.1:5002", "w-1")):
+        s.add_event(ev)
     s.failures = [LiveFailure(key="hog-1", prefix="hog", exception_type="KilledWorker",
                               exception="KilledWorker: Attempted to run task 'hog-1' on 1 different workers",
                               traceback=None, erred_on=["w-0"], first_seen=T0 - 4,

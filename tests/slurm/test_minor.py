@@ -52,7 +52,7 @@ def test_a_worker_death_a_killed_job_explains_is_counted_once() -> None:
     live.workers = {"tcp://127.0.0.1:40001": WorkerInfo(key="tcp://127.0.0.1:40001", address="tcp://127.0.0.1:40001",
                                                          name="SLURMCluster-0", host="127.0.0.1", status="closed",
                                                          left_at=1000.0, left_reason="worker-close")}
-    live.events.append(LiveEvent(ts=1000.0, kind="worker-removed", worker="SLURMCluster-0",
+    live.add_event(LiveEvent(ts=1000.0, kind="worker-removed", worker="SLURMCluster-0",
                                  address="tcp://127.0.0.1:40001", text="SLURMCluster-0 left",
                                  details={"unexpected": True}))
     job = Job("4242", "dask-worker", "TIMEOUT", time_limit_s=60.0, elapsed_s=61.0, worker_names=["SLURMCluster-0"])

@@ -315,7 +315,7 @@ class SnapshotFolder:
         s = self._snap
         if s.events.maxlen is not None and len(s.events) == s.events.maxlen:
             s.events_dropped += 1
-        s.events.append(LiveEvent(ts=ts, kind=kind, worker=worker, text=text, address=address, details=details))
+        s.add_event(LiveEvent(ts=ts, kind=kind, worker=worker, text=text, address=address, details=details))
         s.events_total += 1
         s.event_counts[kind] = s.event_counts.get(kind, 0) + 1
 

@@ -162,7 +162,7 @@ _WORKER_TIMES = frozenset({"first_seen", "left_at"})
 HOT_FIELDS = ("memory", "managed", "unmanaged", "spilled", "cpu", "executing", "ready", "in_memory", "processing",
               "last_seen")
 #: LiveSnapshot fields stored per frame (containers handled by the tables or below).
-_SNAP_SKIP = frozenset({"workers", "prefixes", "failures", "events"})
+_SNAP_SKIP = frozenset({"workers", "prefixes", "failures", "events", "incidents"})
 SCALAR_FIELDS = tuple(f.name for f in fields(LiveSnapshot) if f.name not in _SNAP_SKIP)
 _SCALAR_ROUND2 = frozenset({"disconnected_since", "retry_at", "last_poll_ok", "scheduler_started", "attached_at"})
 _SCALAR_ROUND1 = frozenset({"poll_latency_ms", "scheduler_ms"})

@@ -105,6 +105,8 @@ class Recording(RecordingTimeline, WholeRecording):
         self._times: list[float] = []
         self._failures: list[_Row] = []
         self._events: list[_Row] = []
+        #: The event rows that are failures (unexpected deaths, graph errors), for ``LiveSnapshot.incidents``.
+        self._incident_rows: list[_Row] = []
         self._fail_cache: dict[int, LiveFailure] = {}
         self._event_cache: dict[int, LiveEvent] = {}
         self._blob_cache: dict[int, dict[str, Any]] = {}
@@ -237,6 +239,8 @@ class Recording(RecordingTimeline, WholeRecording):
                 except Exception:
                     pass
             self._events.append(row)
+            if kind == "graph-error" or row.unexpected:
+                self._incident_rows.append(row)
         if new:
             try:
                 self.meta = self._read_meta()
@@ -423,6 +427,10 @@ class Recording(RecordingTimeline, WholeRecording):
         lo = 0 if limit is None else max(0, k - limit)
         return [self._event(r) for r in self._events[lo:k]]
 
+    def _incidents_upto(self, seq: int) -> list[LiveEvent]:
+        k = bisect.bisect_right(self._incident_rows, seq, key=lambda r: r.frame)
+        return [self._event(r) for r in self._incident_rows[:k]]
+
     def state_at(self, t: float, *, max_events: int | None = REPLAY_MAX_EVENTS) -> LiveSnapshot:
         """The snapshot as it was at time ``t``: the last frame at or before ``t`` (the first frame when ``t`` is earlier)."""
         return self._snapshot(self._index_at(t), max_events)
@@ -446,6 +454,8 @@ class Recording(RecordingTimeline, WholeRecording):
         snap.failures_dropped = 0
         snap.dropped_summary = {}
         snap.events = deque(self._events_upto(seq, max_events), maxlen=max_events)
+        # Every failure event up to this frame, however long the night: the display window above is capped.
+        snap.incidents = deque(self._incidents_upto(seq), maxlen=snap.incidents.maxlen)
         # A restarted recorder's monitor counts events from 0 again; the file holds them all ("28 of 0 events").
         snap.events_total = max(snap.events_total, bisect.bisect_right(self._events, seq, key=lambda r: r.frame))
         return snap

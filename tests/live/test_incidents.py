@@ -1,0 +1,83 @@
+"""A long night: worker deaths stay failures after thousands of later events.
+
+The snapshot keeps a display window of the newest 5,000 events.  Deaths used
+to be counted from that window only, so on a night of adaptive scaling (every
+worker joining and leaving is an event) an early death slid out of it and the
+failure count went *down*.  Deaths and graph errors now live in their own
+list (``LiveSnapshot.incidents``), live and in recordings.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from scalable_tui.session.pipeline import diagnose_live
+from scalable_tui.sources.live.ingest import SnapshotFolder
+from scalable_tui.sources.recording.reader import Recording
+from scalable_tui.sources.recording.writer import RecordingWriter
+
+DEAD = "tcp://127.0.0.1:4999"
+CHURN = 6000  # more than the 5,000-event display window
+
+
+def _night(folder: SnapshotFolder, t0: float) -> None:
+    """One worker dies unexpectedly, then thousands of workers come and go cleanly."""
+    folder._ingest_plugin_event({"kind": "worker-added", "worker": DEAD, "name": "w-dead", "t": t0})
+    folder._ingest_plugin_event({"kind": "worker-removed", "worker": DEAD, "name": "w-dead", "t": t0 + 1,
+                                 "expected": False, "prev_status": "running", "stimulus": "worker-close"})
+    for i in range(CHURN // 2):
+        addr = f"tcp://127.0.0.1:{20000 + i}"
+        folder._ingest_plugin_event({"kind": "worker-added", "worker": addr, "name": f"w-{i}", "t": t0 + 2 + i})
+        folder._ingest_plugin_event({"kind": "worker-removed", "worker": addr, "name": f"w-{i}", "t": t0 + 3 + i,
+                                     "expected": True, "prev_status": "closing_gracefully"})
+
+
+def test_an_early_death_is_still_a_failure_after_the_event_window_slid_past_it() -> None:
+    folder = SnapshotFolder("tcp://127.0.0.1:8786")
+    folder._sched_id = "Scheduler-1"
+    _night(folder, time.time() - 10_000)
+    snap = folder._snap.copy()
+    assert len(snap.events) == 5000 and snap.events_dropped > 0
+    assert not any(e.kind == "worker-removed" and e.details.get("unexpected") for e in snap.events)
+
+    state, diag = diagnose_live(snap)
+
+    assert [f.failure_class for f in state.failures] == ["WorkerDied"]
+    assert (diag.failures_total, diag.worker_deaths) == (1, 1)
+    assert "w-dead" in state.failures[0].message or "w-dead" in (state.failures[0].worker or "")
+
+
+def test_a_recording_keeps_the_early_death_in_replay_and_in_the_whole_night(tmp_path: Path) -> None:
+    folder = SnapshotFolder("tcp://127.0.0.1:8786")
+    folder._sched_id = "Scheduler-1"
+    t0 = time.time() - 10_000
+    snap = folder._snap
+    snap.scheduler_id, snap.connected, snap.link = "Scheduler-1", True, "ok"
+    path = tmp_path / "night.rec"
+    w = RecordingWriter.create(path, address=snap.address, interval=1.0, keyframe_every=16)
+    folder._ingest_plugin_event({"kind": "worker-added", "worker": DEAD, "name": "w-dead", "t": t0})
+    folder._ingest_plugin_event({"kind": "worker-removed", "worker": DEAD, "name": "w-dead", "t": t0 + 1,
+                                 "expected": False, "prev_status": "running", "stimulus": "worker-close"})
+    snap.last_poll_ok = t0 + 1
+    w.write(snap.copy(), t=t0 + 1)
+    for step in range(3):  # the churn over three frames, 2,000 events each
+        for i in range(step * 1000, (step + 1) * 1000):
+            addr = f"tcp://127.0.0.1:{20000 + i}"
+            folder._ingest_plugin_event({"kind": "worker-added", "worker": addr, "name": f"w-{i}", "t": t0 + 2 + i})
+            folder._ingest_plugin_event({"kind": "worker-removed", "worker": addr, "name": f"w-{i}",
+                                         "t": t0 + 3 + i, "expected": True, "prev_status": "closing_gracefully"})
+        snap.last_poll_ok = t0 + 2000 * (step + 1)
+        w.write(snap.copy(), t=t0 + 2000 * (step + 1))
+    w.close("scheduler closed")
+
+    rec = Recording(path)
+    try:
+        last = rec.state_at(rec.end)
+        assert len(last.events) == 5000  # the replay's display window, without the death
+        _, diag = diagnose_live(last)
+        assert diag.worker_deaths == 1 and diag.failures_total == 1
+        whole = rec.whole_run_state()
+        assert [f.failure_class for f in whole.failures] == ["WorkerDied"]
+    finally:
+        rec.close()
