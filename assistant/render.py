@@ -63,7 +63,9 @@ def _counts_line(diag: Diagnosis) -> str:
     parts = [f"{diag.tasks_total} total"]
     for k in order + sorted(set(diag.tasks) - set(order)):
         if diag.tasks.get(k):
-            parts.append(f"{diag.tasks[k]} {k}")
+            # "lost": unfinished on a scheduler that is gone (model.run.retired_counts)
+            word = "lost with an earlier scheduler" if k == "lost" and diag.tasks_origin == "scheduler" else k
+            parts.append(f"{diag.tasks[k]} {word}")
     return " · ".join(parts)
 
 

@@ -193,6 +193,9 @@ class LiveSnapshot:
     #: window, and the failure count then went *down*.  Bounded far higher (``MAX_INCIDENTS``).
     incidents: deque[LiveEvent] = field(default_factory=lambda: deque(maxlen=MAX_INCIDENTS))
     incidents_dropped: int = 0
+    #: Task counts of the schedulers that answered at this address before the current one (each one's
+    #: last counts, summed): a restarted scheduler counts from zero, and the night's totals must not.
+    earlier_totals: dict[str, int] = field(default_factory=dict)
     events_total: int = 0
     events_dropped: int = 0
     event_counts: dict[str, int] = field(default_factory=dict)
@@ -260,6 +263,7 @@ class LiveSnapshot:
         c.events = deque(self.events, maxlen=self.events.maxlen)
         c.incidents = deque(self.incidents, maxlen=self.incidents.maxlen)
         c.event_counts = dict(self.event_counts)
+        c.earlier_totals = dict(self.earlier_totals)
         c.memory_evidence = {k: list(v) for k, v in self.memory_evidence.items()}
         c.limited_panels = list(self.limited_panels)
         c.notices = list(self.notices)
@@ -364,7 +368,8 @@ class LiveSnapshot:
             last_event_ts=self.last_poll_ok or (max(ts_all) if ts_all else None),
             first_event_ts=min(ts_all) if ts_all else self.attached_at,
             # The table above holds the failed tasks only: the totals are the scheduler's.
-            task_totals=TaskTotals.from_scheduler(p.as_dict() for p in self.prefixes.values()) if self.prefixes
+            task_totals=TaskTotals.from_scheduler([*(p.as_dict() for p in self.prefixes.values()), self.earlier_totals])
+            if self.prefixes or self.earlier_totals
             else None,
             worker_deaths=deaths,
         )

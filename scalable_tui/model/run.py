@@ -22,9 +22,20 @@ STATE_ORDER = ("submitted", "running", "succeeded", "failed", "cancelled")
 NAN = float("nan")
 
 #: Dask's task states (the scheduler's task-prefix counts), in display order.
-SCHEDULER_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred", "released", "forgotten")
+SCHEDULER_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred", "released", "forgotten", "lost")
 #: Scheduler states of a task that has not finished yet.
 SCHEDULER_PENDING = frozenset({"waiting", "queued", "no-worker", "processing"})
+#: What a gone scheduler's unfinished tasks are counted as: they went down with it (not "still waiting").
+LOST_WITH_SCHEDULER = "lost"
+
+
+def retired_counts(counts: dict[str, int]) -> dict[str, int]:
+    """The last counts of a scheduler that is gone, its unfinished tasks counted as lost."""
+    out: dict[str, int] = {}
+    for k, v in counts.items():
+        k = LOST_WITH_SCHEDULER if k in SCHEDULER_PENDING else k
+        out[k] = out.get(k, 0) + int(v)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

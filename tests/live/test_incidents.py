@@ -81,3 +81,24 @@ def test_a_recording_keeps_the_early_death_in_replay_and_in_the_whole_night(tmp_
         assert [f.failure_class for f in whole.failures] == ["WorkerDied"]
     finally:
         rec.close()
+
+
+def test_a_restarted_scheduler_does_not_make_the_night_forget_the_first_ones_tasks() -> None:
+    """Attach across a scheduler restart: totals are both schedulers' (before: only the new one's),
+    and what the old one left unfinished is counted as lost, not as still waiting."""
+    from scalable_tui.model.live import PrefixCounts
+
+    folder = SnapshotFolder("tcp://127.0.0.1:8786")
+    folder._sched_id = "Scheduler-old"
+    snap = folder._snap
+    snap.prefixes = {"run_gcam": PrefixCounts(name="run_gcam", memory=500, erred=25, processing=4, waiting=6)}
+    folder._new_scheduler("Scheduler-new")
+    snap.prefixes = {"run_gcam": PrefixCounts(name="run_gcam", memory=40, erred=2, waiting=8)}
+
+    _, diag = diagnose_live(snap.copy())
+
+    assert {k: v for k, v in diag.tasks.items() if v} == {"memory": 540, "erred": 27, "waiting": 8, "lost": 10}
+    assert diag.tasks_total == 585 and diag.unfinished == 8
+    from assistant.render import render_text
+
+    assert "Tasks: 585 total · 540 memory · 27 erred · 8 waiting · 10 lost with an earlier scheduler" in render_text(diag)

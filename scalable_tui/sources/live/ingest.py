@@ -23,6 +23,7 @@ from typing import Any
 import msgpack
 from dask.utils import key_split
 
+from scalable_tui.model.run import retired_counts
 from scalable_tui.model.live import (
     LiveEvent,
     LiveFailure,
@@ -152,6 +153,10 @@ class SnapshotFolder:
         self._log_ts = 0.0
         self._evt_ts = 0.0
         self._tc = None
+        # The night's totals keep the old scheduler's tasks (its unfinished ones as lost with it).
+        for p in s.prefixes.values():
+            for k, v in retired_counts(p.as_dict()).items():
+                s.earlier_totals[k] = s.earlier_totals.get(k, 0) + v
         s.prefixes = {}
         self._hist.clear()
 

@@ -248,7 +248,7 @@ def apply_scalars(snap: LiveSnapshot, d: dict[str, Any]) -> None:
             continue  # a newer writer's field
         if f in ("failure_counts", "dropped_summary"):
             v = {(a, b): x for a, b, x in v}
-        elif f in ("client_versions", "scheduler_versions", "event_counts"):
+        elif f in ("client_versions", "scheduler_versions", "event_counts", "earlier_totals"):
             v = dict(v)
         elif f == "memory_evidence":
             v = {k: list(x) for k, x in v.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from scalable_tui.model.run import RunState, TaskTotals
+from scalable_tui.model.run import RunState, TaskTotals, retired_counts
 from scalable_tui.sources.recording.format import RecordingError, decode_prefix
 
 __all__ = ["WholeRecording"]
@@ -85,9 +85,12 @@ class WholeRecording:
         for i in sorted(ends):  # later observations of one scheduler replace earlier ones
             st = self._state_for(i)
             sid = str(st.scalars.get("scheduler_id") or "")
+            last.pop(sid, None)  # keep the order of last sight: the current scheduler ends the dict
             last[sid] = _sum_prefixes(decode_prefix(n, d).as_dict() for n, d in st.prefixes.items())
         self._state = saved
-        return TaskTotals.from_scheduler(last.values())
+        counts = list(last.values())
+        # A scheduler that is gone took its unfinished tasks with it (as the live monitor counts them).
+        return TaskTotals.from_scheduler([*(retired_counts(c) for c in counts[:-1]), *counts[-1:]])
 
     def summary(self) -> dict[str, Any]:
         """Counts for a one-line description."""
