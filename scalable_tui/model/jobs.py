@@ -72,6 +72,9 @@ class Job:
     raw_state: str | None = None
     #: Peak memory of the job's steps (sacct MaxRSS) in MiB, when accounting has it.
     max_rss_mb: float | None = None
+    #: CPU time the job used, all steps (sacct TotalCPU) in seconds: with ``elapsed_s`` and ``req_cpus``, seff's
+    #: CPU efficiency.
+    total_cpu_s: float | None = None
     #: sacct step states (``{"batch": "OUT_OF_MEMORY", "extern": "COMPLETED"}``): a cancelled job's
     #: batch step can still say OUT_OF_MEMORY.
     step_states: dict[str, str] = field(default_factory=dict)

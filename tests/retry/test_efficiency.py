@@ -142,3 +142,27 @@ def test_efficiency_never_asks_slurm_about_a_local_run(retry_run: Path) -> None:
             raise AssertionError("asked Slurm about a local run")
 
     assert slurm_jobs(load_run(retry_run), "auto", Boom()) == ([], None)
+
+
+def test_sacct_total_cpu_gives_the_slurm_rows_a_cpu_efficiency() -> None:
+    """sacct's TotalCPU (asked for since this change) is the CPU time of all steps: with Elapsed and
+    ReqCPUS it is seff's CPU efficiency.  Output of the older field list (no TotalCPU) still parses."""
+    from scalable_tui.sources.jobs.slurm_parse import parse_sacct
+
+    text = ("41|COMPLETED|0:0|None|node1|01:00:00|02:00:00|16G|4|debug|2026-11-25T12:00:00|"
+            "2026-11-25T12:00:00|2026-11-25T13:00:00||01:00:30|alice|dask-gcam\n"
+            "41.batch|COMPLETED|0:0||node1|01:00:00|||4||2026-11-25T12:00:00|2026-11-25T12:00:00|"
+            "2026-11-25T13:00:00|2100M|01:00:30||batch\n")
+    jobs, bad = parse_sacct(text)
+    assert bad == 0 and jobs["41"].total_cpu_s == 3630.0 and jobs["41"].max_rss_mb == 2100.0
+    rep = efficiency_from_jobs(jobs.values())
+    (row,) = rep.rows
+    assert abs(row.mean_cpu - 3630 / 3600) < 1e-9 and row.requested_cpus == 4.0
+    assert "efficiency:cpu:slurm_job:dask-gcam" in {f.id for f in rep.findings}  # 1 of 4 cores
+    assert not any("CPU efficiency of Slurm jobs not computed" in n for n in rep.notes)
+
+    from scalable_tui.sources.jobs.slurm_parse import SACCT_FIELDS_V1
+
+    v1 = text.replace("|01:00:30|alice", "|alice").replace("|01:00:30||batch", "||batch")
+    old, bad = parse_sacct(v1, SACCT_FIELDS_V1)
+    assert bad == 0 and old["41"].total_cpu_s is None and old["41"].max_rss_mb == 2100.0

@@ -29,7 +29,24 @@ from .conftest import DATA
 
 
 def read(name: str) -> str:
-    return (DATA / name).read_text(encoding="utf-8", errors="replace")
+    """A captured output; sacct ones are given in today's field list (see ``sacct_now``)."""
+    text = (DATA / name).read_text(encoding="utf-8", errors="replace")
+    return sacct_now(text) if name.startswith(("sacct_", "synthetic_older_sacct")) else text
+
+
+def sacct_now(text: str) -> str:
+    """sacct output captured with ``SACCT_FIELDS_V1`` in the layout of ``SACCT_FIELDS``: an empty TotalCPU
+    inserted before User (JobName is last and may hold a ``|``, so split from the left)."""
+    from scalable_tui.sources.jobs.slurm_parse import SACCT_FIELDS, SACCT_FIELDS_V1
+
+    at = SACCT_FIELDS.index("TotalCPU")
+    out = []
+    for line in text.splitlines():
+        parts = line.split("|", len(SACCT_FIELDS_V1) - 1)
+        if len(parts) == len(SACCT_FIELDS_V1):
+            parts.insert(at, "")
+        out.append("|".join(parts))
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def ids() -> dict[str, str]:

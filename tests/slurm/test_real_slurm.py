@@ -109,6 +109,12 @@ def test_two_workers_are_mapped_to_their_jobs(slurm, tmp_path) -> None:
             hist = wait_until(lambda: (h := src.history(time.time() - 600)).jobs and
                               all(j.is_final for j in h.jobs) and h, 20, 1)
             assert hist and {j.job_id for j in hist.jobs} == set(expected.values())
+            # seff's CPU figure: sacct's TotalCPU per job (a Dask worker burns some CPU starting up)
+            assert all(j.total_cpu_s is not None and j.total_cpu_s > 0 for j in hist.jobs), hist.jobs
+            from assistant.efficiency import efficiency_from_jobs
+
+            (row,) = efficiency_from_jobs(hist.jobs).rows
+            assert row.mean_cpu is not None and 0 < row.mean_cpu <= (row.requested_cpus or 1) * 1.5
 
 
 def test_pending_job_and_its_reason(slurm, tmp_path) -> None:

@@ -120,7 +120,7 @@ def _apply_sacct(cur: Job, acct: Job) -> None:
     cur.exit_code = acct.exit_code or cur.exit_code
     cur.max_rss_mb = acct.max_rss_mb if acct.max_rss_mb is not None else cur.max_rss_mb
     cur.step_states = acct.step_states or cur.step_states
-    for attr in ("elapsed_s", "end_time", "start_time", "node", "time_limit_s"):
+    for attr in ("elapsed_s", "end_time", "start_time", "node", "time_limit_s", "total_cpu_s"):
         if getattr(acct, attr) is not None and (cur.gone or getattr(cur, attr) is None):
             setattr(cur, attr, getattr(acct, attr))
     if cur.is_final:

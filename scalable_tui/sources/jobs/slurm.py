@@ -235,6 +235,7 @@ class SlurmSource(SacctFacts, JobSource):
                 job.mapped_by = old.mapped_by
                 job.exit_code = job.exit_code or old.exit_code
                 job.max_rss_mb = old.max_rss_mb
+                job.total_cpu_s = old.total_cpu_s
                 job.step_states = old.step_states
             if job.job_id in self._script_names and not job.worker_names:
                 self._set_names(job, self._script_names[job.job_id], "batch_script")

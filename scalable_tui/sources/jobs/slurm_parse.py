@@ -49,8 +49,10 @@ SQUEUE_FORMAT = SEP.join(code for _, code in SQUEUE_FIELDS)
 #: sacct ``-o`` fields (``-P``: ``|``-separated, no padding); JobName last for the same reason.
 SACCT_FIELDS = (
     "JobID", "State", "ExitCode", "Reason", "NodeList", "Elapsed", "Timelimit", "ReqMem", "ReqCPUS",
-    "Partition", "Submit", "Start", "End", "MaxRSS", "User", "JobName",
+    "Partition", "Submit", "Start", "End", "MaxRSS", "TotalCPU", "User", "JobName",
 )
+#: The fields before TotalCPU was asked for (the outputs captured in tests/slurm/data use them).
+SACCT_FIELDS_V1 = tuple(f for f in SACCT_FIELDS if f != "TotalCPU")
 SACCT_FORMAT = ",".join(SACCT_FIELDS)
 
 _NONE_WORDS = frozenset({"", "N/A", "NONE", "NONE ASSIGNED", "UNKNOWN", "(NULL)", "NOT_SET", "INVALID"})
@@ -273,6 +275,7 @@ def parse_sacct(text: str, fields: Iterable[str] = SACCT_FIELDS, sep: str = "|")
             start_time=parse_time(row.get("Start")),
             end_time=parse_time(row.get("End")),
             user=_none(row.get("User")),
+            total_cpu_s=parse_duration(row.get("TotalCPU")),
             source="sacct",
         )
         job.req_mem_mb = parse_mem_mb(job.req_mem, cpus, None)
