@@ -94,7 +94,8 @@ class ReplaySession(LiveViews):
     def _position(self) -> TimelinePosition:
         gap = self.gaps.get(self.times[self.pos]) if self.times else None
         return TimelinePosition(tuple(self.times), self.pos, tuple(self.failure_times), tuple(self.death_times),
-                                SPEEDS[self.speed_i], self.playing, None if gap is None else gap.reason)
+                                SPEEDS[self.speed_i], self.playing, None if gap is None else gap.reason,
+                                tuple((g.before, g.after) for g in self.gaps.values()))
 
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:

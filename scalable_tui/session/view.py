@@ -68,6 +68,8 @@ class TimelinePosition:
     playing: bool = False
     #: Why the recording is blind right before the moment shown (recorder restarted…), or None.
     gap: str | None = None
+    #: Every stretch the recording did not see, as (last frame before, first frame after): drawn on the bar.
+    gaps: tuple[tuple[float, float], ...] = ()
 
     @property
     def current(self) -> float | None:

@@ -89,6 +89,34 @@ async def test_replay_marks_the_gap_and_keeps_the_workers(tmp_path: Path) -> Non
         assert "3 of 0" not in text and "3 of 3 events" in screen_text(app)
 
 
+def test_the_timeline_draws_the_gaps_where_the_recording_was_blind() -> None:
+    """Before, a gap was said only in the status line of the frame after it: the bar looked seamless."""
+    from scalable_tui.tui.widgets.timeline import column, render_bar, render_labels
+
+    times = [T0, T0 + 5, T0 + 10, T0 + 60, T0 + 65, T0 + 365, T0 + 370]
+    gaps = [(T0 + 10, T0 + 60), (T0 + 65, T0 + 365)]
+    width = 75
+    bar = render_bar(times, 0, [], [], width, gaps).plain
+    lo, hi = column(T0 + 65, T0, T0 + 370, width), column(T0 + 365, T0, T0 + 370, width)
+    assert set(bar[lo + 1:hi]) == {"┄"} and bar[lo] != "┄" and bar[hi] != "┄"
+    assert bar.count("┄") == (column(T0 + 60, T0, T0 + 370, width) - column(T0 + 10, T0, T0 + 370, width) - 1) + (hi - lo - 1)
+    assert "┄" not in render_bar(times, 0, [], [], width).plain
+    assert "not recorded" in render_labels(times, 0, 160, True).plain
+    assert "not recorded" not in render_labels(times, 0, 160, False).plain
+
+
+@pytest.mark.anyio
+async def test_replay_bar_shows_the_gaps(tmp_path: Path) -> None:
+    path = tmp_path / "gappy.rec"
+    write_gappy(path)
+    app = ReplayApp(path, no_ai=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.live is not None, 10, "first frame")
+        assert app.view.timeline is not None and len(app.view.timeline.gaps) == 2
+        text = screen_text(app)
+        assert "┄┄┄" in text and "not recorded" in text
+
+
 def test_totals_of_a_recording_across_a_scheduler_restart_add_both_schedulers(tmp_path: Path) -> None:
     """A restarted scheduler counts its tasks from zero: the whole recording counts both schedulers' tasks."""
     path = tmp_path / "restart.rec"

@@ -2,11 +2,15 @@
 
 Two rows::
 
-    ━━━━━━━━━━━━━✗━━━━━━●────†──────✗─────────────────────
-    13:02:11  ✗ failure  † worker death      13:07:45 (+00:05:34) 67/720      14:02:11
+    ━━━━━━━━━━━━━✗━━━━━━●────†──┄┄┄┄┄┄┄┄──✗───────────────
+    13:02:11  ✗ failure  † worker death  ┄ not recorded   13:07:45 (+00:05:34) 67/720   14:02:11
+
+A stretch the recording did not see (the recorder restarted or stalled, the
+scheduler restarted) is drawn ``┄`` between its last frame before and its
+first frame after, so nobody reads "no failures there" into it.
 
 Click (or drag) on the bar to seek.  The widget reads its data from the app
-(``ReplayApp``): ``times``, ``pos``, ``failure_times`` and ``death_times``.
+(``ReplayApp``): ``times``, ``pos``, ``failure_times``, ``death_times`` and ``gaps``.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ def time_at(col: int, t0: float, t1: float, width: int) -> float:
 
 
 def render_bar(times: Sequence[float], pos: int, failures: Sequence[float], deaths: Sequence[float],
-               width: int) -> Text:
-    """The bar row: played part bold, marks for failures (✗) and worker deaths (†), the position (●)."""
+               width: int, gaps: Sequence[tuple[float, float]] = ()) -> Text:
+    """The bar row: played part bold, marks for failures (✗) and worker deaths (†), gaps (┄), the position (●)."""
     bar = Text(no_wrap=True, overflow="crop")
     if width <= 0:
         return bar
@@ -54,6 +58,9 @@ def render_bar(times: Sequence[float], pos: int, failures: Sequence[float], deat
     t0, t1 = times[0], times[-1]
     cur = column(times[pos], t0, t1, width)
     marks: dict[int, str] = {}
+    for before, after in gaps:  # the columns strictly between the frames around the gap
+        for c in range(column(before, t0, t1, width) + 1, column(after, t0, t1, width)):
+            marks[c] = "g"
     for t in failures:
         marks[column(t, t0, t1, width)] = "f"
     for t in deaths:
@@ -64,6 +71,8 @@ def render_bar(times: Sequence[float], pos: int, failures: Sequence[float], deat
             ch, style = "✗", "bold red"
         elif m == "d":
             ch, style = "†", "bold magenta"
+        elif m == "g":
+            ch, style = "┄", "yellow"
         elif c <= cur:
             ch, style = "━", "cyan"
         else:
@@ -77,7 +86,7 @@ def render_bar(times: Sequence[float], pos: int, failures: Sequence[float], deat
     return bar
 
 
-def render_labels(times: Sequence[float], pos: int, width: int) -> Text:
+def render_labels(times: Sequence[float], pos: int, width: int, has_gaps: bool = False) -> Text:
     """The label row: start, legend, the position (clock, elapsed, index), end."""
     t = Text(no_wrap=True, overflow="crop")
     if not times:
@@ -89,6 +98,9 @@ def render_labels(times: Sequence[float], pos: int, width: int) -> Text:
     left.append(" failure  ", style="dim")
     left.append("†", style="bold magenta")
     left.append(" worker death", style="dim")
+    if has_gaps:
+        left.append("  ┄", style="yellow")
+        left.append(" not recorded", style="dim")
     mid = Text(f"{clock(times[pos])} (+{elapsed(times[pos] - times[0])})  {pos + 1}/{len(times)}", style="bold")
     right = Text(clock(times[-1]), style="dim")
     gap = width - len(left) - len(mid) - len(right)
@@ -121,20 +133,20 @@ class Timeline(Widget):
         super().__init__(id=id)
         self._dragging = False
 
-    def _data(self) -> tuple[list[float], int, list[float], list[float]]:
+    def _data(self) -> tuple[list[float], int, list[float], list[float], list[tuple[float, float]]]:
         tl = self.app.view.timeline  # type: ignore[attr-defined]
         if tl is None:
-            return [], 0, [], []
+            return [], 0, [], [], []
         times = list(tl.times)
         pos = min(max(0, tl.pos), max(0, len(times) - 1))
-        return times, pos, list(tl.failure_times), list(tl.death_times)
+        return times, pos, list(tl.failure_times), list(tl.death_times), list(tl.gaps)
 
     def render(self) -> Text:
         width = self.content_size.width
-        times, pos, failures, deaths = self._data()
-        out = render_bar(times, pos, failures, deaths, width)
+        times, pos, failures, deaths, gaps = self._data()
+        out = render_bar(times, pos, failures, deaths, width, gaps)
         out.append("\n")
-        out.append_text(render_labels(times, pos, width))
+        out.append_text(render_labels(times, pos, width, bool(gaps)))
         return out
 
     # -- seeking with the mouse ------------------------------------------------
