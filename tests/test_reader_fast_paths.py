@@ -73,3 +73,30 @@ def test_growing_file_read_with_fast_paths_equals_the_plain_tail(nasty_run: Path
 
     monkeypatch.setattr(RunDirReader, "_reset", plain_reset)
     assert FP._incremental(nasty_run, tmp_path) == fast
+
+
+def test_skipping_the_template_probe_where_it_never_hits_gives_the_same_state(nasty_run: Path,
+                                                                              tmp_path: Path) -> None:
+    """Per-task names (a scenario id in the name) defeat the templates: after enough misses the reader
+    stops probing, and probes again later.  Varied lines first, then templatable damaged ones; read in
+    64 KB slices so that probing, skipping and probing again all happen in one file."""
+    import shutil
+    import subprocess
+    import sys
+
+    varied_dir = tmp_path / "varied"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(varied_dir), "--tasks", "3000",
+                    "--varied"], check=True, stdout=subprocess.DEVNULL)
+    varied = next(varied_dir.glob("run-*"))
+    run = tmp_path / "mixed" / nasty_run.name
+    shutil.copytree(nasty_run, run)
+    (run / "tasks.jsonl").write_bytes((varied / "tasks.jsonl").read_bytes() + (nasty_run / "tasks.jsonl").read_bytes())
+
+    reader = RunDirReader(run)
+    while reader.refresh(max_bytes=65536).more:
+        pass
+    assert reader._probe[3] > 0, reader._probe  # the probe was skipped on some chunks …
+    assert reader._probe[1] > 0, reader._probe  # … and tried again, and hit, on the templatable part
+    ref = _reference(run)
+    assert FP.fingerprint(reader.state) == ref
+    assert FP.fingerprint(RunDirReader(run).load()) == ref

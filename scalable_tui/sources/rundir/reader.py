@@ -78,6 +78,9 @@ class RunDirReader(TaskLines, StreamFolds):
         self._resource_cache: dict[bytes, int] = {}
         self._line_cache: dict[bytes, tuple[Any, ...]] = {}
         self._done_cache: dict[tuple[bytes, ...], tuple[Any, ...]] = {}
+        #: [lines probed, template hits, chunks skipped since, chunks skipped in all]: the template
+        #: probe is skipped where it never hits (``TaskLines._probe_templates``)
+        self._probe = [0, 0, 0, 0]
         self._failed_with_record: set[str] = set()
         self._synthetic: dict[str, int] = {}
         self._run_json_mtime: float | None = None

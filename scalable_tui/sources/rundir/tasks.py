@@ -32,6 +32,10 @@ from scalable_tui.sources.rundir.values import _TS_CACHE, _str_or_none, parse_ts
 
 __all__ = ["TaskLines"]
 
+#: Lines probed before the templates may be given up on, and chunks skipped before probing again.
+PROBE_LINES = 5000
+PROBE_AGAIN_AFTER = 50
+
 
 class TaskLines:
     """Task events -> task rows, with the templated fast paths (a mixin of ``RunDirReader``)."""
@@ -61,6 +65,8 @@ class TaskLines:
     def _task_lines(self, t: TaskTable, lines: list[bytes], first_no: int, issues: FileIssues, nxt: int) -> int:
         strings = t.strings
         intern = strings.get
+        #: the interner's dict, looked up inline (a method call per value cost ~0.5 s on 300k varied tasks)
+        sindex_get = strings.index.get
         row_of = t.row
         row_get = row_of.get
         ids_append = t.ids.append
@@ -86,11 +92,16 @@ class TaskLines:
         ts_mark = _TS_MARK
         miss = _MISS
         line_no = first_no
+        fast = self._probe_templates()
+        n_hit = 0
         for line in lines:
             line_no += 1
             # ---- fast path: templated submitted/running lines
             obj = None
-            h, sep, rest = line.partition(tid_mark)
+            if fast:
+                h, sep, rest = line.partition(tid_mark)
+            else:
+                sep = b""
             if sep:
                 tidb, q, rest = rest.partition(b'"')
                 mid, sep, rest = rest.partition(ts_mark)
@@ -187,6 +198,7 @@ class TaskLines:
                             dur_a[r] = d
                             worker_d[r] = w
                         n_events += 1
+                        n_hit += 1
                         continue
                     if not hit and q and len(cache) < 4096:
                         if obj is None:
@@ -211,13 +223,16 @@ class TaskLines:
                 r = row_of[tid] = nxt
                 ids_append(tid)
                 nxt += 1
-            st = intern(state)
+            st = sindex_get(state)
+            if st is None:
+                st = intern(state)
             state_a[r] = st
             for key, column in (("task_name", name_a), ("component", comp_a), ("tag", tag_a), ("function_name", fn_a)):
                 v = obj.get(key)
                 if v is not None:
                     if type(v) is str:
-                        column[r] = intern(v)
+                        code = sindex_get(v)
+                        column[r] = intern(v) if code is None else code
                     else:
                         issues.fields_ignored += 1
             ts_raw = obj.get("timestamp")
@@ -248,6 +263,9 @@ class TaskLines:
                 new_failed.append((r, tid, obj.get("timestamp"), et, em))
             n_events += 1
         t.events += n_events
+        if fast:
+            self._probe[0] += len(lines)
+            self._probe[1] += n_hit
         fast_ts = [v for v in tsc.values() if v is not None]
         if fast_ts:
             last_ts = max(last_ts, max(fast_ts))
@@ -258,6 +276,28 @@ class TaskLines:
             self._seen_ts(first_ts)
         self._synthesize(new_failed)
         return nxt
+
+    def _probe_templates(self) -> bool:
+        """Try the templated fast paths on this chunk?  Not where they keep missing.
+
+        A producer that varies a field per task (a scenario id in the task
+        name) defeats the templates: every line then pays for the probe
+        (partitions, two cache misses) before the general path decodes it
+        anyway.  After ``PROBE_LINES`` probed lines with under 5 % hits the
+        probe is skipped; every ``PROBE_AGAIN_AFTER`` skipped chunks it is
+        tried again, in case the lines changed shape.  Either way each line
+        gets the same result (tests/test_reader_fast_paths.py).
+        """
+        probe = self._probe
+        tried, hits, skipped, _ = probe
+        if tried < PROBE_LINES or hits * 20 >= tried:
+            return True
+        if skipped >= PROBE_AGAIN_AFTER:
+            probe[:3] = [0, 0, 0]
+            return True
+        probe[2] = skipped + 1
+        probe[3] += 1
+        return False
 
     def _synthesize(self, new_failed: list[tuple[int, str, Any, Any, Any]]) -> None:
         t = self.state.tasks
