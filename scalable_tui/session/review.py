@@ -87,6 +87,8 @@ class ReviewSession:
 
         cancelled = cancelled or threading.Event()
         source = self.source
+        if hasattr(source, "defer_index"):
+            source.defer_index = True  # stored below, once the full screen is out
         version = 0
         diag: Diagnosis | None = None
         slurm_joined: SlurmJoin | None = None
@@ -138,6 +140,9 @@ class ReviewSession:
             if changed:
                 publish(state, None)
             if state.meta.status != "running":
+                store = getattr(source, "store_index", None)
+                if store is not None:
+                    store()  # after the screen has everything: the next open is instant
                 break  # finished: nothing more will be appended
             if cancelled.wait(self.poll_interval):
                 break

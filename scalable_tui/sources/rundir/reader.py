@@ -87,6 +87,9 @@ class RunDirReader(TaskLines, StreamFolds):
         self._static_loaded = False
         self._index_checked = getattr(self, "_index_checked", False)
         self._index_stored = getattr(self, "_index_stored", False)
+        #: Leave the persistent-index store to ``store_index()`` (the review app stores after the
+        #: first full screen is out: the store costs ~0.3 s on a 300k-task run).
+        self.defer_index = getattr(self, "defer_index", False)
 
     def _issues(self, name: str) -> FileIssues:
         iss = self.state.issues.get(name)
@@ -169,12 +172,18 @@ class RunDirReader(TaskLines, StreamFolds):
         res.new_worker_events = len(self.state.worker_events) - n_workers
         if self.state.summary is None:
             self.state.summary = self._read_json("summary.json")
-        if not res.more and not self._index_stored:
-            self._index_stored = True
-            from scalable_tui.sources.rundir.index import remember
-
-            remember(self)  # a big finished run opens from the persistent index next time
+        if not res.more and not self.defer_index:
+            self.store_index()
         return res
+
+    def store_index(self) -> None:
+        """Store a big finished run in the persistent index once it is read to its end (at most once)."""
+        if self._index_stored or getattr(self, "_stopped_early", True):
+            return
+        self._index_stored = True
+        from scalable_tui.sources.rundir.index import remember
+
+        remember(self)  # a big finished run opens from the persistent index next time
 
     def _progress(self) -> float:
         done = total = 0
