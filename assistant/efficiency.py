@@ -26,8 +26,8 @@ Findings (category ``efficiency``), only for rows with at least
 - cpu: mean use below ``CPU_WARN`` (50 %) of the requested cores, with at least
   2 cores requested -> warning when at most one core in four is used, else info.
 
-``large_waste_findings`` keeps only the warnings: those are added to the
-diagnosis (``diagnose``), the info ones stay in the efficiency report.
+They are this report's own findings (``scalable-tui efficiency`` and the
+apps' Efficiency screen): ``diagnose`` stays about failures on every door.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ __all__ = [
     "efficiency_from_jobs",
     "efficiency_from_run",
     "efficiency_from_workers",
-    "large_waste_findings",
     "oom_task_ids_of",
 ]
 
@@ -358,8 +357,3 @@ def oom_task_ids_of(state: Any, diag: Any) -> set[str]:
     by_index = {f.index: f for f in state.failures}
     return {tid for fd in diag.findings if fd.category in OOM_CATEGORIES for i in fd.failure_indices
             if (tid := getattr(by_index.get(i), "task_id", None))}
-
-
-def large_waste_findings(report: EfficiencyReport) -> list[Finding]:
-    """The findings worth a place in the diagnosis: warnings only (see the module docstring)."""
-    return [f for f in report.findings if f.severity == "warning"]

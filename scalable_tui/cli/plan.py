@@ -116,59 +116,14 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     except RunNotFound as exc:
         _err(str(exc))
         return EXIT_USAGE
-    from assistant.efficiency import efficiency_from_run
-    from scalable_tui.sources.rundir.observed import read_observed
+    from scalable_tui.session.efficiency import run_efficiency
     from scalable_tui.sources.rundir.reader import load_run
 
-    state = load_run(run_dir)
-    observed = read_observed(run_dir)
-    from assistant.efficiency import oom_task_ids_of
-    from scalable_tui.session import diagnose
-
-    report = efficiency_from_run(state, observed.memory_gb, observed.cpu, oom_task_ids_of(state, diagnose(state)))
-    jobs, note = slurm_jobs(state, args.slurm)
-    if jobs:
-        from assistant.efficiency import efficiency_from_jobs
-
-        by_job = efficiency_from_jobs(jobs, state.meta.run_id)
-        report.rows.extend(by_job.rows)
-        report.findings.extend(by_job.findings)
-        report.notes.extend(by_job.notes)
-    if note:
-        report.notes.append(note)
-    if observed.skipped:
-        report.notes.append(f"resources.jsonl: {observed.skipped} observation(s) unreadable or of the wrong type, skipped")
-    if args.format == "json":
-        import orjson
-
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-        return EXIT_OK
-    sys.stdout.write(render_efficiency_text(report))
-    return EXIT_OK
-
-
-#: At most this many frames of a recording are read for worker metrics (evenly spread).
-MAX_FRAMES = 2000
-
-
-def recording_worker_samples(rec: Any, max_frames: int = MAX_FRAMES) -> tuple[list[tuple[Any, ...]], int, int]:
-    """``(name, memory_limit, rss, cpu %, nthreads)`` per worker and frame, frames read, frames in all."""
-    times = rec.times()
-    step = max(1, -(-len(times) // max_frames))
-    picked = times[::step]
-    if times and picked[-1] != times[-1]:
-        picked.append(times[-1])
-    out: list[tuple[Any, ...]] = []
-    for t in picked:
-        snap = rec.state_at(t, max_events=0)
-        for w in snap.workers.values():
-            if w.alive:
-                out.append((w.name, w.memory_limit, w.memory, w.cpu, w.nthreads))
-    return out, len(picked), len(times)
+    return _print_report(run_efficiency(load_run(run_dir), run_dir, slurm=args.slurm), args.format)
 
 
 def _efficiency_of_recording(args: argparse.Namespace) -> int:
-    from assistant.efficiency import efficiency_from_workers
+    from scalable_tui.session.efficiency import recording_efficiency
     from scalable_tui.sources.recording.reader import Recording, RecordingError
 
     try:
@@ -176,45 +131,21 @@ def _efficiency_of_recording(args: argparse.Namespace) -> int:
             if rec.never_connected:
                 _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to measure")
                 return EXIT_USAGE
-            samples, used, total = recording_worker_samples(rec)
-            report = efficiency_from_workers(samples, Path(args.run_dir).name)
+            report = recording_efficiency(rec)
     except RecordingError as exc:
         _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
         return EXIT_USAGE
-    if used < total:
-        report.notes.append(f"read {used} of {total} frames (evenly spread): peaks between them are missed")
-    if not samples:
-        report.notes.append("the recording has no worker metrics")
-    if args.format == "json":
+    return _print_report(report, args.format)
+
+
+def _print_report(report: Any, fmt: str) -> int:
+    if fmt == "json":
         import orjson
 
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         sys.stdout.write(render_efficiency_text(report))
     return EXIT_OK
-
-
-def slurm_jobs(state: Any, mode: str, source: Any = None) -> tuple[list[Any], str | None]:
-    """The run's Slurm jobs from sacct (attributed to the run as ``diagnose`` does), and a note."""
-    from scalable_tui.session.slurm_join import ran_on_slurm
-
-    if mode == "off" or (mode == "auto" and not ran_on_slurm(state)):
-        return [], None
-    from scalable_tui.sources.jobs.slurm import job_source
-    from scalable_tui.sources.jobs.attribution import run_findings_input
-
-    src = source or job_source("slurm" if mode == "force" else "auto")
-    if src is None:
-        return [], "the run used Slurm, but squeue/sacct are not on PATH here: no per-job figures"
-    if state.first_event_ts is None:
-        return [], "no event timestamps: cannot ask Slurm about the run's jobs"
-    try:
-        snap, why = run_findings_input(state, src)
-    except Exception as exc:  # noqa: BLE001 - Slurm trouble is a note, never a crash
-        return [], f"Slurm accounting could not be read: {type(exc).__name__}: {exc}"
-    if snap.status != "ok":
-        return [], f"Slurm: {snap.message or snap.status}"
-    return list(snap.jobs), why
 
 
 def render_efficiency_text(report: Any) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from scalable_tui.model.jobs import JobsSnapshot, WorkerSeen
 from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.session.efficiency import WorkerUsage
 from scalable_tui.session.snapshot import RunSnapshot, build_snapshot
 from scalable_tui.session.view import Capabilities, Notice, ViewModel
 
@@ -112,6 +113,11 @@ class LiveViews:
             self.after_diagnosis(snap)
             self.update(run=snap)
 
+    def efficiency(self) -> Any:
+        """Each worker group's memory limit and threads vs what its workers reported since attach."""
+        live = self.live
+        return self.usage.report(str((live.scheduler_id if live else None) or getattr(self.source, "address", "")))
+
     def diagnosed(self, live: LiveSnapshot, version: int) -> RunSnapshot:
         raise NotImplementedError
 
@@ -183,6 +189,8 @@ class MonitorSession(LiveViews):
         self.recorded = 0
         #: ``--notify`` / ``--on-finding``: a ``session.live_alerts.LiveAlerts`` fed every poll and diagnosis.
         self.alerts = alerts
+        #: Worker memory/CPU since attach, for the Efficiency screen (aggregates; see ``session.efficiency``).
+        self.usage = WorkerUsage()
 
     # -- the live source --------------------------------------------------------------------
     def start(self) -> None:
@@ -231,6 +239,8 @@ class MonitorSession(LiveViews):
         self._was_connected = live.connected
         if self.alerts is not None:
             self.alerts.frame(live)  # new problems since the last poll: bell + notification, --on-finding
+        if live.last_poll_ok:
+            self.usage.add(live)
         if self.job_source is not None:
             workers = frozenset((w.name, w.host) for w in live.alive_workers)
             if workers != self._jobs_workers:

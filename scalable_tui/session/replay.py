@@ -128,6 +128,14 @@ class ReplaySession(LiveViews):
             return
         self.update(whole=snap, whole_error=None)
 
+    def efficiency(self) -> Any:
+        """Worker groups' limits vs the RSS and CPU recorded (the whole recording, like ``efficiency FILE.rec``)."""
+        from scalable_tui.session.efficiency import recording_efficiency
+        from scalable_tui.sources.recording.reader import Recording
+
+        with Recording(self.recording.path) as rec:  # its own connection: seeking goes on
+            return recording_efficiency(rec)
+
     # -- the moment ---------------------------------------------------------------------------
     def diagnosed(self, live: LiveSnapshot, version: int) -> RunSnapshot:
         """As live, but "now" is the moment shown (ages and staleness as they were then).

@@ -75,6 +75,8 @@ class ReviewSession:
         self.slurm = slurm
         self.now = now
         self.poll_interval = poll_interval
+        #: The last snapshot published (what the screens show).
+        self.shown: Any = None
 
     def run(
         self,
@@ -112,6 +114,7 @@ class ReviewSession:
             final = loading is None and state.meta.status != "running"
             snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading,
                                   final=final)
+            self.shown = snap
             emit(ViewModel(caps=self.caps, run=snap, subtitle=snap.run_id))
 
         # A large run: the first screen shows after a small first slice
@@ -147,6 +150,15 @@ class ReviewSession:
             if cancelled.wait(self.poll_interval):
                 break
             changed = source.refresh().changed or self.threshold_passed(state, diag)
+
+    def efficiency(self) -> Any:
+        """Requested vs used for the run as last shown (``session.efficiency``); reads resources.jsonl again."""
+        from scalable_tui.session.efficiency import run_efficiency, snapshot_state
+
+        snap = self.shown
+        if snap is None:
+            raise RuntimeError("the run is not loaded yet")
+        return run_efficiency(snapshot_state(snap), snap.run_dir, slurm=self.slurm, diagnosis=snap.diagnosis)
 
     def threshold_passed(self, state: RunState, diag: Diagnosis | None) -> bool:
         """Has the clock alone changed the diagnosis?  (A quiet "running" run became abandoned.)

@@ -216,6 +216,12 @@ class ScalableApp(App[None]):
                 self.set_interval(self.rediagnose_every, session.tick, name="time-based findings")
             session.start()
 
+    def efficiency_report(self) -> Any:
+        """The session's requested-vs-used report (the Efficiency screen asks, from a worker thread)."""
+        if self.session is None or not hasattr(self.session, "efficiency"):
+            raise RuntimeError("no run is open")
+        return self.session.efficiency()
+
     def make_picker(self, current: Path | None = None) -> PickerScreen:
         """The run picker, fed by the session layer's run list (screens never read run directories)."""
         from scalable_tui.session.runlist import run_rows

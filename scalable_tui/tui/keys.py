@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from scalable_tui.session.view import Capabilities
+from scalable_tui.tui.screens.efficiency import EfficiencyScreen
 from scalable_tui.tui.screens.failures import FailuresScreen
 from scalable_tui.tui.screens.findings import FindingsScreen
 from scalable_tui.tui.screens.live_events import LiveEventsScreen
@@ -65,6 +66,8 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("workers", "5,w", "Workers", WorkersScreen, LiveWorkersScreen, needs=lambda c: c.has_workers),
     ScreenEntry("events", "6,v", "Events", None, LiveEventsScreen),
     ScreenEntry("jobs", "7,j", "Jobs", None, LiveJobsScreen, palette="Slurm jobs behind the workers"),
+    ScreenEntry("efficiency", "9,u", "Efficiency", EfficiencyScreen, EfficiencyScreen,
+                palette="requested vs used memory and CPU, like seff"),
 )
 
 #: The footer shows the screen keys as one compact group ("1 2 3 4 5 Screens",

@@ -135,7 +135,7 @@ def test_real_sacct_output_gives_seff_rows_and_the_oom_killed_job_is_not_waste()
 
 
 def test_efficiency_never_asks_slurm_about_a_local_run(retry_run: Path) -> None:
-    from scalable_tui.cli.plan import slurm_jobs
+    from scalable_tui.session.efficiency import slurm_jobs
 
     class Boom:
         def history(self, *a, **k):  # pragma: no cover - must not be called
