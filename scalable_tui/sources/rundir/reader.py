@@ -58,8 +58,11 @@ class RefreshResult:
 class RunDirReader(TaskLines, StreamFolds):
     """Owns the cursors over one run directory and the ``RunState`` built from them."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, *, store_index: bool = True) -> None:
         self.path = Path(run_dir)
+        #: False for a read that only looks (``history``, ``runs``): it may start from the persistent
+        #: index but never adds to it, so a listing of many big runs does not churn the cache.
+        self.store_index = store_index
         self._reset()
 
     # -- state ---------------------------------------------------------------
@@ -166,7 +169,7 @@ class RunDirReader(TaskLines, StreamFolds):
         res.new_worker_events = len(self.state.worker_events) - n_workers
         if self.state.summary is None:
             self.state.summary = self._read_json("summary.json")
-        if not res.more and not self._index_stored:
+        if not res.more and not self._index_stored and self.store_index:
             self._index_stored = True
             from scalable_tui.sources.rundir.index import remember
 
@@ -332,9 +335,13 @@ class RunDirReader(TaskLines, StreamFolds):
 
 
 
-def load_run(run_dir: str | Path) -> RunState:
-    """Read a whole run directory once: big finished runs through the run index (``index/``)."""
+def load_run(run_dir: str | Path, *, store_index: bool = True) -> RunState:
+    """Read a whole run directory once: big finished runs through the run index (``index/``).
+
+    ``store_index=False``: a valid index entry is still used, but a cold read is not stored (listings
+    over many runs would otherwise write ~50 MB per big run and push out the runs the user opens).
+    """
     from scalable_tui.sources.rundir.index import load_indexed
 
-    reader = load_indexed(run_dir)
-    return reader.state if reader is not None else RunDirReader(run_dir).load()
+    reader = load_indexed(run_dir, store=store_index)
+    return reader.state if reader is not None else RunDirReader(run_dir, store_index=store_index).load()
