@@ -178,6 +178,9 @@ class LiveSnapshot:
     dropped_summary: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     #: Erred tasks that only erred because a dependency did (counted, not listed).
     dependents_erred: int = 0
+    #: Of the failed tasks seen, how many the scheduler still holds as erred (the others were released or
+    #: retried); None when unknown (limited mode, a recording made before it was counted).
+    failures_erred_now: int | None = None
     events: deque[LiveEvent] = field(default_factory=deque)
     events_total: int = 0
     events_dropped: int = 0

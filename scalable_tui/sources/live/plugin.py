@@ -364,6 +364,9 @@ class MonitorPlugin(SchedulerPlugin):
         self.names: dict = {}  # address -> name, also for departed workers (bounded)
         self.status: dict = {}  # address -> last status name
         self.suspects: dict = {}  # key -> [[address, name, t], ...] deaths while it ran
+        #: Recorded (root) failures the scheduler still holds as erred: the monitor says how many of the
+        #: failures it saw were released or retried since (bounded by the scheduler's own erred tasks).
+        self.erred_roots: set = set()
         for addr, ws in list(scheduler.workers.items()):
             self.ws[addr] = ws
             self._name(addr, ws.name)
@@ -384,6 +387,8 @@ class MonitorPlugin(SchedulerPlugin):
 
     # -- hooks -------------------------------------------------------------
     def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if start == "erred" and self.erred_roots:  # released, retried or forgotten
+            self.erred_roots.discard(_key_text(key))
         if finish == "memory":
             ts = self.scheduler.tasks.get(key)
             if ts is not None:
@@ -544,6 +549,7 @@ class MonitorPlugin(SchedulerPlugin):
         except Exception:  # pragma: no cover - never let a hook fail
             files = {}
         self.n_failures += 1
+        self.erred_roots.add(key)
         counts = self.err_counts.setdefault(prefix, {})
         counts[etype or "?"] = counts.get(etype or "?", 0) + 1
         self.failures.append({
@@ -614,6 +620,7 @@ class MonitorPlugin(SchedulerPlugin):
             "n_failures": self.n_failures,
             "n_events": self.n_events,
             "n_dependents_erred": self.n_dependents,
+            "n_failures_erred": len(self.erred_roots),
         }
         if hello:
             import platform
