@@ -196,7 +196,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 # Suggestion templates.  ``{…}`` names come from the finding's context
-# (see ``assistant.suggest_context._context``); a missing value prints as "?".
+# (see ``assistant.suggest_context._context``); a missing value prints as "?", so a value that may be
+# unknown (a live run has no component or target) comes as a ``*_ctx`` phrase that is empty then.
 SUGGESTIONS: dict[str, str] = {
     "oom": (
         "Tasks ran out of memory{mem_ctx}. Raise the component's memory in the manifest"
@@ -241,7 +242,7 @@ SUGGESTIONS: dict[str, str] = {
     ),
     "import_error": (
         "A module or shared library is missing in the workers' environment{module_ctx}. Install it in the image or "
-        "environment the workers use (container / conda env of component {component}), and check that the "
+        "environment the workers use (container / conda env{component_ctx}), and check that the "
         "workers and the client run the same environment (`client.get_versions(check=True)`)."
     ),
     "missing_file": (
@@ -267,7 +268,7 @@ SUGGESTIONS: dict[str, str] = {
         "(ABI, MPI, BLAS threads), its input data, and run one failing task locally under `faulthandler`."
     ),
     "cluster_startup": (
-        "The cluster could not start, so no task ran. Check the provider settings of target {target} "
+        "The cluster could not start, so no task ran. Check the provider settings{target_ctx} "
         "(partition, account, memory/walltime limits), the scheduler address and firewall, and the job logs of "
         "the first workers."
     ),

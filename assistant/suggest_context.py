@@ -64,8 +64,11 @@ class _Ctx(dict):
 def _context(state: RunState, g: _Group, profiles: list[ResourceProfile]) -> _Ctx:
     ctx = _Ctx()
     comps = Counter(f.component for f in g.records if f.component)
-    ctx["component"] = comps.most_common(1)[0][0] if comps else "?"
-    ctx["target"] = state.meta.target_name or "?"
+    # unknown (a live run: the scheduler knows no Scalable component or target): said by leaving it out,
+    # never as "component ?"
+    component = comps.most_common(1)[0][0] if comps else None
+    ctx["component_ctx"] = f" of component {component}" if component else ""
+    ctx["target_ctx"] = f" of target {state.meta.target_name}" if state.meta.target_name else ""
     mems = sorted({p.requested_memory for p in profiles if p.requested_memory})
     walls = sorted({p.requested_walltime for p in profiles if p.requested_walltime})
     cluster_wall = cluster_mem = None

@@ -122,6 +122,19 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     # "on host frontier08", "resolve host db-1.internal": names with a digit, dot or hyphen
     {"name": "host-word", "kind": "host", "group": 1, "ignore_case": True, "check": "hostish",
      "pattern": r"\b(?:host|hostname|server|node|machine|resolve|connect(?:ing)? to|ssh)[ \t]{1,8}['\"]?(" + _HOST + r")(?![\w-])"},
+    # A dotted name where only a host stands, whatever its labels look like (frontier.olcf,
+    # login.frontier.olcf, summit.ccs.ornl): before a port (name.x:8786), after // (//fs.lab/share) or
+    # a UNC \\ (doubled in a bytes repr), after a host option (-h, -H, -J, --host, --server).  A Python
+    # dotted name (numpy.core, os.path, self.client, module paths) does not stand there, and
+    # ``dotted_name_host`` still refuses file names and the first labels of Python modules and config keys.
+    {"name": "host-port", "kind": "host", "group": 1, "ignore_case": True, "check": "dotted_name_host",
+     "pattern": r"(?<![\w.@/\\-])([a-z][a-z0-9-]{0,62}(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?){1,8}):\d{2,5}(?![\w:])"},
+    {"name": "slash-host", "kind": "host", "group": 1, "ignore_case": True, "check": "dotted_name_host",
+     "pattern": r"(?:(?<![\w:/])//|(?<![\w\\])\\{2,4})([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?){1,8})(?=[/\\:\s'\"]|$)"},
+    {"name": "host-option", "kind": "host", "group": 1, "ignore_case": True, "check": "dotted_name_host",
+     "pattern": r"(?<![\w-])(?:-[hj]|--(?:host(?:name)?|server|jump|proxy-host))(?:=|[ \t]{1,8})['\"]?"
+                r"([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?){1,8})(?![\w-]|\.\w)"},
     {"name": "fqdn", "kind": "host", "ignore_case": True,
      "pattern": rf"\b(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,10}}(?:{_TLDS})\b(?!\.\w|\()"},
     # any dotted name whose labels carry a digit or a hyphen (gpu-box17.lab, db-3.prod.acme)
@@ -235,6 +248,13 @@ def _dotted_host(s: str) -> bool:
     return any(re.search(r"[\d-]", label) for label in labels[:-1])
 
 
+def _dotted_name_host(s: str) -> bool:
+    """A dotted name in a host position (before a port, after //, after -h): a host unless it is a file
+    (``model.py``) or starts like a Python module or config key (``distributed.worker``, ``self.x``)."""
+    labels = s.split(".")
+    return not (_is_file(s) or labels[-1].isdigit() or not _not_loopback(s) or labels[0].lower() in _PY_ROOTS)
+
+
 def _numbered_host(s: str) -> bool:
     return not _NOT_HOST_WORDS.fullmatch(s)
 
@@ -274,6 +294,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "not_loopback": _not_loopback,
     "hostish": _hostish,
     "dotted_host": _dotted_host,
+    "dotted_name_host": _dotted_name_host,
     "numbered_host": _numbered_host,
     "token_tail": _token_tail,
     "secretish": _secretish,

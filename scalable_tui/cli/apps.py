@@ -178,7 +178,8 @@ def cmd_record(args: argparse.Namespace) -> int:
                                     security=security, mode=mode, job_source=jobs,
                                     call_timeout=getattr(args, "call_timeout", None),
                                     jobs_interval=getattr(args, "slurm_interval", 20.0),
-                                    on_frame=alerts.frame if alerts else None))
+                                    on_frame=alerts.frame if alerts else None,
+                                    on_jobs=alerts.jobs if alerts else None))
     except RecordingError as exc:
         _err(str(exc))
         return EXIT_USAGE

@@ -187,6 +187,9 @@ class LiveSnapshot:
     dropped_summary: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     #: Erred tasks that only erred because a dependency did (counted, not listed).
     dependents_erred: int = 0
+    #: Of the failed tasks seen, how many the scheduler still holds as erred (the others were released or
+    #: retried); None when unknown (limited mode, a recording made before it was counted).
+    failures_erred_now: int | None = None
     events: deque[LiveEvent] = field(default_factory=deque)
     #: The events that are failures (unexpected worker deaths, graph errors), kept apart from the display
     #: window ``events``: a long night of workers joining and leaving pushed early deaths out of that

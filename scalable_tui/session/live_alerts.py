@@ -9,7 +9,10 @@ One object per ``attach`` / ``record`` session, hooked in at one place each:
   diagnosis its screens show.  ``record`` has none of its own, so with
   ``diagnose=True`` this object diagnoses through the session pipeline on a
   background thread when the failures changed (newest snapshot wins; the poll
-  loop never waits for it).
+  loop never waits for it);
+* ``jobs(snapshot)`` after every batch-job poll (``record``): the diagnosis
+  joins the jobs as ``attach``'s does (``pipeline.diagnose_live(jobs=...)``), so
+  a walltime kill or an OOM-killed job alerts on both doors, not only in attach.
 
 Thread-safe: ``diagnosis`` may come from a worker thread; deliveries happen in
 the caller of ``frame`` / ``close``.
@@ -35,6 +38,16 @@ def _diag_key(live: Any) -> tuple[Any, ...]:
             live.events_total, live.connected, live.closed)
 
 
+def _jobs_key(jobs: Any, now: float) -> tuple[Any, ...]:
+    """What the jobs add to the diagnosis key (as ``MonitorSession.got_jobs``); while a job is PENDING the
+    clock alone may raise a finding, so the minute counts too (as ``MonitorSession.tick``)."""
+    if jobs is None:
+        return ()
+    key = tuple((j.job_id, j.state, j.reason, j.gone) for j in jobs.jobs)
+    pending = any(j.is_pending and not j.gone for j in jobs.jobs)
+    return key + ((int(now // 60),) if pending else ())
+
+
 def _deaths(live: Any) -> list[tuple[float, str]]:
     return [(ev.ts, ev.address or ev.worker or "") for ev in live.events
             if ev.kind == "worker-removed" and ev.details.get("unexpected")]
@@ -45,18 +58,22 @@ class LiveAlerts:
 
     def __init__(self, sinks: list[Sink] | None = None, *, policy: AlertPolicy | None = None,
                  batcher: Batcher | None = None, clock: Callable[[], float] = time.time,
-                 diagnose: bool = False) -> None:
+                 diagnose: bool = False, log_dir: Any = None) -> None:
         self.sinks: list[Sink] = list(sinks or [])
         self.policy = policy or AlertPolicy()
         self.batcher = batcher or Batcher()
         self.clock = clock
         self.diagnose = diagnose
+        #: dask-jobqueue's log directory, scanned for the jobs' logs (as ``attach --slurm-log-dir``).
+        self.log_dir = log_dir
         #: Deliveries made (tests and the summary line).
         self.delivered: list[Delivery] = []
         self._lock = threading.Lock()
         self._address = ""
         self._scheduler_id: str | None = None
         self._key: Any = None
+        self._live: Any = None
+        self._jobs: Any = None
         self._pending: Any = None
         self._running = False
         self._thread: threading.Thread | None = None
@@ -86,12 +103,26 @@ class LiveAlerts:
             self.batcher.add(self.policy.link(connected=live.connected, closed=live.closed, address=live.address,
                                               reason=live.disconnect_reason, now=now))
             self.batcher.add(self.policy.deaths(_deaths(live), now))
-        if self.diagnose and live.connected:
-            key = _diag_key(live)
-            if key != self._key:
-                self._key = key
-                self._diagnose_soon(live)
+        self._live = live
+        self._maybe_diagnose(now)
         self.flush(now)
+
+    def jobs(self, snapshot: Any) -> None:
+        """A batch-job poll (``record``'s ``on_jobs``; any thread): diagnosed with the next snapshot."""
+        with self._lock:
+            self._jobs = snapshot
+        self._maybe_diagnose(self.clock())
+
+    def _maybe_diagnose(self, now: float) -> None:
+        with self._lock:
+            live, jobs = self._live, self._jobs
+            if not self.diagnose or live is None or not live.connected:
+                return
+            key = _diag_key(live) + _jobs_key(jobs, now)
+            if key == self._key:
+                return
+            self._key = key
+        self._diagnose_soon(live)
 
     def diagnosis(self, diag: Any, now: float | None = None) -> None:
         """A diagnosis of the current state (any thread); its new groups wait for the next ``flush``."""
@@ -164,11 +195,13 @@ class LiveAlerts:
         while True:
             with self._lock:
                 live, self._pending = self._pending, None
+                jobs = self._jobs
                 if live is None:
                     self._running = False
                     return
             try:
-                _, diag = diagnose_live(live, now=self.clock())
+                # the same finding source as attach's (``monitor.build_live_snapshot``): jobs joined
+                _, diag = diagnose_live(live, jobs=jobs, log_dir=self.log_dir, now=self.clock())
             except Exception:  # noqa: BLE001 - no alert from a failed diagnosis; the recording goes on
                 continue
             self.diagnosis(diag)
@@ -180,7 +213,7 @@ class AlertSetupError(ValueError):
 
 def build_alerts(*, notify: bool, on_finding: str | None, on_finding_timeout: float = 30.0,
                  every: float = 60.0, diagnose: bool = False, terminal: Sink | bool | None = None,
-                 log: Callable[[str], None] | None = None) -> LiveAlerts | None:
+                 log: Callable[[str], None] | None = None, log_dir: Any = None) -> LiveAlerts | None:
     """The ``--notify`` / ``--on-finding`` options as a ``LiveAlerts`` (None when neither is given).
 
     ``terminal``: the sink for ``--notify``: None makes a ``TtyTerminal`` (``record``);
@@ -209,4 +242,4 @@ def build_alerts(*, notify: bool, on_finding: str | None, on_finding_timeout: fl
         sinks.append(CommandRunner(argv, timeout=on_finding_timeout, log=log or stderr_log))
     if notify and terminal is not False:
         sinks.insert(0, terminal if callable(terminal) else TtyTerminal())
-    return LiveAlerts(sinks, batcher=Batcher(every), diagnose=diagnose)
+    return LiveAlerts(sinks, batcher=Batcher(every), diagnose=diagnose, log_dir=log_dir)

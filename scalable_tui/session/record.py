@@ -87,7 +87,8 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                  keyframe_every: int = 60, call_timeout: float | None = None,
                  stop: asyncio.Event | None = None, handle_signals: bool = True,
                  on_frame: Callable[[LiveSnapshot, int], Any] | None = None,
-                 job_source: Any = None, jobs_interval: float = 20.0) -> RecordResult:
+                 job_source: Any = None, jobs_interval: float = 20.0,
+                 on_jobs: Callable[[Any], Any] | None = None) -> RecordResult:
     """Poll ``address`` every ``interval`` s and write each snapshot to ``path`` until stopped.
 
     Stops on SIGINT/SIGTERM (``handle_signals``) or ``stop``; and when the
@@ -103,6 +104,8 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     ``job_source`` (a ``JobSource``, e.g. ``SlurmSource``): also poll it every
     ``jobs_interval`` s, in a thread (squeue blocks; the scheduler polling is
     never delayed), and store each poll that changed something (``jobs`` table).
+    ``on_jobs(snapshot)`` is called with every poll (``LiveAlerts.jobs``: alerts join the jobs as
+    ``attach``'s do).
     """
     from scalable_tui.sources.live.address import NOT_DASK
     from scalable_tui.sources.live.source import LiveSource
@@ -168,6 +171,8 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                 # squeue (up to its timeout).  A late answer is dropped.
                 snap = await _in_daemon_thread(job_source.poll)  # never raises by contract
                 await asyncio.to_thread(writer.write_jobs, snap)
+                if on_jobs is not None:
+                    on_jobs(snap)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - jobs are extra: never stop the recording for them

@@ -143,7 +143,7 @@ class ReviewSession:
             if changed:
                 publish(state, None)
             if state.meta.status != "running":
-                store = getattr(source, "store_index", None)
+                store = getattr(source, "store_in_index", None)
                 if store is not None:
                     store()  # after the screen has everything: the next open is instant
                 break  # finished: nothing more will be appended

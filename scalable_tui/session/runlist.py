@@ -48,7 +48,7 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
     from assistant.abandoned import abandoned_info
     from scalable_tui.sources.rundir.reader import load_run
 
-    state = load_run(run_dir)
+    state = load_run(run_dir, store_index=False)  # a listing reads the index, never fills it
     by_state = state.tasks.counts_by_state()
     row["succeeded"] = by_state.get("succeeded", 0)
     row["failed"] = by_state.get("failed", 0)

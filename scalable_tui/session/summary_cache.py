@@ -52,7 +52,7 @@ def build_summary(run_dir: Path) -> dict[str, Any]:
     from scalable_tui.session.pipeline import diagnose
     from scalable_tui.sources.rundir.reader import load_run
 
-    state = load_run(run_dir)
+    state = load_run(run_dir, store_index=False)  # a listing reads the index, never fills it
     diag = diagnose(state, slurm="off")
     m = state.meta
     groups: dict[str, list[Any]] = {}

@@ -20,7 +20,7 @@ from scalable_tui.model.jobs import JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.session.snapshot import RunSnapshot
 
-__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "live_status", "SPEEDS"]
+__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "live_failures_note", "live_status", "SPEEDS"]
 
 #: Playback speeds of a replay: recorded seconds per wall-clock second.
 SPEEDS = (1, 10, 60, 600)
@@ -106,6 +106,41 @@ def live_status(live: LiveSnapshot, now: float) -> tuple[str, str]:
     return text, "abandoned"
 
 
+def _n(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def live_failures_note(live: LiveSnapshot) -> str | None:
+    """Why the failures seen since attach and the scheduler's erred count differ, in words; None when they agree.
+
+    The two numbers count different things: every task that failed since attach
+    (kept by the monitor, also after the scheduler let go of it), and the tasks
+    the scheduler holds as erred right now (a failed task its client released
+    or retried is no longer among them; a task whose input failed is).  Side by
+    side without a word ("84 erred", "90 failures") they read as a wrong total.
+    """
+    seen = live.failures_total
+    erred = live.task_totals().get("erred", 0)
+    still = live.failures_erred_now
+    if still is None:
+        if seen == erred:
+            return None
+        return (f"{_n(seen, 'task failure')} seen since attach; the scheduler holds {erred} erred now "
+                "(it no longer counts failed tasks that were released or retried, and counts tasks whose "
+                "input failed)")
+    still = min(still, seen)
+    gone = seen - still
+    dependents = max(0, erred - still)
+    if not gone and not dependents:
+        return None
+    text = f"{_n(seen, 'task failure')} seen since attach ({still} still erred on the scheduler"
+    text += f"; {gone} released or retried)" if gone else ")"
+    if dependents:
+        text += (f"; {dependents} of the scheduler's {erred} erred {'is a task' if dependents == 1 else 'are tasks'} "
+                 "whose input failed")
+    return text
+
+
 @dataclass(frozen=True)
 class ViewModel:
     """Everything a screen renders, as of one moment; a new one replaces it whole."""
@@ -133,6 +168,10 @@ class ViewModel:
 
     def with_(self, **changes: Any) -> "ViewModel":
         return dataclasses.replace(self, **changes)
+
+    def live_failures_note(self) -> str | None:
+        """``live_failures_note`` of the scheduler's view shown (None without one)."""
+        return live_failures_note(self.live) if self.live is not None else None
 
     def view_time(self) -> float:
         """The moment the screens show: now when live, the replayed moment in a replay."""

@@ -189,6 +189,7 @@ class SnapshotFolder:
             self._ingest_failure(f)
             self._err_seq = max(self._err_seq, f["seq"])
         s.dependents_erred = resp.get("n_dependents_erred", s.dependents_erred)
+        s.failures_erred_now = resp.get("n_failures_erred")  # None from a plugin that does not count them
         for created, level, line in resp.get("logs") or ():
             self._ingest_log(created, level, line)
         if "log_last" in resp:

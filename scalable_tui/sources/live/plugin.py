@@ -15,8 +15,8 @@ What it does, all read-only and cheap:
   sequence number, the moment it errs.  So failures are kept even if the
   submitting client releases them before the monitor polls, and a poll costs
   O(new failures) instead of an O(tasks) scan.  ``KilledWorker`` is turned
-  into text here (it is the scheduler's own pickle); the monitor never
-  unpickles anything.
+  into text here, read inert as the file names below (no pickle runs code in
+  the scheduler); the monitor never unpickles anything.
 * hooks ``add_worker``/``remove_worker``/``log_event``: worker arrivals,
   departures (with the scheduler's stimulus, whether it was expected, the
   worker's last memory and status), pauses, nanny memory kills
@@ -57,7 +57,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 PLUGIN_NAME = "scalable-tui-monitor"
 #: Bump when the reply format or the hooks change: a monitor that finds an
 #: older version installed replaces it.
-PLUGIN_VERSION = 3
+PLUGIN_VERSION = 4
 HANDLER_SUMMARY = "scalable_tui_summary"
 HANDLER_ERRED = "scalable_tui_erred"
 HANDLER_DETACH = "scalable_tui_detach"
@@ -221,6 +221,59 @@ def exception_filenames(exc):
     return None, None
 
 
+def _state_field(x, name: str):
+    """``name`` from an inert object's pickled state (``(None, {slots})``, ``{dict}`` or ``(dict, slots)``)."""
+    st = x.state if isinstance(x, _Opaque) else None
+    for part in (st if isinstance(st, tuple) else (st,)):
+        if isinstance(part, dict) and name in part:
+            return part[name]
+    return None
+
+
+def _arg_text(x) -> str:
+    if isinstance(x, (str, int, float, bool, type(None))) or (isinstance(x, tuple) and
+                                                             all(isinstance(y, (str, int, float)) for y in x)):
+        return repr(x)[:1000]
+    return f"<{type(x)._g[1]}>" if isinstance(x, _Opaque) else f"<{type(x).__name__}>"
+
+
+def exception_text_of(exc):
+    """``(type name, text)`` of an exception the scheduler holds without ``exception_text``.
+
+    A ``KilledWorker`` is the scheduler's own pickle, but ``ts.exception`` is
+    whatever was put there: it is read with ``_OpaqueUnpickler`` as the file
+    names are, so no pickle runs code in the scheduler.  The text is the one
+    ``str(KilledWorker)`` gives (task, attempts, last worker's address).
+    """
+    if isinstance(exc, BaseException):  # already an object (never unpickled here)
+        return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+    data = _exception_bytes(exc)
+    if not data or len(data) > _MAX_PICKLE:
+        return None, "(exception not readable on the scheduler: not a pickle, or too large)"
+    try:
+        root = _OpaqueUnpickler(io.BytesIO(data)).load()
+    except Exception as e:
+        return None, f"(exception not readable on the scheduler: {type(e).__name__})"
+    if not isinstance(root, _Opaque):
+        return None, f"(exception not readable on the scheduler: a pickled {type(root).__name__})"
+    name = type(root)._g[1]
+    a = root.args
+    if name == "unpickle_exception_with_attrs" and len(a) >= 2 and isinstance(a[0], type) \
+            and issubclass(a[0], _Opaque) and isinstance(a[1], dict):
+        # tblib's reduction (installed by distributed): (exception class, {"args": ...}, cause, ...)
+        name, a = a[0]._g[1], a[1].get("args")
+        a = a if isinstance(a, tuple) else ()
+    etype = name if name.replace("_", "").isalnum() else None
+    if name == "KilledWorker" and len(a) >= 3 and isinstance(a[2], int):
+        addr = _state_field(a[1], "address")
+        return etype, (f"KilledWorker: Attempted to run task {_arg_text(a[0])} on {a[2] + 1} different workers, "
+                       "but all those workers died while running it. The last worker that attempt to run the "
+                       f"task was {addr if isinstance(addr, str) else '?'}.")
+    if len(a) == 1 and isinstance(a[0], str):
+        return etype, f"{name}: {a[0][:2000]}"
+    return etype, f"{name}: " + ", ".join(_arg_text(x) for x in a[:10])
+
+
 def traceback_path(tb):
     """A path literal in the innermost source line of a traceback text (``open("/data/x.csv")``)."""
     if not tb:
@@ -311,6 +364,9 @@ class MonitorPlugin(SchedulerPlugin):
         self.names: dict = {}  # address -> name, also for departed workers (bounded)
         self.status: dict = {}  # address -> last status name
         self.suspects: dict = {}  # key -> [[address, name, t], ...] deaths while it ran
+        #: Recorded (root) failures the scheduler still holds as erred: the monitor says how many of the
+        #: failures it saw were released or retried since (bounded by the scheduler's own erred tasks).
+        self.erred_roots: set = set()
         for addr, ws in list(scheduler.workers.items()):
             self.ws[addr] = ws
             self._name(addr, ws.name)
@@ -331,6 +387,8 @@ class MonitorPlugin(SchedulerPlugin):
 
     # -- hooks -------------------------------------------------------------
     def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if start == "erred" and self.erred_roots:  # released, retried or forgotten
+            self.erred_roots.discard(_key_text(key))
         if finish == "memory":
             ts = self.scheduler.tasks.get(key)
             if ts is not None:
@@ -466,18 +524,9 @@ class MonitorPlugin(SchedulerPlugin):
         text = ts.exception_text
         etype = None
         if not text and ts.exception is not None:
-            # Made by the scheduler itself (KilledWorker): its own pickle, safe
-            # to read here.  The monitor never unpickles.
-            try:
-                from distributed.protocol.pickle import loads
-
-                raw = ts.exception
-                raw = getattr(raw, "data", raw)
-                exc = loads(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else raw
-                etype = type(exc).__name__
-                text = f"{etype}: {exc}"
-            except Exception as e:  # pragma: no cover - defensive
-                text = f"(exception not readable on the scheduler: {type(e).__name__})"
+            # Made by the scheduler itself (KilledWorker), or by anyone who can
+            # set it: read inert (nothing it names is imported or called).
+            etype, text = exception_text_of(ts.exception)
         if etype is None and text:
             head = text.split("(", 1)[0].split(":", 1)[0].strip()
             etype = head if head.replace("_", "").replace(".", "").isalnum() else None
@@ -500,6 +549,7 @@ class MonitorPlugin(SchedulerPlugin):
         except Exception:  # pragma: no cover - never let a hook fail
             files = {}
         self.n_failures += 1
+        self.erred_roots.add(key)
         counts = self.err_counts.setdefault(prefix, {})
         counts[etype or "?"] = counts.get(etype or "?", 0) + 1
         self.failures.append({
@@ -570,6 +620,7 @@ class MonitorPlugin(SchedulerPlugin):
             "n_failures": self.n_failures,
             "n_events": self.n_events,
             "n_dependents_erred": self.n_dependents,
+            "n_failures_erred": len(self.erred_roots),
         }
         if hello:
             import platform

@@ -58,8 +58,11 @@ class RefreshResult:
 class RunDirReader(TaskLines, StreamFolds):
     """Owns the cursors over one run directory and the ``RunState`` built from them."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, *, store_index: bool = True) -> None:
         self.path = Path(run_dir)
+        #: False for a read that only looks (``history``, ``runs``): it may start from the persistent
+        #: index but never adds to it, so a listing of many big runs does not churn the cache.
+        self.store_index = store_index
         self._reset()
 
     # -- state ---------------------------------------------------------------
@@ -87,7 +90,7 @@ class RunDirReader(TaskLines, StreamFolds):
         self._static_loaded = False
         self._index_checked = getattr(self, "_index_checked", False)
         self._index_stored = getattr(self, "_index_stored", False)
-        #: Leave the persistent-index store to ``store_index()`` (the review app stores after the
+        #: Leave the persistent-index store to ``store_in_index()`` (the review app stores after the
         #: first full screen is out: the store costs ~0.3 s on a 300k-task run).
         self.defer_index = getattr(self, "defer_index", False)
 
@@ -173,12 +176,13 @@ class RunDirReader(TaskLines, StreamFolds):
         if self.state.summary is None:
             self.state.summary = self._read_json("summary.json")
         if not res.more and not self.defer_index:
-            self.store_index()
+            self.store_in_index()
         return res
 
-    def store_index(self) -> None:
-        """Store a big finished run in the persistent index once it is read to its end (at most once)."""
-        if self._index_stored or getattr(self, "_stopped_early", True):
+    def store_in_index(self) -> None:
+        """Store a big finished run in the persistent index once it is read to its end (at most once;
+        never for a reader made with ``store_index=False``)."""
+        if not self.store_index or self._index_stored or getattr(self, "_stopped_early", True):
             return
         self._index_stored = True
         from scalable_tui.sources.rundir.index import remember
@@ -344,9 +348,13 @@ class RunDirReader(TaskLines, StreamFolds):
 
 
 
-def load_run(run_dir: str | Path) -> RunState:
-    """Read a whole run directory once: big finished runs through the run index (``index/``)."""
+def load_run(run_dir: str | Path, *, store_index: bool = True) -> RunState:
+    """Read a whole run directory once: big finished runs through the run index (``index/``).
+
+    ``store_index=False``: a valid index entry is still used, but a cold read is not stored (listings
+    over many runs would otherwise write ~50 MB per big run and push out the runs the user opens).
+    """
     from scalable_tui.sources.rundir.index import load_indexed
 
-    reader = load_indexed(run_dir)
-    return reader.state if reader is not None else RunDirReader(run_dir).load()
+    reader = load_indexed(run_dir, store=store_index)
+    return reader.state if reader is not None else RunDirReader(run_dir, store_index=store_index).load()

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from scalable_tui.session.snapshot import failures_text
+from scalable_tui.session.view import live_failures_note
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
     ago,
@@ -173,6 +174,9 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         snap = self.app.view.run  # type: ignore[attr-defined]
         fails = failures_text(snap.diagnosis) if snap is not None else f"{live.failures_total} task failures"
         t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {live.dependents_erred} dependents erred")
+        note = live_failures_note(live)  # "84 erred" beside "90 failures": say why they differ
+        if note:
+            t.append(f"\n{note}", style="dim")
         rows = sorted(live.prefixes.values(), key=lambda p: (-p.total, p.name))
         names = short_ids((safe(p.name) for p in rows[:10]), width=18, min_tail=6)
         width = max((len(v) for v in names.values()), default=0)

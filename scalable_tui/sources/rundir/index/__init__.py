@@ -20,11 +20,11 @@ def available() -> bool:
     return find_spec("duckdb") is not None
 
 
-def load_indexed(run_dir, *, use_cache: bool = True):  # type: ignore[no-untyped-def]
+def load_indexed(run_dir, *, use_cache: bool = True, store: bool = True):  # type: ignore[no-untyped-def]
     """A loaded ``RunDirReader`` from the index, or None when the Python reader should load this run."""
     from scalable_tui.sources.rundir.index.policy import open_reader
 
-    return open_reader(run_dir, use_cache=use_cache)
+    return open_reader(run_dir, use_cache=use_cache, store=store)
 
 
 def adopt_cached(reader) -> bool:  # type: ignore[no-untyped-def]

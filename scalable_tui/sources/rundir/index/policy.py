@@ -73,29 +73,35 @@ def wants_index(run_dir: Path) -> bool:
     return finished(run_dir) and jsonl_bytes(run_dir) >= MIN_INDEX_BYTES
 
 
-def open_reader(run_dir: str | Path, *, use_cache: bool = True) -> RunDirReader | None:
-    """A loaded reader from the persistent index or the engine; None means "use the Python reader"."""
+def open_reader(run_dir: str | Path, *, use_cache: bool = True, store: bool = True) -> RunDirReader | None:
+    """A loaded reader from the persistent index or the engine; None means "use the Python reader".
+
+    ``use_cache=False``: the index is neither read nor written.  ``store=False``: a valid entry is
+    read, a cold build is not written (a listing over many runs must not churn the cache).
+    """
     path = Path(run_dir)
     if not wants_index(path):
         return None
-    from scalable_tui.sources.rundir.index.cache import current_key, lookup, store
+    from scalable_tui.sources.rundir.index.cache import current_key, lookup
+    from scalable_tui.sources.rundir.index.cache import store as store_entry
 
     persist = use_cache and finished(path)
     if persist:
         hit = lookup(path)
         if hit is not None:
             return hit
+    persist = persist and store
     if mode() == "index" or COLD_BUILD == "engine":
         key = current_key(path)
         reader = build_reader(path)
         if persist:
             try:
-                store(path, key, reader)
+                store_entry(path, key, reader)
             except OSError as exc:  # a full or read-only cache is not the user's problem
                 log.debug("index cache not written: %s", exc)
         return reader
-    reader = RunDirReader(path)
-    reader.load()  # stores itself in the index when it is done (``remember``)
+    reader = RunDirReader(path, store_index=persist)
+    reader.load()  # stores itself in the index when it is done (``remember``), if ``persist``
     return reader
 
 
@@ -149,6 +155,6 @@ def build_reader(path: Path) -> RunDirReader:
         log.debug("index fallback for %s: %s", path, exc)
     finally:
         con.close()
-    reader = RunDirReader(path)
+    reader = RunDirReader(path, store_index=False)  # the caller decides whether the build is stored
     reader.load()
     return reader

@@ -1,0 +1,49 @@
+"""The live Overview says why "N failures seen since attach" and the scheduler's "M erred" differ.
+
+Before, the demo's Overview showed ``84 erred`` (the scheduler's per-prefix
+counts, now) beside ``90 failures`` (every failed task seen since attach, also
+those the scheduler has since released or retried) with nothing saying why.
+"""
+
+from __future__ import annotations
+
+from scalable_tui.model.live import PrefixCounts
+from scalable_tui.session.view import ViewModel, live_failures_note
+from tests.session.test_pipeline import busy_night
+
+
+def _night(seen: int, erred: int, still: int | None):  # type: ignore[no-untyped-def]
+    live = busy_night(100, 0)
+    live.prefixes["run_gcam"] = PrefixCounts("run_gcam", memory=100, erred=erred)
+    live.failures_total = seen
+    live.failures_erred_now = still
+    return live
+
+
+def test_released_or_retried_failures_are_said_in_words() -> None:
+    note = live_failures_note(_night(90, 84, 84))
+    assert note == "90 task failures seen since attach (84 still erred on the scheduler; 6 released or retried)"
+    assert ViewModel(live=_night(90, 84, 84)).live_failures_note() == note
+
+
+def test_tasks_erred_because_an_input_failed_are_said_too() -> None:
+    assert live_failures_note(_night(6, 5, 4)) == (
+        "6 task failures seen since attach (4 still erred on the scheduler; 2 released or retried); "
+        "1 of the scheduler's 5 erred is a task whose input failed")
+    assert live_failures_note(_night(3, 7, 3)) == (
+        "3 task failures seen since attach (3 still erred on the scheduler); "
+        "4 of the scheduler's 7 erred are tasks whose input failed")
+
+
+def test_nothing_is_said_when_the_numbers_agree() -> None:
+    assert live_failures_note(_night(17, 17, 17)) is None
+    assert live_failures_note(_night(0, 0, 0)) is None
+    assert live_failures_note(_night(17, 17, None)) is None
+    assert ViewModel().live_failures_note() is None
+
+
+def test_without_the_plugins_count_the_difference_is_explained_without_a_split() -> None:
+    """Limited mode (no plugin) or an older recording: no number is made up."""
+    note = live_failures_note(_night(90, 84, None))
+    assert note is not None and note.startswith("90 task failures seen since attach; the scheduler holds 84 erred now")
+    assert "6" not in note

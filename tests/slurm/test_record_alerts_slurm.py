@@ -1,0 +1,73 @@
+"""``record --notify/--on-finding`` on a real LocalCluster with recorded squeue output: a worker killed at its
+walltime alerts, as it shows in attach's Findings (test_attach_jobs).  Before, record's alerts diagnosed
+without the jobs it polled, so no Slurm finding ever alerted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from scalable_tui.session.live_alerts import LiveAlerts
+from scalable_tui.session.notify import Delivery
+from scalable_tui.session.record import record
+from scalable_tui.sources.jobs.slurm import SlurmSource
+
+from .test_parsers import read
+from .test_source import dask_fake
+
+
+def test_record_alerts_a_walltime_kill(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, memory_limit="512MiB")
+    cluster.worker_spec["SLURMCluster-1"] = next(iter(cluster.new_worker_spec().values()))
+    cluster.sync(cluster._correct_state)
+    client = Client(cluster, set_as_default=False)
+    try:
+        client.wait_for_workers(1, timeout=30)
+        fake, workers = dask_fake()
+        jid = workers["SLURMCluster-1"]
+        for j in list(fake.scripts):  # the recorded jobs run this scheduler's workers
+            fake.scripts[j] = fake.scripts[j].replace("tcp://127.0.0.1:32771", cluster.scheduler_address)
+        fake.squeue = [read("squeue_22.05_dask_p1.txt")]
+        src = SlurmSource(user="root", runner=fake, cluster=cluster.scheduler_address)
+        got: list[Delivery] = []
+        alerts = LiveAlerts([got.append], diagnose=True)
+        seen_worker: list[bool] = []
+
+        def on_frame(snap, seq):  # type: ignore[no-untyped-def]
+            alerts.frame(snap, seq)
+            if any(w.name == "SLURMCluster-1" for w in snap.alive_workers):
+                seen_worker.append(True)
+
+        def walltime() -> list[str]:
+            return [a.title for d in alerts.delivered for a in d.alerts if a.category == "walltime"]
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(record(cluster.scheduler_address, tmp_path / "slurm.rec", interval=0.3,
+                                              handle_signals=False, call_timeout=5.0, stop=stop, on_frame=on_frame,
+                                              job_source=src, jobs_interval=0.3, on_jobs=alerts.jobs))
+            deadline = time.monotonic() + 30
+            while not seen_worker and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert seen_worker, "the worker was never polled"
+            # Slurm kills the job at its time limit: the worker disappears, squeue says TIMEOUT
+            fake.squeue = ["\n".join(l.replace("|RUNNING|None|", "|TIMEOUT|TimeLimit|") if l.startswith(f"{jid}|")
+                                     else l for l in read("squeue_22.05_dask_p1.txt").splitlines()) + "\n"]
+            await asyncio.to_thread(cluster.scale, 0)
+            while not walltime() and time.monotonic() < deadline + 30:
+                alerts.flush()
+                await asyncio.sleep(0.1)
+            stop.set()
+            await task
+
+        asyncio.run(main())
+        alerts.close()
+        titles = walltime()
+        assert len(titles) == 1 and jid in titles[0], ("no walltime alert from record", [d.title for d in got])
+    finally:
+        client.close()
+        cluster.close()
