@@ -234,7 +234,12 @@ class LiveSnapshot:
         return [w for w in self.workers.values() if not w.alive]
 
     def task_totals(self) -> dict[str, int]:
-        out: dict[str, int] = {}
+        """Tasks per state: this scheduler's prefixes plus the earlier schedulers' (``earlier_totals``).
+
+        The same numbers as the diagnosis's totals (``to_run_state``), so the Overview and ``diagnose``
+        never disagree after a scheduler restart.
+        """
+        out: dict[str, int] = dict(self.earlier_totals)
         for p in self.prefixes.values():
             for k, v in p.as_dict().items():
                 out[k] = out.get(k, 0) + v

@@ -102,3 +102,43 @@ def test_a_restarted_scheduler_does_not_make_the_night_forget_the_first_ones_tas
     from assistant.render import render_text
 
     assert "Tasks: 585 total · 540 memory · 27 erred · 8 waiting · 10 lost with an earlier scheduler" in render_text(diag)
+
+
+def test_the_overview_counts_what_the_diagnosis_counts_across_a_restart(tmp_path: Path) -> None:
+    """Recorded across a restart, replayed: the Overview says 585 tasks with the lost ones named, as
+    ``diagnose`` does (before: only the new scheduler's 50, and states like no-worker left out of the parts)."""
+    import asyncio
+
+    from scalable_tui.model.live import PrefixCounts
+    from scalable_tui.tui.replay import ReplayApp
+    from tests.app.helpers import wait_text
+
+    folder = SnapshotFolder("tcp://127.0.0.1:8786")
+    folder._sched_id = "Scheduler-old"
+    snap = folder._snap
+    snap.scheduler_id, snap.connected, snap.link = "Scheduler-old", True, "ok"
+    t0 = time.time() - 100
+    path = tmp_path / "restart.rec"
+    w = RecordingWriter.create(path, address=snap.address, interval=1.0)
+    snap.prefixes = {"run_gcam": PrefixCounts(name="run_gcam", memory=500, erred=25, processing=4, waiting=6)}
+    snap.last_poll_ok = t0
+    w.write(snap.copy(), t=t0)
+    folder._new_scheduler("Scheduler-new")
+    snap.scheduler_id = "Scheduler-new"
+    snap.prefixes = {"run_gcam": PrefixCounts(name="run_gcam", memory=40, erred=2, waiting=8),
+                     "stitch": PrefixCounts(name="stitch", no_worker=3)}
+    snap.last_poll_ok = t0 + 10
+    w.write(snap.copy(), t=t0 + 10)
+    w.close("scheduler closed")
+    assert sum(snap.task_totals().values()) == 588
+
+    async def scenario() -> str:
+        app = ReplayApp(path, no_ai=True)
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.seek(1)
+            return await wait_text(pilot, "588 tasks")
+
+    text = asyncio.run(scenario())
+    text = text.replace("\u00a0", " ")
+    assert "3 no-worker" in text and "10 lost" in text, text
+    assert "10 lost: unfinished when an earlier scheduler went away" in text

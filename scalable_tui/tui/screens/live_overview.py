@@ -28,6 +28,11 @@ from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.tui.screens.live_base import STATUS_STYLE, view_time, LiveSyncMixin
 
 
+#: The scheduler's task states in display order, with their style (``lost``: unfinished on a gone scheduler).
+TASK_STATE_STYLE = {"processing": "cyan", "waiting": "", "queued": "", "no-worker": "yellow", "memory": "green",
+                    "erred": "bold red", "released": "dim", "forgotten": "dim", "lost": "yellow"}
+
+
 class LiveOverviewScreen(LiveSyncMixin, RunScreen):
     BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """
@@ -165,11 +170,15 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         t = Text()
         n = sum(totals.values())
         t.append(f"{n} tasks", style="bold")
-        for k, style in (("processing", "cyan"), ("waiting", ""), ("queued", ""), ("memory", "green"),
-                         ("erred", "bold red"), ("released", "dim")):
-            if totals.get(k):
-                t.append("  ·  ")
-                t.append(f"{totals[k]} {k}", style=style)
+        # Every non-zero state, so the parts add up to the total (forgotten and no-worker used to be left out).
+        shown = [k for k in TASK_STATE_STYLE if totals.get(k)] + sorted(k for k in totals if totals[k]
+                                                                       and k not in TASK_STATE_STYLE)
+        for k in shown:
+            t.append("  ·  ")
+            # a no-break space: a narrow column wraps between states, never inside "10 lost"
+            t.append(f"{totals[k]}\u00a0{safe(k)}", style=TASK_STATE_STYLE.get(k, ""))
+        if totals.get("lost"):
+            t.append(f"\n{totals['lost']} lost: unfinished when an earlier scheduler went away", style="dim")
         tput = sum(p.throughput or 0 for p in live.prefixes.values())
         snap = self.app.view.run  # type: ignore[attr-defined]
         fails = failures_text(snap.diagnosis) if snap is not None else f"{live.failures_total} task failures"
