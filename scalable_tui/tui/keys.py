@@ -19,6 +19,7 @@ from textual.screen import Screen
 from scalable_tui.session.view import Capabilities
 from scalable_tui.tui.screens.failures import FailuresScreen
 from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.tui.screens.history import HistoryScreen
 from scalable_tui.tui.screens.live_events import LiveEventsScreen
 from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
 from scalable_tui.tui.screens.live_overview import LiveOverviewScreen
@@ -65,6 +66,9 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("workers", "5,w", "Workers", WorkersScreen, LiveWorkersScreen, needs=lambda c: c.has_workers),
     ScreenEntry("events", "6,v", "Events", None, LiveEventsScreen),
     ScreenEntry("jobs", "7,j", "Jobs", None, LiveJobsScreen, palette="Slurm jobs behind the workers"),
+    # A run directory's siblings: a scheduler (or its recording) has no runs directory.
+    ScreenEntry("history", "8,h", "History", HistoryScreen, None,
+                palette="Failure groups across the runs of this run's project"),
 )
 
 #: The footer shows the screen keys as one compact group ("1 2 3 4 5 Screens",
@@ -82,6 +86,12 @@ COMMON_KEYS = [
     Binding("ctrl+t,T", "toggle_theme", "Light/dark theme", show=False),
     Binding("question_mark", "toggle_help", "Keys"),
     Binding("q", "quit", "Quit"),
+]
+#: On a screen with a selected failure group (Findings, a Failures group); hidden elsewhere (the app's check_action).
+GROUP_KEYS = [
+    Binding("y", "copy_group('ids')", "Copy ids", tooltip="copy the selected failure group's task ids, one per line"),
+    Binding("Y", "copy_group('script')", "Copy retry script",
+            tooltip="copy what 'retry-plan --format python' prints, for the selected group only"),
 ]
 DEBUG_KEY = Binding("D", "debug_locally", "Debug locally", show=False)
 TIMELINE_KEYS = [
@@ -120,7 +130,7 @@ def modes_for(caps: Capabilities) -> dict[str, type[Screen]]:
 def bindings_for(caps: Capabilities) -> list[Binding]:
     """The app's keys: Textual's own first, then the screens (adjacent: the footer groups them), the rest."""
     keys = [*App.BINDINGS, *(screen_key(e.keys, e.mode, e.label) for e, _ in screens_for(caps)), *COMMON_KEYS,
-            DEBUG_KEY]
+            *GROUP_KEYS, DEBUG_KEY]
     if caps.has_timeline:
         keys.extend(TIMELINE_KEYS)
     return keys

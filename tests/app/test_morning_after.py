@@ -1,0 +1,298 @@
+"""The review app's morning-after parts (issue #16): the History screen, the Findings "since" column, and
+copying a failure group's task ids (y) or retry script (Y).
+
+The runs are written by the real Scalable library: the fixture runs, and three successive "nights" of one
+project (``tests/compare``'s ``nightly_runs``: KeyError on nights 1 and 3, ZeroDivisionError every night,
+PermissionError night 1 only, FileNotFoundError night 2 only, ValueError night 3 only).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from scalable_tui.sources.rundir.reader import RunDirReader
+from scalable_tui.tui.app import ReviewApp
+from scalable_tui.tui.screens.failure_group import FailureGroupScreen
+from scalable_tui.tui.screens.failures import FailuresScreen
+from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.tui.screens.history import HistoryScreen
+from tests.app.helpers import screen_text, wait_for, wait_loaded, wait_text
+from tests.compare.conftest import nightly_runs  # noqa: F401 - the session fixture (three real Scalable runs)
+from tests.conftest import fixture_run, run_cli, tree_fingerprint
+
+pytestmark = pytest.mark.anyio
+SIZE = (140, 40)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own XDG_CACHE_HOME: the run summaries never leak between tests or into ~/.cache."""
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
+def app_for(run_dir: Path) -> ReviewApp:
+    return ReviewApp(RunDirReader(run_dir), now=lambda: 1795425000.0)
+
+
+def since_cells(app: ReviewApp) -> dict[str, str]:
+    """Finding title -> its "since" cell, as the table shows it."""
+    table = app.screen.query_one(DataTable)
+    out = {}
+    for row in range(table.row_count):
+        key = table.coordinate_to_cell_key((row, 0)).row_key.value
+        f = app.snapshot.finding(str(key))
+        out[f.title] = table.get_cell(key, "since").plain
+    return out
+
+
+def by_exception(cells: dict[str, str], exc: str) -> str:
+    (hit,) = [v for k, v in cells.items() if exc in k]
+    return hit
+
+
+async def open_findings(pilot, app: ReviewApp) -> FindingsScreen:
+    await wait_loaded(pilot)
+    await pilot.press("4")
+    await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen) and app.screen.shown_version > 0)
+    return app.screen
+
+
+async def select_finding(pilot, app: ReviewApp, fid: str) -> None:
+    table = app.screen.query_one(DataTable)
+    table.move_cursor(row=table.get_row_index(fid))
+    await pilot.pause()
+
+
+def notices(app: ReviewApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+# -- without history --------------------------------------------------------------------------------------
+async def test_since_says_no_history_for_a_run_alone() -> None:
+    run = fixture_run("mixed-failures")  # alone in its directory
+    app = app_for(run)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_findings(pilot, app)
+        await wait_for(pilot, lambda: screen.no_history is not None, what="the history to be read")
+        cells = since_cells(app)
+        assert cells and set(cells.values()) == {"—"}  # never a guessed "new"
+        await wait_for(pilot, lambda: "no history: no earlier run" in screen.detail_text.plain)
+        assert f"— no history: no earlier run of project gcam-ensemble in {run.parent}" in screen.detail_text.plain
+        assert "new: first seen in this run" in screen.detail_text.plain  # the legend
+        header = next(ln for ln in screen_text(app).splitlines() if "severity" in ln)
+        assert header.split()[:5] == ["severity", "category", "count", "since", "retry?"]
+
+
+async def test_history_screen_of_a_run_alone_says_the_history_starts_here() -> None:
+    run = fixture_run("gcam-stitches")
+    app = app_for(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("8")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None)
+        screen: HistoryScreen = app.screen
+        assert screen.table.run_ids == (run.name,) and screen.table.position == 1
+        assert any("the history starts with this run" in n for n in screen.table.notes)
+        text = await wait_text(pilot, "the history starts with this run")
+        assert "History of project gcam-stitches: 1 run in" in text
+        # Each group of this run is a row, with its count here.
+        here = {r.title: r.here for r in screen.table.rows}
+        assert len(here) == len({f.signature or f.id for f in app.snapshot.diagnosis.findings})
+        key = next(t for t in here if t.startswith("KeyError"))
+        assert here[key] == 14
+
+
+# -- copying a group --------------------------------------------------------------------------------------
+async def test_y_copies_every_task_id_of_the_group(gcam_run: Path) -> None:
+    doc = json.loads(run_cli("diagnose", str(gcam_run), "--format", "json", "--no-ai", "--slurm", "off").stdout)
+    cli = next(f for f in doc["findings"] if f["title"].startswith("KeyError"))
+    app = app_for(gcam_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_findings(pilot, app)
+        f = next(x for x in app.snapshot.diagnosis.findings if x.title.startswith("KeyError"))
+        await select_finding(pilot, app, f.id)
+        assert app.clipboard == ""
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard != "", what="the copy")
+        ids = app.clipboard.splitlines()
+        assert app.clipboard.endswith("\n") and len(ids) == len(set(ids))
+        assert len(ids) == len(cli["task_ids"]) + cli["task_ids_more"] == 14
+        assert set(cli["task_ids"]) <= set(ids)
+        n = [i for i, x in enumerate(app.snapshot.diagnosis.findings, 1) if x.id == f.id][0]
+        assert any(m.startswith(f'copied 14 task ids of group {n} "KeyError') for m in notices(app))
+
+
+async def test_y_on_a_failure_group_screen(gcam_run: Path) -> None:
+    app = app_for(gcam_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen) and app.screen.shown_version > 0)
+        fid = next(f.id for f in app.snapshot.failure_findings() if "ZeroDivisionError" in f.exception_types)
+        await select_finding(pilot, app, fid)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FailureGroupScreen), what="group screen")
+        await wait_text(pilot, "y/Y: copy task ids/retry script")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard != "", what="the copy")
+        expected = {r.task_id for r in app.snapshot.failures_of(app.snapshot.finding(fid))}
+        assert set(app.clipboard.splitlines()) == expected and len(expected) == 11
+
+
+def _tasks_literal(script: str) -> list[dict]:
+    """The TASKS list of a retry script (parsed, not run)."""
+    tree = ast.parse(script)
+    (node,) = [n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "TASKS"]
+    return ast.literal_eval(node.value)
+
+
+async def test_Y_copies_the_groups_retry_script_as_retry_plan_prints_it() -> None:  # noqa: N802
+    run = fixture_run("mixed-failures")
+    before = tree_fingerprint(run)
+    cli = run_cli("retry-plan", str(run), "--format", "python", "--slurm", "off").stdout
+    plan = json.loads(run_cli("retry-plan", str(run), "--format", "json", "--slurm", "off").stdout)
+    group = next(g for g in plan["groups"] if g["action"] == "retry" and "TimeoutError" in g["title"])
+    app = app_for(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_findings(pilot, app)
+        await select_finding(pilot, app, group["finding_id"])
+        await pilot.press("Y")
+        await wait_for(pilot, lambda: app.clipboard != "", what="the copy")
+        script = app.clipboard
+        compile(script, "retry.py", "exec")  # valid Python
+        mine = _tasks_literal(script)
+        assert mine == [t for t in _tasks_literal(cli) if t["group"] == group["id"]]
+        assert [t["task_id"] for t in mine] == group["task_ids"] and len(mine) == 2
+        # The rest of the script (manifest, target, changes) is the command's, line for line.
+        for name in ("MANIFEST = ", "TARGET = "):
+            assert next(ln for ln in script.splitlines() if ln.startswith(name)) == \
+                next(ln for ln in cli.splitlines() if ln.startswith(name))
+        assert "COMPONENT_CHANGES = {}" in script  # a plain retry changes nothing (the whole plan raises memory)
+
+        # An out-of-memory group: its own memory change, its own tasks.
+        oom = next(g for g in plan["groups"] if g["action"] == "retry_more_memory" and g["resubmittable"])
+        await select_finding(pilot, app, oom["finding_id"])
+        await pilot.press("Y")
+        await wait_for(pilot, lambda: app.clipboard != script, what="the second copy")
+        assert f"COMPONENT_CHANGES = {{'{oom['component']}': {{'memory': '{oom['change']['memory']}'}}}}" \
+            in app.clipboard
+        assert {t["task_id"] for t in _tasks_literal(app.clipboard)} == {
+            t for g in plan["groups"] if g["finding_id"] == oom["finding_id"] for t in g["task_ids"]}
+        script = app.clipboard
+        assert any(m.startswith(f"copied the retry script of group ") and "resubmits 2 tasks (retry)" in m
+                   for m in notices(app))
+
+        # A group to fix first has no script: said, and the clipboard is left alone.
+        fix = next(g for g in plan["groups"] if g["action"] == "fix_first" and g["finding_id"])
+        await select_finding(pilot, app, fix["finding_id"])
+        await pilot.press("Y")
+        await wait_for(pilot, lambda: any("no retry script: its tasks are fix_first" in m for m in notices(app)))
+        assert app.clipboard == script
+    assert tree_fingerprint(run) == before  # nothing written into the run
+
+
+async def test_y_is_offered_only_where_a_group_is_selected(gcam_run: Path) -> None:
+    app = app_for(gcam_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert "Copy ids" not in screen_text(app)  # Overview: no group
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard == ""
+        await open_findings(pilot, app)
+        await wait_text(pilot, "Copy ids")
+
+
+def test_no_retry_script_for_a_scheduler(gcam_run: Path) -> None:
+    from scalable_tui.session.group_copy import group_retry_script
+    from scalable_tui.session.pipeline import diagnose
+    from scalable_tui.session.snapshot import build_snapshot
+    from scalable_tui.sources.rundir.reader import load_run
+
+    state = load_run(gcam_run)
+    snap = build_snapshot(state, diagnose(state), 1, stale_after_s=None, now=time.time())
+    f = next(x for x in snap.diagnosis.findings if x.title.startswith("KeyError"))
+    copied = group_retry_script(snap, f, live=True)
+    assert copied.text is None and "manifest.yaml" in copied.message and "y copies the task ids" in copied.message
+
+
+# -- three nights of one project (real Scalable runs) -------------------------------------------------------
+def _nights(nightly_runs: list[Path]) -> tuple[Path, Path, Path]:  # noqa: F811
+    n1, n2, n3 = nightly_runs
+    return n1, n2, n3
+
+
+@pytest.mark.slow
+async def test_history_screen_lists_the_groups_of_three_nights(nightly_runs: list[Path]) -> None:  # noqa: F811
+    n1, n2, n3 = _nights(nightly_runs)
+    before = tree_fingerprint(n1.parent)
+    app = app_for(n3)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None,
+                       timeout=60, what="the history")
+        table = app.screen.table
+        assert table.run_ids == (n1.name, n2.name, n3.name) and table.position == 3 and table.notes == ()
+        rows = {next(w for w in ("ZeroDivisionError", "KeyError", "ValueError", "PermissionError",
+                                 "FileNotFoundError") if w in r.title): r for r in table.rows}
+        got = {k: (r.status, r.runs_seen, r.total, r.spark, r.here) for k, r in rows.items()}
+        assert got == {
+            "ZeroDivisionError": ("persistent", 3, 9, "▆▄█", 4),
+            "KeyError": ("flaky", 2, 3, "█·▄", 1),
+            "ValueError": ("new", 1, 1, "··█", 1),
+            "PermissionError": ("resolved", 1, 1, "█··", 0),
+            "FileNotFoundError": ("resolved", 1, 1, "·█·", 0),
+        }
+        assert rows["KeyError"].first_run == n1.name.removeprefix("run-").replace("-nightly-", "-")
+        text = await wait_text(pilot, "History of project nightly: 3 runs in")
+        assert "(this run: 3 of 3)" in text
+        kline = next(ln for ln in text.splitlines() if "KeyError" in ln and "flaky" in ln)
+        assert kline.split()[:5] == ["flaky", "2/3", "3", "█·▄", "1"]
+        # The same rows as the command prints.
+        cli = json.loads(run_cli("history", "--runs-dir", str(n1.parent), "--format", "json").stdout)
+        assert {(g["status"], g["total"]) for g in cli["projects"][0]["groups"]} == \
+            {(r.status, r.total) for r in table.rows}
+    assert tree_fingerprint(n1.parent) == before
+
+
+@pytest.mark.slow
+async def test_since_column_over_three_nights(nightly_runs: list[Path]) -> None:  # noqa: F811
+    n1, n2, n3 = _nights(nightly_runs)
+    day = f"{n1.name[8:10]}-{n1.name[10:12]}"  # run-YYYYMMDDT…Z: the first night's UTC date
+    app = app_for(n3)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_findings(pilot, app)
+        await wait_for(pilot, lambda: screen.history is not None, timeout=60, what="the earlier runs")
+        await wait_for(pilot, lambda: "…" not in since_cells(app).values())
+        cells = since_cells(app)
+        assert by_exception(cells, "ZeroDivisionError") == f"{day} ×3"
+        assert by_exception(cells, "KeyError") == f"{day} regressed"
+        assert by_exception(cells, "ValueError") == "new"
+        f = next(x for x in app.snapshot.diagnosis.findings if x.title.startswith("KeyError"))
+        await select_finding(pilot, app, f.id)
+        assert f"regressed: first seen in {n1.name}; in 1 of the 2 earlier runs, last in {n1.name}, not in the " \
+               f"previous run {n2.name}" in screen.detail_text.plain
+    app = app_for(n2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_findings(pilot, app)
+        await wait_for(pilot, lambda: screen.history is not None, timeout=60, what="the earlier runs")
+        await wait_for(pilot, lambda: "…" not in since_cells(app).values())
+        cells = since_cells(app)
+        assert by_exception(cells, "ZeroDivisionError") == f"{day} ×2"
+        assert by_exception(cells, "FileNotFoundError") == "new"
+        assert not any("KeyError" in t for t in cells)
+    app = app_for(n1)  # the first night: later runs exist, earlier ones do not
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_findings(pilot, app)
+        await wait_for(pilot, lambda: screen.no_history is not None, timeout=60)
+        assert set(since_cells(app).values()) == {"—"}
+        assert "no earlier run of project nightly" in screen.detail_text.plain
