@@ -29,7 +29,7 @@ import orjson
 from scalable_tui.model.diagnosis import Finding
 from scalable_tui.session import summary_cache
 from scalable_tui.session.history import SPARK_RUNS, aggregate, run_epoch
-from scalable_tui.session.history_render import short_run, sparkline
+from scalable_tui.session.history_render import sparkline
 
 __all__ = [
     "HistoryRow",
@@ -77,6 +77,22 @@ def _project_of(run_dir: Path) -> tuple[bool, str | None]:
         return False, None
     name = obj.get("project_name")
     return True, name if isinstance(name, str) else None
+
+
+def lone_run_words(run_dir: str | Path) -> str | None:
+    """Why ``run_dir`` has no history when no other run is beside it, else None (cheap: stops at the first other run).
+
+    Lets a screen say "no history" at once, without a worker, for a run on its own.
+    """
+    here = Path(run_dir)
+    root = here.resolve().parent
+    try:
+        with os.scandir(root) as it:
+            if any(e.name.startswith("run-") and e.name != here.name and e.is_dir() for e in it):
+                return None
+    except OSError as exc:
+        return f"no history: cannot list {root}: {exc.strerror or exc}"
+    return "no history: no other run in this run's directory"  # no path: it is the run's own parent
 
 
 def load_project_runs(
@@ -164,10 +180,10 @@ class Since:
     words: str
 
 
-def _when(s: dict[str, Any]) -> str:
+def _when(s: dict[str, Any], fmt: str = "%m-%d") -> str:
     """``MM-DD`` (UTC) of a run's start, for a narrow column."""
     t = s.get("_epoch")
-    return time.strftime("%m-%d", time.gmtime(t)) if t is not None else "?"
+    return time.strftime(fmt, time.gmtime(t)) if t is not None else "?"
 
 
 def earlier_of(runs: ProjectRuns, current: dict[str, Any]) -> list[dict[str, Any]]:
@@ -216,7 +232,7 @@ def no_history_words(runs: ProjectRuns, current: dict[str, Any]) -> str | None:
     if earlier_of(runs, current):
         return None
     who = f"project {runs.project}" if runs.project else "this run's (unnamed) project"
-    return f"no history: no earlier run of {who} in {runs.runs_dir}"
+    return f"no history: no earlier run of {who} beside this one"
 
 
 # -- the History screen ------------------------------------------------------------------------------------
@@ -228,8 +244,11 @@ class HistoryRow:
     total: int
     #: One character per run, oldest to newest (the last ``SPARK_RUNS`` runs).
     spark: str
+    #: Run ids, and their starts as ``MM-DD HH:MM`` (UTC) for a narrow column.
     first_run: str
     last_run: str
+    first_when: str
+    last_when: str
     #: Failures of this group in the open run (0: not in it).
     here: int
     title: str
@@ -265,11 +284,11 @@ def history_table(runs: ProjectRuns, current: dict[str, Any]) -> HistoryTable:
     ids = [s["run_id"] for s in proj.runs]
     shown = ids[-SPARK_RUNS:]
     here = {k: v[0] for k, v in current["groups"].items()}
+    when = {s["run_id"]: _when(s, "%m-%d %H:%M") for s in proj.runs}
     rows = tuple(
         HistoryRow(g.status, len(g.counts), len(ids), sum(g.counts.values()),
-                   sparkline([g.counts.get(r, 0) for r in shown]), short_run(g.first_run, runs.project),
-                   short_run(g.last_run, runs.project), here.get(g.signature, 0), g.title, g.category, g.severity,
-                   g.signature)
+                   sparkline([g.counts.get(r, 0) for r in shown]), g.first_run, g.last_run, when[g.first_run],
+                   when[g.last_run], here.get(g.signature, 0), g.title, g.category, g.severity, g.signature)
         for g in proj.groups)
     position = next(i for i, s in enumerate(proj.runs, 1) if s.get("current"))
     notes: list[str] = []

@@ -81,14 +81,12 @@ async def test_since_says_no_history_for_a_run_alone() -> None:
     app = app_for(run)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_findings(pilot, app)
-        await wait_for(pilot, lambda: screen.no_history is not None, what="the history to be read")
-        cells = since_cells(app)
-        assert cells and set(cells.values()) == {"—"}  # never a guessed "new"
-        await wait_for(pilot, lambda: "no history: no earlier run" in screen.detail_text.plain)
-        assert f"— no history: no earlier run of project gcam-ensemble in {run.parent}" in screen.detail_text.plain
-        assert "new: first seen in this run" in screen.detail_text.plain  # the legend
-        header = next(ln for ln in screen_text(app).splitlines() if "severity" in ln)
-        assert header.split()[:5] == ["severity", "category", "count", "since", "retry?"]
+        # Known at once (no other run beside it): no column of "—", never a guessed "new"; said in words.
+        assert screen.no_history == "no history: no other run in this run's directory"
+        assert "since" not in screen.query_one(DataTable).columns
+        assert "since      — no history: no other run in this run's directory" in screen.detail_text.plain
+        await wait_text(pilot, "21 failures in 15 groups")
+        assert "no history: no other run in" in str(screen.query_one("#findings-info").render())
 
 
 async def test_history_screen_of_a_run_alone_says_the_history_starts_here() -> None:
@@ -252,7 +250,8 @@ async def test_history_screen_lists_the_groups_of_three_nights(nightly_runs: lis
             "PermissionError": ("resolved", 1, 1, "█··", 0),
             "FileNotFoundError": ("resolved", 1, 1, "·█·", 0),
         }
-        assert rows["KeyError"].first_run == n1.name.removeprefix("run-").replace("-nightly-", "-")
+        assert (rows["KeyError"].first_run, rows["KeyError"].last_run) == (n1.name, n3.name)
+        assert rows["KeyError"].first_when == f"{n1.name[8:10]}-{n1.name[10:12]} {n1.name[13:15]}:{n1.name[15:17]}"
         text = await wait_text(pilot, "History of project nightly: 3 runs in")
         assert "(this run: 3 of 3)" in text
         kline = next(ln for ln in text.splitlines() if "KeyError" in ln and "flaky" in ln)
@@ -294,5 +293,5 @@ async def test_since_column_over_three_nights(nightly_runs: list[Path]) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_findings(pilot, app)
         await wait_for(pilot, lambda: screen.no_history is not None, timeout=60)
-        assert set(since_cells(app).values()) == {"—"}
-        assert "no earlier run of project nightly" in screen.detail_text.plain
+        assert "since" not in screen.query_one(DataTable).columns
+        assert "no history: no earlier run of project nightly beside this one" in screen.detail_text.plain

@@ -25,6 +25,7 @@ from scalable_tui.session.history_view import (
     Since,
     current_summary,
     load_project_runs,
+    lone_run_words,
     no_history_words,
     since_by_finding,
 )
@@ -87,8 +88,7 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
 
 
 #: The "since" column's meaning, said in the detail pane.
-SINCE_LEGEND = ("new: first seen in this run  ·  MM-DD ×N: first seen that day (UTC), in N runs in a row up to this one\n"
-                "           MM-DD regressed: first seen that day, not in the previous run")
+SINCE_LEGEND = "MM-DD (UTC): first seen · ×N: in N runs in a row up to this one · regressed: not in the previous run"
 #: Why a scheduler (attach, replay) has no "since".
 NO_HISTORY_LIVE = "no history: a scheduler has no runs directory (review a run directory for 'since')"
 
@@ -102,8 +102,11 @@ class FindingsScreen(FilterableScreen):
     The "since" column matches each group by its grouping signature against
     the earlier runs of the project in the same runs directory
     (``session.history_view``); they are read in a worker once the run is
-    read, so opening a run is not slowed: "…" until then, "—" when there is
-    no earlier run (the detail pane says why), never a guessed "new".
+    read, so opening a run is not slowed: "…" until then.  Without an
+    earlier run (a run alone in its directory, the first of its project, a
+    scheduler) there is no column (a column of "—" would only take the
+    title's room): the info line and the detail pane say "no history" and
+    why; never a guessed "new".
     """
 
     BINDINGS = [FAULTS_BINDING, explain_binding(), *DETAIL_KEYS]
@@ -153,8 +156,9 @@ class FindingsScreen(FilterableScreen):
             return
         if snap.loading is not None or self.history_for == snap.run_dir:
             return
-        self.history_for, self.history, self.no_history = snap.run_dir, None, None
-        self._read_history(snap.run_dir, snap.meta.project_name)
+        self.history_for, self.history, self.no_history = snap.run_dir, None, lone_run_words(snap.run_dir)
+        if self.no_history is None:
+            self._read_history(snap.run_dir, snap.meta.project_name)
 
     @work(thread=True, exclusive=True, group="since", name="since", exit_on_error=False)
     def _read_history(self, run_dir: str, project: str | None) -> None:
@@ -178,7 +182,7 @@ class FindingsScreen(FilterableScreen):
     def _since_values(self, snap: RunSnapshot) -> None:
         """Fill ``since`` / ``no_history`` for this snapshot (cheap: the earlier runs are read already)."""
         if self.history is None or self.history_for != snap.run_dir:
-            self.since = {}
+            self.since = {}  # "…" while read; or no history (said already)
             return
         d = snap.diagnosis
         current = current_summary(snap.run_dir, snap.meta.run_id, snap.meta.project_name, snap.meta.started_at,
@@ -215,8 +219,11 @@ class FindingsScreen(FilterableScreen):
             }
             if narrow:
                 del row["category"], row["retry?"]
+            if self.no_history is not None:
+                del row["since"]  # a column of "—" says nothing: the info line and the detail pane say why
             rows.append(row)
-        cols = list(rows[0]) if rows else ["severity", *([] if narrow else ["category"]), "count", "since",
+        cols = list(rows[0]) if rows else ["severity", *([] if narrow else ["category"]), "count",
+                                            *([] if self.no_history is not None else ["since"]),
                                             *([] if narrow else ["retry?"])]
         widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
         room = fit_last(widths, width, minimum=20)
@@ -242,7 +249,7 @@ class FindingsScreen(FilterableScreen):
         info.append(safe(snap.diagnosis.summary), style="bold")
         info.append(f"  ({snap.diagnosis.method}{self.review.ai_info()})", style="dim")
         if self.no_history is not None:
-            info.append("  ·  since —: no history (see below)", style="dim")
+            info.append(f"  ·  {safe(self.no_history)}", style="dim")
         self.query_one("#findings-info", Static).update(info)
 
     @on(DataTable.RowHighlighted, "#findings-table")
@@ -279,6 +286,8 @@ class FindingsScreen(FilterableScreen):
         s = self.since.get(f.id)
         if s is not None:
             t.append(safe(s.words) + "\n")
+            if s.text != "new":
+                t.append("           " + SINCE_LEGEND + "\n", style="dim")
             if self.history is not None and self.history.left_out:
                 t.append(f"           (the {MAX_SINCE_RUNS} nearest earlier runs read; "
                          f"{self.history.left_out} older ones not)\n", style="dim")
@@ -286,7 +295,6 @@ class FindingsScreen(FilterableScreen):
             t.append(f"{NO_HISTORY} {safe(self.no_history)}\n", style="yellow")
         else:
             t.append(f"{PENDING} reading the earlier runs of this project\n", style="dim")
-        t.append("           " + SINCE_LEGEND + "\n", style="dim")
         return t
 
     def group_target(self) -> Finding | None:

@@ -49,7 +49,7 @@ class HistoryScreen(RunScreen):
     DEFAULT_CSS = """
     HistoryScreen #history-info { height: auto; padding: 0 1; }
     HistoryScreen #history-table { height: 1fr; }
-    HistoryScreen #history-detail { height: auto; max-height: 6; padding: 0 1; border-top: solid $primary; }
+    HistoryScreen #history-detail { height: auto; max-height: 7; padding: 0 1; border-top: solid $primary; }
     """
 
     def __init__(self) -> None:
@@ -126,9 +126,9 @@ class HistoryScreen(RunScreen):
     def fill(self, table: DataTable, rows: tuple[HistoryRow, ...]) -> None:
         cursor = table.cursor_row
         cells = [(Text(r.status, style=STATUS_STYLE.get(r.status, "")), Text(f"{r.runs_seen}/{r.runs_total}"),
-                  Text(str(r.total)), Text(r.spark), Text(str(r.here) if r.here else "-"), Text(safe(r.first_run)),
-                  Text(safe(r.last_run))) for r in rows]
-        cols = ("STATUS", "RUNS", "TOTAL", "COUNTS", "HERE", "FIRST", "LAST")
+                  Text(str(r.total)), Text(r.spark), Text(str(r.here) if r.here else "-"), Text(r.first_when),
+                  Text(r.last_when)) for r in rows]
+        cols = ("STATUS", "RUNS", "TOTAL", "COUNTS", "HERE", "FIRST (UTC)", "LAST")
         widths = [max([len(c), *(row[i].cell_len for row in cells)]) for i, c in enumerate(cols)]
         room = fit_last(widths, table.size.width or self.app.size.width, minimum=20)
         table.clear(columns=True)
@@ -161,8 +161,9 @@ class HistoryScreen(RunScreen):
             t.append(safe(r.title), style="bold")
             t.append(f"\n{r.status}: {DEFINITIONS.get(r.status, '')}\n", style=STATUS_STYLE.get(r.status, ""))
             t.append(f"category {safe(r.category)}  ·  seen in {r.runs_seen} of {r.runs_total} runs, {r.total} "
-                     f"failure(s)  ·  first {safe(r.first_run)}  ·  last {safe(r.last_run)}  ·  ")
+                     "failure(s)  ·  ")
             t.append(f"{r.here} in this run" if r.here else "not in this run")
+            t.append(f"\nfirst {safe(r.first_run)}  ·  last {safe(r.last_run)}")
             t.append(f"\nsignature {safe(r.signature)}", style="dim")
         self.query_one("#history-text", Static).update(t)
 
@@ -182,5 +183,5 @@ class HistoryScreen(RunScreen):
         lines = [safe(x) for x in (self.table.header, *self.table.notes)]
         for r in self.table.rows:
             lines.append(f"{r.status:<10} {r.runs_seen}/{r.runs_total:<4} {r.total:>5} {r.spark}  here {r.here:<4} "
-                         f"{r.first_run} … {r.last_run}  {safe(r.title)} ({safe(r.category)}, {r.severity})")
+                         f"{safe(r.first_run)} … {safe(r.last_run)}  {safe(r.title)} ({safe(r.category)}, {r.severity})")
         return "\n".join(lines) + "\n"
