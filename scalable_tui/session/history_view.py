@@ -12,8 +12,11 @@ words instead of calling every group "new".  The open run's own groups come
 from the diagnosis already on screen: it is never read a second time.
 
 Reading the other runs may take seconds the first time (each uncached run is
-diagnosed once, then cached), so the app calls :func:`load_project_runs` in a
-thread worker; the rest is pure and cheap (UI thread).  No Textual here.
+diagnosed once, then cached), so the screens call :func:`load_project_runs` in
+a thread worker; the rest is pure and cheap (UI thread).  No Textual here.
+Screens must not import this module (it reads run directories: the
+"screens never reach into a source" contract): they reach it as
+``app.history_view``, as the run picker gets ``session.runlist``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import orjson
 
 from scalable_tui.model.diagnosis import Finding
 from scalable_tui.session import summary_cache
-from scalable_tui.session.history import SPARK_RUNS, aggregate, run_epoch
+from scalable_tui.session.history import DEFINITIONS, PERSISTENT_RUNS, SPARK_RUNS, aggregate, run_epoch
 from scalable_tui.session.history_render import sparkline
 
 __all__ = [
@@ -37,7 +40,10 @@ __all__ = [
     "MAX_SINCE_RUNS",
     "ProjectRuns",
     "Since",
+    "DEFINITIONS",
+    "LEGEND",
     "current_summary",
+    "snapshot_summary",
     "history_table",
     "load_project_runs",
     "since_by_finding",
@@ -48,6 +54,9 @@ MAX_SINCE_RUNS = 200
 #: Shown in the "since" column while the history is read, and when there is none.
 PENDING = "…"
 NO_HISTORY = "—"
+#: What the History screen's columns mean.
+LEGEND = (f"counts per run, oldest → newest; · = not seen; persistent = in each of the last {PERSISTENT_RUNS} runs, "
+          "flaky = comes and goes; HERE = failures in this run")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +177,13 @@ def current_summary(run_dir: str, run_id: str, project: str | None, started_at: 
                          "groups": groups, "current": True}
     s["_epoch"] = run_epoch(Path(run_dir), s)
     return s
+
+
+def snapshot_summary(snap: Any) -> dict[str, Any]:
+    """The open run (a ``RunSnapshot``) as a history summary, from its diagnosis: the run is not read again."""
+    d = snap.diagnosis
+    return current_summary(snap.run_dir, snap.meta.run_id, snap.meta.project_name, snap.meta.started_at,
+                           d.status, d.failures_total, d.findings)
 
 
 # -- the "since" column -------------------------------------------------------------------------------------

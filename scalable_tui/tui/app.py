@@ -139,6 +139,13 @@ class ScalableApp(App[None]):
 
     # -- the session's state, for the palette, tests and alerts ------------------------------------
     @property
+    def history_view(self) -> Any:
+        """``session.history_view`` (History screen, Findings "since"): screens reach it here, never a source."""
+        from scalable_tui.session import history_view  # imported on first use: not on the first screen's path
+
+        return history_view
+
+    @property
     def live(self) -> Any:
         return self.view.live
 

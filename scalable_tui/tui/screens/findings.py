@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -17,18 +17,6 @@ from scalable_tui.model.diagnosis import Finding
 from assistant.render import TRANSIENT_TEXT, seen_text
 from scalable_tui.tui.ai import ai_section
 from scalable_tui.session.snapshot import RunSnapshot
-from scalable_tui.session.history_view import (
-    MAX_SINCE_RUNS,
-    NO_HISTORY,
-    PENDING,
-    ProjectRuns,
-    Since,
-    current_summary,
-    load_project_runs,
-    lone_run_words,
-    no_history_words,
-    since_by_finding,
-)
 from scalable_tui.session.lists import finding_text, select_findings
 from scalable_tui.tui.fmt import SEVERITY_STYLE, distinct_title, fit_last, fmt_span, hl, safe, title_distinctions
 from scalable_tui.tui.screens.base import FilterableScreen
@@ -89,6 +77,9 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
 
 #: The "since" column's meaning, said in the detail pane.
 SINCE_LEGEND = "MM-DD (UTC): first seen · ×N: in N runs in a row up to this one · regressed: not in the previous run"
+#: The "since" column while the earlier runs are read, and in the detail pane when there are none.
+PENDING = "…"
+NO_HISTORY = "—"
 #: Why a scheduler (attach, replay) has no "since".
 NO_HISTORY_LIVE = "no history: a scheduler has no runs directory (review a run directory for 'since')"
 
@@ -128,10 +119,11 @@ class FindingsScreen(FilterableScreen):
         self.detail_text = Text()
         #: Finding id -> what tells it apart from findings with the same title.
         self.distinctions: dict[str, str] = {}
-        #: The earlier runs of the project (None while read), the run they were read for, and the column.
-        self.history: ProjectRuns | None = None
+        #: The earlier runs of the project (``history_view.ProjectRuns``; None while read), the run they were
+        #: read for, and the column (finding id -> ``history_view.Since``).
+        self.history: Any = None
         self.history_for: str | None = None
-        self.since: dict[str, Since] = {}
+        self.since: dict[str, Any] = {}
         #: Why the "since" column is empty ("—"), in words; None when it has values or is pending.
         self.no_history: str | None = None
 
@@ -156,24 +148,26 @@ class FindingsScreen(FilterableScreen):
             return
         if snap.loading is not None or self.history_for == snap.run_dir:
             return
-        self.history_for, self.history, self.no_history = snap.run_dir, None, lone_run_words(snap.run_dir)
+        self.history_for, self.history = snap.run_dir, None
+        self.no_history = self.review.history_view.lone_run_words(snap.run_dir)
         if self.no_history is None:
             self._read_history(snap.run_dir, snap.meta.project_name)
 
     @work(thread=True, exclusive=True, group="since", name="since", exit_on_error=False)
     def _read_history(self, run_dir: str, project: str | None) -> None:
         worker = get_current_worker()
+        hv = self.review.history_view
         try:
-            runs = load_project_runs(run_dir, project, limit=MAX_SINCE_RUNS, earlier_only=True,
-                                     cancelled=lambda: worker.is_cancelled)
+            runs = hv.load_project_runs(run_dir, project, limit=hv.MAX_SINCE_RUNS, earlier_only=True,
+                                        cancelled=lambda: worker.is_cancelled)
         except Exception as exc:  # noqa: BLE001 - the column says "—" and why; never a crash
             from pathlib import Path
 
-            runs = ProjectRuns(str(Path(run_dir).parent), project, error=f"{type(exc).__name__}: {exc}")
+            runs = hv.ProjectRuns(str(Path(run_dir).parent), project, error=f"{type(exc).__name__}: {exc}")
         if not worker.is_cancelled:
             self.app.call_from_thread(self._history_read, run_dir, runs)
 
-    def _history_read(self, run_dir: str, runs: ProjectRuns) -> None:
+    def _history_read(self, run_dir: str, runs: Any) -> None:
         if self.history_for != run_dir:
             return  # another run was picked meanwhile
         self.history = runs
@@ -184,11 +178,10 @@ class FindingsScreen(FilterableScreen):
         if self.history is None or self.history_for != snap.run_dir:
             self.since = {}  # "…" while read; or no history (said already)
             return
-        d = snap.diagnosis
-        current = current_summary(snap.run_dir, snap.meta.run_id, snap.meta.project_name, snap.meta.started_at,
-                                  d.status, d.failures_total, d.findings)
-        self.since = since_by_finding(self.history, current, d.findings)
-        self.no_history = no_history_words(self.history, current)
+        hv = self.review.history_view
+        current = hv.snapshot_summary(snap)
+        self.since = hv.since_by_finding(self.history, current, snap.diagnosis.findings)
+        self.no_history = hv.no_history_words(self.history, current)
 
     def since_cell(self, f: Finding) -> Text:
         s = self.since.get(f.id)
@@ -289,7 +282,7 @@ class FindingsScreen(FilterableScreen):
             if s.text != "new":
                 t.append("           " + SINCE_LEGEND + "\n", style="dim")
             if self.history is not None and self.history.left_out:
-                t.append(f"           (the {MAX_SINCE_RUNS} nearest earlier runs read; "
+                t.append(f"           (the {self.review.history_view.MAX_SINCE_RUNS} nearest earlier runs read; "
                          f"{self.history.left_out} older ones not)\n", style="dim")
         elif self.no_history is not None:
             t.append(f"{NO_HISTORY} {safe(self.no_history)}\n", style="yellow")

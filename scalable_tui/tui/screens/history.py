@@ -16,30 +16,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from scalable_tui.session.history import DEFINITIONS, PERSISTENT_RUNS
-from scalable_tui.session.history_view import (
-    HistoryRow,
-    HistoryTable,
-    ProjectRuns,
-    current_summary,
-    history_table,
-    load_project_runs,
-)
+from typing import Any
+
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.tui.fmt import SEVERITY_STYLE, fit_last, line, safe
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, RunScreen
 
 STATUS_STYLE = {"persistent": "bold red", "new": "bold yellow", "flaky": "magenta", "recurring": "red",
                 "resolved": "green"}
-LEGEND = (f"counts per run, oldest → newest; · = not seen; persistent = in each of the last {PERSISTENT_RUNS} runs, "
-          "flaky = comes and goes; HERE = failures in this run")
-
-
-def snapshot_summary(snap: RunSnapshot) -> dict[str, object]:
-    """The open run as a history summary (from its diagnosis: the run is not read again)."""
-    d = snap.diagnosis
-    return current_summary(snap.run_dir, snap.meta.run_id, snap.meta.project_name, snap.meta.started_at,
-                           d.status, d.failures_total, d.findings)
 
 
 class HistoryScreen(RunScreen):
@@ -54,11 +38,11 @@ class HistoryScreen(RunScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        #: The other runs, once read (None while reading), and the run directory they belong to.
-        self.runs: ProjectRuns | None = None
+        #: The other runs (``history_view.ProjectRuns``), once read (None while reading), and their run directory.
+        self.runs: Any = None
         self.runs_for: str | None = None
-        #: What the table shows (tests read it).
-        self.table: HistoryTable | None = None
+        #: What the table shows (a ``history_view.HistoryTable``; tests read it).
+        self.table: Any = None
         self.reading = ""
 
     def compose_body(self) -> ComposeResult:
@@ -77,17 +61,18 @@ class HistoryScreen(RunScreen):
     @work(thread=True, exclusive=True, group="history", name="history", exit_on_error=False)
     def _read_runs(self, run_dir: str, project: str | None) -> None:
         worker = get_current_worker()
+        hv = self.review.history_view
 
         def progress(done: int, total: int) -> None:
             if done % 10 == 0:
                 self.app.call_from_thread(self._progress, run_dir, f"reading run {done + 1} of {total}…")
 
         try:
-            runs = load_project_runs(run_dir, project, cancelled=lambda: worker.is_cancelled, progress=progress)
+            runs = hv.load_project_runs(run_dir, project, cancelled=lambda: worker.is_cancelled, progress=progress)
         except Exception as exc:  # noqa: BLE001 - said on the screen, never a crash
             from pathlib import Path
 
-            runs = ProjectRuns(str(Path(run_dir).parent), project, error=f"{type(exc).__name__}: {exc}")
+            runs = hv.ProjectRuns(str(Path(run_dir).parent), project, error=f"{type(exc).__name__}: {exc}")
         if not worker.is_cancelled:
             self.app.call_from_thread(self._read, run_dir, runs)
 
@@ -98,7 +83,7 @@ class HistoryScreen(RunScreen):
             if snap is not None:
                 self.show(snap)
 
-    def _read(self, run_dir: str, runs: ProjectRuns) -> None:
+    def _read(self, run_dir: str, runs: Any) -> None:
         if self.runs_for != run_dir:
             return  # another run was picked meanwhile
         self.runs = runs
@@ -114,16 +99,17 @@ class HistoryScreen(RunScreen):
             info.update(Text(self.reading, style="bold"))
             return
         table.loading = False
-        self.table = history_table(self.runs, snapshot_summary(snap))
+        hv = self.review.history_view
+        self.table = hv.history_table(self.runs, hv.snapshot_summary(snap))
         t = Text()
         t.append(safe(self.table.header), style="bold")
-        t.append("\n" + LEGEND, style="dim")
+        t.append("\n" + hv.LEGEND, style="dim")
         for n in self.table.notes:
             t.append("\n" + safe(n), style="yellow")
         info.update(t)
         self.fill(table, self.table.rows)
 
-    def fill(self, table: DataTable, rows: tuple[HistoryRow, ...]) -> None:
+    def fill(self, table: DataTable, rows: tuple[Any, ...]) -> None:
         cursor = table.cursor_row
         cells = [(Text(r.status, style=STATUS_STYLE.get(r.status, "")), Text(f"{r.runs_seen}/{r.runs_total}"),
                   Text(str(r.total)), Text(r.spark), Text(str(r.here) if r.here else "-"), Text(r.first_when),
@@ -142,7 +128,7 @@ class HistoryScreen(RunScreen):
             table.move_cursor(row=min(cursor, len(rows) - 1))
         self.show_detail()
 
-    def current_row(self) -> HistoryRow | None:
+    def current_row(self) -> Any:
         table = self.query_one(DataTable)
         if self.table is None or not table.row_count:
             return None
@@ -159,7 +145,8 @@ class HistoryScreen(RunScreen):
             t.append(f" {r.severity} ", style=SEVERITY_STYLE.get(r.severity, "bold"))
             t.append(" ")
             t.append(safe(r.title), style="bold")
-            t.append(f"\n{r.status}: {DEFINITIONS.get(r.status, '')}\n", style=STATUS_STYLE.get(r.status, ""))
+            t.append(f"\n{r.status}: {self.review.history_view.DEFINITIONS.get(r.status, '')}\n",
+                     style=STATUS_STYLE.get(r.status, ""))
             t.append(f"category {safe(r.category)}  ·  seen in {r.runs_seen} of {r.runs_total} runs, {r.total} "
                      "failure(s)  ·  ")
             t.append(f"{r.here} in this run" if r.here else "not in this run")
