@@ -48,7 +48,7 @@ def copy_group(app: Any, what: str) -> None:
 
 def _done(app: Any, copied: Copied) -> None:
     if copied.text is None:
-        app.notify(safe(copied.message), severity="warning", timeout=10)
+        app.notify(safe(copied.message), severity="warning", timeout=10, markup=False)  # titles are untrusted
         return
     app.copy_to_clipboard(copied.text)
-    app.notify(safe(copied.message) + OSC52_NOTE, timeout=10)
+    app.notify(safe(copied.message) + OSC52_NOTE, timeout=10, markup=False)

@@ -295,3 +295,26 @@ async def test_since_column_over_three_nights(nightly_runs: list[Path]) -> None:
         await wait_for(pilot, lambda: screen.no_history is not None, timeout=60)
         assert "since" not in screen.query_one(DataTable).columns
         assert "no history: no earlier run of project nightly beside this one" in screen.detail_text.plain
+
+
+async def test_untrusted_titles_are_shown_literally_in_the_copy_notice_and_history(run_copy) -> None:
+    """Group titles come from task names and exception texts: Rich markup in them is shown, never applied."""
+    run = run_copy("gcam-stitches")
+    for name in ("failures.jsonl", "tasks.jsonl"):
+        p = run / name
+        p.write_text(p.read_text().replace("run_gcam", "run_[bold red]gcam[/]"))
+    app = app_for(run)
+    async with app.run_test(size=(200, 40), notifications=True) as pilot:
+        await open_findings(pilot, app)
+        f = next(x for x in app.snapshot.diagnosis.findings if x.title.startswith("KeyError"))
+        assert f.title == "KeyError in run_[bold red]gcam[/]"
+        await select_finding(pilot, app, f.id)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard != "", what="the copy")
+        # The toast on screen says the title as it is (with markup applied it would read "run_gcam").
+        text = await wait_text(pilot, "copied 14 task ids")
+        toast = " ".join(ln.split("▌ ", 1)[1].strip() for ln in text.splitlines() if "▌ " in ln)
+        assert 'group 2 "KeyError in run_[bold red]gcam[/]", one per line' in toast, toast
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None)
+        await wait_text(pilot, "KeyError in run_[bold red]gcam[/]")
