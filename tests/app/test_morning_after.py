@@ -264,7 +264,7 @@ async def test_history_screen_lists_the_groups_of_three_nights(nightly_runs: lis
 
 
 @pytest.mark.slow
-async def test_since_column_over_three_nights(nightly_runs: list[Path]) -> None:  # noqa: F811
+async def test_since_column_over_three_nights(nightly_runs: list[Path], private_cache: Path) -> None:  # noqa: F811
     n1, n2, n3 = _nights(nightly_runs)
     day = f"{n1.name[8:10]}-{n1.name[10:12]}"  # run-YYYYMMDDT…Z: the first night's UTC date
     app = app_for(n3)
@@ -280,6 +280,8 @@ async def test_since_column_over_three_nights(nightly_runs: list[Path]) -> None:
         await select_finding(pilot, app, f.id)
         assert f"regressed: first seen in {n1.name}; in 1 of the 2 earlier runs, last in {n1.name}, not in the " \
                f"previous run {n2.name}" in screen.detail_text.plain
+    # The two earlier runs were summarised once (cached, for the next time); the open one was not read again.
+    assert len(list((private_cache / "scalable-tui" / "summaries").iterdir())) == 2
     app = app_for(n2)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_findings(pilot, app)
@@ -318,3 +320,65 @@ async def test_untrusted_titles_are_shown_literally_in_the_copy_notice_and_histo
         await pilot.press("h")
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None)
         await wait_text(pilot, "KeyError in run_[bold red]gcam[/]")
+
+
+async def test_runs_of_other_projects_are_not_history_and_never_diagnosed(run_copy, private_cache: Path) -> None:
+    mine = run_copy("gcam-stitches")
+    run_copy("mixed-failures")  # beside it, another project (gcam-ensemble)
+    app = app_for(mine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_findings(pilot, app)
+        # Another run is beside it, so the earlier runs are read (a worker), and none is of this project.
+        await wait_for(pilot, lambda: screen.history is not None, what="the earlier runs")
+        assert screen.no_history == "no history: no earlier run of project gcam-stitches beside this one"
+        assert "since" not in screen.query_one(DataTable).columns
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None)
+        assert app.screen.table.run_ids == (mine.name,)
+    # The other project's run was told apart by its run.json alone, and the open run came from the screen:
+    # no run was diagnosed for a summary.
+    summaries = private_cache / "scalable-tui" / "summaries"
+    assert not summaries.exists() or not list(summaries.iterdir())
+
+
+async def test_history_is_read_off_the_ui_thread_with_a_loading_state(run_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The earlier run is summarised in a worker (held here until the test has seen the loading state)."""
+    import shutil
+    import threading
+
+    from scalable_tui.session import summary_cache
+
+    mine = run_copy("gcam-stitches")
+    earlier = mine.parent / "run-20261122T081131Z-gcam-stitches-0000aaaa"  # the night before, same project
+    shutil.copytree(mine, earlier)
+    meta = json.loads((earlier / "run.json").read_text())
+    meta.update(run_id=earlier.name, started_at="2026-11-22T08:11:31Z", finished_at="2026-11-22T08:11:34Z")
+    (earlier / "run.json").write_text(json.dumps(meta))
+
+    gate = threading.Event()
+    real = summary_cache.summary
+
+    def held(run_dir: Path, **kw):  # the real summary, once the test lets it go
+        assert threading.current_thread() is not threading.main_thread()
+        gate.wait(30)
+        return real(run_dir, **kw)
+
+    monkeypatch.setattr(summary_cache, "summary", held)
+    app = app_for(mine)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("h")
+        await wait_text(pilot, "reading the other runs of gcam-stitches")
+        assert app.screen.query_one(DataTable).loading and app.screen.table is None
+        await pilot.press("4")  # the Findings screen works meanwhile; its column waits
+        screen = await open_findings(pilot, app)
+        assert set(since_cells(app).values()) == {"…"}
+        assert "reading the earlier runs of this project" in screen.detail_text.plain
+        gate.set()
+        await wait_for(pilot, lambda: "…" not in since_cells(app).values(), what="the since column")
+        assert set(since_cells(app).values()) == {"11-22 ×2"}  # every group: the night before and this one
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None)
+        table = app.screen.table
+        assert table.run_ids == (earlier.name, mine.name) and table.position == 2
+        assert {(r.status, r.runs_seen, r.spark) for r in table.rows} == {("persistent", 2, "██")}

@@ -54,7 +54,7 @@ class HistoryScreen(RunScreen):
     def render_snapshot(self, snap: RunSnapshot) -> None:
         if self.runs_for != snap.run_dir:
             self.runs_for, self.runs, self.table = snap.run_dir, None, None
-            self.reading = f"reading the other runs of {safe(snap.meta.project_name or 'this project')}…"
+            self.reading = f"reading the other runs of {safe(snap.meta.project_name or 'this project')} beside this one…"
             self._read_runs(snap.run_dir, snap.meta.project_name)
         self.show(snap)
 
@@ -62,10 +62,11 @@ class HistoryScreen(RunScreen):
     def _read_runs(self, run_dir: str, project: str | None) -> None:
         worker = get_current_worker()
         hv = self.review.history_view
+        who = f"reading the other runs of {safe(project or 'this project')} beside this one"
 
         def progress(done: int, total: int) -> None:
             if done % 10 == 0:
-                self.app.call_from_thread(self._progress, run_dir, f"reading run {done + 1} of {total}…")
+                self.app.call_from_thread(self._progress, run_dir, f"{who}: run {done + 1} of {total}…")
 
         try:
             runs = hv.load_project_runs(run_dir, project, cancelled=lambda: worker.is_cancelled, progress=progress)
