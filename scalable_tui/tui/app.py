@@ -40,7 +40,7 @@ from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
 from scalable_tui.tui.debug_terminal import debug_in_terminal
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
 from scalable_tui.tui.group_copy import copy_group, offers_group
-from scalable_tui.tui.keys import bindings_for, modes_for, screens_for, title_for
+from scalable_tui.tui.keys import GROUP_COPIES, bindings_for, modes_for, screens_for, title_for
 from scalable_tui.tui.messages import (
     LoadFailed,
     LoadProgress,
@@ -710,11 +710,8 @@ class ScalableApp(App[None]):
         yield SystemCommand("Copy", "Copy the current traceback or finding (c)", self.action_copy)
         yield SystemCommand("Export findings", "Write the findings as Markdown or JSON (e)", self.action_export)
         if offers_group(screen):
-            yield SystemCommand("Copy the group's task ids", "The selected failure group's task ids, one per line (y)",
-                                lambda: self.action_copy_group("ids"))
-            yield SystemCommand("Copy the group's retry script",
-                                "retry-plan --format python for the selected group only (Y)",
-                                lambda: self.action_copy_group("script"))
+            for key, what, label, tip in GROUP_COPIES:
+                yield SystemCommand(label, f"{tip.capitalize()} ({key})", lambda w=what: self.action_copy_group(w))
         yield SystemCommand(
             "Toggle light/dark theme", f"Switch between {self.DARK_THEME} and {self.LIGHT_THEME} (ctrl+t or T)", self.action_toggle_theme
         )

@@ -87,12 +87,13 @@ COMMON_KEYS = [
     Binding("question_mark", "toggle_help", "Keys"),
     Binding("q", "quit", "Quit"),
 ]
-#: On a screen with a selected failure group (Findings, a Failures group); hidden elsewhere (the app's check_action).
-GROUP_KEYS = [
-    Binding("y", "copy_group('ids')", "Copy ids", tooltip="copy the selected failure group's task ids, one per line"),
-    Binding("Y", "copy_group('script')", "Copy retry script",
-            tooltip="copy what 'retry-plan --format python' prints, for the selected group only"),
-]
+#: (key, what, label, help) of the copies of a selected failure group (Findings, a Failures group): the keys and
+#: the palette's commands; hidden where no group is selected (the app's check_action).
+GROUP_COPIES = (
+    ("y", "ids", "Copy ids", "copy the selected failure group's task ids, one per line"),
+    ("Y", "script", "Copy retry script", "copy what 'retry-plan --format python' prints, for the selected group only"),
+)
+GROUP_KEYS = [Binding(key, f"copy_group('{what}')", label, tooltip=tip) for key, what, label, tip in GROUP_COPIES]
 DEBUG_KEY = Binding("D", "debug_locally", "Debug locally", show=False)
 TIMELINE_KEYS = [
     Binding("left", "step(-1)", "step back", show=False, priority=True),

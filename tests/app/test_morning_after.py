@@ -382,3 +382,18 @@ async def test_history_is_read_off_the_ui_thread_with_a_loading_state(run_copy, 
         table = app.screen.table
         assert table.run_ids == (earlier.name, mine.name) and table.position == 2
         assert {(r.status, r.runs_seen, r.spark) for r in table.rows} == {("persistent", 2, "██")}
+
+
+async def test_the_palette_offers_the_copies_where_the_keys_work(gcam_run: Path) -> None:
+    app = app_for(gcam_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Go to History" in titles and "Copy ids" not in titles  # Overview: no group selected
+        await open_findings(pilot, app)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Copy ids", "Copy retry script"} <= set(commands)
+        assert commands["Copy ids"].help.endswith("(y)") and commands["Copy retry script"].help.endswith("(Y)")
+        commands["Copy ids"].callback()
+        await wait_for(pilot, lambda: app.clipboard != "", what="the copy")
+        assert len(app.clipboard.splitlines()) == 5  # the first finding: Disk full, 5 tasks
