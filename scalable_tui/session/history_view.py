@@ -229,15 +229,20 @@ def since_by_finding(runs: ProjectRuns, current: dict[str, Any], findings: list[
             if not s:
                 break
             streak += 1
-        base = (f"first seen in {first['run_id']}; in {n_seen} of the {len(earlier)} earlier run"
-                f"{'s' if len(earlier) != 1 else ''}")
+        # Older runs left unread (``limit``): a group in the oldest run read may be older, and a streak
+        # through every run read may be longer; say "at most" / "at least", never a wrong number.
+        older = bool(runs.left_out) and seen[0]
+        base = (f"first seen in {first['run_id']}{' or earlier (older runs not read)' if older else ''}; "
+                f"in {n_seen} of the {len(earlier)} earlier run{'s' if len(earlier) != 1 else ''} read")
+        when = ("≤" if older else "") + _when(first)
         if streak == 0:
             last = earlier[len(seen) - 1 - seen[::-1].index(True)]
-            out[f.id] = Since(f"{_when(first)} regressed",
+            out[f.id] = Since(f"{when} regressed",
                               f"regressed: {base}, last in {last['run_id']}, not in the previous run {prev}")
         else:
-            out[f.id] = Since(f"{_when(first)} ×{streak + 1}",
-                              f"{base}; in this run and the {streak} before it in a row")
+            longer = older and streak == len(earlier)
+            out[f.id] = Since(f"{when} ×{streak + 1}{'+' if longer else ''}",
+                              f"{base}; in this run and the {streak}{' or more' if longer else ''} before it in a row")
     return out
 
 

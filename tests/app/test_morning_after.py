@@ -278,7 +278,7 @@ async def test_since_column_over_three_nights(nightly_runs: list[Path], private_
         assert by_exception(cells, "ValueError") == "new"
         f = next(x for x in app.snapshot.diagnosis.findings if x.title.startswith("KeyError"))
         await select_finding(pilot, app, f.id)
-        assert f"regressed: first seen in {n1.name}; in 1 of the 2 earlier runs, last in {n1.name}, not in the " \
+        assert f"regressed: first seen in {n1.name}; in 1 of the 2 earlier runs read, last in {n1.name}, not in the " \
                f"previous run {n2.name}" in screen.detail_text.plain
     # The two earlier runs were summarised once (cached, for the next time); the open one was not read again.
     assert len(list((private_cache / "scalable-tui" / "summaries").iterdir())) == 2
@@ -397,3 +397,30 @@ async def test_the_palette_offers_the_copies_where_the_keys_work(gcam_run: Path)
         commands["Copy ids"].callback()
         await wait_for(pilot, lambda: app.clipboard != "", what="the copy")
         assert len(app.clipboard.splitlines()) == 5  # the first finding: Disk full, 5 tasks
+
+
+def test_since_says_at_most_and_at_least_when_older_runs_were_not_read() -> None:
+    """With the oldest runs left unread (the 200-run window), a first sighting or a streak at the window's edge
+    is a bound, not a fact: ``≤`` and ``+``, never a wrong date or count."""
+    import calendar
+
+    from scalable_tui.model.diagnosis import Finding
+    from scalable_tui.session.history_view import ProjectRuns, since_by_finding
+
+    def run(i: int, groups: list[str]) -> dict:
+        return {"run_id": f"run-2026060{i}T000000Z-p-{i}", "_epoch": float(calendar.timegm((2026, 6, i, 0, 0, 0))),
+                "groups": {g: [1, g, "user_code", "error"] for g in groups}}
+
+    def finding(sig: str) -> Finding:
+        return Finding(id=sig, category="user_code", severity="error", title=sig, count=1, suggestion="", signature=sig)
+
+    earlier = (run(1, ["always", "edge"]), run(2, ["always", "later"]), run(3, ["always", "later"]))
+    current = run(4, ["always", "edge", "later", "fresh"])
+    fs = [finding(s) for s in ("always", "edge", "later", "fresh")]
+    capped = since_by_finding(ProjectRuns("/runs", "p", earlier, left_out=5), current, fs)
+    assert {k: v.text for k, v in capped.items()} == {
+        "always": "≤06-01 ×4+", "edge": "≤06-01 regressed", "later": "06-02 ×3", "fresh": "new"}
+    assert "or earlier (older runs not read)" in capped["always"].words and "3 or more before it" in capped["always"].words
+    whole = since_by_finding(ProjectRuns("/runs", "p", earlier), current, fs)
+    assert {k: v.text for k, v in whole.items()} == {
+        "always": "06-01 ×4", "edge": "06-01 regressed", "later": "06-02 ×3", "fresh": "new"}
