@@ -39,7 +39,8 @@ from scalable_tui.session.view import Capabilities, ViewModel
 from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
 from scalable_tui.tui.debug_terminal import debug_in_terminal
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
-from scalable_tui.tui.keys import bindings_for, modes_for, screens_for, title_for
+from scalable_tui.tui.group_copy import copy_group, offers_group
+from scalable_tui.tui.keys import GROUP_COPIES, bindings_for, modes_for, screens_for, title_for
 from scalable_tui.tui.messages import (
     LoadFailed,
     LoadProgress,
@@ -137,6 +138,13 @@ class ScalableApp(App[None]):
         self._screen_errors: set[tuple[str, str]] = set()
 
     # -- the session's state, for the palette, tests and alerts ------------------------------------
+    @property
+    def history_view(self) -> Any:
+        """``session.history_view`` (History screen, Findings "since"): screens reach it here, never a source."""
+        from scalable_tui.session import history_view  # imported on first use: not on the first screen's path
+
+        return history_view
+
     @property
     def live(self) -> Any:
         return self.view.live
@@ -545,6 +553,10 @@ class ScalableApp(App[None]):
         self.copy_to_clipboard(text)
         self.notify(clipboard_notice(text), timeout=10)
 
+    def action_copy_group(self, what: str) -> None:
+        """``y`` / ``Y``: the selected group's task ids / retry script (``tui.group_copy``)."""
+        copy_group(self, what)
+
     def action_reconnect(self) -> None:
         if isinstance(self.session, LiveViews):
             self.session.reconnect()
@@ -593,6 +605,8 @@ class ScalableApp(App[None]):
         # The arrows, home and end stay the filter input's while it has the focus.
         if action in _NAV_ACTIONS and isinstance(self.focused, Input):
             return False
+        if action == "copy_group" and not offers_group(self.screen):
+            return False  # y / Y only where a failure group is selected
         return super().check_action(action, parameters)
 
     def action_step(self, n: int) -> None:
@@ -701,6 +715,9 @@ class ScalableApp(App[None]):
             yield SystemCommand(f"Go to {entry.label}", f"{help_} ({keys})", lambda m=entry.mode: self.switch_mode(m))
         yield SystemCommand("Copy", "Copy the current traceback or finding (c)", self.action_copy)
         yield SystemCommand("Export findings", "Write the findings as Markdown or JSON (e)", self.action_export)
+        if offers_group(screen):
+            for key, what, label, tip in GROUP_COPIES:
+                yield SystemCommand(label, f"{tip.capitalize()} ({key})", lambda w=what: self.action_copy_group(w))
         yield SystemCommand(
             "Toggle light/dark theme", f"Switch between {self.DARK_THEME} and {self.LIGHT_THEME} (ctrl+t or T)", self.action_toggle_theme
         )

@@ -20,6 +20,7 @@ from scalable_tui.session.view import Capabilities
 from scalable_tui.tui.screens.efficiency import EfficiencyScreen
 from scalable_tui.tui.screens.failures import FailuresScreen
 from scalable_tui.tui.screens.findings import FindingsScreen
+from scalable_tui.tui.screens.history import HistoryScreen
 from scalable_tui.tui.screens.live_events import LiveEventsScreen
 from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
 from scalable_tui.tui.screens.live_overview import LiveOverviewScreen
@@ -66,6 +67,9 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("workers", "5,w", "Workers", WorkersScreen, LiveWorkersScreen, needs=lambda c: c.has_workers),
     ScreenEntry("events", "6,v", "Events", None, LiveEventsScreen),
     ScreenEntry("jobs", "7,j", "Jobs", None, LiveJobsScreen, palette="Slurm jobs behind the workers"),
+    # A run directory's siblings: a scheduler (or its recording) has no runs directory.
+    ScreenEntry("history", "8,h", "History", HistoryScreen, None,
+                palette="Failure groups across the runs of this run's project"),
     ScreenEntry("efficiency", "9,u", "Efficiency", EfficiencyScreen, EfficiencyScreen,
                 palette="requested vs used memory and CPU, like seff"),
 )
@@ -86,6 +90,13 @@ COMMON_KEYS = [
     Binding("question_mark", "toggle_help", "Keys"),
     Binding("q", "quit", "Quit"),
 ]
+#: (key, what, label, help) of the copies of a selected failure group (Findings, a Failures group): the keys and
+#: the palette's commands; hidden where no group is selected (the app's check_action).
+GROUP_COPIES = (
+    ("y", "ids", "Copy ids", "copy the selected failure group's task ids, one per line"),
+    ("Y", "script", "Copy retry script", "copy what 'retry-plan --format python' prints, for the selected group only"),
+)
+GROUP_KEYS = [Binding(key, f"copy_group('{what}')", label, tooltip=tip) for key, what, label, tip in GROUP_COPIES]
 DEBUG_KEY = Binding("D", "debug_locally", "Debug locally", show=False)
 TIMELINE_KEYS = [
     Binding("left", "step(-1)", "step back", show=False, priority=True),
@@ -123,7 +134,7 @@ def modes_for(caps: Capabilities) -> dict[str, type[Screen]]:
 def bindings_for(caps: Capabilities) -> list[Binding]:
     """The app's keys: Textual's own first, then the screens (adjacent: the footer groups them), the rest."""
     keys = [*App.BINDINGS, *(screen_key(e.keys, e.mode, e.label) for e, _ in screens_for(caps)), *COMMON_KEYS,
-            DEBUG_KEY]
+            *GROUP_KEYS, DEBUG_KEY]
     if caps.has_timeline:
         keys.extend(TIMELINE_KEYS)
     return keys

@@ -36,9 +36,11 @@ def test_capabilities_choose_the_screens_and_keys(gcam_run: Path, tmp_path: Path
     attach = AttachApp("tcp://127.0.0.1:1", no_ai=True)  # not started: only its table is looked at
     replay = ReplayApp(write_recording(tmp_path / "night.rec").path, no_ai=True)
     # a run directory has no scheduler events and no batch jobs: no Events/Jobs screens, no 6/7 keys
-    assert list(review.MODES) == ["overview", "tasks", "failures", "findings", "workers", "efficiency"]
+    # … and a scheduler has no runs directory: no History screen, no 8 key
+    assert list(review.MODES) == ["overview", "tasks", "failures", "findings", "workers", "history", "efficiency"]
     assert "switch_mode('jobs')" not in _screen_keys(review) and "switch_mode('events')" not in _screen_keys(review)
-    assert list(attach.MODES) == [*list(review.MODES)[:-1], "events", "jobs", "efficiency"]
+    assert list(attach.MODES) == [*list(review.MODES)[:-2], "events", "jobs", "efficiency"]
+    assert "switch_mode('history')" not in _screen_keys(attach)
     assert _screen_keys(attach)[-3:] == ["switch_mode('events')", "switch_mode('jobs')", "switch_mode('efficiency')"]
     # the timeline keys exist only where there is a timeline
     assert not any(b.action == "play" for _k, b in attach._bindings)
@@ -60,7 +62,7 @@ async def test_palette_offers_what_the_keys_offer(gcam_run: Path) -> None:
         await wait_for(pilot, lambda: app.snapshot is not None, 15, "loaded")
         titles = [c.title for c in app.get_system_commands(app.screen)]
     assert [t for t in titles if t.startswith("Go to ")] == [f"Go to {m}" for m in (
-        "Overview", "Tasks", "Failures", "Findings", "Workers", "Efficiency")]
+        "Overview", "Tasks", "Failures", "Findings", "Workers", "History", "Efficiency")]
     assert not {"Ask Slurm now", "Reconnect now", "Debug a failure locally", "Play / pause"} & set(titles)
 
 

@@ -168,7 +168,8 @@ class FailureGroupScreen(FilterableScreen):
             t.append(f"showing {len(self.records)} of {len(f.failure_indices)}", style="bold")
             self.filter_summary(t)
             t.append("  ·  ")
-        t.append("Enter: show one failure  ·  x: explain (AI)  ·  Esc: back", style="dim")
+        t.append("Enter: show one failure  ·  x: explain (AI)  ·  y/Y: copy task ids/retry script  ·  Esc: back",
+                 style="dim")
         info.update(t)
         self.ai_changed(None)
 
@@ -188,6 +189,11 @@ class FailureGroupScreen(FilterableScreen):
         i = int(str(event.row_key.value))
         if 0 <= i < len(self.records):
             self.app.push_screen(FailureDetailScreen(self.records[i]))
+
+    def group_target(self) -> Finding | None:
+        """The failure group ``y`` / ``Y`` copy from: this one."""
+        snap = self.shown_snapshot()
+        return snap.finding(self.finding_id) if snap else None
 
     def copy_text(self) -> str | None:
         r = self.current_record()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Finding
 from assistant.render import TRANSIENT_TEXT, seen_text
@@ -31,7 +32,8 @@ DETAIL_KEYS = [
 ]
 
 
-def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct: str | None = None) -> Text:
+def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct: str | None = None,
+                   since: Text | None = None) -> Text:
     t = Text()
     t.append(f" {f.severity} ", style=SEVERITY_STYLE.get(f.severity, "bold"))
     t.append(" ")
@@ -52,6 +54,8 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
     if f.first_seen or f.last_seen or f.before_attach:
         t.append("seen       ", style="bold")
         t.append(f"{safe(seen_text(f))}\n" if f.before_attach else f"{fmt_span(f.first_seen, f.last_seen)}\n")
+    if since is not None:
+        t.append_text(since)
     if f.task_names:
         t.append("tasks      ", style="bold")
         t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")
@@ -71,10 +75,30 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
     return t
 
 
+#: The "since" column's meaning, said in the detail pane.
+SINCE_LEGEND = "MM-DD (UTC): first seen · ×N: in N runs in a row up to this one · regressed: not in the previous run"
+#: The "since" column while the earlier runs are read, and in the detail pane when there are none.
+PENDING = "…"
+NO_HISTORY = "—"
+#: Why a scheduler (attach, replay) has no "since".
+NO_HISTORY_LIVE = "no history: a scheduler has no runs directory (review a run directory for 'since')"
+
+
 class FindingsScreen(FilterableScreen):
     """The findings; ``/`` searches the same fields as on Failures, plus the
     failures of each finding; ``f`` keeps error/critical findings only; ``x``
-    asks the model to explain the highlighted one (after a preview)."""
+    asks the model to explain the highlighted one (after a preview); ``y`` /
+    ``Y`` copy its task ids / retry script.
+
+    The "since" column matches each group by its grouping signature against
+    the earlier runs of the project in the same runs directory
+    (``session.history_view``); they are read in a worker once the run is
+    read, so opening a run is not slowed: "…" until then.  Without an
+    earlier run (a run alone in its directory, the first of its project, a
+    scheduler) there is no column (a column of "—" would only take the
+    title's room): the info line and the detail pane say "no history" and
+    why; never a guessed "new".
+    """
 
     BINDINGS = [FAULTS_BINDING, explain_binding(), *DETAIL_KEYS]
     FAULTS_LABEL = "faults only: error/critical"
@@ -95,6 +119,13 @@ class FindingsScreen(FilterableScreen):
         self.detail_text = Text()
         #: Finding id -> what tells it apart from findings with the same title.
         self.distinctions: dict[str, str] = {}
+        #: The earlier runs of the project (``history_view.ProjectRuns``; None while read), the run they were
+        #: read for, and the column (finding id -> ``history_view.Since``).
+        self.history: Any = None
+        self.history_for: str | None = None
+        self.since: dict[str, Any] = {}
+        #: Why the "since" column is empty ("—"), in words; None when it has values or is pending.
+        self.no_history: str | None = None
 
     def compose_list(self) -> ComposeResult:
         yield Static(id="findings-info")
@@ -105,6 +136,58 @@ class FindingsScreen(FilterableScreen):
     def on_resize(self) -> None:
         if self.query_one(DataTable).size.width != self.laid_out_width:
             self.apply()  # the title column takes what the others leave
+
+    def render_snapshot(self, snap: RunSnapshot) -> None:
+        self._want_history(snap)
+        super().render_snapshot(snap)
+
+    def _want_history(self, snap: RunSnapshot) -> None:
+        """Start reading the earlier runs once per run, after the run itself is read (never slows its opening)."""
+        if self.review.view.caps.live:
+            self.history_for, self.no_history = snap.run_dir, NO_HISTORY_LIVE
+            return
+        if snap.loading is not None or self.history_for == snap.run_dir:
+            return
+        self.history_for, self.history = snap.run_dir, None
+        self.no_history = self.review.history_view.lone_run_words(snap.run_dir)
+        if self.no_history is None:
+            self._read_history(snap.run_dir, snap.meta.project_name)
+
+    @work(thread=True, exclusive=True, group="since", name="since", exit_on_error=False)
+    def _read_history(self, run_dir: str, project: str | None) -> None:
+        worker = get_current_worker()
+        hv = self.review.history_view
+        try:
+            runs = hv.load_project_runs(run_dir, project, limit=hv.MAX_SINCE_RUNS, earlier_only=True,
+                                        cancelled=lambda: worker.is_cancelled)
+        except Exception as exc:  # noqa: BLE001 - the column says "—" and why; never a crash
+            from pathlib import Path
+
+            runs = hv.ProjectRuns(str(Path(run_dir).parent), project, error=f"{type(exc).__name__}: {exc}")
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._history_read, run_dir, runs)
+
+    def _history_read(self, run_dir: str, runs: Any) -> None:
+        if self.history_for != run_dir:
+            return  # another run was picked meanwhile
+        self.history = runs
+        self.apply()
+
+    def _since_values(self, snap: RunSnapshot) -> None:
+        """Fill ``since`` / ``no_history`` for this snapshot (cheap: the earlier runs are read already)."""
+        if self.history is None or self.history_for != snap.run_dir:
+            self.since = {}  # "…" while read; or no history (said already)
+            return
+        hv = self.review.history_view
+        current = hv.snapshot_summary(snap)
+        self.since = hv.since_by_finding(self.history, current, snap.diagnosis.findings)
+        self.no_history = hv.no_history_words(self.history, current)
+
+    def since_cell(self, f: Finding) -> Text:
+        s = self.since.get(f.id)
+        if s is not None:
+            return Text(s.text, style="bold yellow" if s.text == "new" else ("red" if "regressed" in s.text else ""))
+        return Text(NO_HISTORY if self.no_history is not None else PENDING, style="dim")
 
     def select(self, snap: RunSnapshot, pattern: re.Pattern[str] | None, faults_only: bool, cancelled: Callable[[], bool]) -> list[Finding]:
         return select_findings(snap, snap.diagnosis.findings, pattern, faults_only, cancelled)
@@ -117,18 +200,23 @@ class FindingsScreen(FilterableScreen):
         width = table.size.width or self.app.size.width
         self.laid_out_width = table.size.width
         narrow = width < NARROW  # category and retry? are in the detail pane
+        self._since_values(snap)
         rows: list[dict[str, Text]] = []
         for f in items:
             row = {
                 "severity": hl(f.severity, pattern, SEVERITY_STYLE.get(f.severity, "")),
                 "category": hl(f.category, pattern),
                 "count": Text(str(f.count)),
+                "since": self.since_cell(f),
                 "retry?": Text({True: "transient", False: "permanent", None: "?"}[f.transient]),
             }
             if narrow:
                 del row["category"], row["retry?"]
+            if self.no_history is not None:
+                del row["since"]  # a column of "—" says nothing: the info line and the detail pane say why
             rows.append(row)
         cols = list(rows[0]) if rows else ["severity", *([] if narrow else ["category"]), "count",
+                                            *([] if self.no_history is not None else ["since"]),
                                             *([] if narrow else ["retry?"])]
         widths = [max([len(c), *(r[c].cell_len for r in rows)]) for c in cols]
         room = fit_last(widths, width, minimum=20)
@@ -153,6 +241,8 @@ class FindingsScreen(FilterableScreen):
             info.append("  ·  ")
         info.append(safe(snap.diagnosis.summary), style="bold")
         info.append(f"  ({snap.diagnosis.method}{self.review.ai_info()})", style="dim")
+        if self.no_history is not None:
+            info.append(f"  ·  {safe(self.no_history)}", style="dim")
         self.query_one("#findings-info", Static).update(info)
 
     @on(DataTable.RowHighlighted, "#findings-table")
@@ -170,7 +260,7 @@ class FindingsScreen(FilterableScreen):
     def _show_current(self) -> None:
         f = self.current()
         if f is not None:
-            body = finding_detail(f, self.pattern, self.distinctions.get(f.id))
+            body = finding_detail(f, self.pattern, self.distinctions.get(f.id), self.since_detail(f))
             ai = ai_section(self.review.ai_entries.get(f.id))
             if ai.plain:
                 body.append("\n")
@@ -181,6 +271,28 @@ class FindingsScreen(FilterableScreen):
             body = Text("no findings", style="green")
         self.detail_text = body
         self.query_one("#finding-text", Static).update(body)
+
+    def since_detail(self, f: Finding) -> Text:
+        """The "since" column of ``f`` in words (or why it is empty), with what its values mean."""
+        t = Text()
+        t.append("since      ", style="bold")
+        s = self.since.get(f.id)
+        if s is not None:
+            t.append(safe(s.words) + "\n")
+            if s.text != "new":
+                t.append("           " + SINCE_LEGEND + "\n", style="dim")
+            if self.history is not None and self.history.left_out:
+                t.append(f"           (the {self.review.history_view.MAX_SINCE_RUNS} nearest earlier runs read; "
+                         f"{self.history.left_out} older ones not)\n", style="dim")
+        elif self.no_history is not None:
+            t.append(f"{NO_HISTORY} {safe(self.no_history)}\n", style="yellow")
+        else:
+            t.append(f"{PENDING} reading the earlier runs of this project\n", style="dim")
+        return t
+
+    def group_target(self) -> Finding | None:
+        """The failure group ``y`` / ``Y`` copy from (the highlighted finding)."""
+        return self.current()
 
     def action_detail_scroll(self, lines: int) -> None:
         """Scroll the detail pane from the list (shift+↑/↓, J/K, shift+PgUp/PgDn)."""
