@@ -208,6 +208,13 @@ class ScalableApp(App[None]):
     def seek(self, index: int) -> None:
         self.replay.seek(index)
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification is plain text: they carry exception messages, file names and titles from the run,
+        which must be shown literally (Textual's default, markup on, would apply ``[bold]`` in an error message).
+        Screens' ``notify`` passes ``markup=True`` explicitly; it is ignored here on purpose."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     # -- lifecycle -------------------------------------------------------------
     def on_mount(self) -> None:
         session = self.session
