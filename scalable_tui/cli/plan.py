@@ -85,8 +85,9 @@ def render_plan_text(plan: Any) -> str:
         lines.append(f"{g.action:<18} {g.count:>5} task(s)  {one_line(g.title, 90)}  [{printable(g.id)}]")
         lines.append(f"{'':<18}        why: {one_line(g.reason, 110)}")
         if g.change.get("memory"):
+            where = f" for component {printable(str(g.component))}" if g.component else " (component unknown)"
             lines.append(f"{'':<18}        memory {printable(str(g.current.get('memory') or '?'))} -> {g.change['memory']}"
-                         f" for component {printable(str(g.component))}  ({g.rule})")
+                         f"{where}  ({g.rule})")
         if g.change.get("walltime"):
             lines.append(f"{'':<18}        walltime {printable(str(g.current.get('walltime') or '?'))} -> "
                          f"{g.change['walltime']}  ({g.rule})")

@@ -223,3 +223,18 @@ def test_a_session_that_never_started_is_said_not_called_nothing_to_retry() -> N
     r = run_cli("retry-plan", str(fixture_run("session-start-failure")))
     assert r.returncode == 0 and "0 failed task(s)" in r.stdout
     assert "failed to start" in r.stdout and "fix that first" in r.stdout
+
+
+def test_text_plan_says_when_the_component_of_a_memory_group_is_unknown() -> None:
+    """It printed "for component None"; the snippet cannot set memory without a component either."""
+    from assistant.retry_plan import RetryGroup, RetryPlan
+    from scalable_tui.cli.plan import render_plan_text
+
+    g = RetryGroup(id="g1", action="retry_more_memory", reason="out of memory", category="oom", title="MemoryError",
+                   finding_id="f1", task_ids=["t1"], task_names={"run_model": 1}, component=None,
+                   change={"memory": "8G"}, current={"memory": "4G"}, rule="2 × max(request, peak)")
+    plan = RetryPlan(run_id="run-x", run_dir="/tmp/x", project=None, target=None, provider=None, groups=[g],
+                     failed_tasks=1, tasks={})
+    text = render_plan_text(plan)
+    assert "memory 4G -> 8G (component unknown)" in text and "component None" not in text
+    assert not g.resubmittable
