@@ -171,14 +171,14 @@ async def test_findings_cover_the_whole_recording(recording) -> None:
 
 
 async def test_footer_fits_120_columns_with_the_screen_keys_grouped(recording) -> None:
-    """Seven screens, copy/export/keys/quit and the screen's own keys all fit in one 120-column footer."""
+    """Eight screens, copy/export/keys/quit and the screen's own keys all fit in one 120-column footer."""
     app = ReplayApp(recording.path, no_ai=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.live is not None and app.snapshot is not None, 10, "first snapshot")
         await pilot.press("5")
-        footer = (await wait_text(pilot, "1 2 3 4 5 6 7 Screens")).splitlines()[-1]
-        for item in ("/ Filter", "1 2 3 4 5 6 7 Screens", "c Copy", "e Export", "? Keys", "q Quit"):
+        footer = (await wait_text(pilot, "1 2 3 4 5 6 7 9 Screens")).splitlines()[-1]
+        for item in ("/ Filter", "1 2 3 4 5 6 7 9 Screens", "c Copy", "e Export", "? Keys", "q Quit"):
             assert item in footer, footer
         # the Keys panel (``?``) still names every screen key: their bindings keep their descriptions
         described = {b.description for _n, b, _e, _t in app.screen.active_bindings.values()}
-        assert {"Overview", "Tasks", "Failures", "Findings", "Workers", "Events", "Jobs"} <= described
+        assert {"Overview", "Tasks", "Failures", "Findings", "Workers", "Events", "Jobs", "Efficiency"} <= described
