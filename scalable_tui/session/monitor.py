@@ -19,9 +19,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from scalable_tui.model.jobs import JobsSnapshot, WorkerSeen
+from scalable_tui.model.jobs import JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.session.efficiency import WorkerUsage
+from scalable_tui.session.slurm_join import map_live_workers
 from scalable_tui.session.snapshot import RunSnapshot, build_snapshot
 from scalable_tui.session.view import Capabilities, Notice, ViewModel
 
@@ -305,11 +306,7 @@ class MonitorSession(LiveViews):
                 wm = None
                 live = self.live
                 try:
-                    seen = [WorkerSeen(w.name, host=w.host, address=w.address, first_seen=w.first_seen)
-                            for w in (live.alive_workers if live is not None else [])]
-                    if live is not None and live.scheduler_address and hasattr(src, "add_cluster_address"):
-                        src.add_cluster_address(live.scheduler_address)  # the scheduler's own address too
-                    wm = src.map_workers(snap, seen)
+                    wm = map_live_workers(src, snap, live)
                 except Exception:  # noqa: BLE001 - no mapping this time
                     wm = None
                 self.got_jobs(snap, wm, polled)

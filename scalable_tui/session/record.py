@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.session.slurm_join import map_live_workers
 from scalable_tui.sources.recording.writer import RecordingWriter
 
 __all__ = ["RecordResult", "record", "DEFAULT_GIVE_UP_S"]
@@ -132,9 +133,12 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     t0 = time.time()
     notes: list[str] = []
     told_unreached: list[bool] = []
+    #: The newest scheduler snapshot: its workers are evidence for the jobs poll.
+    latest: list[LiveSnapshot | None] = [None]
 
     async def on_snapshot(snap: LiveSnapshot) -> None:
         nonlocal reached, last_reason
+        latest[0] = snap
         seq = await asyncio.to_thread(writer.write, snap)
         for n in snap.notices:
             if n not in notes:
@@ -170,6 +174,10 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                 # executor threads at exit, so a stop would wait for a hung
                 # squeue (up to its timeout).  A late answer is dropped.
                 snap = await _in_daemon_thread(job_source.poll)  # never raises by contract
+                try:  # which jobs are this cluster's, from its workers too (as attach does)
+                    map_live_workers(job_source, snap, latest[0])
+                except Exception:  # noqa: BLE001 - no worker evidence this time; the scripts' still counts
+                    pass
                 await asyncio.to_thread(writer.write_jobs, snap)
                 if on_jobs is not None:
                     on_jobs(snap)

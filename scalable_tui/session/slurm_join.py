@@ -146,3 +146,25 @@ def job_findings(jobs: Any, departures: Any = (), log_dir: Any = None, **kw: Any
     from assistant.hpc import hpc_findings
 
     return hpc_findings(jobs, departures, scanned_logs(jobs, log_dir), **kw)
+
+
+def map_live_workers(source: Any, snapshot: Any, live: Any) -> Any:
+    """Tie a jobs poll to the workers the scheduler lists now: the one way attach and record do it.
+
+    The scheduler's own address joins the addresses a batch script may name
+    (behind a tunnel or an alias it differs from the one dialled), and the
+    workers registered on it are evidence of which jobs are this cluster's
+    (name, host and time; ``sources.jobs.attribution``).  That evidence moves
+    jobs into ``snapshot.jobs`` — the only evidence there is when the batch
+    scripts name a scheduler file instead of an address.  Returns the
+    worker/job map (None when the source cannot map).
+    """
+    from scalable_tui.model.jobs import WorkerSeen
+
+    if not hasattr(source, "map_workers"):
+        return None
+    workers = live.alive_workers if live is not None else []
+    seen = [WorkerSeen(w.name, host=w.host, address=w.address, first_seen=w.first_seen) for w in workers]
+    if live is not None and live.scheduler_address and hasattr(source, "add_cluster_address"):
+        source.add_cluster_address(live.scheduler_address)
+    return source.map_workers(snapshot, seen)

@@ -71,3 +71,57 @@ def test_record_alerts_a_walltime_kill(tmp_path: Path) -> None:
     finally:
         client.close()
         cluster.close()
+
+
+def test_record_attributes_jobs_by_their_workers_as_attach_does(tmp_path: Path) -> None:
+    """Batch scripts that name no scheduler address (``--scheduler-file``): the only evidence that a job is this
+    cluster's is its worker (name, host, time).  attach used it; record did not, so the recording held none of
+    the cluster's jobs and ``diagnose night.rec`` had no Slurm findings."""
+    from datetime import datetime, timezone
+
+    from distributed import Client, LocalCluster
+
+    from scalable_tui.sources.recording.reader import Recording
+
+    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, memory_limit="512MiB")
+    cluster.worker_spec["SLURMCluster-1"] = next(iter(cluster.new_worker_spec().values()))
+    cluster.sync(cluster._correct_state)
+    client = Client(cluster, set_as_default=False)
+    try:
+        client.wait_for_workers(1, timeout=30)
+        fake, workers = dask_fake()
+        jid = workers["SLURMCluster-1"]
+        for j in list(fake.scripts):  # a scheduler file instead of the address on the worker's command line
+            fake.scripts[j] = fake.scripts[j].replace("tcp://127.0.0.1:32771", "--scheduler-file /shared/sched.json")
+        now = time.time()
+
+        def stamp(t: float) -> str:
+            return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+        text = read("squeue_22.05_dask_p1.txt").replace("localhost", "127.0.0.1")
+        text = text.replace("2026-11-25T12:07:58", stamp(now - 120)).replace("2026-11-25T12:07:59", stamp(now - 60))
+        fake.squeue = [text.replace("2026-11-25T12:12:59", stamp(now + 3600))]
+        src = SlurmSource(user="root", runner=fake, cluster=cluster.scheduler_address)
+        path = tmp_path / "sched-file.rec"
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            frames: list[int] = []
+            task = asyncio.create_task(record(cluster.scheduler_address, path, interval=0.3, handle_signals=False,
+                                              call_timeout=5.0, stop=stop, job_source=src, jobs_interval=0.3,
+                                              on_frame=lambda snap, seq: frames.append(seq)))
+            deadline = time.monotonic() + 30
+            while len(frames) < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+
+        asyncio.run(main())
+        with Recording(path) as rec:
+            jobs = rec.jobs_at(float("inf"))
+        assert jobs is not None and jid in {j.job_id for j in jobs.jobs}, jobs
+        assert all(j.job_id == jid for j in jobs.jobs)  # the other two have no worker here: not this cluster's
+    finally:
+        client.close()
+        cluster.close()
