@@ -8,15 +8,14 @@ screens and keys exist is chosen from the view model's capability flags
 through the one table in ``tui.keys``; nothing here asks what kind of session
 it has except to start it.
 
-Longer than ~400 lines for a reason: the AI explanation flow (preview,
-stream, cancel) and the replay's keys are app actions and share its workers;
-splitting them into mixins would bring back the class chain this replaced.
+Longer than ~400 lines for a reason: the replay's keys, the debug action and
+the palette are app actions over the one class; the AI explanation flow
+(preview, stream, cancel) is its own collaborator (``tui.ai_flow``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -29,14 +28,14 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from assistant.textsafe import one_line
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.session.monitor import LiveViews, MonitorSession
 from scalable_tui.session.replay import ReplaySession
 from scalable_tui.session.review import FIRST_SLICE, LOADING_SLICE, ReviewSession, RunSource  # noqa: F401
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.view import Capabilities, ViewModel
-from scalable_tui.tui.ai import AI_OFF_LINE, NO_AI_LINE, AIEntry, ai_status_line
+from scalable_tui.tui.ai import AIEntry
+from scalable_tui.tui.ai_flow import AIFlow
 from scalable_tui.tui.debug_terminal import debug_in_terminal
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
 from scalable_tui.tui.group_copy import copy_group, offers_group
@@ -52,7 +51,6 @@ from scalable_tui.tui.messages import (
     StateUpdated,
 )
 from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
-from scalable_tui.tui.screens.explain import PromptPreviewScreen
 from scalable_tui.tui.screens.export import ExportScreen
 from scalable_tui.tui.screens.failure_detail import FailureDetailScreen
 from scalable_tui.tui.screens.failure_group import FailureGroupScreen
@@ -64,7 +62,7 @@ from scalable_tui.tui.widgets.status import StatusLine
 from scalable_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
-    from assistant.llm import AIConfig, ExplanationResult, Prompt
+    from assistant.llm import AIConfig
 
 __all__ = ["ScalableApp", "ReviewApp", "PLAY_TICK"]
 
@@ -117,9 +115,8 @@ class ScalableApp(App[None]):
         self.no_ai = no_ai
         #: Endpoint/model/key (``resolve_config``); None or not ``enabled``: AI is off.
         self.ai_config = ai_config
-        #: AI state per finding id (asked, streaming, explained, failed, cancelled).
-        self.ai_entries: dict[str, AIEntry] = {}
-        self._ai_token = 0
+        #: The AI explanation flow and its per-finding state (``ai_entries``).
+        self.ai = AIFlow(self)
         #: The clock (injectable so snapshots and elapsed times are deterministic in tests).
         self.now = now
         self.source_factory = source_factory
@@ -367,188 +364,42 @@ class ScalableApp(App[None]):
         n = message.notice
         self.notify(safe(n.text), title=n.title, severity=n.severity, timeout=n.timeout)  # type: ignore[arg-type]
 
-    # -- AI explanations ----------------------------------------------------------
+    # -- AI explanations (the flow itself: ``tui.ai_flow.AIFlow``) ------------------------------
+    @property
+    def ai_entries(self) -> dict[str, AIEntry]:
+        return self.ai.entries
+
     @property
     def ai_enabled(self) -> bool:
-        return not self.no_ai and self.ai_config is not None and self.ai_config.enabled
+        return self.ai.enabled
 
     def ai_info(self) -> str:
-        """A few words for the Findings info line: is AI on, and with which model."""
-        if self.no_ai:
-            return ", --no-ai"
-        if self.ai_enabled:
-            return f", x: explain with {safe(self.ai_config.model)}"  # type: ignore[union-attr]
-        return ", AI off"
+        return self.ai.info()
 
     def ai_busy(self) -> AIEntry | None:
-        return next((e for e in self.ai_entries.values() if e.busy), None)
+        return self.ai.busy()
 
     def ai_status(self) -> str | None:
-        """The status line's AI part (while a request runs)."""
-        return ai_status_line(self.ai_busy())
+        return self.ai.status()
 
     def explain_finding(self, finding: Finding | None) -> None:
-        if isinstance(self.screen, ReplayFindingsScreen) and self.view.whole is not None:
-            # On a replay's Findings, ``x`` explains a finding of the whole recording (not the moment's).
-            moment, self.snapshot = self.snapshot, self.view.whole
-            try:
-                self._explain(finding)  # synchronous: the prompt worker got the whole snapshot
-            finally:
-                self.snapshot = moment
-            return
-        self._explain(finding)
-
-    def _explain(self, finding: Finding | None) -> None:
-        """``x``: preview the request for ``finding``; Send asks the model in a thread worker.
-
-        With AI off (``--no-ai``, or no endpoint/key) it shows one line saying
-        so and opens no connection.
-        """
-        if finding is None:
-            self.notify("no finding selected", severity="warning")
-            return
-        if not self.ai_enabled:
-            line = NO_AI_LINE if self.no_ai else AI_OFF_LINE
-            self.ai_entries[finding.id] = AIEntry(finding.id, "off", message=line)
-            self._ai_changed(finding.id)
-            self.notify(line, title="AI", severity="warning", timeout=8)
-            return
-        busy = self.ai_busy()
-        if busy is not None:
-            self.notify("already asking the model; Esc cancels that request", severity="warning")
-            return
-        snap = self.snapshot
-        if snap is None:
-            self.notify("still loading", severity="warning")
-            return
-        cfg = self.ai_config
-        assert cfg is not None
-        from assistant.llm import cache
-
-        if cfg.use_cache and cfg.cache_dir is not None and cache.usable_cache_dir(cfg.cache_dir, [Path(snap.run_dir)]) is None:
-            cfg = dataclasses.replace(cfg, use_cache=False)  # never cache inside the run directory
-        self._prepare_prompt(snap, finding, cfg)
-
-    @work(thread=True, exclusive=True, group="ai-prompt", name="AI prompt", exit_on_error=False)
-    def _prepare_prompt(self, snap: RunSnapshot, finding: Finding, cfg: "AIConfig") -> None:
-        """Redact and budget the request off the UI thread (O(groups)), then preview it."""
-        from assistant.llm import RedactionRulesError, build_prompt, run_context
-
-        try:
-            prompt = build_prompt(snap.diagnosis, [finding], cfg, context=run_context(snap))
-        except RedactionRulesError as exc:
-            self.call_from_thread(self._ai_failed_early, finding.id, f"{one_line(str(exc), 250)}; nothing was sent")
-            return
-        except Exception as exc:  # noqa: BLE001 - a message, never a crash
-            self.call_from_thread(self._ai_failed_early, finding.id, f"cannot build the AI request: {type(exc).__name__}: {one_line(str(exc), 200)}")
-            return
-        if not get_current_worker().is_cancelled:  # x pressed again meanwhile: the newer one previews
-            self.call_from_thread(self._preview, snap.diagnosis, finding, cfg, prompt)
-
-    def _ai_failed_early(self, fid: str, line: str) -> None:
-        self.ai_entries[fid] = AIEntry(fid, "error", message=line)
-        self._ai_changed(fid)
-        self.notify(safe(line), title="AI", severity="error", timeout=10)
-
-    def _preview(self, diag: Diagnosis, finding: Finding, cfg: "AIConfig", prompt: "Prompt") -> None:
-        def answered(send: bool | None) -> None:
-            if send:
-                self._send(diag, finding, cfg, prompt)
-            else:
-                self.notify("nothing was sent", timeout=3)
-
-        self.push_screen(PromptPreviewScreen(prompt, finding), answered)
-
-    def _send(self, diag: Diagnosis, finding: Finding, cfg: "AIConfig", prompt: "Prompt") -> None:
-        if self.ai_busy() is not None:
-            self.notify("already asking the model; Esc cancels that request", severity="warning")
-            return
-        self._ai_token += 1
-        entry = AIEntry(
-            finding.id, "asking", token=self._ai_token, model=cfg.model, endpoint=prompt.endpoint, cancel=threading.Event()
-        )
-        self.ai_entries[finding.id] = entry
-        self._ai_changed(finding.id)
-        self._ask_model(entry.token, diag, finding, cfg, prompt, entry.cancel)
-
-    @work(thread=True, group="ai", name="AI explanation", exit_on_error=False)
-    def _ask_model(
-        self, token: int, diag: Diagnosis, finding: Finding, cfg: "AIConfig", prompt: "Prompt", cancel: threading.Event
-    ) -> None:
-        """One request (streamed; cancellable); never raises into the app."""
-        from assistant.llm import ExplanationResult, explain_findings
-
-        try:
-            result = explain_findings(
-                diag,
-                [finding],
-                cfg,
-                on_delta=lambda text: self.post_message(ModelDelta(token, text)),
-                cancel_event=cancel,
-                prompt=prompt,
-            )
-        except Exception as exc:  # noqa: BLE001 - explain_findings should not raise; be sure
-            result = ExplanationResult(
-                "error", cfg.model, prompt.endpoint, error=f"AI explanations unavailable: {type(exc).__name__}: {one_line(str(exc), 200)}"
-            )
-        self.post_message(ModelReplied(token, result))
-
-    def _entry_for(self, token: int) -> AIEntry | None:
-        return next((e for e in self.ai_entries.values() if e.token == token and token), None)
+        # On a replay's Findings, ``x`` explains a finding of the whole recording (not the moment's).
+        whole = isinstance(self.screen, ReplayFindingsScreen) and self.view.whole is not None
+        self.ai.explain(finding, self.view.whole if whole else self.snapshot)
 
     def on_model_delta(self, message: ModelDelta) -> None:
-        entry = self._entry_for(message.token)
-        if entry is None or not entry.busy:
-            return  # cancelled (or replaced): late text is dropped
-        entry.streamed.append(message.text)
-        self._ai_changed(entry.finding_id)
+        self.ai.delta(message)
 
     def on_model_replied(self, message: ModelReplied) -> None:
-        entry = self._entry_for(message.token)
-        if entry is None or not entry.busy:
-            return  # cancelled already (shown as such)
-        result: ExplanationResult = message.result
-        entry.cancel = None
-        entry.result = result
-        if result.status == "cancelled":
-            entry.status, entry.message = "cancelled", "AI request cancelled"
-        elif result.error:
-            entry.status, entry.message = "error", one_line(result.error, 300)
-            self.notify(safe(entry.message), title="AI", severity="error", timeout=10)
-        else:
-            entry.status = "done"
-            if not entry.explanation() and not result.text:
-                self.notify("the model's reply did not explain this finding", title="AI", severity="warning")
-        self._ai_changed(entry.finding_id)
+        self.ai.replied(message)
 
     def cancel_ai(self) -> bool:
         """Esc: cancel the running AI request, if any (True when there was one)."""
-        entry = self.ai_busy()
-        if entry is None:
-            return False
-        if entry.cancel is not None:
-            entry.cancel.set()
-        entry.status, entry.message, entry.cancel = "cancelled", "AI request cancelled (Esc)", None
-        self._ai_changed(entry.finding_id)
-        self.notify("AI request cancelled", timeout=3)
-        return True
-
-    def _ai_changed(self, finding_id: str) -> None:
-        screen = self.screen
-        hook = getattr(screen, "ai_changed", None)
-        if hook is not None:
-            hook(finding_id)
-        if isinstance(screen, RunScreen):
-            screen.query_one(StatusLine).update_status()
+        return self.ai.cancel()
 
     def explained_diagnosis(self, diag: Diagnosis) -> Diagnosis:
         """``diag`` with the explanations received so far (for export)."""
-        from assistant.llm import attach_explanations
-
-        for e in self.ai_entries.values():
-            if e.status == "done" and e.result is not None:
-                diag = attach_explanations(diag, e.result)
-        return diag
+        return self.ai.explained(diag)
 
     # -- actions ---------------------------------------------------------------
     def action_copy(self) -> None:
