@@ -165,3 +165,37 @@ def test_record_tells_a_lost_scheduler_once(procs: Procs, tmp_path: Path) -> Non
     [a] = doc["alerts"]
     assert (a["kind"], a["severity"]) == ("scheduler_lost", "critical")
     assert a["title"].startswith(f"scheduler lost: {address} (")
+
+
+def test_a_worker_death_wave_alerts_once_with_the_deaths(procs: Procs, tmp_path: Path) -> None:
+    """Three workers SIGKILLed within seconds (a preemption, a node going down) on a real scheduler: record's
+    ``--on-finding`` gets one critical ``worker_deaths`` alert for the wave, and the deaths are failures."""
+    got = tmp_path / "got"
+    got.mkdir()
+    hook = tmp_path / "hook.py"
+    hook.write_text(textwrap.dedent("""
+        import pathlib, sys
+        d = pathlib.Path(sys.argv[1])
+        (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
+    """))
+    address, _ = procs.scheduler()
+    workers = [procs.workers("--name", f"victim-{i}", "--no-nanny", name=f"victim-{i}") for i in range(3)]
+    out = tmp_path / "wave.rec"
+    rec = procs.spawn(_record_cmd(address, out, "--on-finding", f"{PY} {hook} {got}"), "recorder")
+    wait_recording(out, lambda r: len(r.state_at(r.end).alive_workers) == 3, what="three workers recorded")
+    for w in workers:
+        os.killpg(w.pid, signal.SIGKILL)  # the worker process (no nanny to bring it back)
+
+    def alerts() -> list[dict]:
+        return [a for f in sorted(got.iterdir()) for a in json.loads(f.read_text())["alerts"]]
+
+    _wait(lambda: any(a["kind"] == "worker_deaths" for a in alerts()), 90, "the death-wave alert")
+    wait_recording(out, lambda r: r.summary()["worker_deaths"] == 3, what="three deaths recorded")
+    rec.send_signal(signal.SIGTERM)
+    assert rec.wait(60) == 0
+    waves = [a for a in alerts() if a["kind"] == "worker_deaths"]
+    assert len(waves) == 1 and waves[0]["severity"] == "critical" and waves[0]["count"] == 3, alerts()
+    assert "3 workers died within" in waves[0]["title"]
+    d = json.loads(subprocess.run([PY, "-m", "scalable_tui", "diagnose", str(out), "--format", "json", "--slurm", "off"],
+                                  capture_output=True, text=True, cwd=str(ROOT), timeout=120).stdout)
+    assert d["worker_deaths"] == 3 and d["failures_total"] == 3
