@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from scalable_tui.session.notify import AppTerminal
 from tests.alerts.test_alerts_live import LINE, _fail
 from tests.app.helpers import wait_for
 from tests.live.conftest import real_cluster
+from tests.alerts.hooks import hook_into
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -26,14 +26,7 @@ def anyio_backend() -> str:
 
 
 async def test_attach_alerts_once_per_new_group_through_the_app(tmp_path: Path) -> None:
-    got = tmp_path / "got"
-    got.mkdir()
-    hook = tmp_path / "hook.py"
-    hook.write_text(textwrap.dedent("""
-        import pathlib, sys
-        d = pathlib.Path(sys.argv[1])
-        (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
-    """))
+    got, hook = hook_into(tmp_path)
     with real_cluster() as (cluster, client):
         alerts = build_alerts(notify=True, on_finding=f"{sys.executable} {hook} {got}", terminal=False)
         app = AttachApp(cluster.scheduler_address, poll_interval=0.3, call_timeout=5.0, no_ai=True, alerts=alerts)

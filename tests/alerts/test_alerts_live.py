@@ -18,6 +18,7 @@ import pytest
 
 from tests.live import workload
 from tests.live.conftest import PY, Procs, procs, real_cluster  # noqa: F401 - fixtures
+from tests.alerts.hooks import hook_into
 from tests.record.conftest import wait_recording
 
 pytestmark = pytest.mark.slow
@@ -33,6 +34,7 @@ def _wait(cond, timeout: float = 60.0, what: str = "condition") -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
 
 
 def _fail(client, i: int) -> None:
@@ -144,14 +146,7 @@ def test_record_notify_writes_bell_and_osc_to_the_terminal_and_wraps_them_in_tmu
 
 
 def test_record_tells_a_lost_scheduler_once(procs: Procs, tmp_path: Path) -> None:
-    got = tmp_path / "got"
-    got.mkdir()
-    hook = tmp_path / "hook.py"
-    hook.write_text(textwrap.dedent("""
-        import pathlib, sys
-        d = pathlib.Path(sys.argv[1])
-        (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
-    """))
+    got, hook = hook_into(tmp_path)
     address, sched = procs.scheduler()
     out = tmp_path / "night.rec"
     rec = procs.spawn(_record_cmd(address, out, "--give-up-after", "0", "--on-finding", f"{PY} {hook} {got}"),
@@ -170,14 +165,7 @@ def test_record_tells_a_lost_scheduler_once(procs: Procs, tmp_path: Path) -> Non
 def test_a_worker_death_wave_alerts_once_with_the_deaths(procs: Procs, tmp_path: Path) -> None:
     """Three workers SIGKILLed within seconds (a preemption, a node going down) on a real scheduler: record's
     ``--on-finding`` gets one critical ``worker_deaths`` alert for the wave, and the deaths are failures."""
-    got = tmp_path / "got"
-    got.mkdir()
-    hook = tmp_path / "hook.py"
-    hook.write_text(textwrap.dedent("""
-        import pathlib, sys
-        d = pathlib.Path(sys.argv[1])
-        (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
-    """))
+    got, hook = hook_into(tmp_path)
     address, _ = procs.scheduler()
     workers = [procs.workers("--name", f"victim-{i}", "--no-nanny", name=f"victim-{i}") for i in range(3)]
     out = tmp_path / "wave.rec"

@@ -14,19 +14,11 @@ from scalable_tui.session.record import record
 from scalable_tui.sources.jobs.slurm import SlurmSource
 
 from .test_parsers import read
-from .test_source import dask_fake
+from .test_source import dask_fake, jobqueue_named_cluster
 
 
 def test_record_alerts_a_walltime_kill(tmp_path: Path) -> None:
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, memory_limit="512MiB")
-    cluster.worker_spec["SLURMCluster-1"] = next(iter(cluster.new_worker_spec().values()))
-    cluster.sync(cluster._correct_state)
-    client = Client(cluster, set_as_default=False)
-    try:
-        client.wait_for_workers(1, timeout=30)
+    with jobqueue_named_cluster() as (cluster, client):
         fake, workers = dask_fake()
         jid = workers["SLURMCluster-1"]
         for j in list(fake.scripts):  # the recorded jobs run this scheduler's workers
@@ -68,9 +60,6 @@ def test_record_alerts_a_walltime_kill(tmp_path: Path) -> None:
         alerts.close()
         titles = walltime()
         assert len(titles) == 1 and jid in titles[0], ("no walltime alert from record", [d.title for d in got])
-    finally:
-        client.close()
-        cluster.close()
 
 
 def test_record_attributes_jobs_by_their_workers_as_attach_does(tmp_path: Path) -> None:
@@ -79,17 +68,9 @@ def test_record_attributes_jobs_by_their_workers_as_attach_does(tmp_path: Path) 
     the cluster's jobs and ``diagnose night.rec`` had no Slurm findings."""
     from datetime import datetime, timezone
 
-    from distributed import Client, LocalCluster
-
     from scalable_tui.sources.recording.reader import Recording
 
-    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, memory_limit="512MiB")
-    cluster.worker_spec["SLURMCluster-1"] = next(iter(cluster.new_worker_spec().values()))
-    cluster.sync(cluster._correct_state)
-    client = Client(cluster, set_as_default=False)
-    try:
-        client.wait_for_workers(1, timeout=30)
+    with jobqueue_named_cluster() as (cluster, client):
         fake, workers = dask_fake()
         jid = workers["SLURMCluster-1"]
         for j in list(fake.scripts):  # a scheduler file instead of the address on the worker's command line
@@ -122,6 +103,3 @@ def test_record_attributes_jobs_by_their_workers_as_attach_does(tmp_path: Path) 
             jobs = rec.jobs_at(float("inf"))
         assert jobs is not None and jid in {j.job_id for j in jobs.jobs}, jobs
         assert all(j.job_id == jid for j in jobs.jobs)  # the other two have no worker here: not this cluster's
-    finally:
-        client.close()
-        cluster.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import subprocess
 import sys
 import time
@@ -54,6 +56,25 @@ class FakeSlurm:
 
     def count(self, *prefix: str) -> int:
         return sum(1 for c in self.calls if c[: len(prefix)] == list(prefix))
+
+
+@contextlib.contextmanager
+def jobqueue_named_cluster(name: str = "SLURMCluster-1"):  # type: ignore[no-untyped-def]
+    """A real LocalCluster (127.0.0.1) whose one worker is named as a dask-jobqueue worker of the recorded
+    jobs (``dask_fake``): (cluster, client); the worker is up on entry."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, memory_limit="512MiB")
+    cluster.worker_spec[name] = next(iter(cluster.new_worker_spec().values()))
+    cluster.sync(cluster._correct_state)
+    client = Client(cluster, set_as_default=False)
+    try:
+        client.wait_for_workers(1, timeout=30)
+        yield cluster, client
+    finally:
+        client.close()
+        cluster.close()
 
 
 def dask_fake() -> tuple[FakeSlurm, dict[str, str]]:
