@@ -24,7 +24,7 @@ from scalable_tui.sources.jobs.attribution import (
     scheduler_from_script,
 )
 
-from .test_parsers import DATA, read
+from .test_parsers import DATA, read, sacct_now
 from .test_source import FakeSlurm
 
 A, B, C = "tcp://127.0.0.1:40001", "tcp://127.0.0.1:40002", "tcp://127.0.0.1:40003"
@@ -173,7 +173,7 @@ def _run(tmp_path: Path, scheduler: str | None, workers: list[str]) -> Path:
     return run
 
 
-SACCT = "\n".join([
+SACCT = sacct_now("\n".join([
     # the run's own walltime kill, another cluster's OOM, a plain sbatch TIMEOUT, and a job of the
     # run's scheduler that started after the run ended (12:07:50)
     "30|TIMEOUT|0:0|None|localhost|00:01:24|00:01:00|954M|1|debug|2026-11-25T12:06:00|2026-11-25T12:06:02|"
@@ -184,7 +184,7 @@ SACCT = "\n".join([
     "2026-11-25T12:07:44||root|tlim",
     "60|TIMEOUT|0:0|None|localhost|00:01:24|00:01:00|954M|1|debug|2026-11-25T12:20:00|2026-11-25T12:20:00|"
     "2026-11-25T12:21:24||root|dask-worker",
-]) + "\n"
+]) + "\n")  # written in the field list before TotalCPU
 
 
 def test_past_run_joins_only_its_own_jobs_inside_its_own_window(tmp_path: Path) -> None:
