@@ -183,7 +183,12 @@ def _hits(pat: re.Pattern[str], literal: bool, strings: list[Any],
     """
     if literal and (joined is not None or all(type(x) is str or x is None for x in strings)):
         return _literal_hits(pat, *(joined or _joined([x or "" for x in strings])))
-    return [k for k, x in enumerate(strings) if x and pat.search(x)]
+    return [k for k in _searched(pat, [x or "" for x in strings]) if strings[k]]
+
+
+def _searched(pat: re.Pattern[str], strings: list[str]) -> list[int]:
+    """Indices of the strings ``pat.search`` matches, empty ones included (a C-level loop)."""
+    return list(compress(range(len(strings)), map(pat.search, strings)))
 
 
 def filter_tasks(
@@ -240,7 +245,7 @@ def filter_tasks(
             c.ids_text = _joined(t.ids)
         id_rows = _literal_hits(pat, *c.ids_text)
     else:
-        id_rows = [r for r, x in enumerate(t.ids) if pat.search(x)]
+        id_rows = _searched(pat, t.ids)
     _mark(hit, id_rows)
     if cancelled():
         return []
@@ -252,21 +257,18 @@ def filter_tasks(
             for joined in _row_texts(c, t, "worker" if parts is None else "error"):
                 _mark(hit, _literal_hits(pat, *joined))
             continue
+        # a regex: each distinct value once ("" too: a worker or error text is matched even when empty)
         if parts is None:
             distinct = list(set(table.values()))
-            good = {distinct[k] for k in _hits(pat, literal, distinct)}
+            good = {distinct[k] for k in _searched(pat, distinct)}
             if good:
-                for r, w in table.items():
-                    if w in good and r < n:
-                        hit[r] = 1
+                _mark(hit, [r for r, w in table.items() if w in good and r < n])
         else:
             for i in parts:
                 distinct = list({e[i] for e in table.values() if e[i] is not None})
-                good = {distinct[k] for k in _hits(pat, literal, distinct)}
+                good = {distinct[k] for k in _searched(pat, distinct)}
                 if good:
-                    for r, e in table.items():
-                        if e[i] in good and r < n:
-                            hit[r] = 1
+                    _mark(hit, [r for r, e in table.items() if e[i] in good and r < n])
     return list(compress(rows, map(hit.__getitem__, rows)))
 
 
@@ -359,9 +361,62 @@ def _full_order(t: TaskTable, column: int, reverse: bool) -> list[int]:
     if hit is not None and _same_column(hit[0], t, column):
         return hit[1]
     copy = _column_copy(t, column)
-    order = sorted(range(len(t.ids)), key=_sort_key(t, column, reverse), reverse=reverse)
+    order = _compute_order(t, c, column, reverse)
     c.orders[(column, reverse)] = (copy, order)
     return order
+
+
+def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> list[int]:
+    """The whole order for a column, by integer keys where that is provably the same order.
+
+    Columns ordered by (text, task id): with unique ids no two rows tie, so the
+    order is the id order stably re-sorted by the rank of each row's text
+    among the distinct texts, and its reverse is the reverse.  Durations:
+    the known ones by value (stable either way), then the unknown ones in row
+    order, as the (0, d) / (±1, 0.0) key puts them in both directions.
+    """
+    n = len(t.ids)
+    values = t.strings.values
+    if column == 4:
+        dur = t.duration
+        known = list(compress(range(n), map(operator.eq, dur, dur)))  # NaN != NaN
+        unknown = list(compress(range(n), map(operator.ne, dur, dur)))
+        return sorted(known, key=dur.__getitem__, reverse=reverse) + unknown
+    if len(t.row) != n or len(set(t.ids)) != n or not all(type(x) is str for x in t.ids):
+        return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
+    if reverse:
+        return _full_order(t, column, False)[::-1]
+    if column == 1:
+        by_id = sorted(range(n), key=t.ids.__getitem__)
+    else:
+        by_id = _full_order(t, 1, False)
+        col = {0: t.name, 2: t.component, 3: t.state}.get(column)
+        if col is not None:
+            used = set(col)  # rank only the strings this column holds
+            texts = {sid: values[sid] or "" for sid in used}
+            if not all(type(x) is str for x in texts.values()):
+                return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
+            rank_of = {x: i for i, x in enumerate(sorted(set(texts.values())))}
+            rank = {sid: rank_of[x] for sid, x in texts.items()}
+            row_rank = list(map(rank.__getitem__, col))
+        else:
+            per_row = [""] * n
+            if column == 6:
+                for r, e in t.error.items():
+                    if 0 <= r < n:
+                        per_row[r] = e[0] or ""
+            else:
+                part = 0 if column == 5 else 1
+                split = {w: split_worker(w)[part] or "" for w in set(t.worker.values())}
+                for r, w in t.worker.items():
+                    if 0 <= r < n:
+                        per_row[r] = split[w]
+            if not all(type(x) is str for x in per_row):
+                return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
+            rank_of = {x: i for i, x in enumerate(sorted(set(per_row)))}
+            row_rank = list(map(rank_of.__getitem__, per_row))
+        by_id = sorted(by_id, key=row_rank.__getitem__)
+    return by_id[::-1] if reverse else by_id
 
 
 #: Fewer rows than this are sorted directly (the whole order is worth it for big tables only).

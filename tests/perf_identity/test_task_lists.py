@@ -66,7 +66,7 @@ def _reference_sort(t: TaskTable, rows: list[int], column: int, reverse: bool = 
     return sorted(rows, key=keys[column], reverse=reverse)
 
 
-QUERIES = ("", "a", "A", "keyerror", "run_", "1", "12", "Failed", "/^run/", "/[0-9]{3}$/", "é", "K", "s", "\u212a",
+QUERIES = ("", "a", "A", "keyerror", "run_", "1", "12", "Failed", "/^run/", "/[0-9]{3}$/", "/^$/", "/^/", "é", "K", "s", "\u212a",
            "\u017f", "-", ".", "  gcam ", "zz-no-match", "/(?i)ERROR$/", "x\ny")
 
 
