@@ -122,31 +122,22 @@ def _cache(t: TaskTable) -> _TableCache:
     return c
 
 
-#: Padding every string to the longest is allowed to cost this much more than twice the plain join.
-PAD_SLACK = 4096
-
-
 def _joined(strings: list[str]) -> tuple[str, int, Any]:
-    """The strings in one text, each followed by newlines: ``(text, width, offsets)``.
+    """The strings in one text, each followed by a newline: ``(text, width, offsets)``.
 
-    When padding every string to the longest (``width`` characters with at
-    least one newline) costs at most twice the plain join, string ``k`` starts
-    at ``k * width`` (``offsets`` None); otherwise they are joined by one
-    newline and ``offsets`` says where each starts (one more entry: the end,
-    plus one).  Lower-cased when all ASCII (see ``_literal_hits``).
+    When all strings have one length, string ``k`` starts at ``k * width``
+    (``offsets`` None); otherwise ``offsets`` says where each starts (one more
+    entry: the end, plus one).  Lower-cased when all ASCII (see ``_literal_hits``).
+    Built with C-level loops only.
     """
-    total = sum(map(len, strings)) + len(strings)
-    width = max(map(len, strings), default=0) + 1
-    if width * len(strings) <= 2 * total + PAD_SLACK:
-        text = "".join([x.ljust(width, "\n") for x in strings])
-        offsets = None
-    else:
-        text = "\n".join(strings)
-        width = 0
-        offsets = list(accumulate(map(len, strings), lambda a, b: a + b + 1, initial=0))
+    text = "\n".join(strings) + "\n"
     if text.isascii():
         text = text.lower()
-    return text, width, offsets
+    lengths = set(map(len, strings))
+    if len(lengths) <= 1:
+        return text, (lengths.pop() + 1 if lengths else 1), None
+    offsets = list(map(operator.add, accumulate(map(len, strings), initial=0), range(len(strings) + 1)))
+    return text, 0, offsets
 
 
 def _literal_hits(pat: re.Pattern[str], text: str, width: int, offsets: Any) -> list[int]:
@@ -284,18 +275,14 @@ def _row_texts(c: _TableCache, t: TaskTable, which: str) -> list[tuple[str, int,
     if hit is not None and hit[0] == table:
         return hit[1]
     n = len(t.ids)
-    out = []
     if which == "worker":
-        col = [""] * n
-        for r, w in table.items():
-            if r < n:
-                col[r] = w
-        out.append(_joined(col))
+        out = [_joined(list(map(table.get, range(n), repeat("", n))))]
     else:
+        out = []
         for i in (0, 1):
             col = [""] * n
             for r, e in table.items():
-                if r < n and e[i] is not None:
+                if 0 <= r < n and e[i] is not None:
                     col[r] = e[i]
             out.append(_joined(col))
     c.texts[which] = (dict(table), out)
@@ -406,8 +393,9 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
                     if 0 <= r < n:
                         per_row[r] = e[0] or ""
             else:
-                part = 0 if column == 5 else 1
-                split = {w: split_worker(w)[part] or "" for w in set(t.worker.values())}
+                distinct = list(set(t.worker.values()))
+                is_key = list(map(looks_like_dask_key, distinct))  # split_worker's test, in a C-level loop
+                split = {w: ("" if k else w) if column == 5 else (w if k else "") for w, k in zip(distinct, is_key)}
                 for r, w in t.worker.items():
                     if 0 <= r < n:
                         per_row[r] = split[w]
