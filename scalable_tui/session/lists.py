@@ -122,22 +122,34 @@ def _cache(t: TaskTable) -> _TableCache:
     return c
 
 
-def _joined(strings: list[str]) -> tuple[str, int, Any]:
-    """The strings in one text, each followed by a newline: ``(text, width, offsets)``.
+#: Padding every string to the longest may cost this many characters more than twice the plain join.
+PAD_SLACK = 4096
 
-    When all strings have one length, string ``k`` starts at ``k * width``
-    (``offsets`` None); otherwise ``offsets`` says where each starts (one more
-    entry: the end, plus one).  Lower-cased when all ASCII (see ``_literal_hits``).
-    Built with C-level loops only.
+
+def _joined(strings: list[str]) -> tuple[str, int, Any]:
+    """The strings in one text, each followed by newlines: ``(text, width, offsets)``.
+
+    When padding every string to the longest (``width`` characters with at
+    least one newline) costs at most twice the plain join, string ``k`` starts
+    at ``k * width`` (``offsets`` None): rows found by a division.  Otherwise
+    they are joined by one newline and ``offsets`` says where each starts (one
+    more entry: the end, plus one).  Lower-cased when all ASCII (see
+    ``_literal_hits``).  Built with C-level loops only.
     """
-    text = "\n".join(strings) + "\n"
+    n = len(strings)
+    lengths = list(map(len, strings))
+    width = max(lengths, default=0) + 1
+    total = sum(lengths) + n
+    if width * n <= 2 * total + PAD_SLACK:
+        text = "".join(map(str.ljust, strings, repeat(width, n), repeat("\n", n)))
+        offsets = None
+    else:
+        text = "\n".join(strings) + "\n"
+        width = 0
+        offsets = list(map(operator.add, accumulate(lengths, initial=0), range(n + 1)))
     if text.isascii():
         text = text.lower()
-    lengths = set(map(len, strings))
-    if len(lengths) <= 1:
-        return text, (lengths.pop() + 1 if lengths else 1), None
-    offsets = list(map(operator.add, accumulate(map(len, strings), initial=0), range(len(strings) + 1)))
-    return text, 0, offsets
+    return text, width, offsets
 
 
 def _literal_hits(pat: re.Pattern[str], text: str, width: int, offsets: Any) -> list[int]:

@@ -81,10 +81,11 @@ def _check(t: TaskTable, queries: tuple[str, ...] = QUERIES) -> None:
                     assert sort_tasks(t, got, column, rev) == _reference_sort(t, got, column, rev), (q, column, rev)
 
 
-@pytest.fixture(autouse=True)
-def _always_whole_orders(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small tables take the cached-order path too (it is the one under test)."""
+@pytest.fixture(autouse=True, params=["padded", "offsets"])
+def _fast_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small tables take the cached-order path too (it is the one under test), with both joined-text layouts."""
     monkeypatch.setattr(lists, "SMALL_SORT", 0)
+    monkeypatch.setattr(lists, "PAD_SLACK", 4096 if request.param == "padded" else -10**9)
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
