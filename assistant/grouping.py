@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from assistant.rules import Rule, classify
 from assistant.signature import ParsedTraceback, normalize_message, parse_traceback, signature_id, signature_key
-from assistant.shapes import Shape, parse_is_digit_free, shape_of, shareable_message, traceback_key
+from assistant.shapes import SHAPES_BUDGET, Shape, parse_is_digit_free, shape_of, shareable_message, traceback_key
 from assistant.textsafe import clip
 from scalable_tui.model.run import FailureRecord, RunState, looks_like_dask_key
 
@@ -116,6 +116,7 @@ def group_failures(state: RunState) -> list[_Group]:
     layouts: dict[bytes, tuple[tuple[int, int], ...]] = {}
     shapes: dict[tuple, Shape] = {}
     norm_memo: dict[str, str] = {}
+    budget = SHAPES_BUDGET
     for f in state.failures:
         text = failure_text(f)
         tb: ParsedTraceback | None = None
@@ -128,8 +129,9 @@ def group_failures(state: RunState) -> list[_Group]:
                 if tb is None:
                     tb = _parsed_traceback(f)
                     assert tb is not None
-                    if tk is not None and parse_is_digit_free(tb):
+                    if tk is not None and budget > 0 and parse_is_digit_free(tb):
                         tb_shared[tk] = tb
+                        budget -= len(tk[0])
                 tb_memo[f.traceback] = tb
         sh = shape_of(text, layouts)
         shape: Shape | None = None
@@ -138,9 +140,13 @@ def group_failures(state: RunState) -> list[_Group]:
         else:
             skey = (f.failure_class, f.phase, len(f.message), len(f.traceback) if f.traceback is not None else -1, sh)
             shape = shapes.get(skey)
-            if shape is None:
+            if shape is None and budget > 0:
                 shape = shapes[skey] = Shape(text)
-            ck = shape.classify_key(text, lambda t, f=f: _text_classify_key(f, t), _CLASSIFY_KEY)
+                budget -= 2 * len(text)
+            if shape is None:
+                ck = _text_classify_key(f, text)
+            else:
+                ck = shape.classify_key(text, lambda t, f=f: _text_classify_key(f, t), _CLASSIFY_KEY)
         hit = rule_memo.get(ck)
         if hit is None:
             types = exception_types_of(f, tb)

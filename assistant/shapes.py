@@ -52,8 +52,12 @@ _X = bytes.maketrans(b"abcdef", b"000000")
 #: An id in ``x`` (digits and a-f all written ``0``): see the module docstring.
 _ID = re.compile(rb"(?<![0-9A-Za-z_\x80-\xff])0{12,}(?![0-9A-Za-z_\x80-\xff])(?![0-9A-Za-z+.\-]*+://)")
 _HAS_DIGIT = re.compile(r"[0-9]")
-#: Distinct digit-and-hex layouts whose id spans are remembered (bounded memory on hostile runs).
+#: Distinct digit-and-hex layouts whose id spans are remembered, and the longest (bounded memory on hostile runs).
 MAX_LAYOUTS = 50_000
+MAX_LAYOUT_BYTES = 4096
+#: What the shapes of one grouping may hold (their keys and first texts), in characters; failures
+#: beyond it take the exact path (same answer, no sharing): memory stays bounded on hostile runs.
+SHAPES_BUDGET = 64_000_000
 
 
 def shape_of(text: str, layouts: dict[bytes, tuple[tuple[int, int], ...]]) -> bytes | None:
@@ -65,7 +69,7 @@ def shape_of(text: str, layouts: dict[bytes, tuple[tuple[int, int], ...]]) -> by
     spans = layouts.get(x)
     if spans is None:
         spans = tuple(m.span() for m in _ID.finditer(x))
-        if len(layouts) < MAX_LAYOUTS:
+        if len(layouts) < MAX_LAYOUTS and len(x) <= MAX_LAYOUT_BYTES:
             layouts[x] = spans
     if not spans:
         return d
