@@ -388,7 +388,6 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
     if column == 1:
         by_id = sorted(range(n), key=t.ids.__getitem__)
     else:
-        by_id = _full_order(t, 1, False)
         col = {0: t.name, 2: t.component, 3: t.state}.get(column)
         if col is not None:
             used = set(col)  # rank only the strings this column holds
@@ -415,7 +414,10 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
                 return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
             rank_of = {x: i for i, x in enumerate(sorted(set(per_row)))}
             row_rank = list(map(rank_of.__getitem__, per_row))
-        by_id = sorted(by_id, key=row_rank.__getitem__)
+        if len(set(row_rank)) == n:  # no two rows tie on the text: the id order is not needed
+            by_id = sorted(range(n), key=row_rank.__getitem__)
+        else:
+            by_id = sorted(_full_order(t, 1, False), key=row_rank.__getitem__)
     return by_id[::-1] if reverse else by_id
 
 
