@@ -369,8 +369,8 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
     """The whole order for a column, by integer keys where that is provably the same order.
 
     Columns ordered by (text, task id): with unique ids no two rows tie, so the
-    order is the id order stably re-sorted by the rank of each row's text
-    among the distinct texts, and its reverse is the reverse.  Durations:
+    order is the id order stably re-sorted by each row's text (by the text
+    alone when no two rows share one), and its reverse is the reverse.  Durations:
     the known ones by value (stable either way), then the unknown ones in row
     order, as the (0, d) / (±1, 0.0) key puts them in both directions.
     """
@@ -390,13 +390,10 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
     else:
         col = {0: t.name, 2: t.component, 3: t.state}.get(column)
         if col is not None:
-            used = set(col)  # rank only the strings this column holds
-            texts = {sid: values[sid] or "" for sid in used}
-            if not all(type(x) is str for x in texts.values()):
+            texts = [v or "" for v in values]
+            if not all(type(x) is str for x in texts):
                 return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
-            rank_of = {x: i for i, x in enumerate(sorted(set(texts.values())))}
-            rank = {sid: rank_of[x] for sid, x in texts.items()}
-            row_rank = list(map(rank.__getitem__, col))
+            per_row = list(map(texts.__getitem__, col))
         else:
             per_row = [""] * n
             if column == 6:
@@ -410,14 +407,12 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
                 for r, w in t.worker.items():
                     if 0 <= r < n:
                         per_row[r] = split[w]
-            if not all(type(x) is str for x in per_row):
+            if not all(type(x) is str for x in set(per_row)):
                 return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
-            rank_of = {x: i for i, x in enumerate(sorted(set(per_row)))}
-            row_rank = list(map(rank_of.__getitem__, per_row))
-        if len(set(row_rank)) == n:  # no two rows tie on the text: the id order is not needed
-            by_id = sorted(range(n), key=row_rank.__getitem__)
+        if len(set(per_row)) == n:  # no two rows tie on the text: the id order is not needed
+            by_id = sorted(range(n), key=per_row.__getitem__)
         else:
-            by_id = sorted(_full_order(t, 1, False), key=row_rank.__getitem__)
+            by_id = sorted(_full_order(t, 1, False), key=per_row.__getitem__)
     return by_id[::-1] if reverse else by_id
 
 
