@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import operator
 import re
-import sys
 import weakref
 from array import array
 from collections import deque
@@ -104,7 +103,9 @@ class _TableCache:
         self.orders: dict[tuple[int, bool], tuple[Any, Any]] = {}
         #: ("\n".join(ids), start offsets)
         self.ids_text: tuple[str, int, Any] | None = None
-        self.values_text: tuple[str, int, Any] | None = None
+        #: (copies of the name, component and state columns, the distinct ids of each, the
+        #: strings they use, those strings joined): strings of other columns are never searched
+        self.values_text: tuple[tuple[Any, ...], tuple[set[int], ...], list[int], tuple[str, int, Any] | None] | None = None
         #: "worker" / "error" -> (a copy of that dict, per part: the rows' texts joined)
         self.texts: dict[str, tuple[dict[int, Any], list[tuple[str, int, Any]]]] = {}
 
@@ -229,18 +230,25 @@ def filter_tasks(
     hit = bytearray(n)
     # names, components, states: each distinct string once
     c = _cache(t)
-    if literal and c.values_text is None and all(type(x) is str or x is None for x in values):
-        c.values_text = _joined([x or "" for x in values])
-    hit_sids = _hits(pat, literal, values, c.values_text)
-    if hit_sids:  # per row 0/1 for each column, OR-ed as big integers (C speed)
-        is_hit = set(hit_sids).__contains__
+    cols = (t.name, t.component, t.state)
+    vt = c.values_text
+    if vt is None or any(a != b for a, b in zip(vt[0], cols)):
+        distinct = tuple(set(col) for col in cols)
+        used = sorted(distinct[0] | distinct[1] | distinct[2])
+        strings = [values[k] for k in used]
+        joined = _joined([x or "" for x in strings]) if all(type(x) is str or x is None for x in strings) else None
+        vt = c.values_text = (tuple(array(col.typecode, col) for col in cols), distinct, used, joined)
+    _, distinct, used, joined = vt
+    if literal and joined is not None:
+        found = _literal_hits(pat, *joined)
+    else:
+        found = _hits(pat, literal, list(map(values.__getitem__, used)))
+    hit_sids = set(map(used.__getitem__, found))
+    if hit_sids:  # per row 0/1 for each column holding any of them, OR-ed as big integers (C speed)
         flags = 0
-        for col in (t.name, t.component, t.state):
-            if len(hit_sids) <= 32:  # a column holding none of them needs no pass (count 0: not even unaligned)
-                raw = col.tobytes()
-                if not any(raw.count(k.to_bytes(col.itemsize, sys.byteorder)) for k in hit_sids):
-                    continue
-            flags |= int.from_bytes(bytearray(map(is_hit, col)), "little")
+        for col, held in zip(cols, distinct):
+            if not hit_sids.isdisjoint(held):
+                flags |= int.from_bytes(bytearray(map(hit_sids.__contains__, col)), "little")
         hit = bytearray(flags.to_bytes(n, "little"))
     if cancelled():
         return []

@@ -67,7 +67,7 @@ def _reference_sort(t: TaskTable, rows: list[int], column: int, reverse: bool = 
 
 
 QUERIES = ("", "a", "A", "keyerror", "run_", "1", "12", "Failed", "/^run/", "/[0-9]{3}$/", "/^$/", "/^/", "é", "K", "s", "\u212a",
-           "\u017f", "-", ".", "  gcam ", "zz-no-match", "/(?i)ERROR$/", "x\ny")
+           "\u017f", "-", ".", "  gcam ", "zz-no-match", "/(?i)ERROR$/", "x\ny", "tagonly", "/tagonly-1/")
 
 
 def _check(t: TaskTable, queries: tuple[str, ...] = QUERIES) -> None:
@@ -165,6 +165,8 @@ def tables(draw: st.DrawFn) -> TaskTable:
             t.name[row] = t.strings.get(r.choice(pool))
         if r.random() < 0.5:
             t.component[row] = t.strings.get(r.choice(pool))
+        if r.random() < 0.5:  # interned, never searched (the Tasks list shows no tag)
+            t.tag[row] = t.strings.get(f"tagonly-{r.randrange(3)}")
         if r.random() < 0.7:
             t.duration[row] = r.choice([0.0, 1.5, 1.5, 2.0, 100.0, 1e9, float("nan")])
         if r.random() < 0.6:
