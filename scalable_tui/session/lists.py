@@ -94,7 +94,7 @@ _CACHES: "weakref.WeakKeyDictionary[TaskTable, _TableCache]" = weakref.WeakKeyDi
 
 
 class _TableCache:
-    __slots__ = ("base", "orders", "ids_text", "values_text", "texts", "__weakref__")
+    __slots__ = ("base", "orders", "ids_text", "values_text", "texts", "unique_ids", "__weakref__")
 
     def __init__(self) -> None:
         #: copies of the ids and the interned strings every entry below was made from
@@ -108,6 +108,8 @@ class _TableCache:
         self.values_text: tuple[tuple[Any, ...], tuple[set[int], ...], list[int], tuple[str, int, Any] | None] | None = None
         #: "worker" / "error" -> (a copy of that dict, per part: the rows' texts joined)
         self.texts: dict[str, tuple[dict[int, Any], list[tuple[str, int, Any]]]] = {}
+        #: no two rows share a task id (then no two rows tie in an order by (text, id))
+        self.unique_ids: bool | None = None
 
 
 def _cache(t: TaskTable) -> _TableCache:
@@ -118,7 +120,7 @@ def _cache(t: TaskTable) -> _TableCache:
     if c.base[0] != t.ids or c.base[1] != t.strings.values:
         c.base = (list(t.ids), list(t.strings.values))
         c.orders.clear()
-        c.ids_text = c.values_text = None
+        c.ids_text = c.values_text = c.unique_ids = None
         c.texts.clear()
     return c
 
@@ -396,7 +398,9 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
         known = list(compress(range(n), map(operator.eq, dur, dur)))  # NaN != NaN
         unknown = list(compress(range(n), map(operator.ne, dur, dur)))
         return sorted(known, key=dur.__getitem__, reverse=reverse) + unknown
-    if len(t.row) != n or len(set(t.ids)) != n or not all(type(x) is str for x in t.ids):
+    if c.unique_ids is None:
+        c.unique_ids = len(set(t.ids)) == n
+    if not c.unique_ids:
         return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
     if reverse:
         return _full_order(t, column, False)[::-1]
@@ -416,12 +420,19 @@ def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> 
                     if 0 <= r < n:
                         per_row[r] = e[0] or ""
             else:
-                distinct = list(set(t.worker.values()))
-                is_key = list(map(looks_like_dask_key, distinct))  # split_worker's test, in a C-level loop
-                split = {w: ("" if k else w) if column == 5 else (w if k else "") for w, k in zip(distinct, is_key)}
-                for r, w in t.worker.items():
-                    if 0 <= r < n:
-                        per_row[r] = split[w]
+                # split_worker in C-level loops (w * True is w, w * False is ""): per distinct
+                # worker when they repeat, else per row
+                distinct = set(t.worker.values())
+                if 2 * len(distinct) > len(t.worker):
+                    workers = list(map(t.worker.get, range(n), repeat("", n)))
+                    is_key: Any = map(looks_like_dask_key, workers)
+                    per_row = list(map(operator.mul, workers, is_key if column == 7 else map(operator.not_, is_key)))
+                else:
+                    ws = list(distinct)
+                    is_key = list(map(looks_like_dask_key, ws))
+                    keep = is_key if column == 7 else map(operator.not_, is_key)
+                    split = dict(zip(ws, map(operator.mul, ws, keep)))
+                    per_row = list(map(split.get, map(t.worker.get, range(n)), repeat("", n)))
             if not all(type(x) is str for x in set(per_row)):
                 return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
         if len(set(per_row)) == n:  # no two rows tie on the text: the id order is not needed
