@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from assistant.rules import Rule, classify
 from assistant.signature import ParsedTraceback, normalize_message, parse_traceback, signature_id, signature_key
+from assistant.shapes import SHAPES_BUDGET, Shape, parse_is_digit_free, shape_of, shareable_message, traceback_key
 from assistant.textsafe import clip
 from scalable_tui.model.run import FailureRecord, RunState, looks_like_dask_key
 
@@ -97,6 +98,105 @@ def _classify_key(f: FailureRecord) -> tuple[str, str, str | None]:
 
 
 def group_failures(state: RunState) -> list[_Group]:
+    """Failures -> groups, in first-seen order; equal to :func:`group_failures_exact`.
+
+    The classify key, normalised message and parsed traceback are computed
+    once per shape (``assistant.shapes``: texts equal up to digits and ids)
+    and kept digits, not once per failure: 100,000 unique messages of four
+    bugs cost a few hundred of each.  Which failure's text a group shows stays
+    the first one's, as each shared value is the exact value of every failure
+    that gets it.
+    """
+    groups: dict[str, _Group] = {}
+    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
+    sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str | None, tuple[str, ...]]] = {}
+    tb_memo: dict[str, ParsedTraceback] = {}
+    tb_shared: dict[tuple[bytes, tuple[str, ...]], ParsedTraceback] = {}
+    id_memo: dict[tuple, str] = {}
+    layouts: dict[bytes, tuple[tuple[int, int], ...]] = {}
+    shapes: dict[tuple, Shape] = {}
+    norm_memo: dict[str, str] = {}
+    budget = SHAPES_BUDGET
+    for f in state.failures:
+        text = failure_text(f)
+        tb: ParsedTraceback | None = None
+        if f.traceback:
+            tb = tb_memo.get(f.traceback)
+            if tb is None:
+                tk = traceback_key(f.traceback, MAX_MATCH_CHARS)
+                if tk is not None:
+                    tb = tb_shared.get(tk)
+                if tb is None:
+                    tb = _parsed_traceback(f)
+                    assert tb is not None
+                    if tk is not None and budget > 0 and parse_is_digit_free(tb):
+                        tb_shared[tk] = tb
+                        budget -= len(tk[0])
+                tb_memo[f.traceback] = tb
+        sh = shape_of(text, layouts)
+        shape: Shape | None = None
+        if sh is None:
+            ck = _text_classify_key(f, text)
+        else:
+            skey = (f.failure_class, f.phase, len(f.message), len(f.traceback) if f.traceback is not None else -1, sh)
+            shape = shapes.get(skey)
+            if shape is None and budget > 0:
+                shape = shapes[skey] = Shape(text)
+                budget -= 2 * len(text)
+            if shape is None:
+                ck = _text_classify_key(f, text)
+            else:
+                ck = shape.classify_key(text, lambda t, f=f: _text_classify_key(f, t), _CLASSIFY_KEY)
+        hit = rule_memo.get(ck)
+        if hit is None:
+            types = exception_types_of(f, tb)
+            rule, why = classify(types, text, f.phase, text.lower() if text.isascii() else None)
+            hit = rule_memo[ck] = (rule, why, types)
+        rule, why, types = hit
+        sk = (rule.category, f.failure_class, f.message, f.traceback, f.phase)
+        sh_ = sig_memo.get(sk)
+        if sh_ is None:
+            key, chain = signature_key(rule.category, types[0], tb)
+            pattern: str | None = None
+            if key is None:
+                pattern = _normalized(f.message, shape, norm_memo)
+                key = ("msg", rule.category, chain, pattern)
+            sig = id_memo.get(key)
+            if sig is None:
+                sig = id_memo[key] = signature_id(key)
+            if f.phase:
+                sig = f"{sig}@{f.phase}"
+            sh_ = sig_memo[sk] = (sig, pattern, chain)
+        sig, pattern, chain = sh_
+        g = groups.get(sig)
+        if g is None:
+            if pattern is None:
+                pattern = _normalized(f.message, shape, norm_memo)
+            g = groups[sig] = _Group(rule, why, sig, pattern, chain)
+        g.records.append(f)
+    return list(groups.values())
+
+
+def _text_classify_key(f: FailureRecord, text: str) -> tuple[str, str, str | None]:
+    """``_classify_key(f)`` when ``text`` is ``failure_text(f)``."""
+    return (f.failure_class, _CLASSIFY_KEY.sub("#", text), f.phase)
+
+
+def _normalized(message: str, shape: Shape | None, memo: dict[str, str]) -> str:
+    """``normalize_message(message)``, shared by shape where the proof allows."""
+    if shape is not None and shareable_message(message):
+        return shape.normalized(message)
+    n = memo.get(message)
+    if n is None:
+        n = memo[message] = normalize_message(message)
+    return n
+
+
+def group_failures_exact(state: RunState) -> list[_Group]:
+    """The reference: every key computed from the failure's own text (memoised by exact text only).
+
+    :func:`group_failures` must give the same groups; tests compare the two.
+    """
     groups: dict[str, _Group] = {}
     rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
     sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str, tuple[str, ...]]] = {}

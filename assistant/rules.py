@@ -12,6 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+try:  # the regex parser: Python 3.11+ names it re._parser, older versions sre_parse
+    from re import _constants as _c, _parser as _p  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _p  # type: ignore[no-redef]
 
 CATEGORIES = (
     "oom",
@@ -57,6 +64,11 @@ class Rule:
     plain: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     #: Each line-anchored pattern on its own, when a rule has several.
     thens: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+    #: Per pattern: lower-case strings one of which its every match contains (None: not
+    #: known), so on an ASCII text only the patterns that can match are searched.
+    literals: tuple[tuple[str, ...] | None, ...] = field(default=(), compare=False, repr=False)
+    #: The alternation of a subset of the patterns (in table order), by subset.
+    subsets: dict[tuple[int, ...], re.Pattern[str] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.patterns:
@@ -66,20 +78,45 @@ class Rule:
                 object.__setattr__(self, "plain", re.compile("|".join(f"(?:{p})" for p in plain), re.I))
             thens = tuple(re.compile(p, re.I) for p in self.patterns if "(?P<" in p)
             object.__setattr__(self, "thens", thens if len(thens) > 1 else ())
+            object.__setattr__(self, "literals", tuple(required_literals((p,)) for p in self.patterns))
 
-    def match(self, exc_types: tuple[str, ...], text: str, phase: str | None) -> str | None:
-        """Return what matched (for the evidence), or None."""
+    def match(self, exc_types: tuple[str, ...], text: str, phase: str | None, lowered: str | None = None) -> str | None:
+        """Return what matched (for the evidence), or None.
+
+        ``lowered``: ``text.lower()`` of an ASCII ``text`` (then a rule none of
+        whose literals occur cannot match and its regex is not run).
+        """
         if self.phases and phase not in self.phases:
             return None
         for t in exc_types:
             if t in self.types:
                 return f"exception type {t}"
-        if self.compiled is not None:
-            m = self.compiled.search(text)
+        rx = self.compiled if lowered is None else self._possible(lowered)
+        if rx is not None:
+            m = rx.search(text)
             if m:
                 return f"'{self._evidence(m, text)[:80]}'"
         return None
 
+
+    def _possible(self, lowered: str) -> re.Pattern[str] | None:
+        """The alternation of the patterns that can match a text (``lowered``: the ASCII text, lowered).
+
+        A pattern whose required literals are all absent matches nowhere in
+        the text, so leaving it out of the alternation changes no match: at
+        each position the remaining alternatives are tried in the same order.
+        """
+        if self.compiled is None:
+            return None
+        which = tuple(i for i, lits in enumerate(self.literals) if lits is None or any(x in lowered for x in lits))
+        if len(which) == len(self.patterns):
+            return self.compiled
+        try:
+            return self.subsets[which]
+        except KeyError:
+            rx = re.compile("|".join(f"(?:{self.patterns[i]})" for i in which), re.I) if which else None
+            self.subsets[which] = rx
+            return rx
 
     def _evidence(self, m: re.Match[str], text: str) -> str:
         """The leftmost match's text, as the plain patterns would give it.
@@ -100,6 +137,60 @@ class Rule:
             if m2 is not None and m2.start() < start:
                 return m2.group(0)
         return best
+
+
+def _needed(items: Any) -> frozenset[str] | None:
+    """Strings (lower case) one of which every match of a parsed pattern contains; None if unknown.
+
+    Only what the match consumes counts: consecutive literals, groups, atomic
+    groups, repeats of at least one, alternations whose every branch has
+    some.  Anything else (classes, assertions, anchors) only ends a run of
+    literals, which keeps the answer a necessary condition.
+    """
+    best: frozenset[str] | None = None
+
+    def consider(c: frozenset[str] | None) -> None:
+        nonlocal best
+        if c and (best is None or min(map(len, c)) > min(map(len, best))):
+            best = c
+
+    run: list[str] = []
+    for op, av in items:
+        if op is _c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            consider(frozenset({"".join(run).lower()}))
+            run = []
+        if op is _c.SUBPATTERN:
+            consider(_needed(av[3]))
+        elif op is _c.ATOMIC_GROUP:
+            consider(_needed(av))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            consider(_needed(av[2]))
+        elif op is _c.BRANCH:
+            alts = [_needed(b) for b in av[1]]
+            if all(alts):
+                consider(frozenset().union(*alts))  # type: ignore[arg-type]
+    if run:
+        consider(frozenset({"".join(run).lower()}))
+    return best
+
+
+def required_literals(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Lower-case strings one of which any match of any of ``patterns`` contains (None: unknown).
+
+    Sound for ASCII texts matched with ``re.I``: a case-insensitive match of
+    an ASCII literal in an ASCII text is a case variant of it, so the lowered
+    text contains the lowered literal.
+    """
+    out: set[str] = set()
+    for p in patterns:
+        need = _needed(_p.parse(p, re.I))
+        if need is None:
+            return None
+        out |= need
+    return tuple(sorted(out))
 
 
 def _then(first: str, rest: str, name: str, middle: str = "") -> str:
@@ -296,10 +387,10 @@ SUGGESTIONS: dict[str, str] = {
 }
 
 
-def classify(exc_types: tuple[str, ...], text: str, phase: str | None) -> tuple[Rule, str]:
-    """First rule that matches, and what matched."""
+def classify(exc_types: tuple[str, ...], text: str, phase: str | None, lowered: str | None = None) -> tuple[Rule, str]:
+    """First rule that matches, and what matched (``lowered``: see ``Rule.match``)."""
     for rule in RULES:
-        why = rule.match(exc_types, text, phase)
+        why = rule.match(exc_types, text, phase, lowered)
         if why is not None:
             return rule, why
     raise AssertionError("the user_code rule matches everything")  # pragma: no cover

@@ -1,0 +1,197 @@
+"""The Tasks list's cached sort and joined-text filter give exactly the plain per-row answer.
+
+The reference is the plain implementation (``_reference_filter`` /
+``_reference_sort``: one regex search per row field, ``sorted`` with the
+column key), compared on real tables (fixtures, a run that grows while
+queried) and on hypothesis-generated tables with repeated, empty, non-ASCII
+and case-folding strings, ties and unknown durations.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalable_tui.model.run import TaskTable
+from scalable_tui.session import lists
+from scalable_tui.session.lists import compile_query, filter_tasks, sort_tasks, split_worker
+from scalable_tui.session.snapshot import FAULT_STATES
+from scalable_tui.sources.rundir.reader import RunDirReader, load_run
+from tests.conftest import FIXTURES, fixture_run
+
+FIXTURE_NAMES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+
+
+# -- the reference: the per-row implementation these functions replaced --------------
+def _reference_filter(t: TaskTable, query: str = "", faults_only: bool = False) -> list[int]:
+    values = t.strings.values
+    fault_ids = frozenset(i for i, v in enumerate(values) if v in FAULT_STATES)
+    rows = [r for r in range(len(t.ids)) if t.state[r]]
+    if faults_only:
+        rows = [r for r in rows if t.state[r] in fault_ids or r in t.error]
+    match = compile_query(query)
+    if match is None:
+        return rows
+    out = []
+    for r in rows:
+        e = t.error.get(r)
+        w = t.worker.get(r)
+        if (any(values[s] and match(values[s]) for s in (t.name[r], t.component[r], t.state[r])) or match(t.ids[r])
+                or (w is not None and match(w))
+                or (e is not None and ((e[0] is not None and match(e[0])) or (e[1] is not None and match(e[1]))))):
+            out.append(r)
+    return out
+
+
+def _reference_sort(t: TaskTable, rows: list[int], column: int, reverse: bool = False) -> list[int]:
+    values = t.strings.values
+    keys: dict[int, Callable[[int], Any]] = {
+        0: lambda r: (values[t.name[r]] or "", t.ids[r]),
+        1: lambda r: t.ids[r],
+        2: lambda r: (values[t.component[r]] or "", t.ids[r]),
+        3: lambda r: (values[t.state[r]] or "", t.ids[r]),
+        4: lambda r: ((1, 0.0) if not reverse else (-1, 0.0)) if math.isnan(t.duration[r]) else (0, t.duration[r]),
+        5: lambda r: (split_worker(t.worker.get(r))[0] or "", t.ids[r]),
+        6: lambda r: ((t.error.get(r) or (None, None))[0] or "", t.ids[r]),
+        7: lambda r: (split_worker(t.worker.get(r))[1] or "", t.ids[r]),
+    }
+    return sorted(rows, key=keys[column], reverse=reverse)
+
+
+QUERIES = ("", "a", "A", "keyerror", "run_", "1", "12", "Failed", "/^run/", "/[0-9]{3}$/", "/^$/", "/^/", "é", "K", "s", "\u212a",
+           "\u017f", "-", ".", "  gcam ", "zz-no-match", "/(?i)ERROR$/", "x\ny", "tagonly", "/tagonly-1/")
+
+
+def _check(t: TaskTable, queries: tuple[str, ...] = QUERIES) -> None:
+    for q in queries:
+        for faults in (False, True):
+            got = filter_tasks(t, q, faults)
+            want = _reference_filter(t, q, faults)
+            assert got == want, (q, faults)
+            for column in range(len(lists.TASK_COLUMNS)):
+                for rev in (False, True):
+                    assert sort_tasks(t, got, column, rev) == _reference_sort(t, got, column, rev), (q, column, rev)
+
+
+@pytest.fixture(autouse=True, params=["padded", "offsets"])
+def _fast_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small tables take the cached-order path too (it is the one under test), with both joined-text layouts."""
+    monkeypatch.setattr(lists, "SMALL_SORT", 0)
+    monkeypatch.setattr(lists, "PAD_SLACK", 4096 if request.param == "padded" else -10**9)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fixture_tables_filter_and_sort_as_the_reference(name: str) -> None:
+    _check(load_run(str(fixture_run(name))).tasks)
+
+
+def test_a_growing_run_is_never_answered_from_a_stale_cache(tmp_path: Path) -> None:
+    """Query, append task events (new rows, new names, changed states), refresh, query again: the same table object."""
+    src = fixture_run("gcam-stitches")
+    run = tmp_path / src.name
+    shutil.copytree(src, run)
+    reader = RunDirReader(run)
+    reader.load()
+    t = reader.state.tasks
+    _check(t, ("gcam", "zz-new", "failed", ""))
+    before_sorted = sort_tasks(t, filter_tasks(t), 0)
+    before_match = filter_tasks(t, "zz-new")
+    assert before_match == []
+    lines = [json.loads(x) for x in (run / "tasks.jsonl").read_text().splitlines() if x.strip()]
+    base = lines[-1]
+    with (run / "tasks.jsonl").open("a") as fh:
+        for i in range(30):
+            ev = dict(base, task_id=f"zz-new-{i:03d}", task_name=f"aaa_zz-new[{i}]", state="failed",
+                      error_type="KeyError", error_message=f"zz-new {i}", worker=f"w{i}", duration_s=float(i % 3))
+            fh.write(json.dumps(ev, sort_keys=True) + "\n")
+        first = lines[0]  # an existing task changes state and name
+        fh.write(json.dumps(dict(first, state="failed", task_name="aaa_renamed", error_type="ZZ-NEWError"),
+                            sort_keys=True) + "\n")
+    assert reader.refresh().task_events == 31
+    assert reader.state.tasks is t
+    _check(t, ("gcam", "zz-new", "failed", "", "aaa"))
+    after_sorted = sort_tasks(t, filter_tasks(t), 0)
+    assert len(after_sorted) == len(before_sorted) + 30
+    assert t.ids[after_sorted[0]] == first["task_id"]  # renamed to sort first
+    assert len(filter_tasks(t, "zz-new")) == 31
+
+    # Only existing rows change, to strings already interned: no new id, no new string.
+    _check(t, ("w1", "zz-new", "KeyError"))
+    old_workers = {r: t.worker.get(r) for r in range(len(t.ids))}
+    order_by_duration = sort_tasks(t, filter_tasks(t), 4)
+    with (run / "tasks.jsonl").open("a") as fh:
+        for i, tid in enumerate(t.ids[:12]):
+            ev = dict(base, task_id=tid, task_name="aaa_zz-new[3]", state="succeeded", worker="w1",
+                      error_type="KeyError", error_message="zz-new 1", duration_s=1000.0 + i)
+            fh.write(json.dumps(ev, sort_keys=True) + "\n")
+    n_ids, n_strings = len(t.ids), len(t.strings.values)
+    assert reader.refresh().task_events == 12
+    assert (len(t.ids), len(t.strings.values)) == (n_ids, n_strings)
+    assert any(t.worker.get(r) != w for r, w in old_workers.items())
+    assert sort_tasks(t, filter_tasks(t), 4) != order_by_duration
+    _check(t, ("w1", "zz-new", "KeyError", "succeeded", ""))
+
+
+# -- generated tables -------------------------------------------------------------------
+STRINGS = st.sampled_from(["", "a", "A", "run_gcam", "run_gcam[1]", "Run_Gcam", "é", "É", "K", "k", "\u212a", "s",
+                           "\u017f", "ss", "ß", "x\ny", "a-b", "zz", "run_demeter-0123456789abcdef0123456789abcdef",
+                           "tcp://10.0.0.1:1", "KeyError", "failed", "succeeded", "cancelled", "running"])
+STATES = st.sampled_from([None, "failed", "succeeded", "cancelled", "running", "submitted", "weird"])
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> TaskTable:
+    t = TaskTable()
+    n = draw(st.integers(1, 60))
+    if draw(st.booleans()):  # ids of one length (the joined text's fixed-width layout) or of many
+        ids = [f"T{i:05d}" for i in draw(st.permutations(range(n)))]
+    else:
+        ids = draw(st.lists(st.one_of(STRINGS, st.text(min_size=1, max_size=6)), min_size=n, max_size=n, unique=True))
+    r = random.Random(draw(st.integers(0, 2**32)))
+    pool = draw(st.lists(st.one_of(STRINGS, st.text(max_size=5)), min_size=1, max_size=8))
+    for tid in ids:
+        row = t.add_row(tid)
+        st_ = draw(STATES)
+        t.state[row] = t.strings.get(st_) if st_ is not None else 0
+        if r.random() < 0.8:
+            t.name[row] = t.strings.get(r.choice(pool))
+        if r.random() < 0.5:
+            t.component[row] = t.strings.get(r.choice(pool))
+        if r.random() < 0.5:  # interned, never searched (the Tasks list shows no tag)
+            t.tag[row] = t.strings.get(f"tagonly-{r.randrange(3)}")
+        if r.random() < 0.7:
+            t.duration[row] = r.choice([0.0, 1.5, 1.5, 2.0, 100.0, 1e9, float("nan")])
+        if r.random() < 0.6:
+            t.worker[row] = r.choice(pool + ["run_gcam-0123456789abcdef0123456789abcdef"])
+        if r.random() < 0.4:
+            t.error[row] = (r.choice(pool + [None]), r.choice(pool + [None]))
+    return t
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables(), st.lists(st.one_of(st.sampled_from(QUERIES), STRINGS, st.text(max_size=4)), min_size=1, max_size=4))
+def test_generated_tables_filter_and_sort_as_the_reference(t: TaskTable, queries: list[str]) -> None:
+    good = []
+    for q in queries:
+        try:
+            compile_query(q)
+        except Exception:
+            continue
+        good.append(q)
+    _check(t, tuple(good))
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables(), st.integers(0, 7), st.booleans(), st.integers(0, 2**32))
+def test_sort_of_unsorted_or_repeated_rows_is_the_plain_sort(t: TaskTable, column: int, rev: bool, seed: int) -> None:
+    rows = list(range(len(t.ids))) * 2
+    random.Random(seed).shuffle(rows)
+    assert sort_tasks(t, rows, column, rev) == _reference_sort(t, rows, column, rev)
