@@ -8,8 +8,9 @@ projects is two stories).
 
 A group's ``status``, looking at the runs of its project oldest to newest:
 
-- ``persistent``: seen in each of the last ``PERSISTENT_RUNS`` runs (all runs
-  when there are fewer): it fails every night, fix it first.
+- ``persistent``: seen in each of the last ``PERSISTENT_RUNS`` runs: it fails
+  every night, fix it first.  A project with fewer runs has no persistent group
+  yet (one night is no evidence of persistence).
 - ``new``: seen in the newest run only.
 - ``flaky``: intermittent: between its first and its last sighting there is
   at least one run without it.  Retrying may hide it; it is still a bug.
@@ -36,7 +37,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 ABSENT = "·"
 
 DEFINITIONS = {
-    "persistent": f"seen in each of the last {PERSISTENT_RUNS} runs (all runs when there are fewer)",
+    "persistent": f"seen in each of the last {PERSISTENT_RUNS} runs",
     "new": "seen in the newest run only",
     "flaky": "intermittent: absent from at least one run between its first and last sighting",
     "recurring": f"seen in every run since it appeared, for fewer than {PERSISTENT_RUNS} runs",
@@ -109,8 +110,9 @@ class History:
 def classify(seen: list[bool]) -> str:
     """A group's status from its presence in each run, oldest first (see the module docstring)."""
     n = len(seen)
-    window = min(PERSISTENT_RUNS, n)
-    if window and all(seen[-window:]):
+    # Persistence needs runs to show it: a group of a project's first run (or first two) is new
+    # (recurring), never "persistent" on the evidence of one night.
+    if n >= PERSISTENT_RUNS and all(seen[-PERSISTENT_RUNS:]):
         return "persistent"
     if seen and seen[-1] and sum(seen) == 1:
         return "new"

@@ -381,10 +381,10 @@ async def test_history_is_read_off_the_ui_thread_with_a_loading_state(run_copy, 
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table is not None)
         table = app.screen.table
         assert table.run_ids == (earlier.name, mine.name) and table.position == 2
-        assert {(r.status, r.runs_seen, r.spark) for r in table.rows} == {("persistent", 2, "██")}
+        assert {(r.status, r.runs_seen, r.spark) for r in table.rows} == {("recurring", 2, "██")}
         await pilot.press("c")  # the history as text
         assert app.clipboard.startswith("History of project gcam-stitches: 2 runs in ")
-        assert sum(ln.startswith("persistent ") for ln in app.clipboard.splitlines()) == len(table.rows) == 5
+        assert sum(ln.startswith("recurring ") for ln in app.clipboard.splitlines()) == len(table.rows) == 5
 
 
 async def test_the_palette_offers_the_copies_where_the_keys_work(gcam_run: Path) -> None:

@@ -21,7 +21,8 @@ def test_classify_statuses() -> None:
     assert PERSISTENT_RUNS == 3
     assert classify([True, True, True]) == "persistent"
     assert classify([False, True, True, True]) == "persistent"
-    assert classify([True]) == "persistent"  # one run: in "each of the last" (all) runs
+    assert classify([True]) == "new"  # one night is no evidence of persistence
+    assert classify([True, True]) == "recurring"
     assert classify([False, False, True]) == "new"
     assert classify([True, False, True]) == "flaky"
     assert classify([True, False, True, False]) == "flaky"
