@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalable_tui.model.run import TaskTable
-from scalable_tui.session import lists
+from scalable_tui.session import lists, task_lists
 from scalable_tui.session.lists import compile_query, filter_tasks, sort_tasks, split_worker
 from scalable_tui.session.snapshot import FAULT_STATES
 from scalable_tui.sources.rundir.reader import RunDirReader, load_run
@@ -84,8 +84,8 @@ def _check(t: TaskTable, queries: tuple[str, ...] = QUERIES) -> None:
 @pytest.fixture(autouse=True, params=["padded", "offsets"])
 def _fast_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Small tables take the cached-order path too (it is the one under test), with both joined-text layouts."""
-    monkeypatch.setattr(lists, "SMALL_SORT", 0)
-    monkeypatch.setattr(lists, "PAD_SLACK", 4096 if request.param == "padded" else -10**9)
+    monkeypatch.setattr(task_lists, "SMALL_SORT", 0)
+    monkeypatch.setattr(task_lists, "PAD_SLACK", 4096 if request.param == "padded" else -10**9)
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -1,0 +1,466 @@
+"""The Tasks list over a whole ``TaskTable``: query compiling, task columns, filter and sort.
+
+Sized for 300k rows (``bench/bench_load.py --only lists``): each column's whole
+order is computed once and cached while the column is equal (rows are then
+picked out of it), and substring filters run one C-level search over joined
+texts instead of a Python test per row; the per-row code these replace is the
+reference in ``tests/perf_identity``.  ``session.lists`` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import weakref
+from array import array
+from collections import deque
+from bisect import bisect_right
+from functools import lru_cache
+from itertools import accumulate, compress, islice, repeat
+from typing import Any, Callable
+
+from assistant.textsafe import printable
+from scalable_tui.model.run import (
+    TaskTable,
+    looks_like_dask_key,
+)
+from scalable_tui.session.snapshot import FAULT_STATES
+
+
+# -- tasks: filter and sort ------------------------------------------------------
+#: ``worker`` never shows a Dask future key (Scalable 2.0.0b6 writes ``run_gcam-<32 hex>``
+#: into the task event's ``worker`` field): such values go to the ``dask key`` column.
+TASK_COLUMNS = ("name", "task id", "component", "state", "duration", "worker", "error type", "dask key")
+
+
+def compile_query(query: str) -> Callable[[str], bool] | None:
+    """Substring (case-insensitive), or a regex when wrapped in ``/.../``.
+
+    Raises ``re.error`` for a bad regex; returns None for an empty query.
+    """
+    q = query.strip()
+    if not q:
+        return None
+    pat = query_pattern(q)
+    return lambda s: pat.search(s) is not None
+
+
+def query_pattern(query: str) -> re.Pattern[str]:
+    q = query.strip()
+    if len(q) >= 2 and q.startswith("/") and q.endswith("/"):
+        return re.compile(q[1:-1], re.IGNORECASE)
+    return re.compile(re.escape(q), re.IGNORECASE)
+
+
+def split_worker(value: str | None) -> tuple[str | None, str | None]:
+    """A task event's ``worker`` field -> (worker, dask key): a future's key is never a worker."""
+    if value and looks_like_dask_key(value):
+        return None, value
+    return value, None
+
+
+def task_cells(t: TaskTable, r: int) -> tuple[str, str, str, str, str, str, str, str]:
+    values = t.strings.values
+    err = t.error.get(r)
+    worker, key = split_worker(t.worker.get(r))
+    return (
+        printable(values[t.name[r]] or "-"),
+        printable(t.ids[r]),
+        printable(values[t.component[r]] or "-"),
+        values[t.state[r]] or "unknown",
+        _dur(t.duration[r]),
+        printable(worker or "-"),
+        printable((err[0] if err else None) or "-"),
+        printable(key or "-"),
+    )
+
+
+def _dur(d: float) -> str:
+    if d != d:
+        return "-"
+    return f"{d:.2f}s" if d < 100 else f"{d:.0f}s"
+
+
+def is_fault(t: TaskTable, r: int, fault_ids: frozenset[int]) -> bool:
+    return t.state[r] in fault_ids or r in t.error
+
+
+# Per task table: what sorting and filtering 300k rows reuse between queries (the distinct
+# strings' order, every row's order per column, the ids as one text).  Each entry keeps a
+# copy of the columns it was made from and is used only while they are equal, so a table
+# that grows or changes (a tail, a live table) is never answered from a stale entry.
+_CACHES: "weakref.WeakKeyDictionary[TaskTable, _TableCache]" = weakref.WeakKeyDictionary()
+
+
+class _TableCache:
+    __slots__ = ("base", "orders", "ids_text", "values_text", "texts", "unique_ids", "__weakref__")
+
+    def __init__(self) -> None:
+        #: copies of the ids and the interned strings every entry below was made from
+        self.base: tuple[list[str], list[Any]] = ([], [])
+        #: (column, reverse) -> (a copy of the column it was made from, every row in sorted order)
+        self.orders: dict[tuple[int, bool], tuple[Any, Any]] = {}
+        #: ("\n".join(ids), start offsets)
+        self.ids_text: tuple[str, int, Any] | None = None
+        #: (copies of the name, component and state columns, the distinct ids of each, the
+        #: strings they use, those strings joined): strings of other columns are never searched
+        self.values_text: tuple[tuple[Any, ...], tuple[set[int], ...], list[int], tuple[str, int, Any] | None] | None = None
+        #: "worker" / "error" -> (a copy of that dict, per part: the rows' texts joined)
+        self.texts: dict[str, tuple[dict[int, Any], list[tuple[str, int, Any]]]] = {}
+        #: no two rows share a task id (then no two rows tie in an order by (text, id))
+        self.unique_ids: bool | None = None
+
+
+def _cache(t: TaskTable) -> _TableCache:
+    """The table's cache, emptied first if its ids or interned strings changed since it was filled."""
+    c = _CACHES.get(t)
+    if c is None:
+        c = _CACHES[t] = _TableCache()
+    if c.base[0] != t.ids or c.base[1] != t.strings.values:
+        c.base = (list(t.ids), list(t.strings.values))
+        c.orders.clear()
+        c.ids_text = c.values_text = c.unique_ids = None
+        c.texts.clear()
+    return c
+
+
+#: Padding every string to the longest may cost this many characters more than twice the plain join.
+PAD_SLACK = 4096
+
+
+def _joined(strings: list[str]) -> tuple[str, int, Any]:
+    """The strings in one text, each followed by newlines: ``(text, width, offsets)``.
+
+    When padding every string to the longest (``width`` characters with at
+    least one newline) costs at most twice the plain join, string ``k`` starts
+    at ``k * width`` (``offsets`` None): rows found by a division.  Otherwise
+    they are joined by one newline and ``offsets`` says where each starts (one
+    more entry: the end, plus one).  Lower-cased when all ASCII (see
+    ``_literal_hits``).  Built with C-level loops only.
+    """
+    n = len(strings)
+    lengths = list(map(len, strings))
+    width = max(lengths, default=0) + 1
+    total = sum(lengths) + n
+    if width * n <= 2 * total + PAD_SLACK:
+        text = "".join(map(str.ljust, strings, repeat(width, n), repeat("\n", n)))
+        offsets = None
+    else:
+        text = "\n".join(strings) + "\n"
+        width = 0
+        offsets = array("q", map(operator.add, accumulate(lengths, initial=0), range(n + 1)))
+    if text.isascii():
+        text = text.lower()
+    return text, width, offsets
+
+
+def _literal_hits(pat: re.Pattern[str], text: str, width: int, offsets: Any) -> list[int]:
+    """Indices of the strings (``_joined`` into ``text``) in which ``pat`` matches, ascending.
+
+    Only for a literal pattern without a newline: its matches cannot cross a
+    separator and do not depend on what is around them, so it matches in the
+    joined text inside string ``k`` exactly when it matches string ``k``; and
+    the leftmost match in each such string is among ``finditer``'s.  On an
+    ASCII text (stored lower-cased) an ASCII literal is searched lower-cased
+    and case-sensitively, which the engine does much faster: with ``re.I`` an
+    ASCII character matches exactly its two ASCII cases (``K`` also matches
+    the Kelvin sign, which an ASCII text does not contain).
+    """
+    if text.isascii() and pat.pattern.isascii():
+        pat = _lowered(pat.pattern)
+    starts = [m.start() for m in pat.finditer(text)]
+    if width:
+        return list(dict.fromkeys(map(operator.floordiv, starts, repeat(width, len(starts)))))
+    return [k - 1 for k in dict.fromkeys(map(bisect_right, repeat(offsets, len(starts)), starts))]
+
+
+@lru_cache(maxsize=32)
+def _lowered(pattern: str) -> re.Pattern[str]:
+    """A literal pattern (``re.escape`` of an ASCII query), lower-cased, case-sensitive."""
+    return re.compile(pattern.lower())
+
+
+def _hits(pat: re.Pattern[str], literal: bool, strings: list[Any],
+          joined: tuple[str, int, Any] | None = None) -> list[int]:
+    """Indices of the non-empty strings that ``pat`` matches (as ``pat.search`` on each; None: no match).
+
+    ``joined``: ``_joined`` of the strings, when the caller keeps it.
+    """
+    if literal and (joined is not None or all(type(x) is str or x is None for x in strings)):
+        return _literal_hits(pat, *(joined or _joined([x or "" for x in strings])))
+    if all(type(x) is str or x is None for x in strings):  # None cannot be searched: "" stands in, then is dropped
+        return [k for k in _searched(pat, [x or "" for x in strings]) if strings[k]]
+    return [k for k, x in enumerate(strings) if x and pat.search(x)]
+
+
+def _searched(pat: re.Pattern[str], strings: list[str]) -> list[int]:
+    """Indices of the strings ``pat.search`` matches, empty ones included (a C-level loop)."""
+    return list(compress(range(len(strings)), map(pat.search, strings)))
+
+
+def filter_tasks(
+    t: TaskTable,
+    query: str = "",
+    faults_only: bool = False,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[int]:
+    """Rows (task table indices) that match; rows without any task event are left out.
+
+    Each distinct string is tested once (names, states, components, workers,
+    error texts), the ids in one search over them joined; rows are then picked
+    with C-level ``compress``: 300k rows in tens of milliseconds.
+    """
+    values = t.strings.values
+    n = len(t.ids)
+    rows = list(compress(range(n), t.state))
+    if faults_only:
+        fault = bytearray(len(values))
+        for i, v in enumerate(values):
+            if v in FAULT_STATES:
+                fault[i] = 1
+        keep = bytearray(map(fault.__getitem__, t.state))
+        for r in t.error:
+            if r < n:
+                keep[r] = 1
+        rows = list(compress(rows, map(keep.__getitem__, rows)))
+    if compile_query(query) is None:
+        return rows
+    pat = query_pattern(query)
+    q = query.strip()
+    literal = not (len(q) >= 2 and q.startswith("/") and q.endswith("/")) and "\n" not in q
+    hit = bytearray(n)
+    # names, components, states: each distinct string once
+    c = _cache(t)
+    cols = (t.name, t.component, t.state)
+    vt = c.values_text
+    if vt is None or any(a != b for a, b in zip(vt[0], cols)):
+        distinct = tuple(set(col) for col in cols)
+        used = sorted(distinct[0] | distinct[1] | distinct[2])
+        strings = [values[k] for k in used]
+        joined = _joined([x or "" for x in strings]) if all(type(x) is str or x is None for x in strings) else None
+        vt = c.values_text = (tuple(array(col.typecode, col) for col in cols), distinct, used, joined)
+    _, distinct, used, joined = vt
+    if literal and joined is not None:
+        found = _literal_hits(pat, *joined)
+    else:
+        found = _hits(pat, literal, list(map(values.__getitem__, used)))
+    hit_sids = set(map(used.__getitem__, found))
+    if hit_sids:  # per row 0/1 for each column holding any of them, OR-ed as big integers (C speed)
+        flags = 0
+        for col, held in zip(cols, distinct):
+            if not hit_sids.isdisjoint(held):
+                flags |= int.from_bytes(bytearray(map(hit_sids.__contains__, col)), "little")
+        hit = bytearray(flags.to_bytes(n, "little"))
+    if cancelled():
+        return []
+    # task ids: one search over all of them
+    if literal:
+        if c.ids_text is None:
+            c.ids_text = _joined(t.ids)
+        id_rows = _literal_hits(pat, *c.ids_text)
+    else:
+        id_rows = _searched(pat, t.ids)
+    _mark(hit, id_rows)
+    if cancelled():
+        return []
+    # workers and error texts: with a literal, one search over the rows' texts joined
+    for table, parts in ((t.worker, None), (t.error, (0, 1))):
+        if not table:
+            continue
+        if literal:
+            for joined in _row_texts(c, t, "worker" if parts is None else "error"):
+                _mark(hit, _literal_hits(pat, *joined))
+            continue
+        # a regex: each distinct value once, or each row's when they hardly repeat ("" too: a
+        # worker or error text is matched even when empty)
+        if parts is None:
+            distinct = list(set(table.values()))
+            if 2 * len(distinct) > len(table):
+                keys = list(table)
+                _mark(hit, [r for r in compress(keys, map(pat.search, table.values())) if r < n])
+                continue
+            good = {distinct[k] for k in _searched(pat, distinct)}
+            if good:
+                _mark(hit, [r for r, w in table.items() if w in good and r < n])
+        else:
+            for i in parts:
+                distinct = list({e[i] for e in table.values() if e[i] is not None})
+                good = {distinct[k] for k in _searched(pat, distinct)}
+                if good:
+                    _mark(hit, [r for r, e in table.items() if e[i] in good and r < n])
+    return list(compress(rows, map(hit.__getitem__, rows)))
+
+
+def _mark(flags: bytearray, rows: list[int]) -> None:
+    """``flags[r] = 1`` for each row (a C-level loop)."""
+    deque(map(flags.__setitem__, rows, repeat(1, len(rows))), maxlen=0)
+
+
+def _row_texts(c: _TableCache, t: TaskTable, which: str) -> list[tuple[str, int, Any]]:
+    """Per row its worker (or error type, error message) text, "" for none, joined: kept while the dict is equal."""
+    table: dict[int, Any] = t.worker if which == "worker" else t.error  # type: ignore[assignment]
+    hit = c.texts.get(which)
+    if hit is not None and hit[0] == table:
+        return hit[1]
+    n = len(t.ids)
+    if which == "worker":
+        out = [_joined(list(map(table.get, range(n), repeat("", n))))]
+    else:
+        out = []
+        for i in (0, 1):
+            col = [""] * n
+            for r, e in table.items():
+                if 0 <= r < n and e[i] is not None:
+                    col[r] = e[i]
+            out.append(_joined(col))
+    c.texts[which] = (dict(table), out)
+    return out
+
+
+def _sort_key(t: TaskTable, column: int, reverse: bool) -> Callable[[int], Any]:
+    """The one definition of each column's order (ties by task id; unknown durations last)."""
+    values = t.strings.values
+    if column == 0:
+        return lambda r: (values[t.name[r]] or "", t.ids[r])
+    if column == 1:
+        return lambda r: t.ids[r]
+    if column == 2:
+        return lambda r: (values[t.component[r]] or "", t.ids[r])
+    if column == 3:
+        return lambda r: (values[t.state[r]] or "", t.ids[r])
+    if column == 4:
+        def key(r: int) -> Any:
+            d = t.duration[r]
+            if math.isnan(d):
+                return (1, 0.0) if not reverse else (-1, 0.0)
+            return (0, d)
+        return key
+    if column == 5:
+        return lambda r: (split_worker(t.worker.get(r))[0] or "", t.ids[r])
+    if column == 6:
+        return lambda r: ((t.error.get(r) or (None, None))[0] or "", t.ids[r])
+    return lambda r: (split_worker(t.worker.get(r))[1] or "", t.ids[r])
+
+
+def _column_copy(t: TaskTable, column: int) -> Any:
+    """A copy of what column ``column``'s order depends on besides the ids and strings."""
+    col = {0: t.name, 2: t.component, 3: t.state}.get(column)
+    if col is not None:
+        return array(col.typecode, col)
+    if column == 4:
+        return t.duration.tobytes()  # bits: NaN != NaN
+    if column in (5, 7):
+        return dict(t.worker)
+    if column == 6:
+        return dict(t.error)
+    return None
+
+
+def _same_column(copy: Any, t: TaskTable, column: int) -> bool:
+    col = {0: t.name, 2: t.component, 3: t.state}.get(column)
+    if col is not None:
+        return bool(copy == col)
+    if column == 4:
+        return bool(copy == t.duration.tobytes())
+    if column in (5, 7):
+        return bool(copy == t.worker)
+    if column == 6:
+        return bool(copy == t.error)
+    return True
+
+
+def _full_order(t: TaskTable, column: int, reverse: bool) -> Any:
+    """Every row in the order ``sorted(range(n), key=_sort_key(...), reverse=reverse)`` gives, reused while valid."""
+    c = _cache(t)
+    hit = c.orders.get((column, reverse))
+    if hit is not None and _same_column(hit[0], t, column):
+        return hit[1]
+    copy = _column_copy(t, column)
+    order = array("q", _compute_order(t, c, column, reverse))  # a fifth of a list's memory
+    c.orders[(column, reverse)] = (copy, order)
+    return order
+
+
+def _compute_order(t: TaskTable, c: _TableCache, column: int, reverse: bool) -> list[int]:
+    """The whole order for a column, by integer keys where that is provably the same order.
+
+    Columns ordered by (text, task id): with unique ids no two rows tie, so the
+    order is the id order stably re-sorted by each row's text (by the text
+    alone when no two rows share one), and its reverse is the reverse.  Durations:
+    the known ones by value (stable either way), then the unknown ones in row
+    order, as the (0, d) / (±1, 0.0) key puts them in both directions.
+    """
+    n = len(t.ids)
+    values = t.strings.values
+    if column == 4:
+        dur = t.duration
+        known = list(compress(range(n), map(operator.eq, dur, dur)))  # NaN != NaN
+        unknown = list(compress(range(n), map(operator.ne, dur, dur)))
+        return sorted(known, key=dur.__getitem__, reverse=reverse) + unknown
+    if c.unique_ids is None:
+        c.unique_ids = len(set(t.ids)) == n
+    if not c.unique_ids:
+        return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
+    if reverse:
+        return _full_order(t, column, False)[::-1]
+    if column == 1:
+        by_id = sorted(range(n), key=t.ids.__getitem__)
+    else:
+        col = {0: t.name, 2: t.component, 3: t.state}.get(column)
+        if col is not None:
+            texts = [v or "" for v in values]
+            if not all(type(x) is str for x in texts):
+                return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
+            per_row = list(map(texts.__getitem__, col))
+        else:
+            per_row = [""] * n
+            if column == 6:
+                for r, e in t.error.items():
+                    if 0 <= r < n:
+                        per_row[r] = e[0] or ""
+            else:
+                # split_worker in C-level loops (w * True is w, w * False is ""): per distinct
+                # worker when they repeat, else per row
+                distinct = set(t.worker.values())
+                if 2 * len(distinct) > len(t.worker):
+                    workers = list(map(t.worker.get, range(n), repeat("", n)))
+                    is_key: Any = map(looks_like_dask_key, workers)
+                    per_row = list(map(operator.mul, workers, is_key if column == 7 else map(operator.not_, is_key)))
+                else:
+                    ws = list(distinct)
+                    is_key = list(map(looks_like_dask_key, ws))
+                    keep = is_key if column == 7 else map(operator.not_, is_key)
+                    split = dict(zip(ws, map(operator.mul, ws, keep)))
+                    per_row = list(map(split.get, map(t.worker.get, range(n)), repeat("", n)))
+            if not all(type(x) is str for x in set(per_row)):
+                return sorted(range(n), key=_sort_key(t, column, reverse), reverse=reverse)
+        if len(set(per_row)) == n:  # no two rows tie on the text: the id order is not needed
+            by_id = sorted(range(n), key=per_row.__getitem__)
+        else:
+            by_id = sorted(_full_order(t, 1, False), key=per_row.__getitem__)
+    return by_id[::-1] if reverse else by_id
+
+
+#: Fewer rows than this are sorted directly (the whole order is worth it for big tables only).
+SMALL_SORT = 2000
+
+
+def sort_tasks(t: TaskTable, rows: list[int], column: int, reverse: bool = False) -> list[int]:
+    """``rows`` sorted by a column: ``sorted(rows, key=_sort_key(...), reverse=reverse)``.
+
+    Rows in ascending order without repeats (what ``filter_tasks`` returns) are
+    picked out of the table's whole order for the column, computed once and
+    reused while the table is unchanged: a sort is stable, so the sorted rows of
+    a subset taken in ascending order are the whole order restricted to them.
+    """
+    n = len(t.ids)
+    if not rows or len(rows) < SMALL_SORT or not (all(map(operator.lt, rows, islice(rows, 1, None))) and 0 <= rows[0] and rows[-1] < n):
+        return sorted(rows, key=_sort_key(t, column, reverse), reverse=reverse)
+    order = _full_order(t, column, reverse)
+    if len(rows) == n:
+        return order.tolist()
+    mask = bytearray(n)
+    for r in rows:
+        mask[r] = 1
+    return list(compress(order, map(mask.__getitem__, order)))
