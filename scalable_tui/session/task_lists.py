@@ -5,6 +5,10 @@ order is computed once and cached while the column is equal (rows are then
 picked out of it), and substring filters run one C-level search over joined
 texts instead of a Python test per row; the per-row code these replace is the
 reference in ``tests/perf_identity``.  ``session.lists`` re-exports these names.
+
+A little over ~400 lines on purpose: filter and sort share one per-table cache
+(``_TableCache``) and its rules for when a column changed; split, those rules
+would live in two places.
 """
 
 from __future__ import annotations
