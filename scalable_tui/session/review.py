@@ -21,7 +21,7 @@ from scalable_tui.session.pipeline import diagnose
 from scalable_tui.session.snapshot import build_snapshot
 from scalable_tui.session.view import Capabilities, ViewModel
 
-__all__ = ["FIRST_SLICE", "LOADING_SLICE", "ReviewSession", "RunSource", "refresh_slice"]
+__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PUBLISH_PAUSE", "ReviewSession", "RunSource", "refresh_slice"]
 
 #: Bytes per stream in the first slice of a large run: small, so the first
 #: screen is up in a blink.  The rest is read in bigger slices that only
@@ -29,6 +29,10 @@ __all__ = ["FIRST_SLICE", "LOADING_SLICE", "ReviewSession", "RunSource", "refres
 #: made the whole load seconds slower on a 300k-task run.
 FIRST_SLICE = 1 << 20
 LOADING_SLICE = 32 << 20
+#: While tailing, the pause after a publish is at least this many times what the publish cost: a
+#: 300k-task run being written costs ~0.6 s a publish (snapshot copy, counts, diagnosis), and a
+#: publish every second kept a core busy all night.
+PUBLISH_PAUSE = 3.0
 
 
 class RunSource(Protocol):
@@ -77,6 +81,8 @@ class ReviewSession:
         self.poll_interval = poll_interval
         #: The last snapshot published (what the screens show).
         self.shown: Any = None
+        #: Measures what a publish costs (``PUBLISH_PAUSE``); injectable for tests.
+        self.clock: Callable[[], float] = time.monotonic
 
     def run(
         self,
@@ -140,14 +146,17 @@ class ReviewSession:
         changed = True
         while not cancelled.is_set():
             state = source.state
+            cost = 0.0
             if changed:
+                t0 = self.clock()
                 publish(state, None)
+                cost = self.clock() - t0
             if state.meta.status != "running":
                 store = getattr(source, "store_in_index", None)
                 if store is not None:
                     store()  # after the screen has everything: the next open is instant
                 break  # finished: nothing more will be appended
-            if cancelled.wait(self.poll_interval):
+            if cancelled.wait(max(self.poll_interval, PUBLISH_PAUSE * cost)):
                 break
             changed = source.refresh().changed or self.threshold_passed(state, diag)
 

@@ -127,3 +127,37 @@ print("headless ok", views[-1].run.diagnosis.failures_total)
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "headless ok" in out.stdout
+
+
+def test_tailing_a_run_pauses_in_proportion_to_what_a_publish_costs(tmp_path: Path) -> None:
+    """A big run being written costs ~0.6 s a publish; publishing every second kept a core busy all night.
+    The pause after a publish is PUBLISH_PAUSE × its cost (at least the poll interval); without new data,
+    the plain poll interval."""
+    import json
+    import shutil
+
+    from scalable_tui.session import review
+
+    run = tmp_path / "run"
+    shutil.copytree(fixture_run("killed-worker"), run)
+    meta = json.loads((run / "run.json").read_text())
+    meta.update(status="running", finished_at=None)
+    (run / "run.json").write_text(json.dumps(meta))
+
+    class Waits(threading.Event):
+        def __init__(self) -> None:
+            super().__init__()
+            self.timeouts: list[float] = []
+
+        def wait(self, timeout: float | None = None) -> bool:
+            self.timeouts.append(float(timeout or 0.0))
+            return len(self.timeouts) >= 2  # stop after the second pause
+
+    ticks = iter([100.0, 102.0])  # the one publish "costs" 2 s
+    session = ReviewSession(RunDirReader(run), poll_interval=1.0, stale_after_s=10**9)
+    session.clock = lambda: next(ticks)
+    waits = Waits()
+    views: list[ViewModel] = []
+    session.run(views.append, cancelled=waits)
+    assert len(views) == 1 and views[0].run is not None and views[0].run.live
+    assert waits.timeouts == [review.PUBLISH_PAUSE * 2.0, 1.0]
