@@ -22,6 +22,26 @@ from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 TRANSIENT_TEXT = {True: "transient: a retry may help", False: "permanent: a retry will not help", None: "retry may or may not help"}
+TRANSIENT_CELL = {True: "transient", False: "permanent", None: "?"}
+
+
+def retry_words(f: Finding) -> tuple[str, str]:
+    """(table cell, sentence) for "will a retry help?", in the retry plan's terms.
+
+    A failure that more memory or more time fixes is not "permanent" (the word
+    said "a retry will not help" next to a retry plan that retries it with more
+    memory): it is said as the plan's action, so the two never disagree.
+    """
+    from assistant.retry_plan import CATEGORY_ACTION
+
+    if f.category == "gpu_oom":
+        return "bigger GPU", "a retry needs a GPU with more memory or smaller batches (host memory does not help)"
+    action = CATEGORY_ACTION.get(f.category)
+    if action == "retry_more_memory":
+        return "more memory", "a retry needs more memory (scalable-tui retry-plan says how much)"
+    if action == "retry_more_time":
+        return "more time", "a retry needs a longer walltime (scalable-tui retry-plan says how long)"
+    return TRANSIENT_CELL[f.transient], TRANSIENT_TEXT[f.transient]
 
 
 #: Longest string a report shows (a traceback is kept to 20,000 by the reader).
@@ -219,7 +239,7 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
         last = [ln for ln in f.example_traceback.strip().splitlines() if ln.strip().startswith("File ")]
         if last:
             rows.append(("Where", one_line(last[-1].strip(), 160)))
-    rows.append(("Retry", TRANSIENT_TEXT[f.transient]))
+    rows.append(("Retry", retry_words(f)[1]))
     rows.append(("Suggestion", printable(f.suggestion)))
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=2)
@@ -271,7 +291,7 @@ def render_markdown(diag: Diagnosis) -> str:
         out.append("")
         out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}"
                    + (f" · **Trend:** {_md_escape(trend_text(f))}" if f.trend else ""))
-        out.append(f"- **Retry:** {TRANSIENT_TEXT[f.transient]}")
+        out.append(f"- **Retry:** {retry_words(f)[1]}")
         if f.exception_types:
             out.append(f"- **Exception:** {_code(' → '.join(f.exception_types))}")
         if f.pattern:

@@ -10,7 +10,7 @@ import re
 from typing import Callable, Iterable
 
 from scalable_tui.model.diagnosis import Finding
-from assistant.render import TRANSIENT_TEXT, seen_text
+from assistant.render import retry_words, seen_text
 from assistant.textsafe import printable
 from scalable_tui.model.run import FailureRecord
 from scalable_tui.session.snapshot import RunSnapshot
@@ -133,7 +133,7 @@ def record_is_fault(snap: "RunSnapshot", r: FailureRecord) -> bool:
 def finding_text(f: Finding) -> str:
     lines = [
         f"[{f.severity}] {printable(f.title)}",
-        f"category: {f.category}   count: {f.count}   {TRANSIENT_TEXT[f.transient]}",
+        f"category: {f.category}   count: {f.count}   {retry_words(f)[1]}",
     ]
     if f.exception_types:
         lines.append("exception: " + " <- ".join(printable(x) for x in f.exception_types))

@@ -238,3 +238,18 @@ def test_text_plan_says_when_the_component_of_a_memory_group_is_unknown() -> Non
     text = render_plan_text(plan)
     assert "memory 4G -> 8G (component unknown)" in text and "component None" not in text
     assert not g.resubmittable
+
+
+def test_diagnose_says_retry_the_way_the_retry_plan_does(retry_run: Path) -> None:
+    """An out-of-memory or walltime group read "permanent: a retry will not help" next to a retry plan that
+    retries it with more memory or time; diagnose now says what a retry needs."""
+    from assistant.render import retry_words
+    from scalable_tui.session import diagnose_run
+
+    diag = diagnose_run(retry_run)
+    words = {f.category: retry_words(f) for f in diag.findings}
+    assert words["oom"] == ("more memory", "a retry needs more memory (scalable-tui retry-plan says how much)")
+    assert words["walltime"][0] == "more time" and words["network"][0] == "transient"
+    assert words["invalid_input"] == ("permanent", "permanent: a retry will not help")
+    text = run_cli("diagnose", str(retry_run)).stdout
+    assert "Retry:      a retry needs more memory" in text and "Retry:      a retry needs a longer walltime" in text

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Finding
-from assistant.render import TRANSIENT_TEXT, seen_text
+from assistant.render import retry_words, seen_text
 from scalable_tui.tui.ai import ai_section
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.lists import finding_text, select_findings
@@ -43,7 +43,9 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
         t.append("differs    ", style="bold")
         t.append(f"another finding has this title; this one: {distinct}\n", style="yellow")
     t.append(f"category {f.category}  ·  {f.count} failure(s)  ·  ")
-    t.append(TRANSIENT_TEXT[f.transient], style="green" if f.transient else ("red" if f.transient is False else "yellow"))
+    cell, words = retry_words(f)
+    t.append(words, style="green" if f.transient or cell.startswith(("more", "bigger")) else
+             ("red" if f.transient is False else "yellow"))
     t.append("\n")
     if f.exception_types:
         t.append("exception  ", style="bold")
@@ -208,7 +210,7 @@ class FindingsScreen(FilterableScreen):
                 "category": hl(f.category, pattern),
                 "count": Text(str(f.count)),
                 "since": self.since_cell(f),
-                "retry?": Text({True: "transient", False: "permanent", None: "?"}[f.transient]),
+                "retry?": Text(retry_words(f)[0]),
             }
             if narrow:
                 del row["category"], row["retry?"]
