@@ -83,6 +83,29 @@ def test_mapped_task_names_fold_into_one_group() -> None:
     assert group_task_names(by_name) == {"post[…]": {"succeeded": 299, "failed": 1}, "solo": {"running": 2}}
 
 
+def test_group_counts_straight_from_the_table_equal_the_two_step_ones(gcam_run: Path, tmp_path: Path) -> None:
+    """``task_group_counts`` skips the per-name dict (300k of them on a run with per-task names)."""
+    import subprocess
+    import sys
+
+    from scalable_tui.model.run import TaskTable
+    from scalable_tui.session.snapshot import group_task_names, task_group_counts
+    from scalable_tui.sources.rundir.reader import load_run
+    from tests.conftest import ROOT
+
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(tmp_path), "--tasks", "2000",
+                    "--varied"], check=True, stdout=subprocess.DEVNULL)
+    t = TaskTable()
+    for i, (name, state) in enumerate([("post[1]", "failed"), ("post[2]", "succeeded"), (None, "running"),
+                                       ("x[a]", "failed"), ("", "succeeded"), ("post[3]", None)]):
+        r = t.add_row(f"t{i}")
+        t.name[r] = t.strings.get(name)
+        if state is not None:
+            t.state[r] = t.strings.get(state)
+    for table in (load_run(gcam_run).tasks, load_run(next(tmp_path.glob("run-*"))).tasks, t):
+        assert task_group_counts(table) == group_task_names(table.counts_by("name"))
+
+
 def test_dask_keys_are_never_workers(gcam_run: Path) -> None:
     from scalable_tui.session.lists import TASK_COLUMNS, split_worker
 
@@ -145,6 +168,6 @@ def test_final_snapshot_shares_the_table_others_copy(gcam_run) -> None:
     copied = build_snapshot(state, diag, 1, stale_after_s=None, now=0.0)
     shared = build_snapshot(state, diag, 2, stale_after_s=None, now=0.0, final=True)
     assert shared.tasks is state.tasks and copied.tasks is not state.tasks
-    assert copied.counts == shared.counts and copied.by_name == shared.by_name
+    assert copied.counts == shared.counts and copied.by_group == shared.by_group
     state.tasks.add_row("appended-later")  # what a tailing reader does
     assert len(copied.tasks) == len(shared.tasks) - 1
