@@ -79,7 +79,7 @@ def render_text(h: History) -> str:
             out.append("")
             continue
         out.append(f"  counts per run, oldest → newest{f' (the last {len(shown)})' if len(shown) < len(p.runs) else ''};"
-                   f" {ABSENT} = not seen; persistent = in each of the last {_runs(min(PERSISTENT_RUNS, len(p.runs)))},"
+                   f" {ABSENT} = not seen; persistent = in each of the last {_runs(PERSISTENT_RUNS)},"
                    " flaky = comes and goes")
         ids = [r["run_id"] for r in shown]
         rows = [("STATUS", "RUNS", "TOTAL", "COUNTS", "FIRST", "LAST", "GROUP")]
