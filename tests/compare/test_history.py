@@ -173,3 +173,16 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path, monkeypatch: pytes
     h = collect(root)
     assert (h.built, h.cached, h.unreadable) == (1, 0, [])
     assert sum(sum(g.counts.values()) for g in h.projects[0].groups) == 21
+
+
+def test_a_lone_run_has_new_groups_not_persistent_ones(nightly_runs: list[Path], tmp_path: Path,
+                                                        private_cache: Path) -> None:
+    """One night is no evidence of persistence: the first run's groups are new, and the legend keeps the rule."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(nightly_runs[0], runs / nightly_runs[0].name)
+    p = run_cli("history", "--runs-dir", str(runs), env={"XDG_CACHE_HOME": str(private_cache)})
+    assert p.returncode == 0, p.stderr
+    rows = [ln.split()[0] for ln in p.stdout.splitlines() if ln.startswith("  ") and "1/1" in ln]
+    assert rows and set(rows) == {"new"}, p.stdout
+    assert f"persistent = in each of the last {PERSISTENT_RUNS} runs" in p.stdout
