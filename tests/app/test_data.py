@@ -84,12 +84,12 @@ def test_mapped_task_names_fold_into_one_group() -> None:
 
 
 def test_group_counts_straight_from_the_table_equal_the_two_step_ones(gcam_run: Path, tmp_path: Path) -> None:
-    """``task_group_counts`` skips the per-name dict (300k of them on a run with per-task names)."""
+    """``top_task_groups`` skips the per-name dict (300k of them on a run with per-task names) and ranks the same."""
     import subprocess
     import sys
 
     from scalable_tui.model.run import TaskTable
-    from scalable_tui.session.snapshot import group_task_names, task_group_counts
+    from scalable_tui.session.snapshot import group_task_names, top_task_groups
     from scalable_tui.sources.rundir.reader import load_run
     from tests.conftest import ROOT
 
@@ -103,7 +103,10 @@ def test_group_counts_straight_from_the_table_equal_the_two_step_ones(gcam_run: 
         if state is not None:
             t.state[r] = t.strings.get(state)
     for table in (load_run(gcam_run).tasks, load_run(next(tmp_path.glob("run-*"))).tasks, t):
-        assert task_group_counts(table) == group_task_names(table.counts_by("name"))
+        groups = group_task_names(table.counts_by("name"))
+        ranked = sorted(groups, key=lambda n: (-sum(groups[n].values()), n))
+        for k in (1, 3, 12, 10**6):
+            assert top_task_groups(table, k) == ([(n, groups[n]) for n in ranked[:k]], len(groups))
 
 
 def test_dask_keys_are_never_workers(gcam_run: Path) -> None:
@@ -168,6 +171,6 @@ def test_final_snapshot_shares_the_table_others_copy(gcam_run) -> None:
     copied = build_snapshot(state, diag, 1, stale_after_s=None, now=0.0)
     shared = build_snapshot(state, diag, 2, stale_after_s=None, now=0.0, final=True)
     assert shared.tasks is state.tasks and copied.tasks is not state.tasks
-    assert copied.counts == shared.counts and copied.by_group == shared.by_group
+    assert copied.counts == shared.counts and copied.top_groups == shared.top_groups
     state.tasks.add_row("appended-later")  # what a tailing reader does
     assert len(copied.tasks) == len(shared.tasks) - 1

@@ -18,7 +18,6 @@ from scalable_tui.model.run import STATE_ORDER
 
 STATE_STYLE = TASK_STATE_STYLE
 #: Task-name rows in the progress block; the rest are summed up in one line.
-MAX_PROGRESS_ROWS = 12
 TOP_FINDINGS = 5
 
 
@@ -109,10 +108,8 @@ class OverviewScreen(RunScreen):
         return t
 
     def _progress(self, snap: RunSnapshot) -> None:
-        groups = snap.by_group
-        names = sorted(groups, key=lambda n: (-sum(groups[n].values()), n))
-        rows = [(n, groups[n]) for n in names[:MAX_PROGRESS_ROWS]]
-        self.query_one("#progress", TaskBars).set_rows(rows, len(names) - len(rows))
+        rows = snap.top_groups
+        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows))
 
     def _by_category(self, snap: RunSnapshot) -> Text:
         cats: Counter[str] = Counter()
