@@ -174,3 +174,25 @@ def test_final_snapshot_shares_the_table_others_copy(gcam_run) -> None:
     assert copied.counts == shared.counts and copied.top_groups == shared.top_groups
     state.tasks.add_row("appended-later")  # what a tailing reader does
     assert len(copied.tasks) == len(shared.tasks) - 1
+
+
+def test_timeline_buckets_are_those_of_the_per_row_reference(gcam_run: Path) -> None:
+    import math
+
+    from scalable_tui.session.snapshot import FAULT_STATES, TERMINAL_STATES, TIMELINE_BUCKETS, _timeline
+    from scalable_tui.sources.rundir.reader import load_run
+
+    state = load_run(gcam_run)
+    t = state.tasks
+    t.last_ts[0] = state.first_event_ts - 5  # before the start: the first bucket
+    t.last_ts[1] = math.nan
+    lo, hi = state.first_event_ts, state.last_event_ts
+    done, failed = [0] * TIMELINE_BUCKETS, [0] * TIMELINE_BUCKETS
+    for r in range(len(t.ids)):
+        st = t.strings.values[t.state[r]]
+        ts = t.last_ts[r]
+        if st not in TERMINAL_STATES or ts != ts:
+            continue
+        b = min(TIMELINE_BUCKETS - 1, max(0, int((ts - lo) / max(hi - lo, 1e-9) * TIMELINE_BUCKETS)))
+        (failed if st in FAULT_STATES else done)[b] += 1
+    assert _timeline(t, lo, hi) == (done, failed) and sum(done) + sum(failed) > 0
