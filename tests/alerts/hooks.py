@@ -6,8 +6,9 @@ import textwrap
 from pathlib import Path
 
 
-def hook_into(tmp_path: Path) -> tuple[Path, Path]:
-    """A script that stores each JSON it gets on stdin as ``got/<n>.json``; returns (got, script)."""
+def hook_into(tmp_path: Path, say: str | None = None) -> tuple[Path, Path]:
+    """A script that stores each JSON it gets on stdin as ``got/<n>.json`` (and prints ``say``); returns
+    (got, script)."""
     got = tmp_path / "got"
     got.mkdir()
     hook = tmp_path / "hook.py"
@@ -15,5 +16,5 @@ def hook_into(tmp_path: Path) -> tuple[Path, Path]:
         import pathlib, sys
         d = pathlib.Path(sys.argv[1])
         (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
-    """))
+    """) + (f"print({say!r})\n" if say else ""))
     return got, hook

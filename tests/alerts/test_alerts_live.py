@@ -10,7 +10,6 @@ import select
 import signal
 import subprocess
 import termios
-import textwrap
 import time
 from pathlib import Path
 
@@ -52,15 +51,7 @@ def _record_cmd(address: str, out: Path, *extra: str) -> list[str]:
 
 
 def test_on_finding_runs_once_per_new_group(procs: Procs, tmp_path: Path) -> None:
-    got = tmp_path / "got"
-    got.mkdir()
-    hook = tmp_path / "hook.py"
-    hook.write_text(textwrap.dedent("""
-        import pathlib, sys
-        d = pathlib.Path(sys.argv[1])
-        (d / f"{len(list(d.iterdir()))}.json").write_bytes(sys.stdin.buffer.read())
-        print("delivered")
-    """))
+    got, hook = hook_into(tmp_path, say="delivered")
     out = tmp_path / "night.rec"
     with real_cluster() as (cluster, client):
         address = cluster.scheduler_address
