@@ -48,6 +48,7 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
+import threading
 
 import yaml
 from scalable import ScalableSession
@@ -96,6 +97,32 @@ def resubmit(client, workflow, tasks=TASKS):
     return futures
 
 
+def wait_for_the_records(futures, timeout=60.0):
+    """Wait until Scalable has recorded how each task ended, before the session closes.
+
+    Scalable records a task's end in a done-callback of its future; distributed
+    runs done-callbacks one at a time, in the order they were added, on one
+    thread.  A callback added now runs after Scalable's: once all of ours ran,
+    every task's end is in tasks.jsonl (closing first recorded finished tasks
+    as cancelled).
+    """
+    if not futures:
+        return
+    left = [len(futures)]
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def mark(_future):
+        with lock:
+            left[0] -= 1
+            if left[0] == 0:
+                done.set()
+
+    for future in futures:
+        future.add_done_callback(mark)
+    done.wait(timeout)
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -106,6 +133,7 @@ def main(argv):
     try:
         futures = resubmit(client, workflow)
         client.gather(futures, errors="skip")
+        wait_for_the_records(futures)
         ok = sum(1 for f in futures if f.status == "finished")
         print(f"{{ok}} of {{len(futures)}} resubmitted task(s) succeeded")
         return 0 if ok == len(futures) else 1
