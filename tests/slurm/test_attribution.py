@@ -14,11 +14,10 @@ from pathlib import Path
 
 from assistant.hpc import hpc_findings
 from scalable_tui.session.slurm_join import slurm_join
-from scalable_tui.model.jobs import Job, WorkerDeparture, WorkerSeen
+from scalable_tui.model.jobs import Job, WorkerDeparture, WorkerSeen, departure_job
 from scalable_tui.sources.rundir.reader import load_run
 from scalable_tui.sources.jobs.slurm import SlurmSource
 from scalable_tui.sources.jobs.attribution import (
-    departure_job,
     parse_script,
     same_scheduler,
     scheduler_from_script,

@@ -9,12 +9,11 @@ from datetime import datetime
 
 import pytest
 
+from scalable_tui.model.jobs import format_duration, job_id_from_worker_name
 from scalable_tui.sources.jobs.slurm_logs import LogScanner, job_id_from_filename, parse_log_text, scan_log_dir
 from scalable_tui.sources.jobs.slurm_parse import (
     SQUEUE_FORMAT,
     base_state,
-    format_duration,
-    job_id_from_worker_name,
     parse_duration,
     parse_mem_mb,
     parse_sacct,

@@ -26,20 +26,17 @@ Headless: no distributed, no Textual, no scheduler calls.
 
 from __future__ import annotations
 
-from scalable_tui.model.jobs import TIME_SLACK_S, _ran_at, departure_job  # noqa: F401  (pure: defined in the model)
-
 import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from scalable_tui.model.jobs import Job, WorkerSeen
-from scalable_tui.sources.jobs.slurm_parse import job_id_from_worker_name, worker_names_from_script
+from scalable_tui.model.jobs import TIME_SLACK_S, Job, WorkerSeen, _ran_at, job_id_from_worker_name
+from scalable_tui.sources.jobs.slurm_parse import worker_names_from_script
 
 __all__ = [
     "ScriptInfo",
     "attribute",
-    "departure_job",
     "parse_script",
     "names_scheduler",
     "same_scheduler",

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 from scalable_tui.model.jobs import Job, JobsSnapshot, WorkerJobMap, WorkerSeen, format_duration
 from scalable_tui.sources.jobs.reconcile import reconcile_workers
-from scalable_tui.sources.jobs.slurm_logs import JobLog
+from scalable_tui.model.jobs import JobLog
 
 __all__ = ["CmdResult", "DEFAULT_POLL_INTERVAL_S", "JobSource", "Runner", "run_command", "time_left_text"]
 

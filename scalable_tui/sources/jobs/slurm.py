@@ -56,7 +56,8 @@ from scalable_tui.sources.jobs.base import (
 )
 from scalable_tui.sources.jobs.reconcile import reconcile_workers
 from scalable_tui.sources.jobs.sacct import SacctFacts
-from scalable_tui.sources.jobs.slurm_logs import JobLog, LogScanner
+from scalable_tui.model.jobs import JobLog
+from scalable_tui.sources.jobs.slurm_logs import LogScanner
 from scalable_tui.sources.jobs.slurm_parse import SQUEUE_FORMAT, parse_duration, parse_squeue, parse_squeue_json
 
 #: ``SlurmSource``, ``job_source``; the protocol names for callers that import them from here.

@@ -16,11 +16,11 @@ and files are re-read only when their size or mtime changed.
 
 from __future__ import annotations
 
-from scalable_tui.model.jobs import JobLog, JobLogEvent  # noqa: F401  (pure: defined in the model)
-
 import os
 import re
 from pathlib import Path
+
+from scalable_tui.model.jobs import JobLog, JobLogEvent
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 256 * 1024

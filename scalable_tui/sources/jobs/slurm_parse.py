@@ -11,8 +11,6 @@ they would import each other's helpers.
 
 from __future__ import annotations
 
-from scalable_tui.model.jobs import format_duration, job_id_from_worker_name  # noqa: F401  (pure: defined in the model)
-
 import json
 import math
 import re
