@@ -134,7 +134,11 @@ def _gb_text(gb: float) -> str:
 
 def suggest_memory(peak_gb: float) -> str:
     """What to request for a measured peak: ``ceil(1.5 × peak)`` whole GB, at least 1 G."""
-    return f"{max(1, math.ceil(HEADROOM * peak_gb - 1e-9))}G"
+    return f"{_suggested_gb(peak_gb)}G"
+
+
+def _suggested_gb(peak_gb: float) -> int:
+    return max(1, math.ceil(HEADROOM * peak_gb - 1e-9))
 
 
 def _row_findings(row: EfficiencyRow, task_ids: list[str]) -> list[Finding]:
@@ -143,7 +147,9 @@ def _row_findings(row: EfficiencyRow, task_ids: list[str]) -> list[Finding]:
     unit = "threads" if row.kind == "dask_worker" else "requested cores"
     eff = row.memory_efficiency
     if (eff is not None and eff < MEMORY_WARN and row.observed >= MIN_TASKS and not row.oom_killed
-            and row.peak_memory_gb is not None and row.requested_memory_gb is not None):
+            and row.peak_memory_gb is not None and row.requested_memory_gb is not None
+            # only a real cut: a 0.35G worker peaking at 0.05G was told to "request 1G" (the 1 G floor)
+            and _suggested_gb(row.peak_memory_gb) < row.requested_memory_gb):
         waste = row.requested_memory_gb - row.peak_memory_gb
         sev = "warning" if waste >= MIN_WASTE_GB else "info"
         new = suggest_memory(row.peak_memory_gb)

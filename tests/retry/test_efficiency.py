@@ -166,3 +166,14 @@ def test_sacct_total_cpu_gives_the_slurm_rows_a_cpu_efficiency() -> None:
     v1 = text.replace("|01:00:30|alice", "|alice").replace("|01:00:30||batch", "||batch")
     old, bad = parse_sacct(v1, SACCT_FIELDS_V1)
     assert bad == 0 and old["41"].total_cpu_s is None and old["41"].max_rss_mb == 2100.0
+
+
+def test_no_memory_finding_that_would_ask_for_more() -> None:
+    """Dask workers of 0.35G peaking at 0.05G: 1.5 × the peak rounds up to the 1 G floor, more than they
+    request; the finding said "request 1G" under a "requests less" heading.  No finding now."""
+    from assistant.efficiency import efficiency_from_workers
+
+    small = efficiency_from_workers([("w-0", 350 * 10**6, 50 * 10**6, 3.0, 1)], "x")
+    assert small.rows[0].memory_efficiency < 0.25 and not [f for f in small.findings if ":memory:" in f.id]
+    big = efficiency_from_workers([("w-0", 16 * 10**9, 2 * 10**9, 90.0, 1)], "x")
+    assert [f.title for f in big.findings if ":memory:" in f.id] == ["workers w requests 16G, peaks at 2.0G: request 3G"]
