@@ -86,8 +86,8 @@ async def test_replay_marks_the_gap_and_keeps_the_workers(tmp_path: Path) -> Non
         text = screen_text(app)
         assert "recorder was restarted" in app.replay_status() and "GAP" in text
         await pilot.press("6")
-        text = await wait_text(pilot, "events")
-        assert "3 of 0" not in text and "3 of 3 events" in screen_text(app)
+        text = await wait_text(pilot, "3 of 3 events")  # the count may be drawn after the word "events"
+        assert "3 of 0" not in text
 
 
 def test_the_timeline_draws_the_gaps_where_the_recording_was_blind() -> None:

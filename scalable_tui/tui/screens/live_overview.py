@@ -29,7 +29,7 @@ from scalable_tui.tui.screens.live_base import STATUS_STYLE, view_time, LiveSync
 
 
 #: The scheduler's task states in display order, with their style (``lost``: unfinished on a gone scheduler).
-TASK_STATE_STYLE = {"processing": "cyan", "waiting": "", "queued": "", "no-worker": "yellow", "memory": "green",
+SCHEDULER_STATE_STYLE = {"processing": "cyan", "waiting": "", "queued": "", "no-worker": "yellow", "memory": "green",
                     "erred": "bold red", "released": "dim", "forgotten": "dim", "lost": "yellow"}
 
 
@@ -171,12 +171,12 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         n = sum(totals.values())
         t.append(f"{n} tasks", style="bold")
         # Every non-zero state, so the parts add up to the total (forgotten and no-worker used to be left out).
-        shown = [k for k in TASK_STATE_STYLE if totals.get(k)] + sorted(k for k in totals if totals[k]
-                                                                       and k not in TASK_STATE_STYLE)
+        shown = [k for k in SCHEDULER_STATE_STYLE if totals.get(k)] + sorted(k for k in totals if totals[k]
+                                                                       and k not in SCHEDULER_STATE_STYLE)
         for k in shown:
             t.append("  ·  ")
             # a no-break space: a narrow column wraps between states, never inside "10 lost"
-            t.append(f"{totals[k]}\u00a0{safe(k)}", style=TASK_STATE_STYLE.get(k, ""))
+            t.append(f"{totals[k]}\u00a0{safe(k)}", style=SCHEDULER_STATE_STYLE.get(k, ""))
         if totals.get("lost"):
             t.append(f"\n{totals['lost']} lost: unfinished when an earlier scheduler went away", style="dim")
         tput = sum(p.throughput or 0 for p in live.prefixes.values())

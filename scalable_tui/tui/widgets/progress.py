@@ -1,7 +1,7 @@
 """Per task-name progress as text bars: succeeded in green, failed in red.
 
 One line per task name (``client.map``'s ``name[0]``, ``name[1]``, … come
-folded into one ``name[…]`` row, see ``data.group_task_names``)::
+folded into one ``name[…]`` row, see ``session.snapshot.top_task_groups``)::
 
     run_gcam      ██████████████▓▓▓▓▓▓▓▓  79 ok · 41 failed
 
