@@ -86,3 +86,43 @@ def test_the_diagnosis_reads_no_file(tmp_path) -> None:
     assert after.abandoned and after.abandoned == before.abandoned and after.idle_s == before.idle_s
     assert after.incomplete == before.incomplete and any("tasks.jsonl" in n and "%" in n for n in after.incomplete)
 
+
+
+def test_the_review_app_starts_without_the_live_replay_and_other_screens_code() -> None:
+    """``review`` imports the screens it shows when it shows them (~0.1 s of a ~0.4 s start).
+
+    The live session, the replay, the picker, the export dialog and every
+    screen but the first are imported on first use (``tui.keys.screen_class``).
+    """
+    code = ("import sys\nfrom scalable_tui.sources.rundir.reader import RunDirReader\n"
+            "from scalable_tui.tui.app import ReviewApp\n"
+            "print(','.join(sorted(m for m in sys.modules if m.startswith('scalable_tui'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    mods = set(out.strip().splitlines()[-1].split(","))
+    assert "scalable_tui.tui.app" in mods
+    late = {"scalable_tui.session.monitor", "scalable_tui.session.replay", "scalable_tui.sources.live",
+            "scalable_tui.tui.screens.picker", "scalable_tui.tui.screens.export", "scalable_tui.tui.screens.history",
+            "scalable_tui.tui.screens.efficiency", "scalable_tui.tui.screens.live_overview",
+            "scalable_tui.tui.screens.replay", "scalable_tui.tui.screens.tasks", "scalable_tui.tui.debug_terminal"}
+    assert not (mods & late), mods & late
+
+
+def test_a_screen_is_imported_when_its_mode_is_first_shown(gcam_run: Path) -> None:
+    import asyncio
+
+    from scalable_tui.sources.rundir.reader import RunDirReader
+    from scalable_tui.tui.app import ReviewApp
+    from scalable_tui.tui.screens.efficiency import EfficiencyScreen
+
+    async def go() -> tuple[str, str]:
+        app = ReviewApp(RunDirReader(gcam_run), no_ai=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("9")
+            await pilot.pause()
+            first = type(app.screen).__name__
+            await pilot.press("1")
+            await pilot.pause()
+            return first, type(app.screen).__name__
+
+    first, back = asyncio.run(go())
+    assert first == EfficiencyScreen.__name__ and back == "OverviewScreen"

@@ -29,17 +29,14 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Diagnosis, Finding
-from scalable_tui.session.monitor import LiveViews, MonitorSession
-from scalable_tui.session.replay import ReplaySession
 from scalable_tui.session.review import FIRST_SLICE, LOADING_SLICE, ReviewSession, RunSource  # noqa: F401
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.view import Capabilities, ViewModel
 from scalable_tui.tui.ai import AIEntry
 from scalable_tui.tui.ai_flow import AIFlow
-from scalable_tui.tui.debug_terminal import debug_in_terminal
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
 from scalable_tui.tui.group_copy import copy_group, offers_group
-from scalable_tui.tui.keys import GROUP_COPIES, bindings_for, modes_for, screens_for, title_for
+from scalable_tui.tui.keys import GROUP_COPIES, bindings_for, is_a, modes_for, screens_for, title_for
 from scalable_tui.tui.messages import (
     LoadFailed,
     LoadProgress,
@@ -51,18 +48,16 @@ from scalable_tui.tui.messages import (
     StateUpdated,
 )
 from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
-from scalable_tui.tui.screens.export import ExportScreen
-from scalable_tui.tui.screens.failure_detail import FailureDetailScreen
-from scalable_tui.tui.screens.failure_group import FailureGroupScreen
-from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
-from scalable_tui.tui.screens.picker import PickerScreen
-from scalable_tui.tui.screens.replay import ReplayFindingsScreen
-from scalable_tui.tui.screens.tasks import TasksScreen
 from scalable_tui.tui.widgets.status import StatusLine
 from scalable_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
     from assistant.llm import AIConfig
+    from scalable_tui.session.monitor import MonitorSession
+    from scalable_tui.session.replay import ReplaySession
+    from scalable_tui.tui.screens.picker import PickerScreen
+
+    Session = ReviewSession | MonitorSession | ReplaySession
 
 __all__ = ["ScalableApp", "ReviewApp", "PLAY_TICK"]
 
@@ -71,7 +66,21 @@ PLAY_TICK = 0.1
 #: Keys that would steal a focused text input's keys (the filter) in a replay.
 _NAV_ACTIONS = frozenset({"step", "edge"})
 
-Session = ReviewSession | MonitorSession | ReplaySession
+#: The screens' package: the app imports a screen (and the live and replay sessions) only when it is used,
+#: so ``review`` starts without the live, replay, picker and export code (``tui.keys.is_a``).
+_SCREENS = "scalable_tui.tui.screens"
+
+
+def _live(session: object) -> bool:
+    return is_a(session, "scalable_tui.session.monitor", "LiveViews")
+
+
+def _monitoring(session: object) -> bool:
+    return is_a(session, "scalable_tui.session.monitor", "MonitorSession")
+
+
+def _replaying(session: object) -> bool:
+    return is_a(session, "scalable_tui.session.replay", "ReplaySession")
 
 
 class ScalableApp(App[None]):
@@ -99,7 +108,7 @@ class ScalableApp(App[None]):
         rediagnose_every: float = 30.0,
         play_tick: float = PLAY_TICK,
     ) -> None:
-        caps = session.view.caps if isinstance(session, LiveViews) else ReviewSession.caps
+        caps = session.view.caps if _live(session) else ReviewSession.caps
         #: This session's screens (``tui.keys``): read by App.__init__ as the modes.
         self.MODES = modes_for(caps)  # type: ignore[misc]
         self.DEFAULT_MODE = "overview"  # type: ignore[misc]
@@ -126,7 +135,7 @@ class ScalableApp(App[None]):
         self.play_tick = play_tick
         self._play_timer: Any = None
         #: The latest view model rendered; ``snapshot`` is its run (a replay's ``x`` on Findings swaps it).
-        self.view: ViewModel = session.view if isinstance(session, LiveViews) else ViewModel(caps=caps)
+        self.view: ViewModel = session.view if _live(session) else ViewModel(caps=caps)
         self.snapshot: RunSnapshot | None = None
         self.load_error: str | None = None
         #: How many diagnosed snapshots arrived (tests wait on it).
@@ -172,7 +181,7 @@ class ScalableApp(App[None]):
 
     @property
     def replay(self) -> ReplaySession:
-        assert isinstance(self.session, ReplaySession), "not a replay"
+        assert _replaying(self.session), "not a replay"
         return self.session
 
     @property
@@ -223,7 +232,7 @@ class ScalableApp(App[None]):
             self.sub_title = safe(session.view.subtitle)
             session.on_view = lambda view: self.post_message(StateUpdated(view))
             session.on_notice = lambda notice: self.post_message(SessionNotice(notice))
-            if isinstance(session, MonitorSession):
+            if _monitoring(session):
                 self._follow()
                 self.set_interval(self.rediagnose_every, session.tick, name="time-based findings")
             session.start()
@@ -237,6 +246,7 @@ class ScalableApp(App[None]):
     def make_picker(self, current: Path | None = None) -> PickerScreen:
         """The run picker, fed by the session layer's run list (screens never read run directories)."""
         from scalable_tui.session.runlist import run_rows
+        from scalable_tui.tui.screens.picker import PickerScreen
 
         return PickerScreen(self.runs, self.stale_after_s, current=current, rows=run_rows)
 
@@ -275,7 +285,7 @@ class ScalableApp(App[None]):
 
     @work(exclusive=True, group="live", name="live source", exit_on_error=False)
     async def _follow(self) -> None:
-        assert isinstance(self.session, MonitorSession)
+        assert _monitoring(self.session)
         await self.session.follow()
 
     def on_unmount(self) -> None:
@@ -284,7 +294,7 @@ class ScalableApp(App[None]):
                 e.cancel.set()
         if self._play_timer is not None:
             self._play_timer.stop()
-        if isinstance(self.session, LiveViews):
+        if _live(self.session):
             self.session.close()
 
     # -- rendering -------------------------------------------------------------
@@ -328,10 +338,9 @@ class ScalableApp(App[None]):
                 else:
                     for sl in screen.query(StatusLine):
                         sl.update_status()
-            elif new.jobs_version != old.jobs_version and isinstance(screen, LiveJobsScreen):
+            elif new.jobs_version != old.jobs_version and is_a(screen, f"{_SCREENS}.live_jobs", "LiveJobsScreen"):
                 screen.sync()
-            if (new.whole is not old.whole or new.whole_error != old.whole_error) and isinstance(
-                    screen, ReplayFindingsScreen):
+            if (new.whole is not old.whole or new.whole_error != old.whole_error) and is_a(screen, f"{_SCREENS}.replay", "ReplayFindingsScreen"):
                 screen.sync()
             if new.timeline is not None and (new.timeline != old.timeline or new.live_version != old.live_version):
                 for tl in screen.query(Timeline):
@@ -384,7 +393,7 @@ class ScalableApp(App[None]):
 
     def explain_finding(self, finding: Finding | None) -> None:
         # On a replay's Findings, ``x`` explains a finding of the whole recording (not the moment's).
-        whole = isinstance(self.screen, ReplayFindingsScreen) and self.view.whole is not None
+        whole = is_a(self.screen, f"{_SCREENS}.replay", "ReplayFindingsScreen") and self.view.whole is not None
         self.ai.explain(finding, self.view.whole if whole else self.snapshot)
 
     def on_model_delta(self, message: ModelDelta) -> None:
@@ -416,12 +425,12 @@ class ScalableApp(App[None]):
         copy_group(self, what)
 
     def action_reconnect(self) -> None:
-        if isinstance(self.session, LiveViews):
+        if _live(self.session):
             self.session.reconnect()
 
     def refresh_jobs(self) -> None:
         """Ask Slurm now instead of at the next interval."""
-        if isinstance(self.session, LiveViews):
+        if _live(self.session):
             self.session.refresh_jobs()
 
     def on_refresh_jobs(self, message: RefreshJobs) -> None:
@@ -440,6 +449,8 @@ class ScalableApp(App[None]):
             if path:
                 self.notify(f"findings written to {safe(path)}")
 
+        from scalable_tui.tui.screens.export import ExportScreen
+
         self.push_screen(ExportScreen(self.explained_diagnosis(snap.diagnosis), Path(snap.run_dir), default), done)
 
     def action_toggle_theme(self) -> None:
@@ -456,7 +467,7 @@ class ScalableApp(App[None]):
 
     # -- a replay's keys -------------------------------------------------------------
     def on_seek_requested(self, message: SeekRequested) -> None:
-        if isinstance(self.session, ReplaySession):
+        if _replaying(self.session):
             self.session.seek_time(message.t)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -502,9 +513,9 @@ class ScalableApp(App[None]):
     # -- debug a failure locally -----------------------------------------------------
     def _selected_failure(self) -> Any:
         screen = self.screen
-        if isinstance(screen, FailureDetailScreen):
+        if is_a(screen, f"{_SCREENS}.failure_detail", "FailureDetailScreen"):
             return screen.record
-        if isinstance(screen, FailureGroupScreen):
+        if is_a(screen, f"{_SCREENS}.failure_group", "FailureGroupScreen"):
             table = screen.list_table()
             if table.row_count and screen.records:
                 return screen.records[min(table.cursor_row, len(screen.records) - 1)]
@@ -549,6 +560,8 @@ class ScalableApp(App[None]):
         self.call_from_thread(self._replay, job)
 
     async def _replay(self, job: Any) -> None:
+        from scalable_tui.tui.debug_terminal import debug_in_terminal
+
         try:
             msg = await debug_in_terminal(self, job)  # polling and recording go on while pdb is open
         except Exception as exc:  # noqa: BLE001 - e.g. no terminal to hand over (headless)
@@ -567,7 +580,7 @@ class ScalableApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         caps: Capabilities = self.view.caps
-        for entry, _cls in screens_for(caps):
+        for entry in screens_for(caps):
             keys = entry.keys.replace(",", " / ")
             help_ = entry.palette or f"Switch to the {entry.label} screen"
             yield SystemCommand(f"Go to {entry.label}", f"{help_} ({keys})", lambda m=entry.mode: self.switch_mode(m))
@@ -583,7 +596,7 @@ class ScalableApp(App[None]):
             yield SystemCommand("Filter this list", "Substring or /regex/, matches highlighted (/)", screen.action_filter)
             yield SystemCommand("Toggle faults only", f"{screen.FAULTS_LABEL.capitalize()} (f)", screen.action_toggle_faults)
         sort_next = getattr(screen, "action_sort_next", None)
-        if isinstance(screen, TasksScreen) or (caps.live and sort_next is not None):
+        if is_a(screen, f"{_SCREENS}.tasks", "TasksScreen") or (caps.live and sort_next is not None):
             yield SystemCommand("Sort by next column", "(s; r reverses)", sort_next)
         if isinstance(screen, RunScreen) and screen.can_explain():
             yield SystemCommand(

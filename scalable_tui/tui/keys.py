@@ -9,29 +9,40 @@ flags: a screen or key that the session cannot serve is not offered.
 from __future__ import annotations
 
 import functools
+import importlib
+import sys
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from scalable_tui.session.view import Capabilities
-from scalable_tui.tui.screens.efficiency import EfficiencyScreen
-from scalable_tui.tui.screens.failures import FailuresScreen
-from scalable_tui.tui.screens.findings import FindingsScreen
-from scalable_tui.tui.screens.history import HistoryScreen
-from scalable_tui.tui.screens.live_events import LiveEventsScreen
-from scalable_tui.tui.screens.live_jobs import LiveJobsScreen
-from scalable_tui.tui.screens.live_overview import LiveOverviewScreen
-from scalable_tui.tui.screens.live_tasks import LiveTasksScreen
-from scalable_tui.tui.screens.live_workers import LiveWorkersScreen
-from scalable_tui.tui.screens.overview import OverviewScreen
-from scalable_tui.tui.screens.replay import with_timeline
-from scalable_tui.tui.screens.tasks import TasksScreen
-from scalable_tui.tui.screens.workers import WorkersScreen
 
-__all__ = ["SCREENS", "ScreenEntry", "bindings_for", "modes_for", "screens_for", "title_for"]
+__all__ = ["SCREENS", "ScreenEntry", "bindings_for", "is_a", "modes_for", "screens_for", "title_for"]
+
+
+#: Where the screens live; an entry names its screen as ``module:Class`` under this package.
+SCREENS_PACKAGE = "scalable_tui.tui.screens"
+
+
+def is_a(obj: Any, module: str, name: str) -> bool:
+    """``isinstance(obj, module.name)`` without importing ``module``: if nothing imported it, nothing made ``obj``.
+
+    The app's start imports only what its first screen needs (``scalable-tui
+    review`` no longer loads the live, replay and picker code: ~0.1 s).
+    """
+    mod = sys.modules.get(module)
+    cls = getattr(mod, name, None) if mod is not None else None
+    return cls is not None and isinstance(obj, cls)
+
+
+def screen_class(path: str) -> type[Screen]:
+    """``"module:Class"`` (under ``SCREENS_PACKAGE``) -> the class, imported on first use."""
+    module, name = path.split(":")
+    cls: type[Screen] = getattr(importlib.import_module(f"{SCREENS_PACKAGE}.{module}"), name)
+    return cls
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,38 +50,47 @@ class ScreenEntry:
     mode: str
     keys: str
     label: str
-    #: The screen over a run directory, and over a scheduler (or its recording); None: not there.
-    review: type[Screen] | None
-    live: type[Screen] | None
+    #: The screen over a run directory, and over a scheduler (or its recording), as ``module:Class``
+    #: under ``SCREENS_PACKAGE`` (imported when first shown); None: not there.
+    review: str | None
+    live: str | None
     #: What the palette says about it (after "Switch to the … screen").
     palette: str = ""
     #: Shown only when the session can serve it.
     needs: Callable[[Capabilities], bool] = lambda caps: True
 
+    def offered(self, caps: Capabilities) -> bool:
+        return (self.live if caps.live else self.review) is not None and self.needs(caps)
+
     def screen(self, caps: Capabilities) -> type[Screen] | None:
-        cls = self.live if caps.live else self.review
-        if cls is None or not self.needs(caps):
+        """The class this session shows for the entry (imports it)."""
+        path = self.live if caps.live else self.review
+        if path is None or not self.needs(caps):
             return None
+        cls = screen_class(path)
         return _with_timeline(self.mode, cls) if caps.has_timeline else cls
 
 
 @functools.cache
 def _with_timeline(mode: str, cls: type[Screen]) -> type[Screen]:
+    from scalable_tui.tui.screens.replay import with_timeline
+
     return with_timeline(mode, cls)  # one class per screen for the app's life (CSS, isinstance)
 
 
 SCREENS: tuple[ScreenEntry, ...] = (
-    ScreenEntry("overview", "1,o", "Overview", OverviewScreen, LiveOverviewScreen),
-    ScreenEntry("tasks", "2,t", "Tasks", TasksScreen, LiveTasksScreen),
-    ScreenEntry("failures", "3,f", "Failures", FailuresScreen, FailuresScreen),
-    ScreenEntry("findings", "4,i", "Findings", FindingsScreen, FindingsScreen),
-    ScreenEntry("workers", "5,w", "Workers", WorkersScreen, LiveWorkersScreen, needs=lambda c: c.has_workers),
-    ScreenEntry("events", "6,v", "Events", None, LiveEventsScreen),
-    ScreenEntry("jobs", "7,j", "Jobs", None, LiveJobsScreen, palette="Slurm jobs behind the workers"),
+    ScreenEntry("overview", "1,o", "Overview", "overview:OverviewScreen", "live_overview:LiveOverviewScreen"),
+    ScreenEntry("tasks", "2,t", "Tasks", "tasks:TasksScreen", "live_tasks:LiveTasksScreen"),
+    ScreenEntry("failures", "3,f", "Failures", "failures:FailuresScreen", "failures:FailuresScreen"),
+    ScreenEntry("findings", "4,i", "Findings", "findings:FindingsScreen", "findings:FindingsScreen"),
+    ScreenEntry("workers", "5,w", "Workers", "workers:WorkersScreen", "live_workers:LiveWorkersScreen",
+                needs=lambda c: c.has_workers),
+    ScreenEntry("events", "6,v", "Events", None, "live_events:LiveEventsScreen"),
+    ScreenEntry("jobs", "7,j", "Jobs", None, "live_jobs:LiveJobsScreen", palette="Slurm jobs behind the workers"),
     # A run directory's siblings: a scheduler (or its recording) has no runs directory.
-    ScreenEntry("history", "8,h", "History", HistoryScreen, None,
+    ScreenEntry("history", "8,h", "History", "history:HistoryScreen", None,
                 palette="Failure groups across the runs of this run's project"),
-    ScreenEntry("efficiency", "9,u", "Efficiency", EfficiencyScreen, EfficiencyScreen,
+    ScreenEntry("efficiency", "9,u", "Efficiency", "efficiency:EfficiencyScreen", "efficiency:EfficiencyScreen",
                 palette="requested vs used memory and CPU, like seff"),
 )
 
@@ -117,23 +137,25 @@ TIMELINE_KEYS = [
 ]
 
 
-def screens_for(caps: Capabilities) -> list[tuple[ScreenEntry, type[Screen]]]:
-    """The screens this session shows, in key order."""
-    out = []
-    for entry in SCREENS:
-        cls = entry.screen(caps)
-        if cls is not None:
-            out.append((entry, cls))
-    return out
+def screens_for(caps: Capabilities) -> list[ScreenEntry]:
+    """The screens this session shows, in key order (nothing imported)."""
+    return [entry for entry in SCREENS if entry.offered(caps)]
 
 
-def modes_for(caps: Capabilities) -> dict[str, type[Screen]]:
-    return {entry.mode: cls for entry, cls in screens_for(caps)}
+def modes_for(caps: Capabilities) -> dict[str, Callable[[], Screen]]:
+    """The app's modes: a factory per screen, which imports the screen's module when it is first shown."""
+    return {entry.mode: functools.partial(_make, entry, caps) for entry in screens_for(caps)}
+
+
+def _make(entry: ScreenEntry, caps: Capabilities) -> Screen:
+    cls = entry.screen(caps)
+    assert cls is not None, entry.mode
+    return cls()
 
 
 def bindings_for(caps: Capabilities) -> list[Binding]:
     """The app's keys: Textual's own first, then the screens (adjacent: the footer groups them), the rest."""
-    keys = [*App.BINDINGS, *(screen_key(e.keys, e.mode, e.label) for e, _ in screens_for(caps)), *COMMON_KEYS,
+    keys = [*App.BINDINGS, *(screen_key(e.keys, e.mode, e.label) for e in screens_for(caps)), *COMMON_KEYS,
             *GROUP_KEYS, DEBUG_KEY]
     if caps.has_timeline:
         keys.extend(TIMELINE_KEYS)

@@ -16,7 +16,7 @@ from scalable_tui.session.view import Capabilities
 from scalable_tui.sources.rundir.reader import RunDirReader
 from scalable_tui.tui.app import ScalableApp
 from scalable_tui.tui.attach import AttachApp
-from scalable_tui.tui.keys import bindings_for, modes_for
+from scalable_tui.tui.keys import bindings_for, modes_for, screens_for
 from scalable_tui.tui.messages import StateUpdated
 from scalable_tui.tui.replay import ReplayApp
 from scalable_tui.tui.screens.failures import FailuresScreen
@@ -45,8 +45,8 @@ def test_capabilities_choose_the_screens_and_keys(gcam_run: Path, tmp_path: Path
     # the timeline keys exist only where there is a timeline
     assert not any(b.action == "play" for _k, b in attach._bindings)
     assert any(b.action == "play" for _k, b in replay._bindings)
-    assert all(issubclass(cls, TimelineMixin) for cls in replay.MODES.values())
-    assert not any(issubclass(cls, TimelineMixin) for cls in attach.MODES.values())
+    assert all(issubclass(e.screen(replay.view.caps), TimelineMixin) for e in screens_for(replay.view.caps))
+    assert not any(issubclass(e.screen(attach.view.caps), TimelineMixin) for e in screens_for(attach.view.caps))
     # the titles come from the same flags
     assert (review.title, attach.title, replay.title) == (
         "scalable-tui review", "scalable-tui attach", "scalable-tui review (replay)")
