@@ -24,7 +24,7 @@ from scalable_tui.model.jobs import JobsSnapshot, WorkerDeparture
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.model.run import RunState
 
-__all__ = ["diagnose", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
+__all__ = ["diagnose", "diagnose_cached", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
 
 
 def diagnose(
@@ -38,6 +38,7 @@ def diagnose(
     slurm: str = "off",
     slurm_source: Any = None,
     joined: SlurmJoin | None = None,
+    base: Diagnosis | None = None,
 ) -> Diagnosis:
     """The diagnosis of ``state``, with batch-job findings when there are jobs to look at.
 
@@ -49,9 +50,9 @@ def diagnose(
     ``sacct`` at most every 5 minutes while tailing).  ``now`` is the moment
     the diagnosis speaks for: a replay passes the moment shown, a monitor its
     clock, so time-based findings (stuck PENDING, abandoned runs) appear when
-    their threshold passes.
+    their threshold passes.  ``base``: ``diagnose_cached`` of the same arguments, already made.
     """
-    diag = diagnose_state(state, stale_after_s=stale_after_s, now=now)
+    diag = base if base is not None else diagnose_cached(state, stale_after_s=stale_after_s, now=now)
     if jobs is not None:
         if not jobs.jobs:
             return diag
@@ -65,6 +66,22 @@ def diagnose(
         return diag
     joined = slurm_join(state, slurm, log_dir=None if log_dir is None else str(log_dir), source=slurm_source)
     return merge_findings(diag, joined.findings, joined.note)
+
+
+def diagnose_cached(state: RunState, *, stale_after_s: float | None = None, now: float | None = None,
+                    store: bool = True) -> Diagnosis:
+    """``diagnose_state``, read from the persistent index entry of a big finished run when it holds it
+    (``session.diagnosis_cache``), else computed and (``store``) kept there.  A part of a run (the review
+    app's first slice) is never answered from, nor should it take, the whole run's entry: ``store=False``."""
+    from scalable_tui.session import diagnosis_cache
+
+    hit = diagnosis_cache.lookup(state, stale_after_s)
+    if hit is not None:
+        return hit
+    diag = diagnose_state(state, stale_after_s=stale_after_s, now=now)
+    if store:
+        diagnosis_cache.store(state, stale_after_s, diag)
+    return diag
 
 
 def live_departures(live: LiveSnapshot | None) -> list[WorkerDeparture]:

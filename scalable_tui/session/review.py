@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 
 from scalable_tui.model.diagnosis import Diagnosis
 from scalable_tui.model.run import RunState
-from scalable_tui.session.pipeline import diagnose
+from scalable_tui.session.pipeline import diagnose, diagnose_cached
 from scalable_tui.session.snapshot import build_snapshot
 from scalable_tui.session.view import Capabilities, ViewModel
 
@@ -99,11 +99,12 @@ class ReviewSession:
             source.defer_index = True  # stored below, once the full screen is out
         version = 0
         diag: Diagnosis | None = None
+        base_diag: Diagnosis | None = None  # the assistant's part of ``diag`` (cached beside the index)
         slurm_joined: SlurmJoin | None = None
         slurm_at = 0.0
 
         def publish(state: RunState, loading: float | None) -> None:
-            nonlocal version, diag, slurm_joined, slurm_at
+            nonlocal version, diag, base_diag, slurm_joined, slurm_at
             version += 1
             now = self.now()
             # While indexing, the first slice's diagnosis stands in (the
@@ -113,8 +114,9 @@ class ReviewSession:
                     # One sacct call per load, then at most every 5 minutes while tailing.
                     if slurm_joined is None or time.monotonic() - slurm_at > 300:
                         slurm_joined, slurm_at = slurm_join(state, self.slurm), time.monotonic()
+                base_diag = diagnose_cached(state, stale_after_s=self.stale_after_s, now=now, store=loading is None)
                 diag = diagnose(state, stale_after_s=self.stale_after_s, now=now,
-                                joined=slurm_joined if loading is None else None)
+                                joined=slurm_joined if loading is None else None, base=base_diag)
             # A finished run, fully read: the reader stops right after this
             # publish, so the snapshot may share its tables.
             final = loading is None and state.meta.status != "running"
@@ -155,6 +157,10 @@ class ReviewSession:
                 store = getattr(source, "store_in_index", None)
                 if store is not None:
                     store()  # after the screen has everything: the next open is instant
+                    if base_diag is not None:  # and its diagnosis beside it, now that the entry exists
+                        from scalable_tui.session.diagnosis_cache import store as store_diagnosis
+
+                        store_diagnosis(state, self.stale_after_s, base_diag)
                 break  # finished: nothing more will be appended
             if cancelled.wait(max(self.poll_interval, PUBLISH_PAUSE * cost)):
                 break
