@@ -141,6 +141,8 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
         from scalable_tui.session.lists import filter_tasks, sort_tasks
         from scalable_tui.sources.rundir.reader import load_run
 
+        from scalable_tui.session.task_lists import warm
+
         state = load_run(run_dir)
         t = state.tasks
         timings = {}
@@ -153,7 +155,20 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
                     rows = sort_tasks(t, rows, column, rev)
                 runs.append(time.perf_counter() - t2)
             timings[label] = [x * 1000 for x in runs]
-        return {"ms": timings, "rows": len(t), "rss_mb": _peak_rss_mb()}
+        # The review app warms a finished run's table once its screen is out (task_lists.warm): a
+        # fresh copy of the same table, warmed, then each query's first call.
+        state = load_run(run_dir)
+        t = state.tasks
+        t2 = time.perf_counter()
+        warm(t)
+        warm_s = time.perf_counter() - t2
+        for label, query, faults, column, rev in LIST_QUERIES:
+            t2 = time.perf_counter()
+            rows = filter_tasks(t, query, faults)
+            if column is not None:
+                rows = sort_tasks(t, rows, column, rev)
+            timings[label].append((time.perf_counter() - t2) * 1000)
+        return {"ms": timings, "rows": len(t), "warm_s": warm_s, "rss_mb": _peak_rss_mb()}
     if mode == "refresh":
         from scalable_tui.sources.rundir.reader import RunDirReader
 
@@ -359,12 +374,14 @@ def _lists_only(a: argparse.Namespace) -> int:
             if "error" in r:
                 print(f"[{shape}] lists: ERROR {r['error']}")
                 continue
-            print(f"[{shape}] {run.name}: Tasks list over {r['rows']:,} rows (session/lists.py), "
-                  f"ms: first call, then best/median of 2 repeats")
+            print(f"[{shape}] {run.name}: Tasks list over {r['rows']:,} rows (session/lists.py), ms: first call "
+                  f"cold, best/median of 2 repeats, first call after the review app's warm-up "
+                  f"(task_lists.warm: {r['warm_s']:.2f} s, once the full screen is out)")
             for label, ms in r["ms"].items():
-                rep = sorted(ms[1:])
-                print(f"  {label:<48}{ms[0]:>8.1f}{rep[0]:>8.1f}/{statistics.median(rep):<8.1f}"
-                      f"  <= {TARGET_QUERY_MS:.0f} ms  {_pf(max(ms) <= TARGET_QUERY_MS)}")
+                rep = sorted(ms[1:3])
+                print(f"  {label:<44}{ms[0]:>8.1f}{rep[0]:>8.1f}/{statistics.median(rep):<8.1f}{ms[3]:>8.1f}"
+                      f"  <= {TARGET_QUERY_MS:.0f} ms: cold {_pf(ms[0] <= TARGET_QUERY_MS)}, "
+                      f"warmed {_pf(ms[3] <= TARGET_QUERY_MS)}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

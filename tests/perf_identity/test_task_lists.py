@@ -195,3 +195,40 @@ def test_sort_of_unsorted_or_repeated_rows_is_the_plain_sort(t: TaskTable, colum
     rows = list(range(len(t.ids))) * 2
     random.Random(seed).shuffle(rows)
     assert sort_tasks(t, rows, column, rev) == _reference_sort(t, rows, column, rev)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_warmed_tables_filter_and_sort_as_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``warm`` fills the cache the queries use; what they answer from it is the reference's answer."""
+    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
+    t = load_run(str(fixture_run(name))).tasks
+    assert task_lists.warm(t) == len(task_lists.WARM_ORDERS) + 4
+    c = task_lists._CACHES[t]
+    assert set(task_lists.WARM_ORDERS) <= set(c.orders) and c.ids_text is not None and c.values_text is not None
+    _check(t)
+
+
+def test_warm_stops_when_cancelled_and_leaves_small_tables_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = load_run(str(fixture_run("gcam-stitches"))).tasks
+    assert task_lists.warm(t) == 0 and t not in task_lists._CACHES  # below WARM_ROWS: a first query is cheap
+    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
+    asked: list[int] = []
+    assert task_lists.warm(t, lambda: asked.append(1) or len(asked) > 2) == 2
+
+
+def test_the_review_session_warms_a_finished_runs_table_and_not_a_running_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from scalable_tui.session.review import ReviewSession
+
+    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
+    views: list[Any] = []
+    ReviewSession(RunDirReader(fixture_run("gcam-stitches"))).run(views.append)
+    shown = views[-1].run.tasks
+    assert set(task_lists.WARM_ORDERS) <= set(task_lists._CACHES[shown].orders)
+    # a running run's table changes with every publish: nothing is warmed for it
+    running: list[Any] = []
+    stop = threading.Event()
+    ReviewSession(RunDirReader(fixture_run("running-live"))).run(lambda v: (running.append(v), stop.set()),
+                                                                 cancelled=stop)  # stops after the first publish
+    assert running and running[-1].run.live and running[-1].run.tasks not in task_lists._CACHES
