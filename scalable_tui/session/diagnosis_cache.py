@@ -16,6 +16,7 @@ The key, all of which must match:
   of a big run is never answered with, nor stored as, the whole run's diagnosis;
 - the code: ``scalable_tui`` version, ``SIGNATURE_VERSION`` and the size and
   mtime of every module under ``assistant/`` and ``scalable_tui/model/``;
+- the run directory as it was given (the diagnosis names it);
 - ``stale_after_s``, to be safe.
 
 Only the assistant's part is cached (``diagnose_state``); Slurm findings are
@@ -86,7 +87,10 @@ def _entry(state: RunState) -> tuple[Path, dict[str, Any]] | None:
     # lines per stream; a stream with none read adds nothing (the Python reader lists absent files with 0
     # lines, a reader from the index leaves them out)
     lines = {k: v for k, v in sorted(state.lines_read.items()) if v}
-    return d, {"format": FORMAT, "index": index_key, "lines": lines, "code": code_fingerprint()}
+    # the path as given: the diagnosis names it (``run_dir``), and another spelling of it must not read back
+    # the first one's
+    return d, {"format": FORMAT, "index": index_key, "run_dir": str(state.run_dir), "lines": lines,
+               "code": code_fingerprint()}
 
 
 def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:

@@ -234,3 +234,26 @@ def test_the_review_session_stores_the_index_after_the_full_screen_is_out(finish
     assert stored_when_shown == [False]  # the full screen went out before the store …
     assert key_file.exists()  # … which happened right after
     assert fingerprint(load_run(finished_run)) == fingerprint(RunDirReader(finished_run).load())
+
+
+def test_a_reopen_names_the_run_as_this_open_was_given_it(finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index stored the first open's spelling of the path; a reopen from elsewhere said that one.
+
+    ``diagnose runs/run-x`` from one directory, then ``diagnose /abs/…/run-x``
+    from another, printed ``run_dir: runs/run-x`` (wrong from there), and a
+    retry script's manifest path pointed nowhere.
+    """
+    from assistant.retry_plan import build_retry_plan
+    from scalable_tui.session.pipeline import diagnose
+
+    monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
+    monkeypatch.chdir(finished_run.parent)
+    relative = load_run(finished_run.name)  # cold: stored in the index
+    assert relative.run_dir == finished_run.name
+    diagnose(relative)  # and its diagnosis beside it
+    monkeypatch.chdir("/")
+    absolute = load_run(str(finished_run))  # from the index
+    assert cache.lookup(finished_run) is not None
+    assert absolute.run_dir == str(finished_run)
+    assert diagnose(absolute).run_dir == str(finished_run)
+    assert build_retry_plan(absolute, diagnose(absolute)).run_dir == str(finished_run)

@@ -150,7 +150,9 @@ def _load(data: dict[str, Any], run_dir: str) -> RunDirReader | None:
             row[ri] = ResourceProfile(*row[ri])
         failures.append(FailureRecord(*row))
     st = RunState(
-        run_dir=data["run_dir"],
+        # the path as this open was given it, not as the open that stored the snapshot was: the
+        # diagnosis, the retry plan's manifest path and the screens name it
+        run_dir=reader.state.run_dir,
         meta=RunMeta(*data["meta"]),
         tasks=t,
         failures=failures,
