@@ -92,3 +92,25 @@ def test_live_worker_usage_keeps_the_peak_and_the_mean_cpu_per_heartbeat() -> No
     assert {f.id for f in report.findings} >= {"efficiency:memory:dask_worker:SLURMCluster",
                                               "efficiency:cpu:dask_worker:SLURMCluster"}
     assert any("since attach" in n for n in report.notes)
+
+
+@pytest.mark.anyio
+async def test_a_report_longer_than_the_table_shows_the_first_rows_and_says_how_many_more(
+        retry_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One row per task function: a run whose tasks each name their own function has 300k rows; the table
+    holds the first ``MAX_ROWS`` and says where the rest are (adding 300k rows held the UI thread for seconds)."""
+    from scalable_tui.tui.screens import efficiency
+
+    monkeypatch.setattr(efficiency, "MAX_ROWS", 1)
+    app = ReviewApp(RunDirReader(retry_run), no_ai=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.view.run is not None and app.view.run.loading is None, 20, "run loaded")
+        await pilot.press("9")
+        screen = app.screen
+        await wait_for(pilot, lambda: getattr(screen, "report", None) is not None, 20, "efficiency report")
+        rows = len(screen.report.rows)
+        assert rows > 1
+        from textual.widgets import DataTable
+
+        assert screen.query_one(DataTable).row_count == 1
+        await wait_for(pilot, lambda: f"showing the first 1 of {rows} rows" in screen_text(app), 10, "the note")

@@ -25,6 +25,9 @@ COLUMNS = ("task / job / workers", "component", "n", "observed", "mem req", "mem
            "cpus", "cpu mean", "cpu eff")
 #: Live sessions: recompute at most this often (the figures move with heartbeats, not with every poll).
 LIVE_EVERY_S = 5.0
+#: Rows put in the table: a run whose tasks each have their own function name has one row per task
+#: (300k rows took the UI thread for many seconds); the rest are counted, and the command lists them all.
+MAX_ROWS = 2000
 
 
 def _gb(x: float | None) -> str:
@@ -104,7 +107,7 @@ class EfficiencyScreen(RunScreen):
             info.update(Text(f"cannot compute efficiency: {line(error, 300)}", style="bold red"))
             findings.update("")
             return
-        for r in report.rows:
+        for r in report.rows[:MAX_ROWS]:
             table.add_row(
                 Text(line(r.key, 40)), Text(safe(r.component)), Text(str(r.tasks)), Text(str(r.observed)),
                 Text(safe(r.requested_memory)), Text(_gb(r.peak_memory_gb)), Text(_gb(r.mean_memory_gb)),
@@ -114,6 +117,9 @@ class EfficiencyScreen(RunScreen):
         head.append("  (memory in GB; CPU in cores; r: recompute)", style="dim")
         if not report.rows:
             head.append("\nnothing to compare: no requests or usage known", style="yellow")
+        elif len(report.rows) > MAX_ROWS:
+            head.append(f"\nshowing the first {MAX_ROWS:,} of {len(report.rows):,} rows; "
+                        "`scalable-tui efficiency` on the run lists them all", style="yellow")
         info.update(head)
         out = Text()
         for f in report.findings:
