@@ -164,7 +164,14 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     from scalable_tui.session.record import record
     from scalable_tui.sources.recording.format import RecordingError
+    from scalable_tui.sources.recording.writer import check_target
 
+    mode = "append" if args.append else "force" if args.force else "create"
+    try:
+        check_target(Path(args.out), mode)  # before anything else: a refusal is the only line printed
+    except (RecordingError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     alerts = _alerts(args, record=True)
     if alerts is False:
         return EXIT_USAGE
@@ -172,7 +179,6 @@ def cmd_record(args: argparse.Namespace) -> int:
     if jobs is None:
         _err("note: Slurm jobs not recorded: " + ("--slurm off" if getattr(args, "slurm", "auto") == "off"
                                                   else "squeue not on PATH (--slurm force to try anyway)"))
-    mode = "append" if args.append else "force" if args.force else "create"
     try:
         result = asyncio.run(record(address, args.out, interval=args.interval, give_up_after=args.give_up_after,
                                     security=security, mode=mode, job_source=jobs,

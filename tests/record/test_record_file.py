@@ -233,12 +233,22 @@ def test_diagnose_cli_on_a_recording(tmp_path: Path) -> None:
     assert len(r.stderr.strip().splitlines()) == 1 and "not a scalable-tui recording" in r.stderr
 
 
-def test_record_cli_refusals(tmp_path: Path) -> None:
+@pytest.mark.parametrize("squeue", ["absent", "present"])
+def test_record_cli_refusals(tmp_path: Path, squeue: str) -> None:
+    """The refusal is the only line, whether or not Slurm's commands are here (with squeue missing, a
+    note about Slurm came first: the test passed or failed by what the machine had installed)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if squeue == "present":
+        (bin_dir / "squeue").write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / "squeue").chmod(0o755)
     path = tmp_path / "night.rec"
     path.write_text("precious")
-    r = run_cli("record", "tcp://127.0.0.1:9", "--out", str(path))
-    assert r.returncode == 2 and "exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("record", "tcp://127.0.0.1:9", "--out", str(path), env={"PATH": str(bin_dir)})
+    assert r.returncode == 2 and "exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert path.read_text() == "precious"
+    r = run_cli("record", "tcp://127.0.0.1:9", "--out", str(tmp_path), env={"PATH": str(bin_dir)})
+    assert r.returncode == 2 and r.stderr.strip() == f"scalable-tui: {tmp_path} is a directory"
     r = run_cli("record", "--out", str(tmp_path / "x.rec"), "--scheduler-file", str(tmp_path / "none.json"))
     assert r.returncode == 2 and "does not exist" in r.stderr
 

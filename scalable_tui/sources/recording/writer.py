@@ -59,6 +59,21 @@ def _fail_sig(f: Any) -> tuple[Any, ...]:
     return (f.occurrences, f.origin, f.exception_type, f.exception[:300], len(f.traceback or ""))
 
 
+def check_target(p: Path, mode: str) -> bool:
+    """Refuse what ``create`` would refuse (raises ``RecordingError``); True when a non-empty file is there.
+
+    ``record`` asks first, before it starts anything or prints a note: a refusal is its only output.
+    """
+    if p.is_dir():
+        raise RecordingError(f"{p} is a directory")
+    exists = p.exists() and p.stat().st_size > 0
+    if exists and mode == "create":
+        raise RecordingError(f"{p} exists; use --append to continue that recording or --force to replace it")
+    if exists and mode == "append" and not is_recording(p):
+        raise RecordingError(f"{p} exists and is not a scalable-tui recording; refusing to append to it")
+    return exists
+
+
 class RecordingWriter:
     """Appends frames to a recording file.  One writer per file (an exclusive-write lock is taken per commit)."""
 
@@ -99,13 +114,7 @@ class RecordingWriter:
                interval: float | None = None, keyframe_every: int = 60) -> RecordingWriter:
         """``mode``: ``create`` (refuse an existing file), ``force`` (replace it), ``append`` (continue a recording)."""
         p = Path(path)
-        if p.is_dir():
-            raise RecordingError(f"{p} is a directory")
-        exists = p.exists() and p.stat().st_size > 0
-        if exists and mode == "create":
-            raise RecordingError(f"{p} exists; use --append to continue that recording or --force to replace it")
-        if exists and mode == "append" and not is_recording(p):
-            raise RecordingError(f"{p} exists and is not a scalable-tui recording; refusing to append to it")
+        exists = check_target(p, mode)
         if mode == "force" or (mode == "append" and not exists):
             for q in (p, Path(f"{p}-journal")):
                 if q.exists():
