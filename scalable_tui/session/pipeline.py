@@ -18,6 +18,7 @@ import os
 from typing import Any, Iterable
 
 from assistant.diagnose import diagnose_state
+from assistant.grouping import join_failures
 from scalable_tui.model.diagnosis import Diagnosis
 from scalable_tui.session.slurm_join import SlurmJoin, merge_findings, scanned_logs, slurm_join
 from scalable_tui.model.jobs import JobsSnapshot, WorkerDeparture
@@ -77,6 +78,9 @@ def diagnose_cached(state: RunState, *, stale_after_s: float | None = None, now:
 
     hit = diagnosis_cache.lookup(state, stale_after_s)
     if hit is not None:
+        # what diagnosing does to the state besides: each failure gets its task's name, component, duration,
+        # worker and resources (the screens and the retry plan read them there)
+        join_failures(state)
         return hit
     diag = diagnose_state(state, stale_after_s=stale_after_s, now=now)
     if store:

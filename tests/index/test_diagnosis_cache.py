@@ -56,8 +56,12 @@ def test_a_reopened_run_gets_the_stored_diagnosis_equal_to_a_fresh_one(finished_
     state = load_run(finished_run)  # from the index
     second = diagnose_cached(state)
     assert len(calls) == 1  # not diagnosed again
-    fresh = diagnose_state(RunDirReader(finished_run).load())
+    ref = RunDirReader(finished_run).load()
+    fresh = diagnose_state(ref)
     assert whole(second) == whole(first) == whole(fresh)
+    # diagnosing also fills each failure's task name, component, duration, worker and resources in the
+    # state (the Failures screens show them): a reopen answered from the cache must too
+    assert state.failures == ref.failures and any(f.task_name for f in state.failures)
     assert sum(f.count for f in second.findings) == second.failures_total > 0
     assert (cache.entry_dir(finished_run) / diagnosis_cache.NAME).stat().st_mode & 0o777 == 0o600
     assert tree_fingerprint(finished_run) == before  # nothing written into the run directory
@@ -127,3 +131,4 @@ def test_the_review_session_stores_the_diagnosis_after_the_screen_and_reopens_wi
     ReviewSession(RunDirReader(finished_run)).run(reopened.append)
     assert len(calls) == n  # the reopen diagnosed nothing
     assert whole(reopened[-1].run.diagnosis) == whole(views[-1].run.diagnosis)
+    assert reopened[-1].run.failures == views[-1].run.failures  # names, workers, … filled in both
