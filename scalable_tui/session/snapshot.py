@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import heapq
 import re
+from bisect import bisect_right
 from collections import Counter
-from itertools import compress
+from itertools import accumulate, compress
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,7 +144,8 @@ def _timeline(t: TaskTable, lo: float | None, hi: float | None) -> tuple[list[in
     failed_ids = {i for i, v in enumerate(values) if v in FAULT_STATES}
     terminal_ids = {i for i, v in enumerate(values) if v in TERMINAL_STATES}
     n = TIMELINE_BUCKETS - 1
-    # zip, not index: a publish of a 300k-task run walks every row here
+    # zip, not index: a publish of a 300k-task run walks every row here (a chain of C-level maps
+    # was measured slower than this loop)
     for st, ts in zip(t.state, t.last_ts):
         if st not in terminal_ids or ts != ts:  # not finished, or no time (NaN)
             continue
@@ -170,6 +172,24 @@ def task_group(name: str) -> str:
 TOP_GROUPS = 12
 
 
+def task_groups_of(names: list[str]) -> list[str]:
+    """``task_group`` of each name, from one regex pass over them all joined (C speed; 300k names with
+    a per-name regex call took ~0.3 s of every publish)."""
+    text = "\n".join(names)
+    if text.count("\n") != max(0, len(names) - 1):  # a name with a newline: one by one
+        return [task_group(x) for x in names]
+    out = list(names)
+    starts = list(accumulate(map(len, names), lambda a, n: a + n + 1, initial=0))
+    for m in _MAPPED_LINES.finditer(text):
+        k = bisect_right(starts, m.start()) - 1
+        out[k] = names[k][: m.start() - starts[k]] + "[…]"
+    return out
+
+
+#: ``_MAPPED`` at the end of each line of names joined by newlines (none of which holds one).
+_MAPPED_LINES = re.compile(r"\[\d+\]$", re.MULTILINE)
+
+
 def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple[str, dict[str, int]]], int]:
     """The ``top`` task groups by size with their per-state counts, and how many groups there are.
 
@@ -179,10 +199,16 @@ def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple
     """
     values = tasks.strings.values
     sizes = Counter(compress(tasks.name, tasks.state))  # rows with a task event, per name code
-    group_of = {code: task_group(values[code] or "(none)") for code in sizes}
-    totals: Counter[str] = Counter()
-    for code, n in sizes.items():
-        totals[group_of[code]] += n
+    codes_ = list(sizes)
+    groups = task_groups_of([values[code] or "(none)" for code in codes_])
+    group_of = dict(zip(codes_, groups))
+    totals: dict[str, int]
+    if len(set(groups)) == len(groups):  # no two names in one group (per-task names): sizes as they are
+        totals = dict(zip(groups, sizes.values()))
+    else:
+        totals = Counter()
+        for code, n in sizes.items():
+            totals[group_of[code]] += n
     ranked = heapq.nsmallest(top, totals.items(), key=lambda kv: (-kv[1], kv[0]))
     wanted = {name for name, _ in ranked}
     codes = {code for code, g in group_of.items() if g in wanted}

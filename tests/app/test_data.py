@@ -208,3 +208,48 @@ def test_timeline_buckets_are_those_of_the_per_row_reference(gcam_run: Path) -> 
         b = min(TIMELINE_BUCKETS - 1, max(0, int((ts - lo) / max(hi - lo, 1e-9) * TIMELINE_BUCKETS)))
         (failed if st in FAULT_STATES else done)[b] += 1
     assert _timeline(t, lo, hi) == (done, failed) and sum(done) + sum(failed) > 0
+
+
+def test_task_groups_of_all_names_at_once_equal_task_group_of_each() -> None:
+    """One regex pass over the names joined: the same answer as ``task_group`` name by name."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scalable_tui.session.snapshot import task_group, task_groups_of
+
+    tricky = ["run_gcam[12]", "run_gcam", "x[a]", "x[1][2]", "[3]", "[]", "x[01]", "", "(none)", "a[\u0661\u0662]",
+              "a[1]\n", "a\n[2]", "post[…]", "[1]x", "y[1] ", "z[[1]]", "w[1]]"]
+    assert task_groups_of(tricky) == [task_group(x) for x in tricky]
+    assert task_groups_of([]) == []
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(alphabet="ab[]1\u0661\n…", max_size=8), max_size=20))
+    def same(names: list[str]) -> None:
+        assert task_groups_of(names) == [task_group(x) for x in names]
+
+    same()
+
+
+def test_timeline_of_a_generated_run_equals_the_per_row_reference(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from scalable_tui.session.snapshot import FAULT_STATES, TERMINAL_STATES, TIMELINE_BUCKETS, _timeline
+    from scalable_tui.sources.rundir.reader import load_run
+    from tests.conftest import ROOT
+
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(tmp_path), "--tasks", "3000",
+                    "--varied"], check=True, stdout=subprocess.DEVNULL)
+    state = load_run(next(tmp_path.glob("run-*")))
+    t = state.tasks
+    for lo, hi in ((state.first_event_ts, state.last_event_ts),  # the run's span
+                   (state.first_event_ts + 600, state.last_event_ts - 600),  # rows outside: clamped
+                   (state.last_event_ts, state.last_event_ts)):  # a zero span
+        done, failed = [0] * TIMELINE_BUCKETS, [0] * TIMELINE_BUCKETS
+        for r in range(len(t.ids)):
+            st, ts = t.strings.values[t.state[r]], t.last_ts[r]
+            if st not in TERMINAL_STATES or ts != ts:
+                continue
+            b = min(TIMELINE_BUCKETS - 1, max(0, int((ts - lo) / max(hi - lo, 1e-9) * TIMELINE_BUCKETS)))
+            (failed if st in FAULT_STATES else done)[b] += 1
+        assert _timeline(t, lo, hi) == (done, failed) and sum(failed) > 0
