@@ -175,7 +175,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     alerts = _alerts(args, record=True)
     if alerts is False:
         return EXIT_USAGE
-    jobs = _jobs(args, cluster=address)
+    jobs = _jobs(args, log_dir=getattr(args, "slurm_log_dir", None), cluster=address)
     if jobs is None:
         _err("note: Slurm jobs not recorded: " + ("--slurm off" if getattr(args, "slurm", "auto") == "off"
                                                   else "squeue not on PATH (--slurm force to try anyway)"))

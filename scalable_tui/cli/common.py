@@ -126,8 +126,10 @@ def _alerts(args: argparse.Namespace, *, record: bool) -> Any:
     from scalable_tui.session.live_alerts import AlertSetupError, build_alerts
 
     try:
+        # record diagnoses for its alerts itself (attach's come from the app's diagnosis): it reads the job logs
         return build_alerts(notify=args.notify, on_finding=args.on_finding, on_finding_timeout=args.on_finding_timeout,
-                            every=args.alert_every, diagnose=record, terminal=None if record else False)
+                            every=args.alert_every, diagnose=record, terminal=None if record else False,
+                            log_dir=getattr(args, "slurm_log_dir", None) if record else None)
     except AlertSetupError as exc:
         _err(str(exc))
         return False

@@ -240,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     rsl.add_argument("--slurm", choices=("auto", "off", "force"), default="auto",
                      help="poll Slurm's squeue: auto (default: only when squeue is on PATH), off, force")
     rsl.add_argument("--slurm-name", metavar="NAME", help="only jobs with this job name (dask-jobqueue: job_name, default dask-worker)")
+    rsl.add_argument("--slurm-log-dir", metavar="DIR", help="dask-jobqueue log_directory: job logs (time limit, "
+                     "oom-kill lines) for the --notify/--on-finding alerts, as attach reads them")
     rsl.add_argument("--slurm-interval", type=_duration, default=20.0, metavar="DURATION",
                      help="time between squeue calls, one for all jobs (default: 20s); a poll that changed nothing is not stored")
     _add_alert_options(rc)

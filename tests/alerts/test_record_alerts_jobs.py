@@ -70,3 +70,31 @@ def test_record_loop_hands_every_jobs_poll_to_on_jobs(tmp_path: Path) -> None:
                              on_jobs=seen.append))
     assert res.exit_code == 2 and len(seen) >= 1
     assert {j.job_id: j.state for j in seen[-1].jobs} == {"21": "RUNNING", "22": "RUNNING", "23": "PENDING"}
+
+
+def test_record_alerts_read_the_job_logs_of_slurm_log_dir(tmp_path: Path) -> None:
+    """``record --slurm-log-dir``: the job logs tell why a job vanished (accounting-less Slurm), as in attach.
+
+    Before, record had no such option: its alerts never saw a time limit that only the log told.
+    """
+    from scalable_tui.cli.common import _alerts
+    from scalable_tui.cli.parser import build_parser
+
+    live, _ = _night()
+    jobs = JobsSnapshot(jobs=[Job(job_id="4243", name="dask-worker", state="RUNNING", gone=True, node="localhost",
+                                  time_limit_s=60, worker_names=["SLURMCluster-3"], mapped_by="batch_script")],
+                        polled_at=T0 + 10)
+    (tmp_path / "dask-worker-4243.err").write_text(
+        "slurmstepd: error: *** JOB 4243 ON localhost CANCELLED AT 2026-11-25T12:06:21 DUE TO TIME LIMIT ***\n")
+    for log_dir, expect in ((None, False), (tmp_path, True)):
+        argv = ["record", "-o", str(tmp_path / "x.rec"), "--on-finding", "true"]
+        args = build_parser().parse_args(argv + (["--slurm-log-dir", str(log_dir)] if log_dir else []))
+        alerts = _alerts(args, record=True)
+        assert alerts.log_dir == (str(log_dir) if log_dir else None)
+        got: list[Delivery] = []
+        alerts.sinks = [got.append]
+        alerts.clock = lambda: T0 + 10
+        alerts.frame(live)
+        alerts.jobs(jobs)
+        alerts.close()
+        assert ("walltime" in _alerted(got)) is expect, _alerted(got)
