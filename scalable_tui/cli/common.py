@@ -162,21 +162,21 @@ def open_and_diagnose(
     from scalable_tui.sources.rundir.locate import RunNotFound, resolve_run
 
     if args.run_dir and Path(args.run_dir).is_file():
-        from scalable_tui.session import diagnose_recording
-        from scalable_tui.sources.recording.reader import Recording, RecordingError
+        from scalable_tui.session.pipeline import NothingRecorded, diagnose_recording_file
+        from scalable_tui.sources.recording.reader import RecordingError
 
         try:
-            with Recording(args.run_dir) as rec:
-                if rec.never_connected:  # nothing was seen: not "no failures"
-                    _err(f"{args.run_dir}: {rec.never_connected_text()}; there is nothing to {verb}")
-                    return EXIT_USAGE
-                if notes:
-                    for n in rec.notices:
-                        _err(f"note: {n}")
-                state, diag = diagnose_recording(rec, slurm=slurm, log_dir=log_dir, stale_after_s=args.stale_after)
+            state, diag, notices = diagnose_recording_file(args.run_dir, slurm=slurm, log_dir=log_dir,
+                                                           stale_after_s=args.stale_after)
+        except NothingRecorded as exc:  # nothing was seen: not "no failures"
+            _err(f"{args.run_dir}: {exc}; there is nothing to {verb}")
+            return EXIT_USAGE
         except RecordingError as exc:
             _err(f"{exc}; expected a run directory or a recording made by 'scalable-tui record'")
             return EXIT_USAGE
+        if notes:
+            for n in notices:
+                _err(f"note: {n}")
         return Opened(state, diag, Path(args.run_dir), True)
     try:
         run_dir = resolve_run(args.run_dir, latest=args.latest, run_id=args.run_id, runs_dir=args.runs_dir)

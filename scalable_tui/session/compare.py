@@ -125,7 +125,7 @@ def load_previous(
     stale_after_s: float | None = None,
 ) -> Previous:
     from scalable_tui.sources.rundir.locate import RunNotFound, match_run_id, resolve_run
-    from scalable_tui.session.pipeline import diagnose_recording, diagnose_run
+    from scalable_tui.session.pipeline import diagnose_run
 
     if spec == "previous":
         if current_run_dir is None:
@@ -140,13 +140,13 @@ def load_previous(
             d = Path(saved.run_dir) if saved.run_dir else None
             run_dir = d if d is not None and d.is_dir() else None
             return Previous(saved, run_dir, _runs_root(run_dir, runs_dir), saved.run_id)
-        from scalable_tui.sources.recording.reader import Recording, RecordingError
+        from scalable_tui.session.pipeline import NothingRecorded, diagnose_recording_file
+        from scalable_tui.sources.recording.reader import RecordingError
 
         try:
-            with Recording(p) as rec:
-                if rec.never_connected:
-                    raise CompareError(f"{p}: {rec.never_connected_text()}; there is nothing to compare with")
-                _, diag = diagnose_recording(rec, slurm=slurm, log_dir=log_dir, stale_after_s=stale_after_s)
+            _, diag, _ = diagnose_recording_file(p, slurm=slurm, log_dir=log_dir, stale_after_s=stale_after_s)
+        except NothingRecorded as exc:
+            raise CompareError(f"{p}: {exc}; there is nothing to compare with") from None
         except RecordingError as exc:
             raise CompareError(f"--compare {p}: {exc}; expected a run directory, a recording or a saved "
                                "diagnosis (diagnose --format json)") from None

@@ -25,7 +25,7 @@ from scalable_tui.model.jobs import JobsSnapshot, WorkerDeparture
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.model.run import RunState
 
-__all__ = ["diagnose", "diagnose_cached", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
+__all__ = ["NothingRecorded", "diagnose", "diagnose_cached", "diagnose_recording_file", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
 
 
 def diagnose(
@@ -134,6 +134,32 @@ def diagnose_recording(
                                stale_after_s=stale_after_s)
     return state, diagnose(state, now=now, stale_after_s=stale_after_s, slurm=slurm, log_dir=log_dir,
                            slurm_source=slurm_source)
+
+
+class NothingRecorded(Exception):
+    """A recording whose recorder never reached its scheduler: nothing was seen (which is not "no failures")."""
+
+
+def diagnose_recording_file(
+    path: str | os.PathLike[str],
+    *,
+    slurm: str = "auto",
+    log_dir: str | os.PathLike[str] | None = None,
+    stale_after_s: float | None = None,
+) -> tuple[RunState, Diagnosis, list[str]]:
+    """A recording file -> (its state, its diagnosis, its notices): what ``diagnose``/``retry-plan`` open and
+    ``diagnose --compare`` compares with, the same way for both.
+
+    Raises ``NothingRecorded`` (its text says why) and the reader's ``RecordingError`` (not a recording, damaged).
+    """
+    from scalable_tui.sources.recording.reader import Recording
+
+    with Recording(path) as rec:
+        if rec.never_connected:
+            raise NothingRecorded(rec.never_connected_text())
+        notices = list(rec.notices)
+        state, diag = diagnose_recording(rec, slurm=slurm, log_dir=log_dir, stale_after_s=stale_after_s)
+    return state, diag, notices
 
 
 def diagnose_run(

@@ -73,6 +73,12 @@ def test_never_reached_is_told_at_once_recorded_and_diagnosed(tmp_path: Path) ->
     assert r.returncode == 2 and r.stdout == "" and len(lines) == 1, (r.stdout, r.stderr)
     assert "never connected" in lines[0] and "nothing to diagnose" in lines[0]
     assert "No failures" not in r.stdout + r.stderr
+    # nor is it a previous night to compare with ("every group is new" would be a wrong answer)
+    from tests.conftest import fixture_run
+
+    r = run_cli("diagnose", str(fixture_run("gcam-stitches")), "--no-ai", "--compare", str(out))
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert "never connected" in r.stderr and "nothing to compare with" in r.stderr
 
 
 def test_give_up_at_once_still_says_never_connected(tmp_path: Path) -> None:
