@@ -66,7 +66,7 @@ def code_fingerprint() -> list[Any]:
     return [scalable_tui.__version__, SIGNATURE_VERSION, files]
 
 
-def _entry(state: RunState) -> tuple[Path, dict[str, Any]] | None:
+def _entry(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[str, Any]] | None:
     """(index entry directory, the diagnosis key) when the index holds this finished run as it is now."""
     if state.meta.status == "running" or not state.run_dir or not state.lines_read:
         return None
@@ -90,16 +90,15 @@ def _entry(state: RunState) -> tuple[Path, dict[str, Any]] | None:
     # the path as given: the diagnosis names it (``run_dir``), and another spelling of it must not read back
     # the first one's
     return d, {"format": FORMAT, "index": index_key, "run_dir": str(state.run_dir), "lines": lines,
-               "code": code_fingerprint()}
+               "code": code_fingerprint(), "stale_after_s": stale_after_s}
 
 
 def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
     """The stored diagnosis of exactly this state, or None."""
-    found = _entry(state)
+    found = _entry(state, stale_after_s)
     if found is None:
         return None
     d, key = found
-    key["stale_after_s"] = stale_after_s
     try:
         stored = orjson.loads((d / NAME).read_bytes())
         if stored.get("key") != key:
@@ -117,11 +116,10 @@ def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
 
 def store(state: RunState, stale_after_s: float | None, diag: Diagnosis) -> bool:
     """Keep ``diag`` (``diagnose_state`` of ``state``) when the index holds the run; never raises."""
-    found = _entry(state)
+    found = _entry(state, stale_after_s)
     if found is None:
         return False
     d, key = found
-    key["stale_after_s"] = stale_after_s
     try:
         if (d / NAME).exists() and orjson.loads((d / NAME).read_bytes()).get("key") == key:
             return True

@@ -8,6 +8,7 @@ a recording (the replay fixture), and a live scheduler's worker metrics
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,16 +22,22 @@ from tests.conftest import run_cli
 from tests.replay.conftest import write_recording
 
 
+async def open_efficiency(app: Any, pilot: Any) -> Any:
+    """The run loaded, then ``9``: the Efficiency screen once its report is in."""
+    await wait_for(pilot, lambda: app.view.run is not None and app.view.run.loading is None, 20, "run loaded")
+    await pilot.press("9")
+    screen = app.screen
+    await wait_for(pilot, lambda: getattr(screen, "report", None) is not None, 20, "efficiency report")
+    return screen
+
+
 @pytest.mark.anyio
 async def test_review_efficiency_screen_shows_the_cli_table_and_findings(retry_run: Path) -> None:
     cli = run_cli("efficiency", str(retry_run), "--format", "json")
     assert cli.returncode == 0, cli.stderr
     app = ReviewApp(RunDirReader(retry_run), no_ai=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.view.run is not None and app.view.run.loading is None, 20, "run loaded")
-        await pilot.press("9")
-        screen = app.screen
-        await wait_for(pilot, lambda: getattr(screen, "report", None) is not None, 20, "efficiency report")
+        screen = await open_efficiency(app, pilot)
         text = screen_text(app)
         assert "run_model" in text and "16G" in text and "13%" in text
         assert "run_model requests 16G, peaks at 2.1G: request 4G" in text
@@ -104,10 +111,7 @@ async def test_a_report_longer_than_the_table_shows_the_first_rows_and_says_how_
     monkeypatch.setattr(efficiency, "MAX_ROWS", 1)
     app = ReviewApp(RunDirReader(retry_run), no_ai=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.view.run is not None and app.view.run.loading is None, 20, "run loaded")
-        await pilot.press("9")
-        screen = app.screen
-        await wait_for(pilot, lambda: getattr(screen, "report", None) is not None, 20, "efficiency report")
+        screen = await open_efficiency(app, pilot)
         rows = len(screen.report.rows)
         assert rows > 1
         from textual.widgets import DataTable
