@@ -83,8 +83,7 @@ class ReviewSession:
         self.shown: Any = None
         #: Measures what a publish costs (``PUBLISH_PAUSE``); injectable for tests.
         self.clock: Callable[[], float] = time.monotonic
-        #: Prepare the Tasks list's orders of a finished run once its screen is out (``task_lists.warm``).
-        self.warm_lists = True
+
 
     def run(
         self,
@@ -163,12 +162,6 @@ class ReviewSession:
                         from scalable_tui.session.diagnosis_cache import store as store_diagnosis
 
                         store_diagnosis(state, self.stale_after_s, base_diag)
-                if self.warm_lists:
-                    from scalable_tui.session.task_lists import warm
-
-                    # the table the screens show will not change again: the Tasks list's first sort or
-                    # filter becomes a repeat (100-370 ms -> 7-110 ms on 300k rows)
-                    warm(self.shown.tasks, cancelled.is_set)
                 break  # finished: nothing more will be appended
             if cancelled.wait(max(self.poll_interval, PUBLISH_PAUSE * cost)):
                 break

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -31,6 +32,7 @@ from textual.worker import get_current_worker
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.session.review import FIRST_SLICE, LOADING_SLICE, ReviewSession, RunSource  # noqa: F401
 from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.task_lists import WARM_ROWS, warm
 from scalable_tui.session.view import Capabilities, ViewModel
 from scalable_tui.tui.ai import AIEntry
 from scalable_tui.tui.ai_flow import AIFlow
@@ -69,6 +71,12 @@ _NAV_ACTIONS = frozenset({"step", "edge"})
 #: The screens' package: the app imports a screen (and the live and replay sessions) only when it is used,
 #: so ``review`` starts without the live, replay, picker and export code (``tui.keys.is_a``).
 _SCREENS = "scalable_tui.tui.screens"
+
+
+def _warm_in_thread(tasks: Any) -> None:
+    """``task_lists.warm`` in a thread worker: stops between steps when the worker is cancelled (quit, another run)."""
+    worker = get_current_worker()
+    warm(tasks, lambda: worker.is_cancelled)
 
 
 def _live(session: object) -> bool:
@@ -321,6 +329,11 @@ class ScalableApp(App[None]):
             self.snapshot = new.run
             self.updates += 1
             self.sub_title = safe(new.run.run_id)  # type: ignore[union-attr]
+            if not new.caps.live and new.run.loading is None and not new.run.live:  # type: ignore[union-attr]
+                # a finished run, fully read: its table will not change again. Once this screen is painted,
+                # prepare the Tasks list's orders (a first sort of 300k rows becomes a repeat); started any
+                # earlier, it took the interpreter from the paint of the full screen
+                self.call_after_refresh(self._warm_lists, new.run)
         error_changed = new.error != old.error
         if error_changed:
             self.load_error = new.error
@@ -351,6 +364,12 @@ class ScalableApp(App[None]):
             pass  # a screen still mounting: the next update shows it
         except Exception as exc:  # noqa: BLE001 - shown; never stop following the session
             self.report_screen_error(where, exc)
+
+    def _warm_lists(self, snap: RunSnapshot) -> None:
+        if snap is not self.snapshot or len(snap.tasks) < WARM_ROWS:
+            return
+        self.run_worker(partial(_warm_in_thread, snap.tasks), thread=True, exclusive=True, group="warm lists",
+                        name="warm the Tasks list", exit_on_error=False)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         snap = self.snapshot

@@ -216,19 +216,26 @@ def test_warm_stops_when_cancelled_and_leaves_small_tables_alone(monkeypatch: py
     assert task_lists.warm(t, lambda: asked.append(1) or len(asked) > 2) == 2
 
 
-def test_the_review_session_warms_a_finished_runs_table_and_not_a_running_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
+@pytest.mark.anyio
+async def test_the_review_app_warms_a_finished_runs_table_once_shown_and_not_a_running_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the full screen of a finished run is painted (not before: the warm-up would take the interpreter
+    from that paint), the app prepares the orders; a running run's table changes with every publish."""
+    import scalable_tui.tui.app as app_mod
+    from scalable_tui.tui.app import ReviewApp
+    from tests.app.helpers import wait_for
 
-    from scalable_tui.session.review import ReviewSession
-
+    monkeypatch.setattr(app_mod, "WARM_ROWS", 0)
     monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
-    views: list[Any] = []
-    ReviewSession(RunDirReader(fixture_run("gcam-stitches"))).run(views.append)
-    shown = views[-1].run.tasks
-    assert set(task_lists.WARM_ORDERS) <= set(task_lists._CACHES[shown].orders)
-    # a running run's table changes with every publish: nothing is warmed for it
-    running: list[Any] = []
-    stop = threading.Event()
-    ReviewSession(RunDirReader(fixture_run("running-live"))).run(lambda v: (running.append(v), stop.set()),
-                                                                 cancelled=stop)  # stops after the first publish
-    assert running and running[-1].run.live and running[-1].run.tasks not in task_lists._CACHES
+    app = ReviewApp(RunDirReader(fixture_run("gcam-stitches")), no_ai=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        shown = app.snapshot.tasks
+        await wait_for(pilot, lambda: shown in task_lists._CACHES
+                       and set(task_lists.WARM_ORDERS) <= set(task_lists._CACHES[shown].orders), 20, "warmed")
+    app = ReviewApp(RunDirReader(fixture_run("running-live")), no_ai=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        await pilot.pause()
+        assert app.snapshot.live and app.snapshot.tasks not in task_lists._CACHES
+        assert not [w for w in app.workers if w.group == "warm lists"]
