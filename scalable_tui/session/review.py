@@ -21,7 +21,7 @@ from scalable_tui.session.pipeline import diagnose, diagnose_cached
 from scalable_tui.session.snapshot import build_snapshot
 from scalable_tui.session.view import Capabilities, ViewModel
 
-__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PUBLISH_PAUSE", "ReviewSession", "RunSource", "refresh_slice"]
+__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PAINT_WAIT", "PUBLISH_PAUSE", "ReviewSession", "RunSource", "refresh_slice"]
 
 #: Bytes per stream in the first slice of a large run: small, so the first
 #: screen is up in a blink.  The rest is read in bigger slices that only
@@ -33,6 +33,8 @@ LOADING_SLICE = 32 << 20
 #: 300k-task run being written costs ~0.6 s a publish (snapshot copy, counts, diagnosis), and a
 #: publish every second kept a core busy all night.
 PUBLISH_PAUSE = 3.0
+#: The longest the index store waits for the UI to paint the full view (``ReviewSession.painted``).
+PAINT_WAIT = 2.0
 
 
 class RunSource(Protocol):
@@ -83,6 +85,9 @@ class ReviewSession:
         self.shown: Any = None
         #: Measures what a publish costs (``PUBLISH_PAUSE``); injectable for tests.
         self.clock: Callable[[], float] = time.monotonic
+        #: Set by a UI once it has painted the run's full view: the persistent-index store (~0.3-0.5 s of
+        #: the interpreter on a 300k-task run) waits for it, at most ``PAINT_WAIT`` s. None (headless): no wait.
+        self.painted: threading.Event | None = None
 
 
     def run(
@@ -157,6 +162,7 @@ class ReviewSession:
             if state.meta.status != "running":
                 store = getattr(source, "store_in_index", None)
                 if store is not None:
+                    self._wait_painted(cancelled)
                     store()  # after the screen has everything: the next open is instant
                     if base_diag is not None:  # and its diagnosis beside it, now that the entry exists
                         from scalable_tui.session.diagnosis_cache import store as store_diagnosis
@@ -166,6 +172,15 @@ class ReviewSession:
             if cancelled.wait(max(self.poll_interval, PUBLISH_PAUSE * cost)):
                 break
             changed = source.refresh().changed or self.threshold_passed(state, diag)
+
+    def _wait_painted(self, cancelled: threading.Event) -> None:
+        painted = self.painted
+        deadline = time.monotonic() + PAINT_WAIT
+        while painted is not None and not painted.is_set() and not cancelled.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            painted.wait(min(left, 0.05))
 
     def efficiency(self) -> Any:
         """Requested vs used for the run as last shown (``session.efficiency``); reads resources.jsonl again."""

@@ -16,6 +16,7 @@ the palette are app actions over the one class; the AI explanation flow
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -275,6 +276,7 @@ class ScalableApp(App[None]):
                                          poll_interval=self.poll_interval))
 
     def _start_review(self, session: ReviewSession) -> None:
+        session.painted = threading.Event()  # set in ``_painted_full``
         self.session = session
         self.snapshot = None
         self.load_error = None
@@ -333,7 +335,7 @@ class ScalableApp(App[None]):
                 # a finished run, fully read: its table will not change again. Once this screen is painted,
                 # prepare the Tasks list's orders (a first sort of 300k rows becomes a repeat); started any
                 # earlier, it took the interpreter from the paint of the full screen
-                self.call_after_refresh(self._warm_lists, new.run)
+                self.call_after_refresh(self._painted_full, new.run)
         error_changed = new.error != old.error
         if error_changed:
             self.load_error = new.error
@@ -365,7 +367,12 @@ class ScalableApp(App[None]):
         except Exception as exc:  # noqa: BLE001 - shown; never stop following the session
             self.report_screen_error(where, exc)
 
-    def _warm_lists(self, snap: RunSnapshot) -> None:
+    def _painted_full(self, snap: RunSnapshot) -> None:
+        """The full view of a finished run is on the screen: the session may store its index now (it waited, so
+        as not to take the interpreter from this paint), and the Tasks list's orders are prepared."""
+        painted = getattr(self.session, "painted", None)
+        if painted is not None:
+            painted.set()
         if snap is not self.snapshot or len(snap.tasks) < WARM_ROWS:
             return
         self.run_worker(partial(_warm_in_thread, snap.tasks), thread=True, exclusive=True, group="warm lists",

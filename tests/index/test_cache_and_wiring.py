@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
 import os
 import subprocess
 import sys
@@ -257,3 +259,41 @@ def test_a_reopen_names_the_run_as_this_open_was_given_it(finished_run: Path, mo
     assert absolute.run_dir == str(finished_run)
     assert diagnose(absolute).run_dir == str(finished_run)
     assert build_retry_plan(absolute, diagnose(absolute)).run_dir == str(finished_run)
+
+
+def test_the_review_session_stores_the_index_once_the_ui_has_painted(finished_run: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store takes the interpreter for ~0.3-0.5 s on a 300k-task run: it waits until the app has painted
+    the full view (``ReviewSession.painted``), at most ``PAINT_WAIT``; headless it does not wait at all."""
+    import threading
+
+    import scalable_tui.session.review as review
+    from scalable_tui.session.review import ReviewSession
+
+    monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
+    views: list[object] = []
+    session = ReviewSession(RunDirReader(finished_run))
+    session.painted = threading.Event()
+    t = threading.Thread(target=session.run, args=(views.append,))
+    t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (views and views[-1].run.loading is None) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        assert views and views[-1].run.loading is None  # type: ignore[attr-defined]
+        t.join(0.5)  # a store not waiting for the paint is done well within this (~50 ms for this run)
+        assert t.is_alive() and cache.lookup(finished_run) is None  # shown, not stored yet
+        session.painted.set()
+        t.join(30)
+        assert not t.is_alive() and cache.lookup(finished_run) is not None
+    finally:
+        session.painted.set()
+        t.join(30)
+    # a UI that never says so: stored after PAINT_WAIT anyway
+    monkeypatch.setattr(review, "PAINT_WAIT", 0.2)
+    other = finished_run.parent / "copy"
+    shutil.copytree(finished_run, other)
+    session = ReviewSession(RunDirReader(other))
+    session.painted = threading.Event()
+    session.run(views.append)
+    assert cache.lookup(other) is not None
