@@ -81,6 +81,8 @@ class RunSnapshot:
     failures_timeline: list[int] = field(default_factory=list)
     #: Fraction of the files read while a large run is still being indexed; None when done.
     loading: float | None = None
+    #: What ``top_groups`` are grouped by: "task name", or "function" when the names are per task.
+    groups_by: str = "task name"
 
     @property
     def run_id(self) -> str:
@@ -190,7 +192,26 @@ def task_groups_of(names: list[str]) -> list[str]:
 _MAPPED_LINES = re.compile(r"\[\d+\]$", re.MULTILINE)
 
 
-def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple[str, dict[str, int]]], int]:
+def overview_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple[str, dict[str, int]]], int, str]:
+    """The Overview's bars: ``top_task_groups`` by task name, or by function when the names are per task.
+
+    Scalable lets a caller name each task (``_scalable_task_name``, e.g.
+    ``run_gcam[scenario=000123]``); such a run had 12 bars of one task each and
+    "… 299,988 more task names".  When most names name a single task, and the
+    tasks' functions (all known) form at most half as many groups, the bars are
+    per function instead; the third value says which ("task name" or "function").
+    """
+    rows, n = top_task_groups(tasks, top)
+    if n > top and 2 * n > tasks.n_tasks():
+        by_fn, n_fn = top_task_groups(tasks, top, column="function")
+        functions = set(compress(tasks.function, tasks.state))
+        if 0 not in functions and all(tasks.strings.values[c] for c in functions) and 2 * n_fn <= n:
+            return by_fn, n_fn, "function"
+    return rows, n, "task name"
+
+
+def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS,
+                    column: str = "name") -> tuple[list[tuple[str, dict[str, int]]], int]:
     """The ``top`` task groups by size with their per-state counts, and how many groups there are.
 
     Equal to folding ``tasks.counts_by("name")`` by ``task_group`` and ranking by (-size, name) (the
@@ -198,7 +219,8 @@ def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple
     has 300k groups of one task, and that cost ~0.6 s and ~60 MB a publish for 12 bars.
     """
     values = tasks.strings.values
-    sizes = Counter(compress(tasks.name, tasks.state))  # rows with a task event, per name code
+    names = getattr(tasks, column)  # the task names, or the functions (``overview_groups``)
+    sizes = Counter(compress(names, tasks.state))  # rows with a task event, per name code
     codes_ = list(sizes)
     groups = task_groups_of([values[code] or "(none)" for code in codes_])
     group_of = dict(zip(codes_, groups))
@@ -213,7 +235,7 @@ def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple
     wanted = {name for name, _ in ranked}
     codes = {code for code, g in group_of.items() if g in wanted}
     counts: dict[str, dict[str, int]] = {name: {} for name in wanted}
-    for (code, st), n in Counter(p for p in zip(tasks.name, tasks.state) if p[0] in codes and p[1]).items():
+    for (code, st), n in Counter(p for p in zip(names, tasks.state) if p[0] in codes and p[1]).items():
         acc = counts[group_of[code]]
         key = values[st] or "unknown"
         acc[key] = acc.get(key, 0) + n
@@ -240,7 +262,7 @@ def build_snapshot(
     live = state.meta.status == "running"
     _abandoned, idle = abandoned_info(state, stale_after_s, now)
     done, failed = _timeline(tasks, state.first_event_ts, state.last_event_ts)
-    top, n_groups = top_task_groups(tasks)
+    top, n_groups, groups_by = overview_groups(tasks)
     return RunSnapshot(
         version=version,
         run_dir=state.run_dir,
@@ -254,6 +276,7 @@ def build_snapshot(
         counts=tasks.counts_by_state(),
         top_groups=top,
         groups=n_groups,
+        groups_by=groups_by,
         first_event_ts=state.first_event_ts,
         last_event_ts=state.last_event_ts,
         live=live,

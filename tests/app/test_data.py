@@ -253,3 +253,39 @@ def test_timeline_of_a_generated_run_equals_the_per_row_reference(tmp_path: Path
             b = min(TIMELINE_BUCKETS - 1, max(0, int((ts - lo) / max(hi - lo, 1e-9) * TIMELINE_BUCKETS)))
             (failed if st in FAULT_STATES else done)[b] += 1
         assert _timeline(t, lo, hi) == (done, failed) and sum(failed) > 0
+
+
+def test_overview_bars_are_per_function_when_task_names_are_per_task(tmp_path: Path) -> None:
+    """``_scalable_task_name`` lets each task have its own name: 12 bars of one task each said nothing. Then
+    the bars group the tasks by function (the reference: ``counts_by("function")``), and say so."""
+    import subprocess
+    import sys
+
+    from scalable_tui.session.snapshot import overview_groups, top_task_groups
+    from scalable_tui.sources.rundir.reader import load_run
+    from scalable_tui.tui.widgets.progress import bars_text
+    from tests.conftest import ROOT, fixture_run
+
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(tmp_path), "--tasks", "2000",
+                    "--varied"], check=True, stdout=subprocess.DEVNULL)
+    t = load_run(next(tmp_path.glob("run-*"))).tasks
+    assert len(t.counts_by("name")) > 1000
+    # the generator names functions like their tasks: grouping by them says no more, so by task name
+    assert overview_groups(t)[2] == "task name"
+    # give them the functions Scalable records (the Python function's name)
+    for r in range(len(t.ids)):
+        name = t.strings.values[t.name[r]] or ""
+        t.function[r] = t.strings.get(name.split("[", 1)[0])
+    by_fn = t.counts_by("function")
+    fns = sorted(by_fn, key=lambda n: (-sum(by_fn[n].values()), n))
+    rows, n, by = overview_groups(t)
+    assert by == "function" and n == len(fns) and rows == [(f, by_fn[f]) for f in fns[:12]]
+    assert sum(sum(c.values()) for _f, c in rows) == t.n_tasks()  # every task in a bar
+    assert "per function: each task has a name of its own" in bars_text(rows, n - len(rows), 100, by).plain
+    # equal names (the real library's default): by task name, as before
+    g = load_run(fixture_run("gcam-stitches")).tasks
+    assert overview_groups(g) == (*top_task_groups(g), "task name")
+    # names per task but no functions known (a recording's prefixes, an old run): by task name still
+    for r in range(len(t.ids)):
+        t.function[r] = 0
+    assert overview_groups(t)[2] == "task name"

@@ -109,7 +109,7 @@ class OverviewScreen(RunScreen):
 
     def _progress(self, snap: RunSnapshot) -> None:
         rows = snap.top_groups
-        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows))
+        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows), snap.groups_by)
 
     def _by_category(self, snap: RunSnapshot) -> Text:
         cats: Counter[str] = Counter()

@@ -75,7 +75,7 @@ def counts_label(counts: dict[str, int]) -> Text:
     return t
 
 
-def bars_text(rows: list[tuple[str, dict[str, int]]], more: int, width: int) -> Text:
+def bars_text(rows: list[tuple[str, dict[str, int]]], more: int, width: int, noun: str = "task name") -> Text:
     """All rows for a given width: name, bar, counts (the bar takes what is left)."""
     if not rows:
         return Text("no tasks yet", style="dim")
@@ -95,7 +95,9 @@ def bars_text(rows: list[tuple[str, dict[str, int]]], more: int, width: int) -> 
         t.append("  ")
         t.append_text(label)
     if more > 0:
-        t.append(f"\n… {more} more task name{'s' if more != 1 else ''}", style="dim")
+        t.append(f"\n… {more} more {noun}{'s' if more != 1 else ''}", style="dim")
+    if noun == "function":
+        t.append("\nper function: each task has a name of its own", style="dim")
     return t
 
 
@@ -110,13 +112,15 @@ class TaskBars(Widget):
         super().__init__(id=id)
         self.rows: list[tuple[str, dict[str, int]]] = []
         self.more = 0
+        #: what a row is ("task name", or "function" when task names are per task)
+        self.noun = "task name"
 
-    def set_rows(self, rows: list[tuple[str, dict[str, int]]], more: int) -> None:
-        self.rows, self.more = rows, more
+    def set_rows(self, rows: list[tuple[str, dict[str, int]]], more: int, noun: str = "task name") -> None:
+        self.rows, self.more, self.noun = rows, more, noun
         self.refresh(layout=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return max(1, len(self.rows) + (1 if self.more > 0 else 0))
+        return max(1, len(self.rows) + (1 if self.more > 0 else 0) + (1 if self.noun == "function" and self.rows else 0))
 
     def render(self) -> Text:
-        return bars_text(self.rows, self.more, self.content_size.width)
+        return bars_text(self.rows, self.more, self.content_size.width, self.noun)
