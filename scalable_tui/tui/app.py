@@ -51,7 +51,7 @@ from scalable_tui.tui.messages import (
     StateUpdated,
 )
 from scalable_tui.tui.screens.base import FilterableScreen, RunScreen
-from scalable_tui.tui.widgets.status import StatusLine
+from scalable_tui.tui.widgets.status import PartialBanner, StatusLine
 from scalable_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -387,6 +387,7 @@ class ScalableApp(App[None]):
         self.view = self.view.with_(run=self.snapshot)
         if isinstance(self.screen, RunScreen):
             self.screen.query_one(StatusLine).update_status()
+            self.screen.query_one(PartialBanner).show(self.view)
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.load_error = message.error

@@ -344,12 +344,13 @@ def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 async def test_large_run_first_screen_then_progress_then_everything(big_run: Path, monkeypatch) -> None:
     import scalable_tui.session.review as app_mod  # the slices are the review session's
-    from scalable_tui.tui.widgets.status import StatusLine
+    from scalable_tui.tui.widgets.status import PartialBanner, StatusLine
 
     monkeypatch.setattr(app_mod, "FIRST_SLICE", 64 << 10)
     monkeypatch.setattr(app_mod, "LOADING_SLICE", 256 << 10)
     app = app_for(big_run)
     seen: list[tuple[float, str]] = []
+    banners: list[tuple[float, bool, str]] = []
     firsts: list[tuple[int, float | None]] = []
     from scalable_tui.tui.app import ScalableApp  # the one app class (ReviewApp builds it)
 
@@ -358,6 +359,8 @@ async def test_large_run_first_screen_then_progress_then_everything(big_run: Pat
     def on_progress(self: ScalableApp, message) -> None:  # type: ignore[no-untyped-def]
         orig_progress(self, message)
         seen.append((message.fraction, str(self.screen.query_one(StatusLine).render())))
+        banner = self.screen.query_one(PartialBanner)
+        banners.append((message.fraction, banner.display, str(banner.render())))
 
     def on_state(self: ScalableApp, message) -> None:  # type: ignore[no-untyped-def]
         firsts.append((message.snapshot.tasks.n_tasks(), message.snapshot.loading))
@@ -377,3 +380,8 @@ async def test_large_run_first_screen_then_progress_then_everything(big_run: Pat
         # and the last snapshot has everything
         assert app.snapshot.tasks.n_tasks() == 8000 and app.snapshot.loading is None
         assert "indexing" not in screen_text(app)
+        # while reading, the screen itself said its counts were of the part read (not just the status line)
+        partial = [(f, text) for f, shown, text in banners if shown and f < 1.0]
+        assert partial and all("of the part read so far" in text and f"({f:.0%} of its files)" in text
+                              for f, text in partial)
+        await wait_for(pilot, lambda: "Still reading" not in screen_text(app), 10, "the banner gone (next paint)")

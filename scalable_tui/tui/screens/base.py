@@ -19,7 +19,7 @@ from scalable_tui.model.diagnosis import Finding
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.lists import query_pattern
 from scalable_tui.tui.fmt import safe
-from scalable_tui.tui.widgets.status import StatusLine
+from scalable_tui.tui.widgets.status import PartialBanner, StatusLine
 
 
 
@@ -53,6 +53,7 @@ class RunScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
+        yield PartialBanner()
         with Container(id="body"):
             yield from self.compose_body()
         yield StatusLine()
@@ -80,6 +81,7 @@ class RunScreen(Screen[None]):
         snap: RunSnapshot | None = self.shown_snapshot()
         body = self.query_one("#body")
         self.query_one(StatusLine).update_status()
+        self.query_one(PartialBanner).show(self.review.view)
         if snap is None:
             body.loading = self.shown_error() is None
             return

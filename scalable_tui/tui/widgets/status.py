@@ -71,3 +71,31 @@ class StatusLine(Static):
             t.append("  ·  ")
             t.append(ai_line, style="bold magenta")
         self.update(t)
+
+
+class PartialBanner(Static):
+    """While a big run is still being read, every count on a screen is of the part read so far.
+
+    The status line said "indexing… 1% read" in small print while the Overview
+    said "1728 tasks · 198 running" for a finished run of 300k tasks; this line
+    says it where the numbers are, and goes away when the whole run is read.
+    """
+
+    DEFAULT_CSS = """
+    PartialBanner {
+        height: auto;
+        padding: 0 1;
+        background: $warning 20%;
+        color: $text;
+        text-style: bold;
+        display: none;
+    }
+    """
+
+    def show(self, view: ViewModel) -> None:
+        snap = view.run
+        loading = None if snap is None else snap.loading
+        self.display = loading is not None
+        if loading is not None:
+            self.update(Text(f"Still reading this run ({loading:.0%} of its files): the counts and lists below are "
+                             "of the part read so far."))
