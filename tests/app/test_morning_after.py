@@ -185,7 +185,7 @@ async def test_Y_copies_the_groups_retry_script_as_retry_plan_prints_it() -> Non
         assert {t["task_id"] for t in _tasks_literal(app.clipboard)} == {
             t for g in plan["groups"] if g["finding_id"] == oom["finding_id"] for t in g["task_ids"]}
         script = app.clipboard
-        assert any(m.startswith(f"copied the retry script of group ") and "resubmits 2 tasks (retry)" in m
+        assert any(m.startswith("copied the retry script of group ") and "resubmits 2 tasks (retry)" in m
                    for m in notices(app))
 
         # A group to fix first has no script: said, and the clipboard is left alone.

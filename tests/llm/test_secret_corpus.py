@@ -12,9 +12,7 @@ context fields under their key names.  The payload is built as
 from __future__ import annotations
 
 import json
-import os
 import random
-import sys
 from pathlib import Path
 from typing import Any
 

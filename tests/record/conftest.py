@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 
 from tests.live.conftest import PY, Procs, local_cluster, no_leftover_processes, procs, until  # noqa: F401 - fixtures
 

@@ -106,7 +106,7 @@ def test_compact_and_keyframes(tmp_path: Path) -> None:
 
 def test_killed_writer_and_truncated_file(tmp_path: Path) -> None:
     path = tmp_path / "night.rec"
-    truth = _record_sim(path, frames=300, workers=50, close=False)
+    _record_sim(path, frames=300, workers=50, close=False)
     with Recording(path) as rec:
         assert rec.status == "incomplete" and len(rec) == 300
         assert rec.whole_run_state().meta.status == "incomplete"

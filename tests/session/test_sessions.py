@@ -110,7 +110,7 @@ def test_monitor_diagnoses_a_recorded_frame_as_the_replay_does(tmp_path: Path) -
 
 def test_sessions_import_and_run_with_textual_blocked(tmp_path: Path) -> None:
     """``session.*`` is headless: with ``textual`` unimportable, every session still loads and runs."""
-    script = f"""
+    script = """
 import sys
 sys.modules["textual"] = None  # any `import textual...` now raises ImportError
 from scalable_tui.session import review, monitor, replay, view, snapshot  # noqa: F401

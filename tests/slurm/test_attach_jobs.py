@@ -19,10 +19,10 @@ from scalable_tui.model.jobs import Job, JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot, WorkerInfo
 from scalable_tui.sources.jobs.base import CmdResult
 from scalable_tui.sources.jobs.slurm import SlurmSource
-from tests.app.helpers import screen_text, wait_for, wait_text
+from tests.app.helpers import wait_for, wait_text
 
 from .test_parsers import read
-from .test_source import FakeSlurm, dask_fake
+from .test_source import dask_fake
 
 pytestmark = pytest.mark.anyio
 
