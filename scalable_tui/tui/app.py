@@ -277,6 +277,7 @@ class ScalableApp(App[None]):
 
     def _start_review(self, session: ReviewSession) -> None:
         session.painted = threading.Event()  # set in ``_painted_full``
+        self.workers.cancel_group(self, "warm lists")  # the run before this one's: not worth a core now
         self.session = session
         self.snapshot = None
         self.load_error = None
