@@ -25,7 +25,8 @@ from scalable_tui.model.jobs import JobsSnapshot, WorkerDeparture
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.model.run import RunState
 
-__all__ = ["NothingRecorded", "diagnose", "diagnose_cached", "diagnose_recording_file", "diagnose_live", "diagnose_recording", "diagnose_run", "live_departures"]
+__all__ = ["NothingRecorded", "diagnose", "diagnose_cached", "diagnose_live", "diagnose_recording",
+           "diagnose_recording_file", "diagnose_run", "live_departures"]
 
 
 def diagnose(

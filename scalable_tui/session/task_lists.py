@@ -314,9 +314,9 @@ def warm(t: TaskTable, cancelled: Callable[[], bool] = lambda: False) -> int:
     """Prepare every column's order and the texts substring filters search, so a first query is a repeat.
 
     For a table that will not change again (a finished run, fully read): the
-    review session calls it once the full screen is out, while the user looks
-    at the Overview.  On 300k rows a first sort or substring filter otherwise
-    costs 100–370 ms (building the order), a repeat 7–110 ms.  Stops between
+    app calls it in a thread once the full screen is painted, while the user
+    looks at the Overview.  On 300k rows a first sort or substring filter
+    otherwise costs 100–680 ms (building the order), a repeat 7–110 ms.  Stops between
     steps when ``cancelled``; returns the steps done.  Safe beside a query on
     another thread: both fill the same per-table cache with equal values.
     """
