@@ -105,7 +105,8 @@ def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
             return None
         diag = Diagnosis.model_validate(stored["diagnosis"])
         indices = stored["indices"]
-        if len(indices) != len(diag.findings):
+        if len(indices) != len(diag.findings) or not all(
+                type(idx) is list and all(type(i) is int for i in idx) for idx in indices):
             return None
         for f, idx in zip(diag.findings, indices):
             f.failure_indices = idx
@@ -121,12 +122,15 @@ def store(state: RunState, stale_after_s: float | None, diag: Diagnosis) -> bool
         return False
     d, key = found
     try:
-        if (d / NAME).exists() and orjson.loads((d / NAME).read_bytes()).get("key") == key:
-            return True
         from scalable_tui.private_cache import write_private
 
         blob = orjson.dumps({"key": key, "diagnosis": diag.model_dump(mode="json"),
                              "indices": [f.failure_indices for f in diag.findings]})
+        try:
+            if (d / NAME).read_bytes() == blob:
+                return True  # already there, byte for byte (a damaged entry with this key is written again)
+        except OSError:
+            pass
         write_private(d / NAME, blob)
         return True
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as exc:

@@ -106,9 +106,16 @@ def test_a_damaged_entry_is_a_miss_and_runs_the_index_does_not_hold_are_not_cach
     stored.write_text(json.dumps(data))
     d = diagnose_cached(load_run(finished_run))
     assert len(calls) == 2 and whole(d) == whole(diagnose_state(RunDirReader(finished_run).load()))
-    stored.write_bytes(b"{not json")
+    diagnose_cached(load_run(finished_run))  # the miss stored it again, whole: a hit now
+    assert len(calls) == 2
+    data = json.loads(stored.read_bytes())
+    data["indices"][0] = ["0"]  # not row numbers: never handed to the screens
+    stored.write_text(json.dumps(data))
     diagnose_cached(load_run(finished_run))
     assert len(calls) == 3
+    stored.write_bytes(b"{not json")
+    diagnose_cached(load_run(finished_run))
+    assert len(calls) == 4
     # a run below the index's size: diagnosed every time, nothing written to the cache
     monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 1 << 40)
     small = finished_run.parent / "small"
@@ -117,7 +124,7 @@ def test_a_damaged_entry_is_a_miss_and_runs_the_index_does_not_hold_are_not_cach
         (small / p.name).write_bytes(p.read_bytes())
     diagnose_cached(load_run(small))
     diagnose_cached(load_run(small))
-    assert len(calls) == 5 and not cache.entry_dir(small).exists()
+    assert len(calls) == 6 and not cache.entry_dir(small).exists()
 
 
 def test_the_review_session_stores_the_diagnosis_after_the_screen_and_reopens_with_it(
