@@ -364,7 +364,8 @@ class ScalableApp(App[None]):
                 for sl in screen.query(StatusLine):
                     sl.update_status()
         except NoMatches:
-            pass  # a screen still mounting: the next update shows it
+            # a screen still mounting: sync it once it is there (a paused replay sends no next update)
+            self.call_after_refresh(self._resync_screen)
         except Exception as exc:  # noqa: BLE001 - shown; never stop following the session
             self.report_screen_error(where, exc)
 
@@ -378,6 +379,14 @@ class ScalableApp(App[None]):
             return
         self.run_worker(partial(_warm_in_thread, snap.tasks), thread=True, exclusive=True, group="warm lists",
                         name="warm the Tasks list", exit_on_error=False)
+
+    def _resync_screen(self) -> None:
+        sync = getattr(self.screen, "sync", None) if self.screen_stack else None
+        if sync is not None:
+            try:
+                sync()
+            except NoMatches:
+                pass  # still not there: its own mount syncs it
 
     def on_load_progress(self, message: LoadProgress) -> None:
         snap = self.snapshot

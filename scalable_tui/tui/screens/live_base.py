@@ -63,7 +63,13 @@ class LiveSyncMixin:
 
     def sync(self) -> None:  # type: ignore[override]
         view: ViewModel = self.app.view  # type: ignore[attr-defined]
-        if not self.is_mounted or not getattr(self, "_columns_ready", True):  # type: ignore[attr-defined]
+        if not self.is_mounted:  # type: ignore[attr-defined]
+            # called from on_mount (Textual marks a widget mounted after its Mount handlers): sync once it
+            # is. Returning here used to leave a replay's freshly shown screen at an older moment, or
+            # empty, until the next update, and a paused replay has none
+            self.call_after_refresh(self.sync)  # type: ignore[attr-defined]
+            return
+        if not getattr(self, "_columns_ready", True):
             return  # on_mount syncs
         try:
             self.query_one(StatusLine).update_status()  # type: ignore[attr-defined]
