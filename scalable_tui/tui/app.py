@@ -39,7 +39,7 @@ from scalable_tui.tui.ai import AIEntry
 from scalable_tui.tui.ai_flow import AIFlow
 from scalable_tui.tui.fmt import DEBUG_NEEDS_LIVE, clipboard_notice, safe
 from scalable_tui.tui.group_copy import copy_group, offers_group
-from scalable_tui.tui.keys import GROUP_COPIES, bindings_for, is_a, modes_for, screens_for, title_for
+from scalable_tui.tui.keys import GROUP_COPIES, bindings_for, is_a, is_screen, modes_for, screens_for, title_for
 from scalable_tui.tui.messages import (
     LoadFailed,
     LoadProgress,
@@ -69,17 +69,13 @@ PLAY_TICK = 0.1
 #: Keys that would steal a focused text input's keys (the filter) in a replay.
 _NAV_ACTIONS = frozenset({"step", "edge"})
 
-#: The screens' package: the app imports a screen (and the live and replay sessions) only when it is used,
-#: so ``review`` starts without the live, replay, picker and export code (``tui.keys.is_a``).
-_SCREENS = "scalable_tui.tui.screens"
-
-
 def _warm_in_thread(tasks: Any) -> None:
     """``task_lists.warm`` in a thread worker: stops between steps when the worker is cancelled (quit, another run)."""
     worker = get_current_worker()
     warm(tasks, lambda: worker.is_cancelled)
 
 
+# The live and replay sessions are imported only when used (``review`` starts without them): ``tui.keys.is_a``.
 def _live(session: object) -> bool:
     return is_a(session, "scalable_tui.session.monitor", "LiveViews")
 
@@ -354,9 +350,10 @@ class ScalableApp(App[None]):
                 else:
                     for sl in screen.query(StatusLine):
                         sl.update_status()
-            elif new.jobs_version != old.jobs_version and is_a(screen, f"{_SCREENS}.live_jobs", "LiveJobsScreen"):
+            elif new.jobs_version != old.jobs_version and is_screen(screen, "live_jobs:LiveJobsScreen"):
                 screen.sync()
-            if (new.whole is not old.whole or new.whole_error != old.whole_error) and is_a(screen, f"{_SCREENS}.replay", "ReplayFindingsScreen"):
+            if (new.whole is not old.whole or new.whole_error != old.whole_error) and is_screen(
+                    screen, "replay:ReplayFindingsScreen"):
                 screen.sync()
             if new.timeline is not None and (new.timeline != old.timeline or new.live_version != old.live_version):
                 for tl in screen.query(Timeline):
@@ -430,7 +427,7 @@ class ScalableApp(App[None]):
 
     def explain_finding(self, finding: Finding | None) -> None:
         # On a replay's Findings, ``x`` explains a finding of the whole recording (not the moment's).
-        whole = is_a(self.screen, f"{_SCREENS}.replay", "ReplayFindingsScreen") and self.view.whole is not None
+        whole = is_screen(self.screen, "replay:ReplayFindingsScreen") and self.view.whole is not None
         self.ai.explain(finding, self.view.whole if whole else self.snapshot)
 
     def on_model_delta(self, message: ModelDelta) -> None:
@@ -550,9 +547,9 @@ class ScalableApp(App[None]):
     # -- debug a failure locally -----------------------------------------------------
     def _selected_failure(self) -> Any:
         screen = self.screen
-        if is_a(screen, f"{_SCREENS}.failure_detail", "FailureDetailScreen"):
+        if is_screen(screen, "failure_detail:FailureDetailScreen"):
             return screen.record
-        if is_a(screen, f"{_SCREENS}.failure_group", "FailureGroupScreen"):
+        if is_screen(screen, "failure_group:FailureGroupScreen"):
             table = screen.list_table()
             if table.row_count and screen.records:
                 return screen.records[min(table.cursor_row, len(screen.records) - 1)]
@@ -633,7 +630,7 @@ class ScalableApp(App[None]):
             yield SystemCommand("Filter this list", "Substring or /regex/, matches highlighted (/)", screen.action_filter)
             yield SystemCommand("Toggle faults only", f"{screen.FAULTS_LABEL.capitalize()} (f)", screen.action_toggle_faults)
         sort_next = getattr(screen, "action_sort_next", None)
-        if is_a(screen, f"{_SCREENS}.tasks", "TasksScreen") or (caps.live and sort_next is not None):
+        if is_screen(screen, "tasks:TasksScreen") or (caps.live and sort_next is not None):
             yield SystemCommand("Sort by next column", "(s; r reverses)", sort_next)
         if isinstance(screen, RunScreen) and screen.can_explain():
             yield SystemCommand(

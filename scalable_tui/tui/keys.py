@@ -20,7 +20,7 @@ from textual.screen import Screen
 
 from scalable_tui.session.view import Capabilities
 
-__all__ = ["SCREENS", "ScreenEntry", "bindings_for", "is_a", "modes_for", "screens_for", "title_for"]
+__all__ = ["SCREENS", "ScreenEntry", "bindings_for", "is_a", "is_screen", "modes_for", "screens_for", "title_for"]
 
 
 #: Where the screens live; an entry names its screen as ``module:Class`` under this package.
@@ -36,6 +36,12 @@ def is_a(obj: Any, module: str, name: str) -> bool:
     mod = sys.modules.get(module)
     cls = getattr(mod, name, None) if mod is not None else None
     return cls is not None and isinstance(obj, cls)
+
+
+def is_screen(obj: Any, path: str) -> bool:
+    """``is_a`` for a screen named as the entries name them (``"module:Class"`` under ``SCREENS_PACKAGE``)."""
+    module, name = path.split(":")
+    return is_a(obj, f"{SCREENS_PACKAGE}.{module}", name)
 
 
 def screen_class(path: str) -> type[Screen]:
@@ -59,13 +65,18 @@ class ScreenEntry:
     #: Shown only when the session can serve it.
     needs: Callable[[Capabilities], bool] = lambda caps: True
 
+    def path(self, caps: Capabilities) -> str | None:
+        """``module:Class`` of the screen this session shows for the entry (None: not offered)."""
+        path = self.live if caps.live else self.review
+        return path if path is not None and self.needs(caps) else None
+
     def offered(self, caps: Capabilities) -> bool:
-        return (self.live if caps.live else self.review) is not None and self.needs(caps)
+        return self.path(caps) is not None
 
     def screen(self, caps: Capabilities) -> type[Screen] | None:
         """The class this session shows for the entry (imports it)."""
-        path = self.live if caps.live else self.review
-        if path is None or not self.needs(caps):
+        path = self.path(caps)
+        if path is None:
             return None
         cls = screen_class(path)
         return _with_timeline(self.mode, cls) if caps.has_timeline else cls
