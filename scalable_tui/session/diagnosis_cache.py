@@ -71,19 +71,15 @@ def _entry(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[str
     if state.meta.status == "running" or not state.run_dir or not state.lines_read:
         return None
     from scalable_tui.sources.rundir.index import policy
-    from scalable_tui.sources.rundir.index.cache import current_key, entry_dir
+    from scalable_tui.sources.rundir.index.cache import entry_dir, valid_key
 
     if policy.mode() == "python":  # "the Python reader and no cache"
         return None
-
     run_dir = Path(state.run_dir)
+    index_key = valid_key(run_dir)
+    if index_key is None:
+        return None
     d = entry_dir(run_dir)
-    try:
-        index_key = orjson.loads((d / "key.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    if index_key != current_key(run_dir):
-        return None
     # lines per stream; a stream with none read adds nothing (the Python reader lists absent files with 0
     # lines, a reader from the index leaves them out)
     lines = {k: v for k, v in sorted(state.lines_read.items()) if v}

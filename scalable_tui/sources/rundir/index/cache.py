@@ -53,12 +53,20 @@ def _key(run_dir: Path) -> dict[str, Any]:
 MAX_ENTRIES = 16
 
 
+def valid_key(run_dir: Path) -> dict[str, Any] | None:
+    """The entry's stored key when it still matches every file of the run directory, else None."""
+    try:
+        key = orjson.loads((entry_dir(run_dir) / "key.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return key if key == _key(run_dir) else None
+
+
 def lookup(run_dir: Path) -> RunDirReader | None:
     """The cached reader when the key still matches every file, else None."""
     d = entry_dir(run_dir)
     try:
-        key = orjson.loads((d / "key.json").read_bytes())
-        if key != _key(run_dir):
+        if valid_key(run_dir) is None:
             return None
         os.utime(d / "key.json")  # recently used: pruned last
         with open(d / "state.bin", "rb", buffering=1 << 20) as f:

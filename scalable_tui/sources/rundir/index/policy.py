@@ -120,7 +120,7 @@ def remember(reader: RunDirReader) -> None:
     path = reader.path
     if mode() != "auto" or not wants_index(path) or not finished(path):
         return
-    from scalable_tui.sources.rundir.index.cache import current_key, entry_dir, store
+    from scalable_tui.sources.rundir.index.cache import current_key, store, valid_key
 
     try:
         # Only a reader that consumed every stream to its end, with run.json as it is now, is the
@@ -129,13 +129,9 @@ def remember(reader: RunDirReader) -> None:
             return
         if reader._run_json_mtime != (path / "run.json").stat().st_mtime:
             return
-        key = current_key(path)
-        if (entry_dir(path) / "key.json").exists():
-            import orjson as _oj
-
-            if _oj.loads((entry_dir(path) / "key.json").read_bytes()) == key:
-                return
-        store(path, key, reader)
+        if valid_key(path) is not None:
+            return  # already holds the run as it is now
+        store(path, current_key(path), reader)
     except (OSError, ValueError) as exc:
         log.debug("index cache not written: %s", exc)
 
