@@ -21,7 +21,8 @@ from scalable_tui.session.pipeline import diagnose, diagnose_cached
 from scalable_tui.session.snapshot import build_snapshot
 from scalable_tui.session.view import Capabilities, ViewModel
 
-__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PAINT_WAIT", "PUBLISH_PAUSE", "ReviewSession", "RunSource", "refresh_slice"]
+__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PAINT_WAIT", "PUBLISH_PAUSE", "ReviewSession", "RunSource",
+           "refresh_slice"]
 
 #: Bytes per stream in the first slice of a large run: small, so the first
 #: screen is up in a blink.  The rest is read in bigger slices that only
@@ -88,7 +89,6 @@ class ReviewSession:
         #: Set by a UI once it has painted the run's full view: the persistent-index store (~0.3-0.5 s of
         #: the interpreter on a 300k-task run) waits for it, at most ``PAINT_WAIT`` s. None (headless): no wait.
         self.painted: threading.Event | None = None
-
 
     def run(
         self,

@@ -204,8 +204,8 @@ def overview_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple
     rows, n = top_task_groups(tasks, top)
     if n > top and 2 * n > tasks.n_tasks():
         by_fn, n_fn = top_task_groups(tasks, top, column="function")
-        functions = set(compress(tasks.function, tasks.state))
-        if 0 not in functions and all(tasks.strings.values[c] for c in functions) and 2 * n_fn <= n:
+        functions = set(compress(tasks.function, tasks.state))  # code 0 is None: "not known"
+        if all(tasks.strings.values[c] for c in functions) and 2 * n_fn <= n:
             return by_fn, n_fn, "function"
     return rows, n, "task name"
 
@@ -214,16 +214,17 @@ def top_task_groups(tasks: TaskTable, top: int = TOP_GROUPS,
                     column: str = "name") -> tuple[list[tuple[str, dict[str, int]]], int]:
     """The ``top`` task groups by size with their per-state counts, and how many groups there are.
 
-    Equal to folding ``tasks.counts_by("name")`` by ``task_group`` and ranking by (-size, name) (the
-    reference in tests/app/test_data.py), without building per-state counts for every name: a run whose names differ per task (a scenario id in the name)
-    has 300k groups of one task, and that cost ~0.6 s and ~60 MB a publish for 12 bars.
+    Equal to folding ``tasks.counts_by(column)`` by ``task_group`` and ranking by (-size, name) (the
+    reference in tests/app/test_data.py), without building per-state counts for every name: a run
+    whose names differ per task (a scenario id in the name) has 300k groups of one task, and that
+    cost ~0.6 s and ~60 MB a publish for 12 bars.
     """
     values = tasks.strings.values
     names = getattr(tasks, column)  # the task names, or the functions (``overview_groups``)
     sizes = Counter(compress(names, tasks.state))  # rows with a task event, per name code
-    codes_ = list(sizes)
-    groups = task_groups_of([values[code] or "(none)" for code in codes_])
-    group_of = dict(zip(codes_, groups))
+    name_codes = list(sizes)
+    groups = task_groups_of([values[code] or "(none)" for code in name_codes])
+    group_of = dict(zip(name_codes, groups))
     totals: dict[str, int]
     if len(set(groups)) == len(groups):  # no two names in one group (per-task names): sizes as they are
         totals = dict(zip(groups, sizes.values()))
