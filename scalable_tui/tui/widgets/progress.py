@@ -94,11 +94,18 @@ def bars_text(rows: list[tuple[str, dict[str, int]]], more: int, width: int, nou
         t.append_text(state_bar(counts, bar_w))
         t.append("  ")
         t.append_text(label)
-    if more > 0:
-        t.append(f"\n… {more} more {noun}{'s' if more != 1 else ''}", style="dim")
-    if noun == "function":
-        t.append("\nper function: each task has a name of its own", style="dim")
+    for note in notes_below(more, noun):
+        t.append(f"\n{note}", style="dim")
     return t
+
+
+def notes_below(more: int, noun: str) -> list[str]:
+    """The dim lines under the bars (how many more; what a bar is): ``bars_text`` draws them, ``TaskBars``
+    counts them for its height."""
+    notes = [f"… {more} more {noun}{'s' if more != 1 else ''}"] if more > 0 else []
+    if noun == "function":
+        notes.append("per function: each task has a name of its own")
+    return notes
 
 
 class TaskBars(Widget):
@@ -120,7 +127,7 @@ class TaskBars(Widget):
         self.refresh(layout=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return max(1, len(self.rows) + (1 if self.more > 0 else 0) + (1 if self.noun == "function" and self.rows else 0))
+        return max(1, len(self.rows) + len(notes_below(self.more, self.noun))) if self.rows else 1
 
     def render(self) -> Text:
         return bars_text(self.rows, self.more, self.content_size.width, self.noun)
