@@ -289,3 +289,55 @@ def test_overview_bars_are_per_function_when_task_names_are_per_task(tmp_path: P
     for r in range(len(t.ids)):
         t.function[r] = 0
     assert overview_groups(t)[2] == "task name"
+
+
+def test_ranking_by_the_cut_equals_nsmallest_with_the_key() -> None:
+    """``_ranked`` picks the bars without a key call per group: the same list as the plain ranking, ties too."""
+    import heapq
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scalable_tui.session.snapshot import _ranked
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.dictionaries(st.text(alphabet="ab[]1", max_size=4), st.integers(1, 4), max_size=30),
+           st.integers(0, 35))
+    def same(totals: dict[str, int], top: int) -> None:
+        assert _ranked(totals, top) == heapq.nsmallest(top, totals.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    same()
+
+
+def test_timeline_by_bisection_equals_the_per_row_rule() -> None:
+    """Random tables: NaN times, times outside the span, on bucket edges, a zero span, states of every kind."""
+    import math
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scalable_tui.model.run import TaskTable
+    from scalable_tui.session.snapshot import FAULT_STATES, TERMINAL_STATES, TIMELINE_BUCKETS, _timeline
+
+    states = [None, "submitted", "running", "succeeded", "failed", "cancelled", "weird"]
+    times = st.one_of(st.floats(-10, 130), st.just(math.nan), st.sampled_from([0.0, 2.0, 60.0, 120.0, 1.9999999]))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(states), times), max_size=80),
+           st.sampled_from([(0.0, 120.0), (0.0, 0.0), (5.0, 7.5), (100.0, 10.0)]))
+    def same(rows: list[tuple[str | None, float]], span: tuple[float, float]) -> None:
+        t = TaskTable()
+        for i, (state, ts) in enumerate(rows):
+            r = t.add_row(f"t{i}")
+            t.state[r] = t.strings.get(state)
+            t.last_ts[r] = ts
+        lo, hi = span
+        done, failed = [0] * TIMELINE_BUCKETS, [0] * TIMELINE_BUCKETS
+        for state, ts in rows:
+            if state not in TERMINAL_STATES or ts != ts:
+                continue
+            b = min(TIMELINE_BUCKETS - 1, max(0, int((ts - lo) / max(hi - lo, 1e-9) * TIMELINE_BUCKETS)))
+            (failed if state in FAULT_STATES else done)[b] += 1
+        assert _timeline(t, lo, hi) == (done, failed)
+
+    same()
