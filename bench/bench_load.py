@@ -56,6 +56,14 @@ LIST_QUERIES = (
 
 
 # ----------------------------------------------------------------------------- child side
+def _rss_now_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _peak_rss_mb() -> float:
     import resource
 
@@ -145,6 +153,7 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
 
         state = load_run(run_dir)
         t = state.tasks
+        t.frozen = True  # as the app's table of a finished run (build_snapshot(final=True))
         timings = {}
         for label, query, faults, column, rev in LIST_QUERIES:
             runs = []
@@ -157,18 +166,22 @@ def _child(mode: str, run_dir: str, extra: str | None) -> dict:
             timings[label] = [x * 1000 for x in runs]
         # The review app warms a finished run's table once its screen is out (task_lists.warm): a
         # fresh copy of the same table, warmed, then each query's first call.
+        del state, t
         state = load_run(run_dir)
         t = state.tasks
+        t.frozen = True
+        rss_before = _rss_now_mb()
         t2 = time.perf_counter()
         warm(t)
         warm_s = time.perf_counter() - t2
+        warm_mb = _rss_now_mb() - rss_before
         for label, query, faults, column, rev in LIST_QUERIES:
             t2 = time.perf_counter()
             rows = filter_tasks(t, query, faults)
             if column is not None:
                 rows = sort_tasks(t, rows, column, rev)
             timings[label].append((time.perf_counter() - t2) * 1000)
-        return {"ms": timings, "rows": len(t), "warm_s": warm_s, "rss_mb": _peak_rss_mb()}
+        return {"ms": timings, "rows": len(t), "warm_s": warm_s, "warm_mb": warm_mb, "rss_mb": _peak_rss_mb()}
     if mode == "refresh":
         from scalable_tui.sources.rundir.reader import RunDirReader
 
@@ -376,7 +389,7 @@ def _lists_only(a: argparse.Namespace) -> int:
                 continue
             print(f"[{shape}] {run.name}: Tasks list over {r['rows']:,} rows (session/lists.py), ms: first call "
                   f"cold, best/median of 2 repeats, first call after the review app's warm-up "
-                  f"(task_lists.warm: {r['warm_s']:.2f} s, once the full screen is out)")
+                  f"(task_lists.warm: {r['warm_s']:.2f} s, +{r['warm_mb']:.0f} MB, once the full screen is out)")
             for label, ms in r["ms"].items():
                 rep = sorted(ms[1:3])
                 print(f"  {label:<44}{ms[0]:>8.1f}{rep[0]:>8.1f}/{statistics.median(rep):<8.1f}{ms[3]:>8.1f}"

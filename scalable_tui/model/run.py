@@ -218,6 +218,10 @@ class TaskTable:
     workers).  About 150 bytes a task instead of several kilobytes of dicts.
     """
 
+    #: Set once the table will never change again (a finished run, fully read, shown as it is): the
+    #: Tasks list's caches then keep what they derive without copies of the columns to check against.
+    frozen = False
+
     def __init__(self) -> None:
         self.ids: list[str] = []
         self.row: dict[str, int] = {}

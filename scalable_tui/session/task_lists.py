@@ -98,7 +98,7 @@ _CACHES: "weakref.WeakKeyDictionary[TaskTable, _TableCache]" = weakref.WeakKeyDi
 
 
 class _TableCache:
-    __slots__ = ("base", "orders", "ids_text", "values_text", "texts", "unique_ids", "__weakref__")
+    __slots__ = ("base", "orders", "ids_text", "values_text", "texts", "unique_ids", "frozen", "__weakref__")
 
     def __init__(self) -> None:
         #: copies of the ids and the interned strings every entry below was made from
@@ -114,6 +114,8 @@ class _TableCache:
         self.texts: dict[str, tuple[dict[int, Any], list[tuple[str, int, Any]]]] = {}
         #: no two rows share a task id (then no two rows tie in an order by (text, id))
         self.unique_ids: bool | None = None
+        #: filled only while the table was ``frozen``: the entries above hold no copies to check
+        self.frozen = False
 
 
 def _cache(t: TaskTable) -> _TableCache:
@@ -121,6 +123,12 @@ def _cache(t: TaskTable) -> _TableCache:
     c = _CACHES.get(t)
     if c is None:
         c = _CACHES[t] = _TableCache()
+        c.frozen = t.frozen
+    if t.frozen:  # never changes again: nothing to compare with
+        if not c.frozen:  # filled before the table was frozen, maybe from other columns: start again
+            c = _CACHES[t] = _TableCache()
+            c.frozen = True
+        return c
     if c.base[0] != t.ids or c.base[1] != t.strings.values:
         c.base = (list(t.ids), list(t.strings.values))
         c.orders.clear()
@@ -292,32 +300,34 @@ def _values_text(c: _TableCache, t: TaskTable) -> tuple[Any, ...]:
     values = t.strings.values
     cols = (t.name, t.component, t.state)
     vt = c.values_text
-    if vt is None or any(a != b for a, b in zip(vt[0], cols)):
+    if vt is None or (not t.frozen and any(a != b for a, b in zip(vt[0], cols))):
         distinct = tuple(set(col) for col in cols)
         used = sorted(distinct[0] | distinct[1] | distinct[2])
         strings = [values[k] for k in used]
         joined = _joined([x or "" for x in strings]) if all(type(x) is str or x is None for x in strings) else None
-        vt = c.values_text = (tuple(array(col.typecode, col) for col in cols), distinct, used, joined)
+        copies = () if t.frozen else tuple(array(col.typecode, col) for col in cols)
+        vt = c.values_text = (copies, distinct, used, joined)
     return vt
 
 
 #: Tables with fewer rows answer a first query in a few milliseconds: not worth warming.
 WARM_ROWS = 20_000
 #: What ``warm`` prepares, most used first: the id order (the tie-break the text columns' orders are
-#: built on), then the columns kept as arrays (name, duration both ways, state, component).  Not the
-#: worker, error and dask-key orders nor the filter texts: they keep copies of 300k-entry dicts and
-#: joined texts (+70-100 MB on a 300k-task run, measured) for queries that are rarer; they stay cold.
-WARM_ORDERS = ((1, False), (0, False), (4, True), (4, False), (3, False), (2, False))
+#: built on), then name, duration both ways, state, component, worker and error type.  A warmed table is
+#: ``frozen``, so its orders hold no copies of the columns (the worker and error ones used to copy
+#: 300k-entry dicts): each is one array of row numbers, 2.4 MB at 300k rows.  Not the dask-key order
+#: (rarely sorted, and as costly as the worker one) nor the filters' joined texts (+40-75 MB on a
+#: 300k-task run, measured, and a filter is still 100-300 ms with them).
+WARM_ORDERS = ((1, False), (0, False), (4, True), (4, False), (3, False), (2, False), (5, False), (6, False))
 
 
 def warm(t: TaskTable, cancelled: Callable[[], bool] = lambda: False) -> int:
     """Prepare the common columns' whole orders, so a first sort of them is a repeat.
 
-    For a table that will not change again (a finished run, fully read): the
-    app calls it in a thread once the full screen is painted, while the user
-    looks at the Overview.  On 300k rows a first sort otherwise costs 100–250 ms
-    (building the order), a repeat 7–30 ms; the warm-up costs ~1 s and
-    10–16 MB.  Stops between steps when ``cancelled``; returns the steps done.
+    For a ``frozen`` table (a finished run, fully read): the app calls it in a
+    thread once the full screen is painted, while the user looks at the
+    Overview.  On 300k rows a first sort otherwise costs 100–450 ms (building
+    the order), a repeat 7–40 ms; the warm-up costs ~1.3 s and ~25 MB.  Stops between steps when ``cancelled``; returns the steps done.
     Safe beside a query on another thread: both fill the same per-table cache
     with equal values.
     """
@@ -347,7 +357,7 @@ def _row_texts(c: _TableCache, t: TaskTable, which: str) -> list[tuple[str, int,
     """Per row its worker (or error type, error message) text, "" for none, joined: kept while the dict is equal."""
     table: dict[int, Any] = t.worker if which == "worker" else t.error  # type: ignore[assignment]
     hit = c.texts.get(which)
-    if hit is not None and hit[0] == table:
+    if hit is not None and (t.frozen or hit[0] == table):
         return hit[1]
     n = len(t.ids)
     if which == "worker":
@@ -360,7 +370,7 @@ def _row_texts(c: _TableCache, t: TaskTable, which: str) -> list[tuple[str, int,
                 if 0 <= r < n and e[i] is not None:
                     col[r] = e[i]
             out.append(_joined(col))
-    c.texts[which] = (dict(table), out)
+    c.texts[which] = ({} if t.frozen else dict(table), out)
     return out
 
 
@@ -420,9 +430,9 @@ def _full_order(t: TaskTable, column: int, reverse: bool) -> Any:
     """Every row in the order ``sorted(range(n), key=_sort_key(...), reverse=reverse)`` gives, reused while valid."""
     c = _cache(t)
     hit = c.orders.get((column, reverse))
-    if hit is not None and _same_column(hit[0], t, column):
+    if hit is not None and (t.frozen or _same_column(hit[0], t, column)):
         return hit[1]
-    copy = _column_copy(t, column)
+    copy = None if t.frozen else _column_copy(t, column)
     order = array("q", _compute_order(t, c, column, reverse))  # a fifth of a list's memory
     c.orders[(column, reverse)] = (copy, order)
     return order

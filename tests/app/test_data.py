@@ -183,6 +183,7 @@ def test_final_snapshot_shares_the_table_others_copy(gcam_run) -> None:
     copied = build_snapshot(state, diag, 1, stale_after_s=None, now=0.0)
     shared = build_snapshot(state, diag, 2, stale_after_s=None, now=0.0, final=True)
     assert shared.tasks is state.tasks and copied.tasks is not state.tasks
+    assert shared.tasks.frozen and not copied.tasks.frozen  # the Tasks list's caches keep no copies of it
     assert copied.counts == shared.counts and copied.top_groups == shared.top_groups
     state.tasks.add_row("appended-later")  # what a tailing reader does
     assert len(copied.tasks) == len(shared.tasks) - 1

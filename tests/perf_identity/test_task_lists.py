@@ -189,6 +189,36 @@ def test_generated_tables_filter_and_sort_as_the_reference(t: TaskTable, queries
     _check(t, tuple(good))
 
 
+@settings(max_examples=80, deadline=None)
+@given(tables(), st.lists(st.one_of(st.sampled_from(QUERIES), STRINGS), min_size=1, max_size=3))
+def test_frozen_tables_answer_as_the_reference_and_keep_no_copies(t: TaskTable, queries: list[str]) -> None:
+    """A finished run's table (``frozen``): the same answers, and the cache holds no copies of its columns."""
+    t.frozen = True
+    _check(t, tuple(queries))
+    c = task_lists._CACHES.get(t)
+    if c is None:  # no query needed one (no row has a task event)
+        assert not filter_tasks(t)
+        return
+    assert c.frozen and c.base == ([], [])
+    assert all(copy is None for copy, _ in c.orders.values()) and all(not d for d, _ in c.texts.values())
+    assert c.values_text is None or c.values_text[0] == ()
+
+
+def test_a_table_queried_then_changed_then_frozen_is_answered_afresh() -> None:
+    """Entries made before the freeze were checked against copies; once frozen nothing is checked, so they go."""
+    t = TaskTable()
+    for i, name in enumerate(["b", "a", "c"] * 1000):
+        r = t.add_row(f"t{i:05d}")
+        t.name[r] = t.strings.get(name)
+        t.state[r] = t.strings.get("succeeded")
+    rows = filter_tasks(t)
+    before = sort_tasks(t, rows, 0)
+    t.name[before[0]] = t.strings.get("zzz")  # the first by name moves to the end
+    t.frozen = True
+    after = sort_tasks(t, filter_tasks(t), 0)
+    assert after == _reference_sort(t, rows, 0) and after[-1] == before[0] != after[0]
+
+
 @settings(max_examples=60, deadline=None)
 @given(tables(), st.integers(0, 7), st.booleans(), st.integers(0, 2**32))
 def test_sort_of_unsorted_or_repeated_rows_is_the_plain_sort(t: TaskTable, column: int, rev: bool, seed: int) -> None:
@@ -202,6 +232,7 @@ def test_warmed_tables_filter_and_sort_as_the_reference(name: str, monkeypatch: 
     """``warm`` fills the cache the queries use; what they answer from it is the reference's answer."""
     monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
     t = load_run(str(fixture_run(name))).tasks
+    t.frozen = True  # what the app warms: a finished run's table (build_snapshot(final=True))
     assert task_lists.warm(t) == len(task_lists.WARM_ORDERS)
     c = task_lists._CACHES[t]
     assert set(task_lists.WARM_ORDERS) <= set(c.orders)
