@@ -24,15 +24,9 @@ from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.session.efficiency import WorkerUsage
 from scalable_tui.session.slurm_join import map_live_workers
 from scalable_tui.session.snapshot import RunSnapshot, build_snapshot
-from scalable_tui.session.view import Capabilities, Notice, ViewModel
+from scalable_tui.session.view import Capabilities, Notice, ViewModel, failure_basis, live_key
 
 __all__ = ["LiveViews", "MonitorSession", "build_live_snapshot", "live_key"]
-
-
-def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
-    """What the diagnosis depends on: a new key means diagnose again."""
-    return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
-            live.events_total, live.connected, live.closed)
 
 
 def build_live_snapshot(
@@ -47,6 +41,7 @@ def build_live_snapshot(
     now = time.time() if now is None else now
     state, diag = diagnose_live(live, jobs=jobs, log_dir=log_dir, now=now)
     snap = build_snapshot(state, diag, version, stale_after_s=None, now=now)
+    snap.basis = failure_basis(live)
     if live.scheduler_id:  # "Scheduler-1d171a36" (header, status line, export file name)
         snap.meta = dataclasses.replace(snap.meta, run_id=live.scheduler_id[:18])
     return snap

@@ -84,6 +84,9 @@ class RunSnapshot:
     loading: float | None = None
     #: What ``top_groups`` are grouped by: "task name", or "function" when the names are per task.
     groups_by: str = "task name"
+    #: A scheduler's view diagnosed in the background: ``session.view.failure_basis`` of the view it was
+    #: made from, so a screen beside a newer view can tell (``live_failures_line``).  None for a run directory.
+    basis: tuple[Any, ...] | None = None
 
     @property
     def run_id(self) -> str:

@@ -18,9 +18,10 @@ from typing import Any
 
 from scalable_tui.model.jobs import JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
-from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.session.snapshot import RunSnapshot, failures_text
 
-__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "live_failures_note", "live_status", "SPEEDS"]
+__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "failure_basis", "live_failures_line",
+           "live_failures_note", "live_key", "live_status", "SPEEDS"]
 
 #: Playback speeds of a replay: recorded seconds per wall-clock second.
 SPEEDS = (1, 10, 60, 600)
@@ -108,6 +109,37 @@ def live_status(live: LiveSnapshot, now: float) -> tuple[str, str]:
 
 def _n(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
+    """What the diagnosis depends on: a new key means diagnose again."""
+    return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
+            live.events_total, live.connected, live.closed)
+
+
+def failure_basis(live: LiveSnapshot) -> tuple[Any, ...]:
+    """What a diagnosis's failure counts depend on (task failures, worker deaths and graph errors).
+
+    Narrower than ``live_key``: events arrive with almost every poll of a busy
+    cluster, and a count marked "diagnosing…" on each of them would flicker.
+    """
+    return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
+            len(live.incidents) + live.incidents_dropped)
+
+
+def live_failures_line(live: LiveSnapshot, run: RunSnapshot | None) -> str:
+    """The live Overview's failure count beside the scheduler's view ``live``.
+
+    The diagnosis runs in the background and can be a poll (with 100k
+    failures, seconds) behind the view: its "12 failures" printed next to a
+    note about the view's 13 read as two totals.  So the diagnosis's breakdown
+    only when it was made from this view (``RunSnapshot.basis``), else the
+    view's own count, marked as not yet diagnosed.
+    """
+    if run is not None and run.basis == failure_basis(live):
+        return failures_text(run.diagnosis)
+    n = live.failures_total
+    return f"{_n(n, 'task failure')} (diagnosing…)" if run is not None else f"{_n(n, 'task failure')}"
 
 
 def live_failures_note(live: LiveSnapshot) -> str | None:

@@ -47,3 +47,35 @@ def test_without_the_plugins_count_the_difference_is_explained_without_a_split()
     note = live_failures_note(_night(90, 84, None))
     assert note is not None and note.startswith("90 task failures seen since attach; the scheduler holds 84 erred now")
     assert "6" not in note
+
+
+def test_the_failure_count_beside_a_newer_view_is_the_views_own_until_it_is_diagnosed() -> None:
+    """The diagnosis runs in the background, up to a poll behind the view: the Overview printed its "17 failures"
+    next to the view's note about 18.  Now the diagnosis's breakdown is shown only for the view it was made from."""
+    import copy
+    import dataclasses
+
+    from scalable_tui.session.monitor import build_live_snapshot
+    from scalable_tui.session.snapshot import failures_text
+    from scalable_tui.session.view import live_failures_line
+    from tests.session.test_pipeline import _died
+
+    live = busy_night(400, 17)
+    snap = build_live_snapshot(live, 1, now=live.attached_at)
+    assert live_failures_line(live, snap) == failures_text(snap.diagnosis) == "17 failures"
+
+    newer = copy.deepcopy(live)  # the next poll: one more failed task, nothing diagnosed yet
+    newer.failures.append(dataclasses.replace(newer.failures[0], key="run_gcam-17"))
+    newer.failures_total = 18
+    assert live_failures_line(newer, snap) == "18 task failures (diagnosing…)"
+    assert live_failures_line(newer, build_live_snapshot(newer, 2, now=live.attached_at)) == "18 failures"
+
+    died = copy.deepcopy(live)  # a worker died: the diagnosis's count of deaths is behind too
+    died.incidents.append(_died(live.attached_at, "tcp://127.0.0.1:1", "w-1"))
+    assert live_failures_line(died, snap) == "17 task failures (diagnosing…)"
+    assert live_failures_line(died, build_live_snapshot(died, 2, now=live.attached_at)).startswith("18 failures")
+
+    busier = copy.deepcopy(live)  # only events and task states moved: the count stays the diagnosis's
+    busier.events_total += 50
+    assert live_failures_line(busier, snap) == "17 failures"
+    assert live_failures_line(live, None) == "17 task failures"

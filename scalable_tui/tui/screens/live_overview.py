@@ -9,8 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from scalable_tui.session.snapshot import failures_text
-from scalable_tui.session.view import live_failures_note
+from scalable_tui.session.view import failure_basis, live_failures_line, live_failures_note
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
     ago,
@@ -75,6 +74,8 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         t = Text()
         if snap is None:
             t.append("diagnosing…", style="dim")
+        elif snap.basis != failure_basis(live):  # the diagnosis is of an earlier poll (it runs in the background)
+            t.append("diagnosing the newest failures; these are of an earlier poll\n", style="dim")
         elif not cats:
             t.append("no failures", style="green")
         for cat, n in cats.most_common():
@@ -181,7 +182,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
             t.append(f"\n{totals['lost']} lost: unfinished when an earlier scheduler went away", style="dim")
         tput = sum(p.throughput or 0 for p in live.prefixes.values())
         snap = self.app.view.run  # type: ignore[attr-defined]
-        fails = failures_text(snap.diagnosis) if snap is not None else f"{live.failures_total} task failures"
+        fails = live_failures_line(live, snap)
         t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {live.dependents_erred} dependents erred")
         note = live_failures_note(live)  # "84 erred" beside "90 failures": say why they differ
         if note:
