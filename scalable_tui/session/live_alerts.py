@@ -26,16 +26,11 @@ from typing import Any, Callable
 
 from scalable_tui.session.alerts import AlertPolicy, Batcher
 from scalable_tui.session.notify import Delivery
+from scalable_tui.session.view import live_key
 
 __all__ = ["LiveAlerts"]
 
 Sink = Callable[[Delivery], None]
-
-
-def _diag_key(live: Any) -> tuple[Any, ...]:
-    """What a diagnosis depends on (as ``attach``'s ``live_key``): a new key means diagnose again."""
-    return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
-            live.events_total, live.connected, live.closed)
 
 
 def _jobs_key(jobs: Any, now: float) -> tuple[Any, ...]:
@@ -118,7 +113,7 @@ class LiveAlerts:
             live, jobs = self._live, self._jobs
             if not self.diagnose or live is None or not live.connected:
                 return
-            key = _diag_key(live) + _jobs_key(jobs, now)
+            key = live_key(live) + _jobs_key(jobs, now)
             if key == self._key:
                 return
             self._key = key

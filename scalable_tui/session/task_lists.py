@@ -327,7 +327,8 @@ def warm(t: TaskTable, cancelled: Callable[[], bool] = lambda: False) -> int:
     For a ``frozen`` table (a finished run, fully read): the app calls it in a
     thread once the full screen is painted, while the user looks at the
     Overview.  On 300k rows a first sort otherwise costs 100–450 ms (building
-    the order), a repeat 7–40 ms; the warm-up costs ~1.3 s and ~25 MB.  Stops between steps when ``cancelled``; returns the steps done.
+    the order), a repeat 7–40 ms; the warm-up costs 1.5–1.8 s and 12–27 MB.
+    Stops between steps when ``cancelled``; returns the steps done.
     Safe beside a query on another thread: both fill the same per-table cache
     with equal values.
     """

@@ -20,8 +20,8 @@ from scalable_tui.model.jobs import JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.session.snapshot import RunSnapshot, failures_text
 
-__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "failure_basis", "live_failures_line",
-           "live_failures_note", "live_key", "live_status", "SPEEDS"]
+__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "diagnosis_is_current", "failure_basis",
+           "live_failures_line", "live_failures_note", "live_key", "live_status", "SPEEDS"]
 
 #: Playback speeds of a replay: recorded seconds per wall-clock second.
 SPEEDS = (1, 10, 60, 600)
@@ -111,12 +111,6 @@ def _n(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
-def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
-    """What the diagnosis depends on: a new key means diagnose again."""
-    return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
-            live.events_total, live.connected, live.closed)
-
-
 def failure_basis(live: LiveSnapshot) -> tuple[Any, ...]:
     """What a diagnosis's failure counts depend on (task failures, worker deaths and graph errors).
 
@@ -125,6 +119,16 @@ def failure_basis(live: LiveSnapshot) -> tuple[Any, ...]:
     """
     return (live.scheduler_id, live.failures_total, len(live.failures), sum(f.occurrences for f in live.failures),
             len(live.incidents) + live.incidents_dropped)
+
+
+def live_key(live: LiveSnapshot) -> tuple[Any, ...]:
+    """What the diagnosis depends on: a new key means diagnose again."""
+    return (*failure_basis(live), live.events_total, live.connected, live.closed)
+
+
+def diagnosis_is_current(live: LiveSnapshot, run: RunSnapshot | None) -> bool:
+    """Was ``run``'s diagnosis made from this scheduler view (``RunSnapshot.basis``)?  It runs in the background."""
+    return run is not None and run.basis == failure_basis(live)
 
 
 def live_failures_line(live: LiveSnapshot, run: RunSnapshot | None) -> str:
@@ -136,10 +140,10 @@ def live_failures_line(live: LiveSnapshot, run: RunSnapshot | None) -> str:
     only when it was made from this view (``RunSnapshot.basis``), else the
     view's own count, marked as not yet diagnosed.
     """
-    if run is not None and run.basis == failure_basis(live):
-        return failures_text(run.diagnosis)
-    n = live.failures_total
-    return f"{_n(n, 'task failure')} (diagnosing…)" if run is not None else f"{_n(n, 'task failure')}"
+    if diagnosis_is_current(live, run):
+        return failures_text(run.diagnosis)  # type: ignore[union-attr]
+    count = _n(live.failures_total, "task failure")
+    return f"{count} (diagnosing…)" if run is not None else count
 
 
 def live_failures_note(live: LiveSnapshot) -> str | None:

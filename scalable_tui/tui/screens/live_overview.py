@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from scalable_tui.session.view import failure_basis, live_failures_line, live_failures_note
+from scalable_tui.session.view import diagnosis_is_current, live_failures_line, live_failures_note
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
     ago,
@@ -74,7 +74,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         t = Text()
         if snap is None:
             t.append("diagnosing…", style="dim")
-        elif snap.basis != failure_basis(live):  # the diagnosis is of an earlier poll (it runs in the background)
+        elif not diagnosis_is_current(live, snap):  # of an earlier poll
             t.append("diagnosing the newest failures; these are of an earlier poll\n", style="dim")
         elif not cats:
             t.append("no failures", style="green")
