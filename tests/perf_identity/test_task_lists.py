@@ -271,3 +271,24 @@ async def test_the_review_app_warms_a_finished_runs_table_once_shown_and_not_a_r
         await pilot.pause()
         assert app.snapshot.live and app.snapshot.tasks not in task_lists._CACHES
         assert not [w for w in app.workers if w.group == "warm lists"]
+
+
+@pytest.mark.parametrize("rows_with_error", [5, 3000])
+def test_hostile_worker_and_error_texts_filter_as_the_reference(rows_with_error: int) -> None:
+    """Untrusted texts in the joined-text search, over few rows (joined alone) and all rows: a 10 MB message,
+    a 100 KB word, terminal escapes and a planted secret are matched exactly as row by row."""
+    word = "w" * 50_000 + "MIDDLE" + "w" * 50_000
+    hostile = ["x" * 10_000_000 + " needle at the end", word, "\x1b[31mred\x1b[0m \x1b]52;c;Zm9v\x07 osc",
+               "token=sk-live-abcdef0123456789", "plain"]
+    t = TaskTable()
+    for i in range(3000):
+        r = t.add_row(f"t{i:05d}")
+        t.state[r] = t.strings.get("failed" if i < rows_with_error else "succeeded")
+        if i < rows_with_error:  # each hostile text once (the 10 MB one in row 0), then short ones
+            t.error[r] = ("ValueError", hostile[i] if i < len(hostile) else f"message {i}")
+        if i % 997 == 0:
+            t.worker[r] = hostile[i // 997][-200:]
+    t.frozen = True
+    for q in ("needle", "MIDDLE", "wMIDDLEw", "\x1b[31m", "sk-live", "osc", "zz-nothing", "ValueError"):
+        assert filter_tasks(t, q) == _reference_filter(t, q), q
+    assert filter_tasks(t, "needle") == [0] and filter_tasks(t, "MIDDLE") == ([1] if rows_with_error > 1 else [])
