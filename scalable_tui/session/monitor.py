@@ -105,9 +105,11 @@ class LiveViews:
                 snap = self.diagnosed(live, self.diag_version)
             except Exception as exc:  # noqa: BLE001 - shown, never a crash
                 self.on_notice(Notice(f"diagnosis failed: {type(exc).__name__}: {exc}", severity="error"))
+                # the Overview said "diagnosing…" for this view: it must not go on saying so
+                self.update(diagnosis_failed=failure_basis(live))
                 continue
             self.after_diagnosis(snap)
-            self.update(run=snap)
+            self.update(run=snap, diagnosis_failed=None)
 
     def efficiency(self) -> Any:
         """Each worker group's memory limit and threads vs what its workers reported since attach."""

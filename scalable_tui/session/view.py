@@ -20,8 +20,8 @@ from scalable_tui.model.jobs import JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.session.snapshot import RunSnapshot, failures_text
 
-__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "diagnosis_is_current", "failure_basis",
-           "live_failures_line", "live_failures_note", "live_key", "live_status", "SPEEDS"]
+__all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "diagnosis_failed_for", "diagnosis_is_current",
+           "failure_basis", "live_failures_line", "live_failures_note", "live_key", "live_status", "SPEEDS"]
 
 #: Playback speeds of a replay: recorded seconds per wall-clock second.
 SPEEDS = (1, 10, 60, 600)
@@ -131,18 +131,27 @@ def diagnosis_is_current(live: LiveSnapshot, run: RunSnapshot | None) -> bool:
     return run is not None and run.basis == failure_basis(live)
 
 
-def live_failures_line(live: LiveSnapshot, run: RunSnapshot | None) -> str:
+def diagnosis_failed_for(live: LiveSnapshot, failed: tuple[Any, ...] | None) -> bool:
+    """Is ``failed`` (``ViewModel.diagnosis_failed``) this view's basis, i.e. nothing is diagnosing it now?"""
+    return failed is not None and failed == failure_basis(live)
+
+
+def live_failures_line(live: LiveSnapshot, run: RunSnapshot | None, failed: tuple[Any, ...] | None = None) -> str:
     """The live Overview's failure count beside the scheduler's view ``live``.
 
     The diagnosis runs in the background and can be a poll (with 100k
     failures, seconds) behind the view: its "12 failures" printed next to a
     note about the view's 13 read as two totals.  So the diagnosis's breakdown
     only when it was made from this view (``RunSnapshot.basis``), else the
-    view's own count, marked as not yet diagnosed.
+    view's own count, marked as not yet diagnosed, or as failed to diagnose
+    when ``failed`` (``ViewModel.diagnosis_failed``) is this view's basis: a
+    diagnosis that raised must not read "diagnosing…" until the next poll.
     """
     if diagnosis_is_current(live, run):
         return failures_text(run.diagnosis)  # type: ignore[union-attr]
     count = _n(live.failures_total, "task failure")
+    if diagnosis_failed_for(live, failed):
+        return f"{count} (diagnosis failed, see the notice)"
     return f"{count} (diagnosing…)" if run is not None else count
 
 
@@ -199,6 +208,8 @@ class ViewModel:
     whole_error: str | None = None
     #: The run could not be read at all.
     error: str | None = None
+    #: ``failure_basis`` of the latest scheduler view whose diagnosis raised (a notice said why), else None.
+    diagnosis_failed: tuple[Any, ...] | None = None
     #: The header's subtitle: run id, scheduler address or recording file name.
     subtitle: str = ""
 

@@ -79,3 +79,55 @@ def test_the_failure_count_beside_a_newer_view_is_the_views_own_until_it_is_diag
     busier.events_total += 50
     assert live_failures_line(busier, snap) == "17 failures"
     assert live_failures_line(live, None) == "17 task failures"
+
+
+def test_a_failed_diagnosis_is_said_not_left_as_diagnosing() -> None:
+    """A diagnosis that raised used to leave "(diagnosing…)" beside the view's count until a later one succeeded,
+    which may be never on an idle cluster.  The real background loop, with a diagnosis that fails once."""
+    import copy
+    import dataclasses
+    import queue
+
+    from scalable_tui.session.monitor import LiveViews, build_live_snapshot
+    from scalable_tui.session.view import diagnosis_failed_for, live_failures_line
+
+    class Flaky(LiveViews):
+        fail = True
+
+        def diagnosed(self, live, version):  # type: ignore[no-untyped-def]
+            if self.fail:
+                raise MemoryError("out of memory")
+            return build_live_snapshot(live, version, now=live.attached_at)
+
+    views = Flaky()
+    seen: queue.Queue[ViewModel] = queue.Queue()
+    notices: list[str] = []
+    views.on_view = seen.put
+    views.on_notice = lambda n: notices.append(n.text)
+
+    live = busy_night(400, 17)
+    views.update(live=live)
+    seen.get(timeout=5)
+    views.diagnose_soon(live)
+    view = seen.get(timeout=30)
+    assert notices == ["diagnosis failed: MemoryError: out of memory"]
+    assert view.run is None and diagnosis_failed_for(live, view.diagnosis_failed)
+    assert live_failures_line(live, view.run, view.diagnosis_failed) == "17 task failures (diagnosis failed, see the notice)"
+
+    views.fail = False
+    views.diagnose_soon(live)
+    view = seen.get(timeout=30)
+    assert view.run is not None and view.diagnosis_failed is None
+    assert live_failures_line(live, view.run, view.diagnosis_failed) == "17 failures"
+
+    newer = copy.deepcopy(live)  # the next poll fails to diagnose: its count says so, not "diagnosing…"
+    newer.failures.append(dataclasses.replace(newer.failures[0], key="run_gcam-17"))
+    newer.failures_total = 18
+    views.update(live=newer)
+    seen.get(timeout=5)
+    assert live_failures_line(newer, view.run, None) == "18 task failures (diagnosing…)"
+    views.fail = True
+    views.diagnose_soon(newer)
+    view = seen.get(timeout=30)
+    assert live_failures_line(newer, view.run, view.diagnosis_failed) == "18 task failures (diagnosis failed, see the notice)"
+    assert not diagnosis_failed_for(live, view.diagnosis_failed)  # only the view it was made from

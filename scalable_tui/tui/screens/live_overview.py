@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from scalable_tui.session.view import diagnosis_is_current, live_failures_line, live_failures_note
+from scalable_tui.session.view import diagnosis_failed_for, diagnosis_is_current, live_failures_line, live_failures_note
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
     ago,
@@ -72,10 +72,12 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
                 cats[f.category] += f.count
             findings = snap.diagnosis.findings
         t = Text()
+        failed = diagnosis_failed_for(live, self.app.view.diagnosis_failed)  # type: ignore[attr-defined]
         if snap is None:
-            t.append("diagnosing…", style="dim")
+            t.append("diagnosis failed, see the notice" if failed else "diagnosing…", style="dim")
         elif not diagnosis_is_current(live, snap):  # of an earlier poll
-            t.append("diagnosing the newest failures; these are of an earlier poll\n", style="dim")
+            t.append("the newest failures could not be diagnosed (see the notice); these are of an earlier poll\n"
+                     if failed else "diagnosing the newest failures; these are of an earlier poll\n", style="dim")
         elif not cats:
             t.append("no failures", style="green")
         for cat, n in cats.most_common():
@@ -182,7 +184,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
             t.append(f"\n{totals['lost']} lost: unfinished when an earlier scheduler went away", style="dim")
         tput = sum(p.throughput or 0 for p in live.prefixes.values())
         snap = self.app.view.run  # type: ignore[attr-defined]
-        fails = live_failures_line(live, snap)
+        fails = live_failures_line(live, snap, self.app.view.diagnosis_failed)  # type: ignore[attr-defined]
         t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {live.dependents_erred} dependents erred")
         note = live_failures_note(live)  # "84 erred" beside "90 failures": say why they differ
         if note:
