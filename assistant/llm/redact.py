@@ -37,6 +37,17 @@ _INVISIBLE = re.compile(r"[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u
 _WRAP = re.compile(r"(?<=\S)\r?\n[ \t]*(?=\S)")
 
 
+def _stem(value: str, open_end: bool) -> str | None:
+    """What a cut value is known to start with (8 characters at least), or None when it was not cut."""
+    if value.endswith(CUT_MARK):
+        stem = value[: -len(CUT_MARK)]
+    elif open_end:
+        stem = value
+    else:
+        return None
+    return stem if len(stem) >= 8 else None
+
+
 def strip_terminal(text: str) -> str:
     """The text as a person reads it: no escape sequences, no invisible or bidi characters."""
     if "\x1b" in text or "\x9b" in text:
@@ -78,36 +89,48 @@ class Redactor:
         self.keep_hosts = keep_hosts
         self.rules = [r for r in rules if not (keep_hosts and r.kind in HOST_KINDS)]
         self._by_value: dict[tuple[str, str], str] = {}
+        #: Values that ran to the end of their text (maybe cut there, with no mark: see ``_same_as_cut``).
+        self._open: set[tuple[str, str]] = set()
         self._counters: Counter[str] = Counter()
         self._sweep_rx: re.Pattern[str] | None = None
         self._sweep_n = -1
         #: Replacements made per rule name (for the preview and tests).
         self.hits: Counter[str] = Counter()
 
-    def placeholder(self, kind: str, value: str) -> str:
+    def placeholder(self, kind: str, value: str, *, open_end: bool = False) -> str:
+        """The value's placeholder: one per value across the request.  ``open_end``: it ran to the end of its text."""
         key_value = value.lower() if kind in ("host", "email", "user") else value
-        ph = self._by_value.get((kind, key_value))
+        key = (kind, key_value)
+        if open_end:
+            self._open.add(key)
+        ph = self._by_value.get(key)
         if ph is None:
-            ph = self._same_as_cut(kind, key_value)
+            ph = self._same_as_cut(kind, key_value, open_end)
             if ph is not None:
-                self._by_value[(kind, key_value)] = ph
+                self._by_value[key] = ph
         if ph is None:
             self._counters[kind] += 1
-            ph = self._by_value[(kind, key_value)] = f"<{kind}-{self._counters[kind]}>"
+            ph = self._by_value[key] = f"<{kind}-{self._counters[kind]}>"
         return ph
 
-    def _same_as_cut(self, kind: str, value: str) -> str | None:
+    def _same_as_cut(self, kind: str, value: str, open_end: bool) -> str | None:
         """The placeholder of the same value seen whole elsewhere, when one of them was cut.
 
         Text that another part cut at a fixed length ends in ``CUT_MARK``; what
-        precedes it, when long enough, is the start of a value seen whole.
+        precedes it, when long enough, is the start of a value seen whole.  A
+        text cut without a mark (a failure's message, kept to its first 2000
+        characters) can end inside a value: a PEM block whose END line was cut
+        matches up to the end of the text.  So a value that ran to the end of
+        its text is taken as a possible start too.
         """
+        own = _stem(value, open_end)
         for (k, v), ph in self._by_value.items():
-            if k != kind:
+            if k != kind or v == value:
                 continue
-            short, whole = (value, v) if value.endswith(CUT_MARK) else (v, value) if v.endswith(CUT_MARK) else ("", "")
-            stem = short[: -len(CUT_MARK)]
-            if len(stem) >= 8 and whole.startswith(stem):
+            if own is not None and v.startswith(own):
+                return ph
+            other = _stem(v, (k, v) in self._open)
+            if other is not None and value.startswith(other):
                 return ph
         return None
 
@@ -164,7 +187,9 @@ class Redactor:
             if found is not None:
                 found.append((kind, value))
             self.hits[rule.name] += 1
-            edits.append((value_s - m.start(0), value_e - m.start(0), self.placeholder(kind, value)))
+            # only secrets: "node1234" at the end of a text is not the start of "node12345"
+            ph = self.placeholder(kind, value, open_end=kind == "secret" and m.end(g) == len(m.string))
+            edits.append((value_s - m.start(0), value_e - m.start(0), ph))
         for s, e, ph in sorted(edits, reverse=True):
             whole = whole[:s] + ph + whole[e:]
         return whole

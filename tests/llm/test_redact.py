@@ -175,3 +175,28 @@ def test_a_secret_value_gets_one_placeholder_however_it_was_seen() -> None:
     a = r.redact("password=Qz7tLm4wPx1 failed")
     b = r.sweep("retrying with Qz7tLm4wPx1")
     assert a == "password=<secret-1> failed" and b == "retrying with <secret-1>"
+
+
+PEM = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ1m5Qc6SzScZnI2q9tR5iMss1WNdf5RXML88\n"
+       "-----END OPENSSH PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize("cut_first", [False, True])
+def test_a_pem_block_cut_inside_its_end_line_shares_the_whole_ones_placeholder(cut_first: bool) -> None:
+    """A failure's message is kept to 2000 characters without a mark; the cut fell in the END line, the PEM
+    rule matched to the end of the text, and the same key got two placeholders (found by the secret corpus's
+    hypothesis test, seed 210)."""
+    r = Redactor(local_identity=False)
+    whole = f"ssh failed with key {PEM} on connect"
+    cut = f"ssh failed with key {PEM[:-len('PRIVATE KEY-----')]}"
+    outs = [r.redact(t) for t in ((cut, whole) if cut_first else (whole, cut))]
+    assert all("b3BlbnNzaC1r" not in o for o in outs)
+    assert outs[0 if not cut_first else 1] == "ssh failed with key <secret-1> on connect"
+    assert outs[1 if not cut_first else 0] == "ssh failed with key <secret-1>"
+
+
+def test_a_host_at_the_end_of_a_text_is_not_taken_for_the_start_of_another() -> None:
+    r = Redactor(local_identity=False)
+    a = r.redact("lost worker on node12.example.org")
+    b = r.redact("lost worker on node12.example.org.uk now")
+    assert (a, b) == ("lost worker on <host-1>", "lost worker on <host-2> now")
