@@ -68,6 +68,48 @@ def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"[:300]
 
 
+#: A connect still pending after this many seconds is checked for a refused port (a scheduler accepts in ms).
+REFUSED_CHECK_AFTER = 1.0
+
+
+async def _connect_unless_refused(connecting: Any, address: str, timeout: float) -> Any:
+    """``connect`` within ``timeout``, but a refused port is said after ``REFUSED_CHECK_AFTER``, not ``timeout``.
+
+    distributed's ``connect`` retries a refused port until its deadline: a
+    wrong port (or a scheduler that is gone) took the whole call timeout,
+    10 s, to say "connection refused".  A connect that is late gets one plain
+    TCP connect beside it, nothing written; only when that one is refused
+    does the call end early.  A healthy scheduler answers before the check,
+    so it never sees the extra connection.
+    """
+    task = asyncio.ensure_future(connecting)
+    start = time.monotonic()
+    try:
+        done, _ = await asyncio.wait({task}, timeout=min(REFUSED_CHECK_AFTER, timeout))
+        if not done and await _refused(address):
+            task.cancel()
+            raise ConnectionRefusedError(f"connection refused by {address}")
+        return await asyncio.wait_for(task, max(0.0, timeout - (time.monotonic() - start)))
+    except BaseException:
+        task.cancel()
+        raise
+
+
+async def _refused(address: str) -> bool:
+    """Does ``address``'s port refuse a TCP connection right now?  (Closed at once when accepted.)"""
+    try:
+        from distributed.comm.addressing import get_address_host_port
+
+        host, port = get_address_host_port(address)
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+    except ConnectionRefusedError:
+        return True
+    except Exception:  # noqa: BLE001 - cannot tell: the connect goes on to its own deadline
+        return False
+    writer.close()
+    return False
+
+
 class _Rehandshake(Exception):
     """The scheduler behind the address is not the one we set up (restarted, plugin gone)."""
 
@@ -82,8 +124,8 @@ class SchedulerLink:
         if comm is None or comm.closed():
             self._comm = None
             try:
-                comm = await asyncio.wait_for(
-                    connect(self.address, timeout=t, deserialize=False, **(self._conn_args or {})), t
+                comm = await _connect_unless_refused(
+                    connect(self.address, timeout=t, deserialize=False, **(self._conn_args or {})), self.address, t
                 )
             except asyncio.CancelledError:
                 raise
