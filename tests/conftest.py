@@ -11,6 +11,13 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist's workers get COLUMNS=80 and LINES=24 from the controller (for their own report).  The apps the
+# tests start would take them for the terminal's size (Textual reads them before the terminal's own): a tmux
+# pane of 120 columns rendered at 80.  A serial run has neither.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "runs"
 

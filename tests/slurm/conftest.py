@@ -116,3 +116,12 @@ def wait_until(pred, timeout: float, interval: float = 1.0):
         if time.monotonic() > deadline:
             return None
         time.sleep(interval)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist every test of this folder runs in one worker: the Slurm fixture is per session,
+    and a second worker's session would wait on its lock until the first one's ended."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("slurm"))
