@@ -70,7 +70,7 @@ def join_failures(state: RunState) -> None:
             f.dask_key, f.worker = f.worker, None
         if f.task_id is None:
             continue
-        r = t.row.get(f.task_id)
+        r = t.row_get(f.task_id)
         if r is None:
             continue
         f.task_name = t.name_of(r)

@@ -193,19 +193,40 @@ def looks_like_dask_key(value: str) -> bool:
 
 
 class Interner:
-    """Maps repeated strings (task names, states, components) to small ints."""
+    """Maps repeated strings (task names, states, components) to small ints.
 
-    __slots__ = ("index", "values")
+    ``index`` (string -> int) is only needed to add strings: a table read
+    back from the persistent index builds it on first use (``forget_index``),
+    since hashing 300k per-task names again costs ~80 ms of a reopen.
+    """
+
+    __slots__ = ("_index", "values")
 
     def __init__(self) -> None:
-        self.index: dict[Any, int] = {None: 0}
+        self._index: dict[Any, int] | None = {None: 0}
         self.values: list[Any] = [None]
 
+    @property
+    def index(self) -> dict[Any, int]:
+        index = self._index
+        if index is None:
+            index = self._index = dict(zip(self.values, range(len(self.values))))
+        return index
+
+    @index.setter
+    def index(self, value: dict[Any, int]) -> None:
+        self._index = value
+
+    def forget_index(self) -> None:
+        """``values`` is whole and final: ``index`` is built from it when first asked for."""
+        self._index = None
+
     def get(self, value: Any) -> int:
-        idx = self.index.get(value)
+        index = self.index
+        idx = index.get(value)
         if idx is None:
             idx = len(self.values)
-            self.index[value] = idx
+            index[value] = idx
             self.values.append(value)
         return idx
 
@@ -224,7 +245,9 @@ class TaskTable:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.row: dict[str, int] = {}
+        self._row: dict[str, int] | None = {}
+        #: ``row_get``'s answers for a few ids (a failure's task) while ``_row`` is not built; -1: no row.
+        self._row_hint: dict[str, int] = {}
         self.strings = Interner()
         self.state = array("I")
         self.name = array("I")
@@ -241,6 +264,34 @@ class TaskTable:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def row(self) -> dict[str, int]:
+        """Task id -> row.  Built on first use after ``forget_rows`` (hashing 300k ids costs 70-120 ms)."""
+        row = self._row
+        if row is None:
+            row = self._row = dict(zip(self.ids, range(len(self.ids))))
+            self._row_hint = {}
+        return row
+
+    @row.setter
+    def row(self, value: dict[str, int]) -> None:
+        self._row = value
+        self._row_hint = {}
+
+    def forget_rows(self, hint: dict[str, int] | None = None) -> None:
+        """``ids`` is whole: build ``row`` when first asked for.  ``hint``: ``row_get``'s answers for some ids
+        meanwhile (-1: no row), e.g. the failures' tasks, which a reopened run's diagnosis looks up."""
+        self._row = None
+        self._row_hint = dict(hint or {})
+
+    def row_get(self, task_id: str) -> int | None:
+        """``row.get(task_id)``, answered from the hint when it holds the id (the map is not built for it)."""
+        if self._row is None:
+            r = self._row_hint.get(task_id)
+            if r is not None:
+                return None if r < 0 else r
+        return self.row.get(task_id)
 
     def add_row(self, task_id: str) -> int:
         r = len(self.ids)
@@ -363,7 +414,7 @@ class RunState:
     def resources_for(self, task_id: str | None) -> ResourceProfile | None:
         if task_id is None:
             return None
-        r = self.tasks.row.get(task_id)
+        r = self.tasks.row_get(task_id)
         if r is None:
             return None
         p = self.tasks.resource.get(r)

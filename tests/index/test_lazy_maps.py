@@ -1,0 +1,91 @@
+"""A run reopened from the persistent index builds its id and string maps only when something asks.
+
+Hashing 300k task ids and per-task names again cost 0.07-0.2 s of every
+reopen, and a finished run shown as it is needs neither: the diagnosis looks
+up only the failures' tasks, which the snapshot stores as a hint.  These
+tests hold the maps, once built, and the hint's answers to the maps of a
+fresh read, and check the reopen's publish does not build them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scalable_tui.model.run import Interner
+from scalable_tui.sources.rundir.index import cache, policy
+from scalable_tui.sources.rundir.reader import RunDirReader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def reopened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_cache: Path) -> tuple[Path, RunDirReader]:
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_big_run.py"), str(tmp_path / "runs"), "--tasks", "2000",
+                    "--varied"], check=True, stdout=subprocess.DEVNULL)
+    run = next((tmp_path / "runs").glob("run-*"))
+    # a failure record whose task has no task event: the hint must say "no row", not guess one
+    with open(run / "failures.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"task_id": "never-started", "timestamp": "2026-11-24T00:00:00Z", "failure_class": "X",
+                            "message": "m", "traceback": "", "phase": "task_execution"}) + "\n")
+    monkeypatch.setattr(policy, "MIN_INDEX_BYTES", 0)
+    RunDirReader(run).load()  # stores the entry
+    hit = cache.lookup(run)
+    assert hit is not None
+    return run, hit
+
+
+def test_the_maps_are_built_on_first_use_and_equal_a_fresh_reads(reopened: tuple[Path, RunDirReader]) -> None:
+    run, hit = reopened
+    ref = RunDirReader(run, store_index=False).load()
+    t, r = hit.state.tasks, ref.tasks
+    assert t._row is None and t.strings._index is None
+    failure_ids = {f.task_id for f in ref.failures if f.task_id}
+    assert "never-started" in failure_ids and "never-started" not in r.row
+    for tid in sorted(failure_ids):  # answered from the hint: the map stays unbuilt
+        assert t.row_get(tid) == r.row.get(tid), tid
+    assert t._row is None
+    assert t.row_get(r.ids[0]) == 0 and t._row is not None  # not in the hint: the map is built
+    assert t.row == r.row and t.strings.index == r.strings.index
+    assert t.row_get("never-started") is None  # the map answers now, the same
+
+
+def test_new_strings_and_rows_after_a_reopen_extend_the_maps(reopened: tuple[Path, RunDirReader]) -> None:
+    _, hit = reopened
+    t = hit.state.tasks
+    known = t.strings.values[5]
+    n = len(t.strings.values)
+    assert t.strings.get(known) == 5 and t.strings.get("a new name") == n and t.strings.get("a new name") == n
+    rows = len(t.ids)
+    assert t.add_row("a-new-task") == rows and t.row_get("a-new-task") == rows and t.row["a-new-task"] == rows
+
+
+def test_the_reopens_publish_builds_neither_map(reopened: tuple[Path, RunDirReader]) -> None:
+    from scalable_tui.session.review import ReviewSession
+
+    run, _ = reopened
+    views: list = []
+    session = ReviewSession(RunDirReader(run))
+    session.run(views.append)
+    t = session.source.state.tasks
+    assert views and views[-1].run.loading is None and views[-1].run.diagnosis.failures_total > 0
+    assert t._row is None and t.strings._index is None
+    # and what it showed joined each failure to its task as a fresh read does
+    ref = RunDirReader(run, store_index=False).load()
+    from assistant.grouping import join_failures
+
+    join_failures(ref)
+    got = {(f.task_id, f.task_name, f.component, f.duration_s) for f in session.source.state.failures}
+    assert got == {(f.task_id, f.task_name, f.component, f.duration_s) for f in ref.failures}
+
+
+def test_interner_forget_index_keeps_its_answers() -> None:
+    s = Interner()
+    codes = [s.get(v) for v in ("a", "b", None, "a", "c")]
+    s.forget_index()
+    assert [s.get(v) for v in ("a", "b", None, "a", "c")] == codes and s.get("d") == 4
+    assert s.index == {None: 0, "a": 1, "b": 2, "c": 3, "d": 4}
