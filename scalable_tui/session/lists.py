@@ -122,7 +122,7 @@ def record_is_fault(snap: "RunSnapshot", r: FailureRecord) -> bool:
     """
     if not r.task_id:
         return True
-    row = snap.tasks.row.get(r.task_id)
+    row = snap.tasks.row_get(r.task_id)  # a failure's task: answered without building the id map
     if row is None:
         return True
     state = snap.tasks.strings.values[snap.tasks.state[row]]
