@@ -18,6 +18,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.pop("COLUMNS", None)
     os.environ.pop("LINES", None)
 
+#: At most this many pytest-xdist workers for ``-n auto`` (set in pyproject.toml): each real-cluster test starts
+#: a scheduler and worker processes of its own, and their timeouts are sized for a machine that is not swamped.
+MAX_XDIST_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_XDIST_WORKERS))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "runs"
 
