@@ -342,3 +342,50 @@ def test_timeline_by_bisection_equals_the_per_row_rule() -> None:
         assert _timeline(t, lo, hi) == (done, failed)
 
     same()
+
+
+def test_overview_groups_turns_per_task_functions_down_as_the_full_grouping_does() -> None:
+    """``overview_groups`` skips grouping the functions when their names alone prove too many groups; random
+    tables (names and functions per task or shared, "[n]" suffixes that fold, unknown functions) give the
+    answer of the rule without the shortcut."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scalable_tui.model.run import TaskTable
+    from scalable_tui.session import snapshot as S
+
+    def reference(tasks: TaskTable, top: int = S.TOP_GROUPS):  # type: ignore[no-untyped-def]
+        by_name = S._group_sizes(tasks, "name")
+        n = len(by_name[2])
+        if n > top and 2 * n > tasks.n_tasks():
+            functions = set(S.compress(tasks.function, tasks.state))
+            if all(tasks.strings.values[c] for c in functions):
+                by_fn = S._group_sizes(tasks, "function")
+                if 2 * len(by_fn[2]) <= n:
+                    return S._bars(tasks, "function", *by_fn, top), len(by_fn[2]), "function"
+        return S._bars(tasks, "name", *by_name, top), n, "task name"
+
+    fn_modes = ["shared", "per task", "per task, folding", "per task, ']' that does not fold", "some unknown",
+                "half folding", "newlines"]
+
+    def function_of(mode: str, i: int, k: int) -> str:
+        return {"shared": f"f{k % 3}", "per task": f"g{i}", "per task, folding": f"h[{i}]",
+                "per task, ']' that does not fold": f"x{i}]", "some unknown": "" if k % 4 == 0 else f"f{k % 2}",
+                "half folding": f"h[{i}]" if i % 2 else f"g{i}",
+                "newlines": f"h\n[{i % 4}]" if i % 2 else f"h[{i}]\n"}[mode]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.sampled_from(["succeeded", "failed", None])),
+                    min_size=1, max_size=60),
+           st.sampled_from(fn_modes), st.integers(0, 4), st.integers(1, 6))
+    def same(rows, mode, shared_names, top) -> None:  # type: ignore[no-untyped-def]
+        t = TaskTable()
+        for i, (name_k, fn_k, state) in enumerate(rows):
+            r = t.add_row(f"t{i}")
+            t.name[r] = t.strings.get(f"n{name_k}" if name_k < shared_names else f"n{i}")
+            fn = function_of(mode, i, fn_k)
+            t.function[r] = t.strings.get(fn) if fn else 0
+            t.state[r] = t.strings.get(state) if state else 0
+        assert S.overview_groups(t, top) == reference(t, top)
+
+    same()
