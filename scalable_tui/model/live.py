@@ -211,6 +211,11 @@ class LiveSnapshot:
 
     # -- derived -----------------------------------------------------------
     @property
+    def reached(self) -> bool:
+        """Has the scheduler ever answered?  Until then every count is unknown, not zero ("no failures")."""
+        return self.scheduler_id is not None or self.last_poll_ok is not None
+
+    @property
     def display_names(self) -> dict[str, str]:
         """Worker key -> the one label every screen shows (see ``display_names``).  O(workers): call once per render."""
         return display_names(self.workers.values())

@@ -31,6 +31,9 @@ from scalable_tui.tui.screens.live_base import STATUS_STYLE, view_time, LiveSync
 SCHEDULER_STATE_STYLE = {"processing": "cyan", "waiting": "", "queued": "", "no-worker": "yellow", "memory": "green",
                     "erred": "bold red", "released": "dim", "forgotten": "dim", "lost": "yellow"}
 
+#: Every panel while the scheduler has never answered: nothing is known yet, which is not zero.
+NOT_REACHED = "nothing seen yet: the scheduler has not answered"
+
 
 class LiveOverviewScreen(LiveSyncMixin, RunScreen):
     BINDINGS = [NO_EXPLAIN_BINDING]
@@ -62,6 +65,12 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
 
     def render_live(self, live: LiveSnapshot) -> None:
         self.query_one("#lv-header", Static).update(self._header(live))
+        if not live.reached:  # a wrong port showed "0 workers", "0 tasks", "no failures", "none"
+            unknown = Text(NOT_REACHED, style="dim")
+            for part in ("#lv-workers", "#lv-tasks", "#lv-categories", "#lv-findings"):
+                self.query_one(part, Static).update(unknown)
+            self.query_one("#lv-notices", Static).display = False
+            return
         self.query_one("#lv-workers", Static).update(self._workers(live))
         self.query_one("#lv-tasks", Static).update(self._tasks(live))
         snap = self.app.view.run  # type: ignore[attr-defined]
@@ -131,7 +140,7 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
                 t.append(f", {live.last_reply_bytes / 1024:.1f} KB")
         else:
             t.append(safe(live.status_line()), style="bold red")
-            t.append("  ·  showing the last data", style="dim")
+            t.append("  ·  showing the last data" if live.reached else "  ·  no data yet", style="dim")
         t.append(f"  ·  mode {live.mode}", style="" if live.mode == "plugin" else "bold yellow")
         t.append("  ·  read-only", style="dim")
         if live.version_warning:

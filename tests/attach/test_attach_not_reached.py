@@ -1,0 +1,37 @@
+"""A scheduler that never answered is "nothing seen yet", not "0 workers · 0 tasks · no failures".
+
+Attached to a wrong port, the Overview used to say "no failures" and "Top
+findings: none" beside "connection refused": a count nobody made, read as an
+all-clear.  The real app against a port nothing listens on.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from scalable_tui.tui.attach import AttachApp
+from scalable_tui.tui.screens.live_overview import NOT_REACHED
+from tests.app.helpers import screen_text, wait_text
+
+pytestmark = [pytest.mark.anyio]
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+async def test_a_scheduler_never_reached_shows_nothing_seen_not_zero() -> None:
+    app = AttachApp(f"tcp://127.0.0.1:{_closed_port()}", poll_interval=0.5, call_timeout=5.0, no_ai=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        text = await wait_text(pilot, "connection refused", timeout=20)
+        text = screen_text(app)
+        assert text.count(NOT_REACHED) >= 4, text  # workers, tasks, failures by category, findings
+        assert "no data yet" in text and "showing the last data" not in text
+        for claim in ("no failures", "0 workers", "0 tasks"):
+            assert claim not in text, (claim, text)
