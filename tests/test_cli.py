@@ -66,6 +66,16 @@ def test_missing_run_is_exit_2_with_one_line(tmp_path: Path) -> None:
         assert len(p.stderr.strip().splitlines()) == 1 and p.stderr.startswith("scalable-tui: "), p.stderr
 
 
+def test_an_address_where_a_run_is_expected_says_to_attach() -> None:
+    """``diagnose tcp://host:8786`` said "run directory tcp:/host:8786 does not exist" (one slash lost)."""
+    for cmd in ("diagnose", "review"):
+        p = run_cli(cmd, "tcp://127.0.0.1:8786")
+        assert p.returncode == 2 and p.stdout == "", (cmd, p.stderr)
+        assert p.stderr.strip() == ("scalable-tui: tcp://127.0.0.1:8786 is an address, not a run directory: this "
+                                    "command reads a run directory; to watch a live scheduler, run: scalable-tui "
+                                    "attach tcp://127.0.0.1:8786"), p.stderr
+
+
 def test_fail_on_for_cron(gcam_run: Path) -> None:
     assert run_cli("diagnose", str(gcam_run), "--fail-on", "critical").returncode == 1
     assert run_cli("diagnose", str(gcam_run), "--fail-on", "error").returncode == 1

@@ -112,6 +112,10 @@ def resolve_run(
             # Accept a bare run id where a path was expected.
             if (root / str(path)).is_dir():
                 return root / str(path)
+            text = str(path)
+            if "://" in text and not text.startswith("file://"):  # Path() would show "tcp:/host:port"
+                raise RunNotFound(f"{text} is an address, not a run directory: this command reads a run directory; "
+                                  f"to watch a live scheduler, run: scalable-tui attach {text}")
             raise RunNotFound(f"run directory {p} does not exist")
         if not p.is_dir():
             raise RunNotFound(f"{p} is not a directory (expected a Scalable run directory)")
