@@ -43,7 +43,7 @@ def test_run_picker_in_a_real_terminal(run_copy) -> None:
     term = TmuxTerminal("review")
     try:
         term.start(f"{sys.executable} -m scalable_tui review --runs-dir {run.parent}", _env())
-        term.wait_for("1 runs, newest first", run.name, "completed")
+        term.wait_for("1 run, newest first", run.name, "completed")
         term.send("Enter")
         term.wait_for("120 tasks", "79 succeeded")
         term.send("q")

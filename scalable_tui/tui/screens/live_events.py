@@ -39,7 +39,10 @@ class LiveEventsScreen(LiveListScreen):
         return list(live.events)
 
     def default_order(self, items: list[LiveEvent]) -> list[LiveEvent]:
-        return items[::-1]  # newest first
+        """Newest first by time; equal times newest seen first.  Not by arrival alone: a KilledWorker event is
+        stamped when its failure was first seen, which can come before the departures that arrived with it
+        (the list said "newest first" and went 15:47:20, 15:47:19, 15:47:20)."""
+        return sorted(items[::-1], key=_time, reverse=True)
 
     def is_fault(self, e: LiveEvent) -> bool:
         return e.kind in FAULT_EVENTS
@@ -67,3 +70,7 @@ class LiveEventsScreen(LiveListScreen):
     def copy_text(self) -> str | None:
         e = self.current()
         return None if e is None else f"{clock(e.ts)} {e.kind} {self.names.get(e.worker or '', e.worker or '-')} {e.text}\n"
+
+
+def _time(e: LiveEvent) -> float:
+    return e.ts if isinstance(e.ts, (int, float)) and e.ts == e.ts else float("-inf")  # NaN/None: last

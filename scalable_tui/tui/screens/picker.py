@@ -64,7 +64,8 @@ class PickerScreen(Screen[Path | None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
         back = f" · Esc: back to {self.current.name}" if self.current is not None else ""
-        yield Static(Text(f"{len(self.runs)} runs, newest first — Enter opens one{back}"), id="picker-info")
+        n = len(self.runs)
+        yield Static(Text(f"{n} run{'' if n == 1 else 's'}, newest first — Enter opens one{back}"), id="picker-info")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
