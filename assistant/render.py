@@ -22,7 +22,7 @@ from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 TRANSIENT_TEXT = {True: "transient: a retry may help", False: "permanent: a retry will not help", None: "retry may or may not help"}
-TRANSIENT_CELL = {True: "transient", False: "permanent", None: "?"}
+TRANSIENT_CELL = {True: "transient", False: "permanent", None: "maybe"}
 
 
 def retry_words(f: Finding) -> tuple[str, str]:
