@@ -36,6 +36,8 @@ class RecordResult:
     reason: str
     frames: int = 0
     jobs: int = 0
+    #: Why no jobs poll succeeded (e.g. "down: squeue: fatal: …"), when none did.
+    jobs_error: str | None = None
     failures: int = 0
     deaths: int = 0
     events: int = 0
@@ -50,6 +52,8 @@ class RecordResult:
         span = f"{dur // 3600}h{dur % 3600 // 60:02d}m" if dur >= 3600 else f"{dur // 60}m{dur % 60:02d}s"
         size = f"{self.size / 2**20:.1f} MiB" if self.size >= 2**20 else f"{self.size / 1024:.0f} KiB"
         jobs = f", {self.jobs} Slurm jobs snapshot(s) (only jobs of this cluster)" if self.jobs else ""
+        if not self.jobs and self.jobs_error:
+            jobs = f", no Slurm jobs recorded ({self.jobs_error})"
         return (f"recorded {self.frames} snapshot(s) over {span} to {self.path} ({size}): "
                 f"{self.failures} failure(s), {self.deaths} worker death(s), {self.events} event(s), "
                 f"{self.workers} worker(s) seen{jobs}; "
@@ -178,7 +182,15 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                     map_live_workers(job_source, snap, latest[0])
                 except Exception:  # noqa: BLE001 - no worker evidence this time; the scripts' still counts
                     pass
-                await asyncio.to_thread(writer.write_jobs, snap)
+                stored = await asyncio.to_thread(writer.write_jobs, snap)
+                if snap.status == "ok":
+                    jobs_seen["ok"] += stored
+                    jobs_seen["error"] = None
+                elif jobs_seen["error"] is None and not jobs_seen["ok"]:
+                    # a failed squeue is stored too (the replay shows it), but it is not a jobs snapshot
+                    jobs_seen["error"] = f"{snap.status}: {snap.message or 'no answer'}"[:300]
+                    print(f"scalable-tui: note: Slurm jobs not recorded so far: {jobs_seen['error']}",
+                          file=sys.stderr, flush=True)
                 if on_jobs is not None:
                     on_jobs(snap)
             except asyncio.CancelledError:
@@ -193,6 +205,7 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             except asyncio.TimeoutError:
                 pass
 
+    jobs_seen: dict[str, Any] = {"ok": 0, "error": None}
     jobs_task = asyncio.create_task(poll_jobs(), name="jobs") if job_source is not None else None
     try:
         await src.run(on_snapshot, stop=stop)
@@ -213,7 +226,8 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     except OSError:
         size = 0
     code = 2 if reason.startswith("scheduler never") else 0
-    return RecordResult(exit_code=code, reason=reason, frames=writer.frames, jobs=writer.jobs_stored,
+    return RecordResult(exit_code=code, reason=reason, frames=writer.frames, jobs=jobs_seen["ok"],
+                        jobs_error=jobs_seen["error"] if not jobs_seen["ok"] else None,
                         failures=writer.failures,
                         deaths=writer.deaths, events=writer.events, workers=len(writer.workers_seen),
                         seconds=time.time() - t0, size=size, path=str(path), notes=notes)

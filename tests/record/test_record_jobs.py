@@ -191,3 +191,29 @@ def test_stop_does_not_wait_for_a_hung_job_poll(tmp_path) -> None:
         assert res.exit_code == 2 and res.jobs == 0
     finally:
         src.release.set()
+
+
+def test_a_failing_squeue_is_not_counted_as_recorded_jobs(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """squeue on PATH but no Slurm behind it (a login node's broken config, a laptop): the summary said
+    "1 Slurm jobs snapshot(s) (only jobs of this cluster)" for a poll that had failed."""
+    from scalable_tui.sources.jobs.base import CmdResult
+    from tests.slurm.test_source import FakeSlurm
+
+    fake = FakeSlurm()
+    fake.squeue = [CmdResult(["squeue"], 1, "", "squeue: fatal: Could not establish a configuration source\n")]
+    src = SlurmSource(user="root", name="dask-worker", runner=fake)
+    res = asyncio.run(record("tcp://127.0.0.1:1", tmp_path / "r.rec", interval=0.2, give_up_after=1.0,
+                             handle_signals=False, call_timeout=0.5, job_source=src, jobs_interval=0.2))
+    assert fake.count("squeue", "-h") >= 1 and res.jobs == 0
+    assert res.jobs_error is not None and "Could not establish a configuration source" in res.jobs_error
+    line = res.line()
+    assert "Slurm jobs snapshot" not in line and "no Slurm jobs recorded (" in line, line
+    err = capsys.readouterr().err
+    assert err.count("note: Slurm jobs not recorded so far: ") == 1, err  # said once, not per poll
+    # and a squeue that works later counts again
+    ok, _ = dask_fake()
+    ok.squeue = [fake.squeue[0], read("squeue_22.05_dask_p1.txt")]
+    src = SlurmSource(user="root", name="dask-worker", runner=ok)
+    res = asyncio.run(record("tcp://127.0.0.1:1", tmp_path / "r2.rec", interval=0.2, give_up_after=1.0,
+                             handle_signals=False, call_timeout=0.5, job_source=src, jobs_interval=0.2))
+    assert res.jobs == 1 and res.jobs_error is None and "1 Slurm jobs snapshot(s)" in res.line()
