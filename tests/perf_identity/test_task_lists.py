@@ -67,7 +67,11 @@ def _reference_sort(t: TaskTable, rows: list[int], column: int, reverse: bool = 
 
 
 QUERIES = ("", "a", "A", "keyerror", "run_", "1", "12", "Failed", "/^run/", "/[0-9]{3}$/", "/^$/", "/^/", "é", "K", "s", "\u212a",
-           "\u017f", "-", ".", "  gcam ", "zz-no-match", "/(?i)ERROR$/", "x\ny", "tagonly", "/tagonly-1/")
+           "\u017f", "-", ".", "  gcam ", "zz-no-match", "/(?i)ERROR$/", "x\ny", "tagonly", "/tagonly-1/",
+           # regexes searched over the joined texts (``_line_safe``) and ones that must not be
+           "/^y/", "/y$/", "/x.y/", "/(?s)x.y/", "/\\s/", "/[^a]/", "/\\W/", "/\\D/", "/(?<=a)b/", "/\\Aa/",
+           "/b\\Z/", "/x*/", "/\\bk/", "/^run_gcam\\[1\\]$/", "/(?-i:A)/", "/(r|R)un_\\w+/", "/\\S+-\\d/",
+           "/(s)\\1/", "/^\\S/", "/[a-z]{2}$/", "/k/")
 
 
 def _check(t: TaskTable, queries: tuple[str, ...] = QUERIES) -> None:
@@ -176,8 +180,16 @@ def tables(draw: st.DrawFn) -> TaskTable:
     return t
 
 
+#: Pieces of regexes: safe ones (``_line_safe``) and ones that can match or look across a newline.
+REGEX_PARTS = st.sampled_from(["a", "K", "s", "\\d", "\\w", "\\S", "\\s", "\\W", "\\D", ".", "[a-z]", "[^a]",
+                               "\\b", "\\B", "^", "$", "\\n", "(?<=a)", "\\A", "\\Z", "*", "+", "?", "|", "(a|b)",
+                               "(?s:.)", "(?-i:A)", "-", "_", "[0-9]", "\\[1\\]", "y"])
+REGEXES = st.lists(REGEX_PARTS, min_size=1, max_size=5).map(lambda parts: "/" + "".join(parts) + "/")
+
+
 @settings(max_examples=150, deadline=None)
-@given(tables(), st.lists(st.one_of(st.sampled_from(QUERIES), STRINGS, st.text(max_size=4)), min_size=1, max_size=4))
+@given(tables(), st.lists(st.one_of(st.sampled_from(QUERIES), STRINGS, st.text(max_size=4), REGEXES), min_size=1,
+                          max_size=4))
 def test_generated_tables_filter_and_sort_as_the_reference(t: TaskTable, queries: list[str]) -> None:
     good = []
     for q in queries:
