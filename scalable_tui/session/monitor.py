@@ -72,10 +72,17 @@ class LiveViews:
 
     # -- the view model ----------------------------------------------------------------
     def update(self, **changes: Any) -> ViewModel:
-        """A new view model with ``changes``, emitted."""
+        """A new view model with ``changes``, emitted.
+
+        Emitted under the lock, so views leave in the order they were made:
+        emitted after it, a diagnosis thread's view (made from the moment
+        before a replay's seek) could follow the seek's own, and the screens
+        then showed the earlier moment, for good on a paused replay.
+        ``on_view`` must not block (the apps post a message).
+        """
         with self._lock:
             self.view = view = self.view.with_(**changes)
-        self.on_view(view)
+            self.on_view(view)
         return view
 
     @property

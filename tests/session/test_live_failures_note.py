@@ -131,3 +131,39 @@ def test_a_failed_diagnosis_is_said_not_left_as_diagnosing() -> None:
     view = seen.get(timeout=30)
     assert live_failures_line(newer, view.run, view.diagnosis_failed) == "18 task failures (diagnosis failed, see the notice)"
     assert not diagnosis_failed_for(live, view.diagnosis_failed)  # only the view it was made from
+
+
+def test_views_leave_in_the_order_they_were_made() -> None:
+    """A diagnosis thread made its view, then a replay's seek made a newer one and emitted it first; the
+    diagnosis thread's older view came after and won (a flaky replay test: the Workers screen showed the moment
+    before the seek).  The diagnosis thread is held between making its view and emitting it."""
+    import threading
+
+    from scalable_tui.session.monitor import LiveViews
+
+    views = LiveViews()
+    emitted: list[ViewModel] = []
+    entered, go, seek_emitted = threading.Event(), threading.Event(), threading.Event()
+    older, newer = busy_night(10, 1), busy_night(20, 2)
+    views.update(live=older)
+
+    def on_view(view: ViewModel) -> None:
+        if threading.current_thread().name == "diagnosis" and not entered.is_set():
+            entered.set()
+            go.wait(10)  # preempted right here
+        emitted.append(view)
+        if threading.current_thread().name == "seek":
+            seek_emitted.set()
+
+    views.on_view = on_view
+    diag = threading.Thread(target=lambda: views.update(run="diagnosed"), name="diagnosis")
+    diag.start()
+    assert entered.wait(10)
+    seek = threading.Thread(target=lambda: views.update(live=newer), name="seek")
+    seek.start()
+    seek_emitted.wait(0.5)  # without the ordering it is out at once; with it, it waits for the lock
+    go.set()
+    diag.join(10)
+    seek.join(10)
+    assert [v.live is newer for v in emitted] == [False, True]
+    assert emitted[-1].live is newer and emitted[-1].run == "diagnosed" and views.view is emitted[-1]
