@@ -72,6 +72,17 @@ def tree_fingerprint(path: Path) -> dict[str, tuple[int, int, str]]:
     return out
 
 
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (a dead scheduler or AI endpoint)."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the installed console entry point the way a user does (a real process)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALABLE_", "OPENAI_"))}

@@ -26,7 +26,8 @@ from scalable_tui.sources.rundir.reader import RunDirReader
 from tests.app.helpers import screen_text, wait_for, wait_loaded, wait_text
 from tests.llm import fakeserver as fs
 # The loopback server, and a private cache with no AI settings from the environment (autouse).
-from tests.llm.conftest import SECRETS, closed_port, fake_server, plant_secrets, private_cache, server  # noqa: F401
+from tests.conftest import closed_port
+from tests.llm.conftest import SECRETS, fake_server, plant_secrets, private_cache, server  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 SIZE = (120, 40)

@@ -7,27 +7,18 @@ all-clear.  The real app against a port nothing listens on.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from scalable_tui.tui.attach import AttachApp
 from scalable_tui.tui.screens.live_overview import NOT_REACHED
 from tests.app.helpers import screen_text, wait_text
+from tests.conftest import closed_port
 
 pytestmark = [pytest.mark.anyio]
 
 
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 async def test_a_scheduler_never_reached_shows_nothing_seen_not_zero() -> None:
-    app = AttachApp(f"tcp://127.0.0.1:{_closed_port()}", poll_interval=0.5, call_timeout=5.0, no_ai=True)
+    app = AttachApp(f"tcp://127.0.0.1:{closed_port()}", poll_interval=0.5, call_timeout=5.0, no_ai=True)
     async with app.run_test(size=(140, 40)) as pilot:
         text = await wait_text(pilot, "connection refused", timeout=20)
         text = screen_text(app)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -65,15 +64,6 @@ def plant_secrets(run: Path) -> None:
         rec["task_id"] = f"feedface{i:024d}"
         extra.append(json.dumps(rec))
     (run / "failures.jsonl").write_text("\n".join(lines + extra) + "\n")
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (a dead AI endpoint)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="session")

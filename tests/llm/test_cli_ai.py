@@ -14,7 +14,8 @@ import pytest
 from assistant.llm.prompt_text import unwrap_data
 from tests.conftest import ROOT, run_cli, tree_fingerprint
 from tests.llm import fakeserver as fs
-from tests.llm.conftest import SECRETS, closed_port, plant_secrets
+from tests.conftest import closed_port
+from tests.llm.conftest import SECRETS, plant_secrets
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import http.server
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,16 +15,8 @@ from pathlib import Path
 
 from scalable_tui.sources.live.address import NOT_DASK
 from scalable_tui.sources.recording.reader import Recording
-from tests.conftest import run_cli
+from tests.conftest import closed_port, run_cli
 from tests.record.conftest import ROOT
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens: refused
-    return port
 
 
 def _stderr_line(p: subprocess.Popen[str], timeout: float) -> str:
@@ -41,7 +32,7 @@ def _stderr_line(p: subprocess.Popen[str], timeout: float) -> str:
 
 
 def test_never_reached_is_told_at_once_recorded_and_diagnosed(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = closed_port()
     out = tmp_path / "night.rec"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALABLE_", "OPENAI_"))}
     p = subprocess.Popen([sys.executable, "-m", "scalable_tui", "record", f"127.0.0.1:{port}", "--out", str(out),
@@ -83,7 +74,7 @@ def test_never_reached_is_told_at_once_recorded_and_diagnosed(tmp_path: Path) ->
 
 def test_give_up_at_once_still_says_never_connected(tmp_path: Path) -> None:
     out = tmp_path / "x.rec"
-    r = run_cli("record", f"tcp://127.0.0.1:{_closed_port()}", "--out", str(out), "--interval", "0.2",
+    r = run_cli("record", f"tcp://127.0.0.1:{closed_port()}", "--out", str(out), "--interval", "0.2",
                 "--give-up-after", "0", "--slurm", "off")
     assert r.returncode == 2 and "scheduler never reached" in r.stderr.strip().splitlines()[-1]
     assert "no answer from the scheduler" in r.stderr
