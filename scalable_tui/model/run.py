@@ -222,7 +222,9 @@ class Interner:
         self._index = None
 
     def get(self, value: Any) -> int:
-        index = self.index
+        index = self._index  # the slot, not the property: the reader calls this for every new string
+        if index is None:
+            index = self.index
         idx = index.get(value)
         if idx is None:
             idx = len(self.values)
