@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dask
 
@@ -105,6 +106,33 @@ def resolve_address(address: str | None = None, scheduler_file: str | os.PathLik
 
 
 
+async def _open(address: str) -> tuple[Any, Any] | str | None:
+    """A plain TCP connection to ``address``'s port (reader, writer), ``refused``, or None (cannot tell)."""
+    try:
+        from distributed.comm.addressing import get_address_host_port
+
+        host, port = get_address_host_port(address)
+    except Exception:
+        return None
+    try:
+        return await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+    except ConnectionRefusedError:
+        return "refused"
+    except (OSError, TimeoutError):
+        return None
+
+
+async def port_refuses(address: str) -> bool:
+    """Does ``address``'s port refuse a TCP connection right now?  Nothing is written; an accepted one is closed."""
+    try:
+        opened = await _open(address)
+    except Exception:  # noqa: BLE001 - cannot tell
+        return False
+    if isinstance(opened, tuple):
+        opened[1].close()
+    return opened == "refused"
+
+
 async def probe_port(address: str, plain: bool = False) -> str | None:
     """``refused``, ``http`` (an HTTP server answers), ``plain`` (``plain``: a TLS handshake
     was answered in plain text, and non-HTTP bytes come first: a tcp:// scheduler) or None
@@ -117,18 +145,10 @@ async def probe_port(address: str, plain: bool = False) -> str | None:
     its handshake (an info line in its log).  Never on tls:// (plain text
     to a TLS listener is logged as a failed TLS handshake).
     """
-    try:
-        from distributed.comm.addressing import get_address_host_port
-
-        host, port = get_address_host_port(address)
-    except Exception:
-        return None
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
-    except ConnectionRefusedError:
-        return "refused"
-    except (OSError, TimeoutError):
-        return None
+    opened = await _open(address)
+    if not isinstance(opened, tuple):
+        return opened
+    reader, writer = opened
     try:
         if address.startswith("tls://") and not plain:
             return None

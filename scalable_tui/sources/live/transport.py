@@ -17,7 +17,7 @@ from typing import Any
 
 from distributed.comm import connect
 
-from scalable_tui.sources.live.address import NOT_DASK, NotDaskError, NotTLSError, probe_port
+from scalable_tui.sources.live.address import NOT_DASK, NotDaskError, NotTLSError, port_refuses, probe_port
 
 __all__ = ["RemoteError", "SchedulerLink", "classify_error"]
 
@@ -86,28 +86,13 @@ async def _connect_unless_refused(connecting: Any, address: str, timeout: float)
     start = time.monotonic()
     try:
         done, _ = await asyncio.wait({task}, timeout=min(REFUSED_CHECK_AFTER, timeout))
-        if not done and await _refused(address):
+        if not done and await port_refuses(address):
             task.cancel()
             raise ConnectionRefusedError(f"connection refused by {address}")
         return await asyncio.wait_for(task, max(0.0, timeout - (time.monotonic() - start)))
     except BaseException:
         task.cancel()
         raise
-
-
-async def _refused(address: str) -> bool:
-    """Does ``address``'s port refuse a TCP connection right now?  (Closed at once when accepted.)"""
-    try:
-        from distributed.comm.addressing import get_address_host_port
-
-        host, port = get_address_host_port(address)
-        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
-    except ConnectionRefusedError:
-        return True
-    except Exception:  # noqa: BLE001 - cannot tell: the connect goes on to its own deadline
-        return False
-    writer.close()
-    return False
 
 
 class _Rehandshake(Exception):
