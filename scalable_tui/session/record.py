@@ -171,6 +171,9 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")
             stop.set()
 
+    #: successful jobs polls stored, and why none has succeeded yet (reset by the first that does)
+    jobs_seen: dict[str, Any] = {"ok": 0, "error": None}
+
     async def poll_jobs() -> None:
         while not stop.is_set():
             try:
@@ -205,7 +208,6 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             except asyncio.TimeoutError:
                 pass
 
-    jobs_seen: dict[str, Any] = {"ok": 0, "error": None}
     jobs_task = asyncio.create_task(poll_jobs(), name="jobs") if job_source is not None else None
     try:
         await src.run(on_snapshot, stop=stop)
@@ -227,7 +229,7 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
         size = 0
     code = 2 if reason.startswith("scheduler never") else 0
     return RecordResult(exit_code=code, reason=reason, frames=writer.frames, jobs=jobs_seen["ok"],
-                        jobs_error=jobs_seen["error"] if not jobs_seen["ok"] else None,
+                        jobs_error=jobs_seen["error"],
                         failures=writer.failures,
                         deaths=writer.deaths, events=writer.events, workers=len(writer.workers_seen),
                         seconds=time.time() - t0, size=size, path=str(path), notes=notes)
