@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from assistant.textsafe import printable_line
 from scalable_tui.model.live import LiveSnapshot
 from scalable_tui.session.slurm_join import map_live_workers
 from scalable_tui.sources.recording.writer import RecordingWriter
@@ -191,7 +192,8 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                     jobs_seen["error"] = None
                 elif jobs_seen["error"] is None and not jobs_seen["ok"]:
                     # a failed squeue is stored too (the replay shows it), but it is not a jobs snapshot
-                    jobs_seen["error"] = f"{snap.status}: {snap.message or 'no answer'}"[:300]
+                    # squeue's own words, shown literally on one line (no escape sequence reaches the terminal)
+                    jobs_seen["error"] = printable_line(f"{snap.status}: {snap.message or 'no answer'}")[:300]
                     print(f"scalable-tui: note: Slurm jobs not recorded so far: {jobs_seen['error']}",
                           file=sys.stderr, flush=True)
                 if on_jobs is not None:

@@ -200,7 +200,8 @@ def test_a_failing_squeue_is_not_counted_as_recorded_jobs(tmp_path: Path, capsys
     from tests.slurm.test_source import FakeSlurm
 
     fake = FakeSlurm()
-    fake.squeue = [CmdResult(["squeue"], 1, "", "squeue: fatal: Could not establish a configuration source\n")]
+    fake.squeue = [CmdResult(["squeue"], 1, "", "squeue: fatal: Could not establish a configuration source"
+                                                "\x1b]52;c;cHduZWQ=\x07\x1b[2J " + "x" * 100_000 + "\n")]
     src = SlurmSource(user="root", name="dask-worker", runner=fake)
     res = asyncio.run(record("tcp://127.0.0.1:1", tmp_path / "r.rec", interval=0.2, give_up_after=1.0,
                              handle_signals=False, call_timeout=0.5, job_source=src, jobs_interval=0.2))
@@ -208,7 +209,9 @@ def test_a_failing_squeue_is_not_counted_as_recorded_jobs(tmp_path: Path, capsys
     assert res.jobs_error is not None and "Could not establish a configuration source" in res.jobs_error
     line = res.line()
     assert "Slurm jobs snapshot" not in line and "no Slurm jobs recorded (" in line, line
+    assert "\x1b" not in line and "\x07" not in line and len(line) < 1000, line  # literal, one line, bounded
     err = capsys.readouterr().err
+    assert "\x1b" not in err
     assert err.count("note: Slurm jobs not recorded so far: ") == 1, err  # said once, not per poll
     # and a squeue that works later counts again
     ok, _ = dask_fake()
