@@ -2,9 +2,11 @@
 
 Sized for 300k rows (``bench/bench_load.py --only lists``): each column's whole
 order is computed once and cached while the column is equal (rows are then
-picked out of it), and substring filters run one C-level search over joined
-texts instead of a Python test per row; the per-row code these replace is the
-reference in ``tests/perf_identity``.  ``session.lists`` re-exports these names.
+picked out of it), substring filters (and a regex's required literal) run one
+C-level search over joined texts instead of a Python test per row, and per-row
+flags are numpy masks (numpy is imported on first use, never by ``--help``); the
+per-row code these replace is the reference in ``tests/perf_identity``.
+``session.lists`` re-exports these names.
 
 A little over ~400 lines on purpose: filter and sort share one per-table cache
 (``_TableCache``) and its rules for when a column changed; split, those rules
@@ -18,8 +20,6 @@ import operator
 import re
 import weakref
 from array import array
-from collections import deque
-from bisect import bisect_right
 from functools import lru_cache
 from itertools import accumulate, compress, islice, repeat
 from typing import Any, Callable
@@ -181,10 +181,19 @@ def _literal_hits(pat: re.Pattern[str], text: str, width: int, offsets: Any) -> 
     """
     if text.isascii() and pat.pattern.isascii():
         pat = _lowered(pat.pattern)
-    starts = [m.start() for m in pat.finditer(text)]
+    import numpy as np
+
+    starts = np.fromiter(map(_START, pat.finditer(text)), dtype=np.int64)
     if width:
-        return list(dict.fromkeys(map(operator.floordiv, starts, repeat(width, len(starts)))))
-    return [k - 1 for k in dict.fromkeys(map(bisect_right, repeat(offsets, len(starts)), starts))]
+        ks = starts // width
+    else:  # the string whose start is the last one at or before the match
+        ks = np.searchsorted(np.frombuffer(offsets, dtype=np.int64), starts, side="right") - 1
+    if len(ks) > 1:  # ascending: keep the first of each run of equal indices
+        ks = ks[np.concatenate(([True], ks[1:] != ks[:-1]))]
+    return ks.tolist()  # type: ignore[no-any-return]
+
+
+_START = re.Match.start
 
 
 @lru_cache(maxsize=32)
@@ -219,81 +228,160 @@ def filter_tasks(
 ) -> list[int]:
     """Rows (task table indices) that match; rows without any task event are left out.
 
-    Each distinct string is tested once (names, states, components, workers,
-    error texts), the ids in one search over them joined; rows are then picked
-    with C-level ``compress``: 300k rows in tens of milliseconds.
+    Each distinct string is tested once (names, states, components), ids,
+    workers and error texts in one C-level search over them joined; a regex
+    with a required literal (``_required_literal``) is run only on the strings
+    that literal finds.  Per-row flags are numpy masks: 300k rows in tens of
+    milliseconds (``bench/bench_load.py --only lists``).
     """
+    import numpy as np
+
     values = t.strings.values
     n = len(t.ids)
-    rows = list(compress(range(n), t.state))
+    state = _codes(np, t.state, n)
+    keep = state != 0
     if faults_only:
-        fault = bytearray(len(values))
-        for i, v in enumerate(values):
-            if v in FAULT_STATES:
-                fault[i] = 1
-        keep = bytearray(map(fault.__getitem__, t.state))
-        for r in t.error:
-            if r < n:
-                keep[r] = 1
-        rows = list(compress(rows, map(keep.__getitem__, rows)))
+        fault = np.zeros(_lut_size(state, values), dtype=bool)
+        fault[[i for i, v in enumerate(values) if v in FAULT_STATES]] = True
+        flagged = fault[state]
+        flagged[_rows(np, [r for r in t.error if 0 <= r < n])] = True
+        keep &= flagged
     if compile_query(query) is None:
-        return rows
+        return np.flatnonzero(keep).tolist()  # type: ignore[no-any-return]
     pat = query_pattern(query)
     q = query.strip()
     literal = not (len(q) >= 2 and q.startswith("/") and q.endswith("/")) and "\n" not in q
-    hit = bytearray(n)
+    lit = None if literal else _required_literal(pat.pattern, pat.flags)
+    hit = np.zeros(n, dtype=bool)
     # names, components, states: each distinct string once
     c = _cache(t)
     cols = (t.name, t.component, t.state)
-    _, distinct, used, joined = _values_text(c, t)
+    _, _, used, joined = _values_text(c, t)
     if literal and joined is not None:
         found = _literal_hits(pat, *joined)
+    elif lit is not None and joined is not None:
+        cands = _literal_hits(lit, *joined)
+        found = list(compress(cands, map(pat.search, map(values.__getitem__, map(used.__getitem__, cands)))))
     else:
         found = _hits(pat, literal, list(map(values.__getitem__, used)))
-    hit_sids = set(map(used.__getitem__, found))
-    if hit_sids:  # per row 0/1 for each column holding any of them, OR-ed as big integers (C speed)
-        flags = 0
-        for col, held in zip(cols, distinct):
-            if not hit_sids.isdisjoint(held):
-                flags |= int.from_bytes(bytearray(map(hit_sids.__contains__, col)), "little")
-        hit = bytearray(flags.to_bytes(n, "little"))
+    if found:  # a lookup table over the string codes, read through each column
+        sids = np.fromiter(map(used.__getitem__, found), dtype=np.intp, count=len(found))
+        for col in cols:
+            codes = state if col is t.state else _codes(np, col, n)
+            lut = np.zeros(_lut_size(codes, values), dtype=bool)
+            lut[sids] = True
+            hit |= lut[codes]
     if cancelled():
         return []
     # task ids: one search over all of them
     if literal:
         id_rows = _literal_hits(pat, *_ids_text(c, t))
+    elif lit is not None:
+        cands = _unmatched(np, hit, _literal_hits(lit, *_ids_text(c, t)))
+        id_rows = list(compress(cands, map(pat.search, map(t.ids.__getitem__, cands))))
     else:
         id_rows = _searched(pat, t.ids)
-    _mark(hit, id_rows)
+    hit[_rows(np, id_rows)] = True
     if cancelled():
         return []
-    # workers and error texts: with a literal, one search over the rows' texts joined
+    # workers and error texts: with a literal (or a regex's required one), one search over the rows' texts joined
     for table, parts in ((t.worker, None), (t.error, (0, 1))):
         if not table:
             continue
-        if literal:
-            for joined, of_row in _row_texts(c, t, "worker" if parts is None else "error"):
-                found = _literal_hits(pat, *joined)
-                _mark(hit, found if of_row is None else list(map(of_row.__getitem__, found)))
+        if literal or lit is not None:
+            which = "worker" if parts is None else "error"
+            for i, (joined_rows, of_row) in enumerate(_row_texts(c, t, which)):
+                found = _literal_hits(pat if literal else lit, *joined_rows)  # type: ignore[arg-type]
+                rows_found = found if of_row is None else list(map(of_row.__getitem__, found))
+                if not literal:  # the candidates' own texts, searched with the whole regex
+                    rows_found = _unmatched(np, hit, rows_found)
+                    texts = (list(map(table.__getitem__, rows_found)) if parts is None
+                             else [table[r][i] for r in rows_found])
+                    rows_found = list(compress(rows_found, map(pat.search, texts)))
+                hit[_rows(np, rows_found)] = True
             continue
         # a regex: each distinct value once, or each row's when they hardly repeat ("" too: a
         # worker or error text is matched even when empty)
         if parts is None:
-            distinct = list(set(table.values()))
-            if 2 * len(distinct) > len(table):
+            distinct_w = list(set(table.values()))
+            if 2 * len(distinct_w) > len(table):
                 keys = list(table)
-                _mark(hit, [r for r in compress(keys, map(pat.search, table.values())) if r < n])
+                hit[_rows(np, [r for r in compress(keys, map(pat.search, table.values())) if 0 <= r < n])] = True
                 continue
-            good = {distinct[k] for k in _searched(pat, distinct)}
+            good = {distinct_w[k] for k in _searched(pat, distinct_w)}
             if good:
-                _mark(hit, [r for r, w in table.items() if w in good and r < n])
+                hit[_rows(np, [r for r, w in table.items() if w in good and 0 <= r < n])] = True
         else:
             for i in parts:
-                distinct = list({e[i] for e in table.values() if e[i] is not None})
-                good = {distinct[k] for k in _searched(pat, distinct)}
+                distinct_e = list({e[i] for e in table.values() if e[i] is not None})
+                good = {distinct_e[k] for k in _searched(pat, distinct_e)}
                 if good:
-                    _mark(hit, [r for r, e in table.items() if e[i] in good and r < n])
-    return list(compress(rows, map(hit.__getitem__, rows)))
+                    hit[_rows(np, [r for r, e in table.items() if e[i] in good and 0 <= r < n])] = True
+    return np.flatnonzero(hit & keep).tolist()  # type: ignore[no-any-return]
+
+
+def _codes(np: Any, col: Any, n: int) -> Any:
+    """A numpy copy of a string-code column, ``n`` entries (0: no value).
+
+    A copy (``tobytes`` holds the GIL), not a view: a view would lock the
+    array against the tail reader appending to it in another thread.
+    """
+    out = np.frombuffer(col.tobytes(), dtype=np.dtype(f"u{col.itemsize}"))
+    if len(out) < n:
+        out = np.concatenate([out, np.zeros(n - len(out), dtype=out.dtype)])
+    return out[:n]
+
+
+def _unmatched(np: Any, hit: Any, rows: list[int]) -> list[int]:
+    """The rows not matched yet: a row matched by one field needs no regex on another."""
+    if not rows:
+        return rows
+    found = _rows(np, rows)
+    return found[~hit[found]].tolist()  # type: ignore[no-any-return]
+
+
+def _lut_size(codes: Any, values: list[Any]) -> int:
+    return max(len(values), int(codes.max()) + 1 if len(codes) else 0)
+
+
+def _rows(np: Any, rows: list[int]) -> Any:
+    return np.fromiter(rows, dtype=np.intp, count=len(rows))
+
+
+@lru_cache(maxsize=64)
+def _required_literal(pattern: str, flags: int) -> re.Pattern[str] | None:
+    """A literal every match of this case-insensitive regex contains, as a pattern for ``_literal_hits``; or None.
+
+    The longest run of literal characters at the regex's top level (every
+    top-level item is part of every match, in order, so a run of literals is
+    matched as one substring; a newline ends a run, as it separates the joined
+    texts).  Searched with ``re.IGNORECASE`` like the regex itself: the literal
+    opcodes are the same, so the strings it finds are a superset of the
+    regex's matches (``(?a)`` only narrows what the regex's own case folding
+    matches).  A regex without ``re.IGNORECASE`` or one the parser refuses:
+    None, and every string is searched.
+    """
+    if not flags & re.IGNORECASE:
+        return None
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        items = _parser.parse(pattern, flags).data
+        literal_op = _parser.LITERAL
+    except Exception:  # noqa: BLE001 - no prefilter then; the regex itself decides
+        return None
+    best: list[str] = []
+    run: list[str] = []
+    for op, av in [*items, (None, None)]:
+        if op is literal_op and av != 10:
+            run.append(chr(av))
+            continue
+        if len(run) > len(best):
+            best = run
+        run = []
+    if len(best) < 2:
+        return None
+    return re.compile(re.escape("".join(best)), re.IGNORECASE)
 
 
 def _values_text(c: _TableCache, t: TaskTable) -> tuple[Any, ...]:
@@ -317,8 +405,9 @@ WARM_ROWS = 20_000
 #: built on), then name, duration both ways, state, component, worker and error type.  A warmed table is
 #: ``frozen``, so its orders hold no copies of the columns (the worker and error ones used to copy
 #: 300k-entry dicts): each is one array of row numbers, 2.4 MB at 300k rows.  Not the dask-key order
-#: (rarely sorted, and as costly as the worker one) nor the filters' joined texts (+40-75 MB on a
-#: 300k-task run, measured, and a filter is still 100-300 ms with them).
+#: (rarely sorted, and as costly as the worker one) nor the filters' joined texts: those are
+#: ``warm_filter``'s, started when the Tasks screen is shown (+30-62 MB on a 300k-task run, measured:
+#: only for those who open the list).
 WARM_ORDERS = ((1, False), (0, False), (4, True), (4, False), (3, False), (2, False), (5, False), (6, False))
 
 
@@ -344,15 +433,32 @@ def warm(t: TaskTable, cancelled: Callable[[], bool] = lambda: False) -> int:
     return done
 
 
+def warm_filter(t: TaskTable, cancelled: Callable[[], bool] = lambda: False) -> int:
+    """Prepare the texts a filter searches (distinct names, ids, workers, error texts), so a first filter is a repeat.
+
+    For a ``frozen`` table: the Tasks screen calls it in a thread when it is
+    first shown, before a first keystroke.  On 300k rows a first filter costs
+    0.27-0.43 s without them, 40-95 ms with them; they cost about 0.4 s and
+    30-62 MB.  Stops between steps when ``cancelled``; returns the steps done.
+    Safe beside a query on another thread (both fill the cache with equal values).
+    """
+    if len(t.ids) < WARM_ROWS or not t.frozen:
+        return 0
+    steps: tuple[Callable[[_TableCache, TaskTable], Any], ...] = (
+        _values_text, _ids_text, lambda c, tt: _row_texts(c, tt, "worker"), lambda c, tt: _row_texts(c, tt, "error"))
+    done = 0
+    for step in steps:
+        if cancelled():
+            break
+        step(_cache(t), t)
+        done += 1
+    return done
+
+
 def _ids_text(c: _TableCache, t: TaskTable) -> tuple[str, int, Any]:
     if c.ids_text is None:
         c.ids_text = _joined(t.ids)
     return c.ids_text
-
-
-def _mark(flags: bytearray, rows: list[int]) -> None:
-    """``flags[r] = 1`` for each row (a C-level loop)."""
-    deque(map(flags.__setitem__, rows, repeat(1, len(rows))), maxlen=0)
 
 
 def _row_texts(c: _TableCache, t: TaskTable, which: str) -> list[tuple[tuple[str, int, Any], list[int] | None]]:
@@ -532,7 +638,9 @@ def sort_tasks(t: TaskTable, rows: list[int], column: int, reverse: bool = False
     order = _full_order(t, column, reverse)
     if len(rows) == n:
         return order.tolist()
-    mask = bytearray(n)
-    for r in rows:
-        mask[r] = 1
-    return list(compress(order, map(mask.__getitem__, order)))
+    import numpy as np
+
+    mask = np.zeros(n, dtype=bool)
+    mask[np.fromiter(rows, dtype=np.intp, count=len(rows))] = True
+    whole = np.frombuffer(order, dtype=np.int64)  # a view: the cached order is never changed in place
+    return whole[mask[whole]].tolist()  # type: ignore[no-any-return]

@@ -71,7 +71,11 @@ QUERIES = ("", "a", "A", "keyerror", "run_", "1", "12", "Failed", "/^run/", "/[0
            # regexes searched over the joined texts (``_line_safe``) and ones that must not be
            "/^y/", "/y$/", "/x.y/", "/(?s)x.y/", "/\\s/", "/[^a]/", "/\\W/", "/\\D/", "/(?<=a)b/", "/\\Aa/",
            "/b\\Z/", "/x*/", "/\\bk/", "/^run_gcam\\[1\\]$/", "/(?-i:A)/", "/(r|R)un_\\w+/", "/\\S+-\\d/",
-           "/(s)\\1/", "/^\\S/", "/[a-z]{2}$/", "/k/")
+           "/(s)\\1/", "/^\\S/", "/[a-z]{2}$/", "/k/",
+           # regexes with a required literal (``_required_literal``: searched first, then the regex on what it found)
+           "/run_gcam/", "/^run_gcam/", "/un_g.a/", "/(?x) r u n _/", "/(?a)ke/", "/\u212ae/", "/\u017fs/", "/ss$/",
+           "/ß/", "/SS/", "/x\\ny/", "/zz|a-b/", "/ab*c/", "/(run)_gcam\\[1/", "/a-b?/", "/tcp:\\/\\//",
+           "/(?-i:Run)_gcam/", "/KeyErr(?:or)?/", "/\\[1\\]$/", "/de?me/", "/-0123/")
 
 
 def _check(t: TaskTable, queries: tuple[str, ...] = QUERIES) -> None:
@@ -183,7 +187,8 @@ def tables(draw: st.DrawFn) -> TaskTable:
 #: Pieces of regexes: safe ones (``_line_safe``) and ones that can match or look across a newline.
 REGEX_PARTS = st.sampled_from(["a", "K", "s", "\\d", "\\w", "\\S", "\\s", "\\W", "\\D", ".", "[a-z]", "[^a]",
                                "\\b", "\\B", "^", "$", "\\n", "(?<=a)", "\\A", "\\Z", "*", "+", "?", "|", "(a|b)",
-                               "(?s:.)", "(?-i:A)", "-", "_", "[0-9]", "\\[1\\]", "y"])
+                               "(?s:.)", "(?-i:A)", "-", "_", "[0-9]", "\\[1\\]", "y", "ss", "ke", "run_", "Gc",
+                               "\u212a", "(?a)"])
 REGEXES = st.lists(REGEX_PARTS, min_size=1, max_size=5).map(lambda parts: "/" + "".join(parts) + "/")
 
 
@@ -260,6 +265,31 @@ def test_warm_stops_when_cancelled_and_leaves_small_tables_alone(monkeypatch: py
     assert task_lists.warm(t, lambda: asked.append(1) or len(asked) > 2) == 2
 
 
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_filter_texts_warmed_ahead_answer_as_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``warm_filter`` fills the texts every filter searches; what the filters then answer is the reference's."""
+    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
+    t = load_run(str(fixture_run(name))).tasks
+    assert task_lists.warm_filter(t) == 0 and t not in task_lists._CACHES  # a table that may still change: never
+    t.frozen = True
+    assert task_lists.warm_filter(t) == 4
+    c = task_lists._CACHES[t]
+    assert c.ids_text is not None and c.values_text is not None
+    assert set(c.texts) == ({"worker"} if t.worker else set()) | ({"error"} if t.error else set()) or not t.ids
+    _check(t)
+
+
+def test_warm_filter_stops_when_cancelled_and_leaves_small_tables_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = load_run(str(fixture_run("gcam-stitches"))).tasks
+    t.frozen = True
+    assert task_lists.warm_filter(t) == 0 and t not in task_lists._CACHES  # below WARM_ROWS
+    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
+    asked: list[int] = []
+    assert task_lists.warm_filter(t, lambda: asked.append(1) or len(asked) > 2) == 2
+    c = task_lists._CACHES[t]
+    assert c.ids_text is not None and not c.texts  # names and ids done, then cancelled
+
+
 @pytest.mark.anyio
 async def test_the_review_app_warms_a_finished_runs_table_once_shown_and_not_a_running_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,6 +313,42 @@ async def test_the_review_app_warms_a_finished_runs_table_once_shown_and_not_a_r
         await pilot.pause()
         assert app.snapshot.live and app.snapshot.tasks not in task_lists._CACHES
         assert not [w for w in app.workers if w.group == "warm lists"]
+
+
+@pytest.mark.anyio
+async def test_the_tasks_screen_prepares_a_finished_runs_filter_texts_when_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening Tasks on a finished run fills the filter's texts before a first keystroke (not on a running run,
+    whose table changes with every publish); a filter typed then answers as the reference."""
+    import scalable_tui.tui.screens.tasks as tasks_mod
+    from scalable_tui.tui.app import ReviewApp
+    from tests.app.helpers import wait_for
+
+    monkeypatch.setattr(tasks_mod, "WARM_ROWS", 0)
+    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
+    app = ReviewApp(RunDirReader(fixture_run("gcam-stitches")), no_ai=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        shown = app.snapshot.tasks
+        assert shown not in task_lists._CACHES or task_lists._CACHES[shown].ids_text is None
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, tasks_mod.TasksScreen), 20, "Tasks")
+        await wait_for(pilot, lambda: shown in task_lists._CACHES and task_lists._CACHES[shown].ids_text is not None
+                       and "worker" in task_lists._CACHES[shown].texts, 20, "filter texts")
+        screen = app.screen
+        screen.query_text = "gcam"
+        screen.apply()
+        await wait_for(pilot, lambda: screen.shown_key is not None and screen.shown_key[1] == "gcam", 20, "filtered")
+        assert screen.matched == len(_reference_filter(shown, "gcam"))
+    app = ReviewApp(RunDirReader(fixture_run("running-live")), no_ai=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, tasks_mod.TasksScreen)
+                       and app.screen.shown_key is not None, 20, "Tasks")
+        assert app.snapshot.live
+        assert not [w for w in app.screen.workers if w.group == "warm filter"]
+        t = app.snapshot.tasks
+        assert t not in task_lists._CACHES or task_lists._CACHES[t].ids_text is None
 
 
 @pytest.mark.parametrize("rows_with_error", [5, 3000])

@@ -9,6 +9,7 @@ worker over the snapshot's columns; the UI thread only adds the rows.
 from __future__ import annotations
 
 import re
+import weakref
 
 from rich.text import Text
 from textual import work
@@ -17,8 +18,10 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
+from scalable_tui.model.run import TaskTable
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.lists import TASK_COLUMNS, filter_tasks, sort_tasks, task_cells
+from scalable_tui.session.task_lists import WARM_ROWS, warm_filter
 from scalable_tui.tui.fmt import TASK_STATE_STYLE, highlight
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, ColumnSort, FilterableScreen
 
@@ -55,6 +58,9 @@ class TasksScreen(ColumnSort, FilterableScreen):
         #: Rows that matched the last applied filter, and the state that produced them (tests wait on it).
         self.matched = 0
         self.shown_key: tuple[object, ...] | None = None
+        #: the table whose filter texts were asked for (once per table: a finished run's never changes);
+        #: weak, so a run left for another is not kept alive by this screen
+        self._warmed: weakref.ref[TaskTable] | None = None
 
     def compose_list(self) -> ComposeResult:
         yield Static(id="task-info")
@@ -68,6 +74,12 @@ class TasksScreen(ColumnSort, FilterableScreen):
             table.add_column(col, key=col)
         super().on_mount()
 
+    @work(thread=True, exclusive=True, group="warm filter", exit_on_error=False)
+    def _warm_filter(self, snap: RunSnapshot) -> None:
+        """The filter's texts, while the user looks at the list: a first keystroke is then a repeat."""
+        worker = get_current_worker()
+        warm_filter(snap.tasks, lambda: worker.is_cancelled)
+
     def n_sort_columns(self) -> int:
         return len(TASK_COLUMNS)
 
@@ -76,6 +88,10 @@ class TasksScreen(ColumnSort, FilterableScreen):
         snap = self.review.view.run
         if snap is None:
             return
+        warmed = self._warmed() if self._warmed is not None else None
+        if snap.tasks is not warmed and snap.tasks.frozen and len(snap.tasks.ids) >= WARM_ROWS:
+            self._warmed = weakref.ref(snap.tasks)
+            self._warm_filter(snap)
         ok, pattern = self.filter_pattern()
         if not ok:
             self._info(snap)
