@@ -14,8 +14,12 @@ Actions:
 
 - ``retry``: transient causes (network, preemption, node failure, timeouts of
   remote services): the same request is likely to work;
-- ``retry_more_memory``: oom, worker_memory, gpu_oom and Slurm's cgroup OOM;
+- ``retry_more_memory``: oom, worker_memory and Slurm's cgroup OOM;
   ``change.memory`` is computed (see ``retry_resources.more_memory``);
+- ``retry_bigger_gpu``: gpu_oom.  Host memory does not help and GPU memory is
+  not a Scalable request, so there is no number to set: ``change.gpu`` says
+  what to change, and the group is not resubmitted by the script (it said
+  "retry_more_memory" beside "host memory does not help" before);
 - ``retry_more_time``: walltime; ``change.walltime`` plus dask-jobqueue's
   ``--lifetime`` advice (see ``retry_resources.more_walltime``);
 - ``fix_first``: permanent causes (code, inputs, environment, permissions,
@@ -48,9 +52,9 @@ __all__ = [
     "build_retry_plan",
 ]
 
-ACTIONS = ("retry", "retry_more_memory", "retry_more_time", "fix_first")
+ACTIONS = ("retry", "retry_more_memory", "retry_bigger_gpu", "retry_more_time", "fix_first")
 #: Actions whose tasks a resubmission may include (``fix_first`` never).
-RETRYABLE = frozenset({"retry", "retry_more_memory", "retry_more_time"})
+RETRYABLE = frozenset({"retry", "retry_more_memory", "retry_bigger_gpu", "retry_more_time"})
 
 CATEGORY_ACTION: dict[str, str] = {
     "network": "retry",
@@ -58,7 +62,7 @@ CATEGORY_ACTION: dict[str, str] = {
     "timeout": "retry",
     "oom": "retry_more_memory",
     "worker_memory": "retry_more_memory",
-    "gpu_oom": "retry_more_memory",
+    "gpu_oom": "retry_bigger_gpu",
     "walltime": "retry_more_time",
 }
 #: Slurm job kinds (``hpc`` finding ids ``slurm:<kind>``) and what they mean for the tasks their workers ran.
@@ -107,7 +111,7 @@ class RetryGroup:
 
     @property
     def resubmittable(self) -> bool:
-        """Retryable, and every change it needs is known (a GPU OOM has no memory number to set)."""
+        """Retryable, and every change it needs is known (a GPU OOM has no number to set: never)."""
         if self.action == "retry":
             return True
         if self.action == "retry_more_memory":  # memory is set per component in Scalable's manifest
@@ -300,17 +304,16 @@ def build_retry_plan(
                                    "cpus": req_cpus[0][0] if req_cpus else None}
         change: dict[str, Any] = {}
         rule = ""
-        if action == "retry_more_memory":
-            if fd is not None and fd.category == "gpu_oom":
-                change["gpu"] = "a GPU with more memory, or smaller batches per task"
-                rule = "GPU memory is not a Scalable request: no number to set"
-            else:
-                peaks = [observed_memory_gb[x] for x in tids if x in observed_memory_gb]
-                peak = max(peaks) if peaks else None
-                current["observed_peak_memory_gb"] = peak
-                change["memory"], rule = more_memory(req_mem, peak)
-                if key[1] is None:
-                    rule += "; the tasks have no component, so no components.<name>.memory to raise"
+        if action == "retry_bigger_gpu":
+            change["gpu"] = "a GPU with more memory, or smaller batches per task"
+            rule = "GPU memory is not a Scalable request: no number to set"
+        elif action == "retry_more_memory":
+            peaks = [observed_memory_gb[x] for x in tids if x in observed_memory_gb]
+            peak = max(peaks) if peaks else None
+            current["observed_peak_memory_gb"] = peak
+            change["memory"], rule = more_memory(req_mem, peak)
+            if key[1] is None:
+                rule += "; the tasks have no component, so no components.<name>.memory to raise"
         elif action == "retry_more_time":
             durs = [d for x in tids if (d := t.duration_of(t.row[x])) is not None]
             longest = max(durs) if durs else None
@@ -351,7 +354,7 @@ def build_retry_plan(
             "tag": t.strings.values[t.tag[r]],
         }
     for g in groups:
-        if g.action in ("retry_more_memory", "retry_more_time") and not g.resubmittable:
+        if g.action in ("retry_more_memory", "retry_bigger_gpu", "retry_more_time") and not g.resubmittable:
             notes.append(f"group {g.id}: {g.rule or 'no change could be computed'}; left out of the resubmission")
     return RetryPlan(
         run_id=state.meta.run_id,

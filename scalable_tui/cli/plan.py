@@ -21,7 +21,7 @@ def add_plan_commands(sub: Any, add_run_selection: Callable[[argparse.ArgumentPa
         "retry-plan",
         help="what to rerun and with what: every failed task in one group with an action",
         description="Put every failed task of a run in exactly one group with an action: retry (transient), "
-        "retry_more_memory, retry_more_time, fix_first. RUN_DIR may also be a recording (.rec). "
+        "retry_more_memory, retry_bigger_gpu (a GPU out of memory), retry_more_time, fix_first. RUN_DIR may also be a recording (.rec). "
         "--format python prints a script that resubmits only the retryable tasks with the changed resources "
         "through Scalable. Reads only; never writes into the run directory.",
     )

@@ -53,7 +53,8 @@ def test_each_cause_gets_its_action(retry_run: Path) -> None:
         "postprocess:ssp3": "retry_more_memory",  # MemoryError
         "postprocess:ssp4": "fix_first",  # ValueError: invalid input
     }
-    assert plan.by_action() == {"retry": 1, "retry_more_memory": 2, "retry_more_time": 1, "fix_first": 1}
+    assert plan.by_action() == {"retry": 1, "retry_more_memory": 2, "retry_bigger_gpu": 0, "retry_more_time": 1,
+                                "fix_first": 1}
 
 
 def test_memory_is_twice_the_larger_of_request_and_observed_peak_in_whole_gb(retry_run: Path) -> None:
@@ -101,8 +102,12 @@ def test_memory_and_walltime_parsing() -> None:
 def test_gpu_oom_gets_no_host_memory_number_and_is_not_resubmitted() -> None:
     _, _, plan = _plan(fixture_run("mixed-failures"))
     gpu = next(g for g in plan.groups if g.category == "gpu_oom")
-    assert gpu.action == "retry_more_memory" and "memory" not in gpu.change and not gpu.resubmittable
+    # its own action: "retry_more_memory" said to add memory where the reason says host memory does not help
+    assert gpu.action == "retry_bigger_gpu" and "memory" not in gpu.change and gpu.change["gpu"]
+    assert not gpu.resubmittable and "@" not in gpu.id  # not per component: no component request to change
     assert any(gpu.id in n for n in plan.notes)
+    assert plan.by_action()["retry_bigger_gpu"] == gpu.count and sum(plan.by_action().values()) == plan.failed_tasks
+    assert all(g.category != "gpu_oom" for g in plan.groups if g.action == "retry_more_memory")
 
 
 def _slurm_finding(kind: str, category: str) -> Finding:
