@@ -29,6 +29,8 @@ __all__ = ["RecordResult", "record", "DEFAULT_GIVE_UP_S"]
 
 #: Stop when the scheduler has been unreachable this long (a restart on the same address is usually quicker).
 DEFAULT_GIVE_UP_S = 600.0
+#: How often the give-up time is checked between polls (it is also checked after each failed poll).
+GIVE_UP_CHECK_S = 0.25
 
 
 @dataclass
@@ -140,6 +142,14 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     told_unreached: list[bool] = []
     #: The newest scheduler snapshot: its workers are evidence for the jobs poll.
     latest: list[LiveSnapshot | None] = [None]
+    #: Since when the scheduler has been unreachable (None: it answered last time).
+    down_since: list[float | None] = [None]
+
+    def give_up() -> None:
+        what = "scheduler gone" if reached else "scheduler never reached"
+        since = down_since[0] if down_since[0] is not None else time.time()
+        why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")
+        stop.set()
 
     async def on_snapshot(snap: LiveSnapshot) -> None:
         nonlocal reached, last_reason
@@ -153,9 +163,10 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             on_frame(snap, seq)
         if snap.connected:
             reached = True
+            down_since[0] = None
             return
         last_reason = snap.disconnect_reason or snap.link
-        since = snap.disconnected_since or time.time()
+        since = down_since[0] = snap.disconnected_since or time.time()
         if not reached and (NOT_DASK in last_reason or "answers in plain text" in last_reason):
             # a wrong address, not a scheduler that is down: waiting will not help
             why.append(f"scheduler never reached: {address}: {last_reason.split(': ', 1)[-1]}")
@@ -167,10 +178,20 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                     else "giving up (--give-up-after 0)")
             print(f"scalable-tui: no answer from the scheduler at {address} ({last_reason}); {more}",
                   file=sys.stderr, flush=True)
-        if time.time() - since >= give_up_after:
-            what = "scheduler gone" if reached else "scheduler never reached"
-            why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")
-            stop.set()
+        if time.time() - since >= give_up_after and not stop.is_set():
+            give_up()
+
+    async def watch_give_up() -> None:
+        """The give-up time kept between polls too: the reconnect backoff (up to 30 s) must not stretch it."""
+        while not stop.is_set():
+            since = down_since[0]
+            if since is not None and time.time() - since >= give_up_after:
+                give_up()
+                return
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=GIVE_UP_CHECK_S)
+            except asyncio.TimeoutError:
+                pass
 
     #: successful jobs polls stored, and why none has succeeded yet (reset by the first that does)
     jobs_seen: dict[str, Any] = {"ok": 0, "error": None}
@@ -211,13 +232,16 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                 pass
 
     jobs_task = asyncio.create_task(poll_jobs(), name="jobs") if job_source is not None else None
+    watch_task = asyncio.create_task(watch_give_up(), name="give up") if give_up_after > 0 else None
     try:
         await src.run(on_snapshot, stop=stop)
     finally:
-        if jobs_task is not None:
-            jobs_task.cancel()
+        for task in (jobs_task, watch_task):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await jobs_task
+                await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
                 pass
         await src.close()

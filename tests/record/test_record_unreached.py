@@ -101,3 +101,18 @@ def test_an_http_server_stops_record_at_once(tmp_path: Path) -> None:
     assert "scheduler never reached" in last and NOT_DASK in last
     with Recording(out) as rec:
         assert rec.never_connected and NOT_DASK in rec.never_connected_text()
+
+
+def test_give_up_after_is_kept_between_polls(tmp_path: Path) -> None:
+    """``--give-up-after 2s`` with polls 5 s apart gives up at about 2 s, not at the next failed poll (6-7 s)."""
+    import asyncio
+
+    from scalable_tui.session.record import record
+
+    t0 = time.monotonic()
+    res = asyncio.run(record(f"tcp://127.0.0.1:{closed_port()}", tmp_path / "x.rec", interval=5.0, give_up_after=2.0,
+                             handle_signals=False))
+    took = time.monotonic() - t0
+    assert res.exit_code == 2 and res.reason.startswith("scheduler never reached: unreachable for 2 s"), res.reason
+    assert 2.0 <= took < 4.5, took  # one poll in flight at the deadline may finish first (a refused port: ~1 s)
+    assert res.frames == 1
