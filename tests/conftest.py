@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # pytest-xdist's workers get COLUMNS=80 and LINES=24 from the controller (for their own report).  The apps the
 # tests start would take them for the terminal's size (Textual reads them before the terminal's own): a tmux
@@ -30,6 +31,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
         cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_XDIST_WORKERS))
 
+
+# Hypothesis: on CI (``CI`` set, as .ci/run does) the examples are derived from each test alone, so CI
+# answers for the change under test and never goes red on an example nobody's change brought in; a
+# local run explores new random examples (and keeps failing ones in .hypothesis/).  A failure prints
+# the blob that reproduces it.
+settings.register_profile("ci", derandomize=True, print_blob=True, database=None)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "runs"
