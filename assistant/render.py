@@ -215,14 +215,19 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
     from rich.table import Table
     from rich.text import Text
 
-    t = Text(f"{i}. ")
+    t = Text()
     t.append(f"[{f.severity}]", style=SEVERITY_STYLE[f.severity])
     t.append(" ")
     t.append(printable(f.title), style="bold")
     t.append(f" ({f.category}) — {f.count} occurrence{'s' if f.count != 1 else ''}")
     if f.trend:
         t.append(f" [{trend_text(f)}]", style="bold magenta" if f.trend != "recurring" else "")
-    console.print(t)
+    # the number in a column of its own: a heading that wraps continues under its title, not at the margin
+    head = Table.grid()
+    head.add_column(no_wrap=True)
+    head.add_column()
+    head.add_row(f"{i}. ", t)
+    console.print(head)
     rows: list[tuple[str, str]] = [
         ("Exception", printable_line(" → ".join(f.exception_types))),
         ("Pattern", one_line(f.pattern, 160)),

@@ -312,8 +312,11 @@ class FindingsScreen(FilterableScreen):
         if f is not None and finding_id in (None, f.id):
             self._show_current()
             if finding_id is not None:
-                # Keep the AI part (under the heuristic finding) in view while it changes.
-                self.query_one("#finding-detail", VerticalScroll).scroll_end(animate=False)
+                # Keep the AI part (under the heuristic finding) in view while it changes: after the
+                # refresh that lays out the new text (scroll_end defers once more), so the end scrolled
+                # to is the new text's, not the old one's (a full test run once saw the old end).
+                pane = self.query_one("#finding-detail", VerticalScroll)
+                self.call_after_refresh(pane.scroll_end, animate=False)
 
     def copy_text(self) -> str | None:
         f = self.current()
