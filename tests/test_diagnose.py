@@ -122,3 +122,21 @@ def test_dask_keys_in_the_worker_field_are_not_shown_as_workers(gcam_run: Path) 
     d = diagnose_state(state)
     assert all(f.workers == [] for f in d.findings)
     assert all(f.dask_key and f.dask_key.startswith("run_gcam-") for f in state.failures)
+
+
+def test_a_title_names_the_map_not_one_of_its_tasks(run_copy) -> None:
+    """Tasks named one per scenario (``run_gcam[scenario=7]``): the title says ``run_gcam[…]``; it named the one
+    scenario that sorted first, as if 14 failures were that task's."""
+    run = run_copy("gcam-stitches")
+    assert {f.title for f in diagnose_run(run).findings} >= {"KeyError in run_gcam"}  # one name: as it is
+    lines = [json.loads(x) for x in (run / "tasks.jsonl").read_text().splitlines() if x.strip()]
+    order = {tid: i for i, tid in enumerate(dict.fromkeys(ev["task_id"] for ev in lines))}
+    with (run / "tasks.jsonl").open("w") as f:
+        for ev in lines:
+            f.write(json.dumps(dict(ev, task_name=f"run_gcam[scenario={order[ev['task_id']]:06d}]"), sort_keys=True)
+                    + "\n")
+    d = diagnose_run(run)
+    by_cat = {f.category: f for f in d.findings}
+    assert by_cat["invalid_input"].title == "KeyError in run_gcam[…]"
+    assert by_cat["disk_full"].title == "Disk full or quota exceeded: OSError in run_gcam[…]"
+    assert len(by_cat["invalid_input"].task_names) == 14  # the names themselves are kept as they are
