@@ -15,7 +15,6 @@ This module assembles the findings and defines once what counts as a failure
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
 from assistant.abandoned import _abandoned_finding, abandoned_info
@@ -24,6 +23,7 @@ from assistant.incomplete import incomplete_inputs
 from assistant.rules import SUGGESTIONS
 from assistant.signature import SIGNATURE_VERSION
 from assistant.suggest_context import _context
+from assistant.task_names import title_name
 from assistant.textsafe import clip
 from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding, SEVERITY_RANK
 from scalable_tui.model.run import ResourceProfile, RunState, duration_text
@@ -33,25 +33,6 @@ MAX_EVIDENCE = 5
 
 
 # -- findings ----------------------------------------------------------------
-#: A task name's trailing bracket (``postprocess[3]``, ``run_gcam[scenario=000063]``): one per task of a map.
-_PER_TASK = re.compile(r"\[[^\[\]]*\]$")
-
-
-def _title_name(names: Counter[str]) -> str:
-    """The task name a finding's title names: the commonest, or its ``name[…]`` form when that covers more.
-
-    A map's tasks are named one per task (``xanthos_basin[scenario=000063]``):
-    the commonest name then covers one failure of 2500, and the title blamed
-    that one task for all of them.
-    """
-    top, n = names.most_common(1)[0]
-    folded: Counter[str] = Counter()
-    for k, v in names.items():
-        folded[_PER_TASK.sub("[…]", k)] += v
-    ftop, fn = folded.most_common(1)[0]
-    return ftop if fn > n else top
-
-
 def _finding(state: RunState, g: _Group) -> Finding:
     recs = sorted(g.records, key=lambda f: (f.ts if f.ts is not None else math.inf, f.index))
     profiles = [f.resources for f in recs if f.resources is not None]
@@ -80,7 +61,7 @@ def _finding(state: RunState, g: _Group) -> Finding:
             "provider": p.provider,
         }
     exc = clip(recs[0].failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]
-    where = f" in {clip(_title_name(names), MAX_NAME_CHARS)}" if names else ""
+    where = f" in {clip(title_name(names), MAX_NAME_CHARS)}" if names else ""
     if g.rule.category in ("user_code", "invalid_input"):
         title = f"{exc}{where or ' in task code'}"
     else:

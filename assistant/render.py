@@ -13,16 +13,25 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Callable
 
 import orjson
 
 from assistant.compare import comparison_lines, trend_text
 from scalable_tui.model.diagnosis import Diagnosis, Finding
+from assistant.task_names import shown_names
 from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 TRANSIENT_TEXT = {True: "transient: a retry may help", False: "permanent: a retry will not help", None: "retry may or may not help"}
 TRANSIENT_CELL = {True: "transient", False: "permanent", None: "maybe"}
+
+
+def names_text(names: dict[str, int], limit: int, show: Callable[[str], str]) -> str:
+    """``name ×count, …`` for a finding's task names (``shown_names``), with how many were left out."""
+    shown, more = shown_names(names, limit)
+    text = ", ".join(f"{show(k)} ×{v}" for k, v in shown)
+    return text + (f", … {more} more name{'s' if more != 1 else ''}" if more else "")
 
 
 def retry_words(f: Finding) -> tuple[str, str]:
@@ -234,7 +243,7 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
         ("Example", one_line(f.example_message, 160) if f.example_message else ""),
     ]
     if f.task_names:
-        rows.append(("Tasks", ", ".join(f"{printable_line(k)} ×{v}" for k, v in list(f.task_names.items())[:4])))
+        rows.append(("Tasks", names_text(f.task_names, 4, printable_line)))
     if f.first_seen or f.before_attach:
         rows.append(("Seen", printable_line(seen_text(f))))
     if f.resources:
@@ -304,7 +313,7 @@ def render_markdown(diag: Diagnosis) -> str:
         if f.first_seen or f.before_attach:
             out.append(f"- **Seen:** {_md_escape(printable_line(seen_text(f)))}")
         if f.task_names:
-            out.append("- **Tasks:** " + ", ".join(f"{_code(k)} ×{v}" for k, v in f.task_names.items()))
+            out.append("- **Tasks:** " + names_text(f.task_names, 10, _code))
         if f.resources:
             out.append("- **Requested:** " + ", ".join(f"{_md_escape(k)}={_md_escape(printable_line(str(v)))}" for k, v in f.resources.items() if v is not None))
         out.append(f"- **Suggestion:** {_md_escape(f.suggestion)}")

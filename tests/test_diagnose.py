@@ -140,3 +140,21 @@ def test_a_title_names_the_map_not_one_of_its_tasks(run_copy) -> None:
     assert by_cat["invalid_input"].title == "KeyError in run_gcam[…]"
     assert by_cat["disk_full"].title == "Disk full or quota exceeded: OSError in run_gcam[…]"
     assert len(by_cat["invalid_input"].task_names) == 14  # the names themselves are kept as they are
+    from assistant.render import render_markdown, render_text
+
+    text = render_text(d)
+    assert "Tasks:      run_gcam[…] ×14\n" in text and "×1," not in text  # not four of the 14 names "×1"
+    assert "`run_gcam[…]` ×14" in render_markdown(d)
+
+
+def test_task_names_are_shown_as_they_are_until_there_are_too_many() -> None:
+    from assistant.task_names import shown_names, title_name
+
+    assert shown_names({"run_gcam": 14, "stitch": 2}, 4) == ([("run_gcam", 14), ("stitch", 2)], 0)
+    assert shown_names({"p[0]": 1, "p[1]": 2}, 4) == ([("p[1]", 2), ("p[0]", 1)], 0)  # few: which ones
+    many = {f"p[{i}]": 1 for i in range(9)} | {"q": 3, "r[x=1]": 1}
+    assert shown_names(many, 2) == ([("p[…]", 9), ("q", 3)], 1)
+    assert shown_names({"a": 1, "b": 1, "c": 1}, 2) == ([("a", 1), ("b", 1)], 1)  # nothing to fold: cut
+    assert title_name({"run_gcam": 3, "p[0]": 1, "p[1]": 1}) == "run_gcam"
+    assert title_name({"run_gcam": 2, "p[0]": 1, "p[1]": 1, "p[2]": 1}) == "p[…]"
+    assert title_name({"p[0]": 1}) == "p[0]"

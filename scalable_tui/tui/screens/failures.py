@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from assistant.task_names import shown_names
 from scalable_tui.model.diagnosis import Finding
 from scalable_tui.session.snapshot import RunSnapshot, failures_text
 from scalable_tui.session.lists import finding_text, select_findings
@@ -43,12 +44,12 @@ FAULTS_BINDING = Binding(
 
 
 def task_summary(f: Finding) -> str:
-    """The group's most frequent task name, and how many other names it has."""
+    """The group's most frequent task name (a map's as ``name[…]``), and how many other names it has."""
     if not f.task_names:
         return "-"
-    names = sorted(f.task_names.items(), key=lambda kv: (-kv[1], kv[0]))
-    top = safe(names[0][0])
-    return top if len(names) == 1 else f"{top} +{len(names) - 1}"
+    shown, more = shown_names(f.task_names, 1)
+    top = safe(shown[0][0])
+    return f"{top} +{more}" if more else top
 
 
 class FailuresScreen(FilterableScreen):

@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Finding
 from assistant.render import retry_words, seen_text
+from assistant.task_names import shown_names
 from scalable_tui.tui.ai import ai_section
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.lists import finding_text, select_findings
@@ -60,7 +61,8 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
         t.append_text(since)
     if f.task_names:
         t.append("tasks      ", style="bold")
-        t.append(", ".join(f"{safe(k)} ({v})" for k, v in list(f.task_names.items())[:5]) + "\n")
+        shown, more = shown_names(f.task_names, 5)
+        t.append(", ".join(f"{safe(k)} ({v})" for k, v in shown) + (f", … {more} more" if more else "") + "\n")
     if f.workers:
         t.append("workers    ", style="bold")
         t.append(", ".join(safe(w) for w in f.workers[:5]) + "\n")

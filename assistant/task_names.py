@@ -1,0 +1,49 @@
+"""A finding's task names, said briefly: a map's one-name-per-task folded to ``name[…]``.
+
+Scalable names a map's tasks one per item (``postprocess[3]``) and users name
+tasks per scenario (``xanthos_basin[scenario=000063]``).  A finding over 2500
+such tasks has 2500 names of one failure each: its title named the first of
+them, as if it were that task's bug, and its "Tasks" line listed four of the
+names as "×1".  Here the names are folded for saying, never for counting
+(``Finding.task_names`` keeps them all).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Mapping
+
+#: A task name's trailing bracket: ``postprocess[3]``, ``run_gcam[scenario=000063]``.
+PER_TASK = re.compile(r"\[[^\[\]]*\]$")
+
+
+def folded(names: Mapping[str, int]) -> Counter[str]:
+    """The counts per name with each trailing bracket as ``[…]``."""
+    out: Counter[str] = Counter()
+    for k, v in names.items():
+        out[PER_TASK.sub("[…]", k)] += v
+    return out
+
+
+def title_name(names: Mapping[str, int]) -> str:
+    """The name a title says: the commonest, or its ``name[…]`` form when that covers more failures."""
+    top, n = Counter(names).most_common(1)[0]
+    ftop, fn = folded(names).most_common(1)[0]
+    return ftop if fn > n else top
+
+
+def shown_names(names: Mapping[str, int], limit: int) -> tuple[list[tuple[str, int]], int]:
+    """Up to ``limit`` (name, count), commonest first, and how many names are left out.
+
+    As they are when there are at most ``limit``; else folded (when that
+    leaves fewer names), so ``xanthos_basin[…] ×2500`` rather than four of
+    2500 names "×1" each.
+    """
+    counts: Counter[str] = Counter(names)
+    if len(counts) > limit:
+        f = folded(counts)
+        if len(f) < len(counts):
+            counts = f
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ordered[:limit], max(0, len(ordered) - limit)
