@@ -16,12 +16,18 @@ from assistant.textsafe import clip, printable, printable_line
 from scalable_tui.session.history import ABSENT, DEFINITIONS, PERSISTENT_RUNS, SPARK, SPARK_RUNS, History, ProjectHistory
 
 
-def sparkline(counts: list[int]) -> str:
-    """One character per run: ``·`` not seen, else ▁…█ scaled to the group's largest count."""
-    top = max(counts, default=0)
+def sparkline(counts: list[int | None]) -> str:
+    """One character per run: ``·`` not seen (None), else ▁…█ scaled to the group's largest count.
+
+    A run-level finding (an abandoned run, a session that never started) is
+    seen with no failure to count: █ in the runs it was seen in (it showed
+    ``·``, "not seen", in the very run it came from).
+    """
+    top = max((c for c in counts if c is not None), default=0)
     if top <= 0:
-        return ABSENT * len(counts)
-    return "".join(ABSENT if c <= 0 else SPARK[max(0, math.ceil(c / top * len(SPARK)) - 1)] for c in counts)
+        return "".join(ABSENT if c is None else SPARK[-1] for c in counts)
+    return "".join(ABSENT if c is None else SPARK[max(0, math.ceil(c / top * len(SPARK)) - 1)] if c > 0 else SPARK[0]
+                   for c in counts)
 
 
 def short_run(run_id: str, project: str | None) -> str:
@@ -85,7 +91,7 @@ def render_text(h: History) -> str:
         rows = [("STATUS", "RUNS", "TOTAL", "COUNTS", "FIRST", "LAST", "GROUP")]
         for g in p.groups:
             rows.append((g.status, f"{len(g.counts)}/{len(p.runs)}", str(sum(g.counts.values())),
-                         sparkline([g.counts.get(r, 0) for r in ids]), printable_line(short_run(g.first_run, p.project)),
+                         sparkline([g.counts.get(r) for r in ids]), printable_line(short_run(g.first_run, p.project)),
                          printable_line(short_run(g.last_run, p.project)),
                          f"{printable_line(clip(g.title, 120))} ({printable_line(g.category)}, {g.severity})"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -148,7 +154,7 @@ def render_markdown(h: History) -> str:
                 "|---|---|---|---|---|---|---|"]
         for g in p.groups:
             out.append(f"| {g.status} | {len(g.counts)}/{len(p.runs)} | {sum(g.counts.values())} | "
-                       f"{_code(sparkline([g.counts.get(r, 0) for r in ids]))} | {_code(g.first_run)} | {_code(g.last_run)} | "
+                       f"{_code(sparkline([g.counts.get(r) for r in ids]))} | {_code(g.first_run)} | {_code(g.last_run)} | "
                        f"{_md_escape(clip(g.title, 160))} ({_code(g.category)}, {g.severity}) |")
         out.append("")
     out.append("Persistent: " + _md_escape(DEFINITIONS["persistent"]) + ". Flaky: " + _md_escape(DEFINITIONS["flaky"]) + ".")

@@ -308,7 +308,7 @@ def history_table(runs: ProjectRuns, current: dict[str, Any]) -> HistoryTable:
     when = {s["run_id"]: _when(s, "%m-%d %H:%M") for s in proj.runs}
     rows = tuple(
         HistoryRow(g.status, len(g.counts), len(ids), sum(g.counts.values()),
-                   sparkline([g.counts.get(r, 0) for r in shown]), g.first_run, g.last_run, when[g.first_run],
+                   sparkline([g.counts.get(r) for r in shown]), g.first_run, g.last_run, when[g.first_run],
                    when[g.last_run], here.get(g.signature, 0), g.title, g.category, g.severity, g.signature)
         for g in proj.groups)
     position = next(i for i, s in enumerate(proj.runs, 1) if s.get("current"))

@@ -32,8 +32,10 @@ def test_classify_statuses() -> None:
 
 def test_sparkline_scales_to_the_groups_peak() -> None:
     assert sparkline([3, 2, 4]) == "▆▄█"
-    assert sparkline([0, 1, 0, 8]) == "·▁·█"
-    assert sparkline([0, 0]) == "··"
+    assert sparkline([None, 1, None, 8]) == "·▁·█"
+    assert sparkline([None, None]) == "··"
+    # a run-level finding (abandoned run) is seen with no failure to count: not "not seen"
+    assert sparkline([0, None, 0]) == "█·█"
 
 
 @pytest.mark.slow
@@ -185,3 +187,16 @@ def test_a_lone_run_has_new_groups_not_persistent_ones(nightly_runs: list[Path],
     rows = [ln.split()[0] for ln in p.stdout.splitlines() if ln.startswith("  ") and "1/1" in ln]
     assert rows and set(rows) == {"new"}, p.stdout
     assert f"persistent = in each of the last {PERSISTENT_RUNS} runs" in p.stdout
+
+
+def test_a_run_level_finding_is_shown_as_seen_in_its_run(tmp_path: Path, private_cache: Path) -> None:
+    """The abandoned-run finding (count 0: no failure records) showed "·" (= not seen) in the one run it came from."""
+    from tests.conftest import fixture_run
+
+    src = fixture_run("running-live")  # status "running", its last event days old: abandoned
+    shutil.copytree(src, tmp_path / "runs" / src.name)
+    r = run_cli("history", "--runs-dir", str(tmp_path / "runs"),
+                env={"XDG_CACHE_HOME": str(private_cache), "COLUMNS": "300"})
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "(run_abandoned" in x)
+    assert line.split()[:4] == ["new", "1/1", "0", "█"], line
