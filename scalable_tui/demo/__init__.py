@@ -166,6 +166,9 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
     """What the demo produced, as plain JSON-able data (``--headless --format json``)."""
     from collections import Counter
 
+    from assistant.render import failure_breakdown
+    from scalable_tui.session.view import live_failures_note
+
     cats: Counter[str] = Counter()
     names = snap.display_names  # the one label per worker that the screens and findings use
     for f in diag.findings:
@@ -191,6 +194,9 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
         "task_failures": diag.task_failures,
         "worker_deaths": diag.worker_deaths,
         "failures_by_type": {f"{p}: {t}": n for (p, t), n in sorted(snap.failure_counts.items())},
+        # what the failures are made of, and why the scheduler's erred counts differ (as the screens say)
+        "failures_breakdown": failure_breakdown(diag),
+        "failures_note": live_failures_note(snap),
         "categories": dict(cats.most_common()),
         "findings": [
             {"id": f.id, "category": f.category, "severity": f.severity, "title": f.title, "count": f.count,
@@ -208,14 +214,15 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
 
 def summary_text(s: dict[str, Any]) -> str:
     lines = [f"demo on {s['scheduler']} for {s['duration_s']:.0f} s: {s['submitted']} tasks submitted, "
-             f"{s['tasks_total']} tasks seen, {s['failures_total']} failures ({s['task_failures']} task failures, "
-             f"{s['worker_deaths']} worker deaths)"]
+             f"{s['tasks_total']} tasks seen, {s['failures_total']} failures{s['failures_breakdown']}"]
     lines.append("workers: " + ", ".join(
         f"{w['name']} ({'alive' if w['alive'] else 'left'}, {w['restarts']} restarts, {w['memory_kills']} memory kills)"
         for w in s["workers"]))
     lines.append("tasks:")
     for n, c in s["tasks"].items():
         lines.append(f"  {n:<14} " + "  ".join(f"{k} {v}" for k, v in c.items() if v))
+    if s["failures_note"]:
+        lines.append(f"  note: {s['failures_note']}")
     lines.append("failures by category: " + ", ".join(f"{k} {v}" for k, v in s["categories"].items()))
     lines.append("findings:")
     for f in s["findings"]:

@@ -91,6 +91,16 @@ def test_demo_headless_json() -> None:
     assert killed and all(f["workers"] for f in killed)
     assert s["events"]["counts"].get("worker-restart-memory", 0) >= 1
     assert s["events"]["counts"].get("killed-worker", 0) >= 1
+    # the scheduler's erred count is not the failures: tasks whose input failed are erred too; said in words
+    erred = s["task_totals"]["erred"]
+    assert erred > s["task_failures"], "the demo's stitch tasks depend on failing ones"
+    assert s["failures_note"] and f"of the scheduler's {erred} erred" in s["failures_note"]
+    from scalable_tui.demo import summary_text
+
+    text = summary_text(s)
+    first = text.splitlines()[0]
+    assert f"{s['failures_total']} failures" in first and ", ," not in first and "failures ," not in first
+    assert f"  note: {s['failures_note']}\n" in text
 
 
 @pytest.mark.slow
