@@ -215,9 +215,12 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
 def summary_text(s: dict[str, Any]) -> str:
     lines = [f"demo on {s['scheduler']} for {s['duration_s']:.0f} s: {s['submitted']} tasks submitted, "
              f"{s['tasks_total']} tasks seen, {s['failures_total']} failures{s['failures_breakdown']}"]
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'s' if k != 1 else ''}"
+
     lines.append("workers: " + ", ".join(
-        f"{w['name']} ({'alive' if w['alive'] else 'left'}, {w['restarts']} restarts, {w['memory_kills']} memory kills)"
-        for w in s["workers"]))
+        f"{'worker ' if str(w['label']).isdigit() else ''}{w['label']} ({'alive' if w['alive'] else 'left'}, {n(w['restarts'], 'restart')}, "
+        f"{n(w['memory_kills'], 'memory kill')})" for w in s["workers"]))
     lines.append("tasks:")
     for n, c in s["tasks"].items():
         lines.append(f"  {n:<14} " + "  ".join(f"{k} {v}" for k, v in c.items() if v))
