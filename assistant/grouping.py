@@ -76,13 +76,13 @@ def join_failures(state: RunState) -> None:
         f.task_name = t.name_of(r)
         f.component = t.component_of(r)
         f.duration_s = t.duration_of(r)
-        w = t.worker.get(r)
+        w = t.worker_get(r)
         if w is not None:
             if looks_like_dask_key(w):
                 f.dask_key = w
             elif f.worker is None:
                 f.worker = w
-        p = t.resource.get(r)
+        p = t.resource_get(r)
         f.resources = None if p is None else state.profiles[p]
 
 

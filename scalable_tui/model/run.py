@@ -12,7 +12,7 @@ import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 #: Terminal task states in Scalable's telemetry; the last event of a task wins.
 TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
@@ -259,9 +259,12 @@ class TaskTable:
         self.submitted_ts = array("d")
         self.last_ts = array("d")
         self.duration = array("d")
-        self.worker: dict[int, str] = {}
+        self._worker: dict[int, str] | None = {}
         self.error: dict[int, tuple[str | None, str | None]] = {}
-        self.resource: dict[int, int] = {}
+        self._resource: dict[int, int] | None = {}
+        #: ``forget_sparse``: how to build ``worker`` / ``resource`` on first use, and some rows' answers meanwhile.
+        self._sparse_load: dict[str, Callable[[], dict[int, Any]]] = {}
+        self._sparse_hint: dict[str, dict[int, Any]] = {}
         self.events = 0
 
     def __len__(self) -> int:
@@ -294,6 +297,72 @@ class TaskTable:
             if r is not None:
                 return None if r < 0 else r
         return self.row.get(task_id)
+
+    @property
+    def worker(self) -> dict[int, str]:
+        """Row -> the task event's ``worker`` field.  Built on first use after ``forget_sparse``."""
+        w = self._worker
+        if w is None:
+            w = self._worker = self._sparse_load.pop("worker")()
+            self._sparse_hint.pop("worker", None)
+        return w
+
+    @worker.setter
+    def worker(self, value: dict[int, str]) -> None:
+        self._worker = value
+        self._sparse_load.pop("worker", None)
+        self._sparse_hint.pop("worker", None)
+
+    @property
+    def resource(self) -> dict[int, int]:
+        """Row -> index of its resource profile.  Built on first use after ``forget_sparse``."""
+        r = self._resource
+        if r is None:
+            r = self._resource = self._sparse_load.pop("resource")()
+            self._sparse_hint.pop("resource", None)
+        return r
+
+    @resource.setter
+    def resource(self, value: dict[int, int]) -> None:
+        self._resource = value
+        self._sparse_load.pop("resource", None)
+        self._sparse_hint.pop("resource", None)
+
+    def forget_sparse(self, loads: dict[str, Callable[[], dict[int, Any]]],
+                      hints: dict[str, dict[int, Any]]) -> None:
+        """``worker`` / ``resource`` (the keys of ``loads``) are built by ``loads[k]()`` when first asked for.
+
+        A table read back from the persistent index: unmarshalling 300k
+        workers (Dask keys) and profiles cost 0.08-0.12 s of a reopen that
+        shows the run as it is without them.  ``hints[k]``: ``worker_get`` /
+        ``resource_get``'s answers meanwhile (None: no value), for the
+        failures' rows, which the reopen's diagnosis looks up.
+        """
+        for k, load in loads.items():
+            if k == "worker":
+                self._worker = None
+            elif k == "resource":
+                self._resource = None
+            else:
+                raise ValueError(k)
+            self._sparse_load[k] = load
+            self._sparse_hint[k] = dict(hints.get(k) or {})
+
+    def worker_get(self, r: int) -> str | None:
+        """``worker.get(r)``, from the hint while the map is not built and the hint holds the row."""
+        if self._worker is None:
+            hint = self._sparse_hint.get("worker")
+            if hint is not None and r in hint:
+                return hint[r]  # type: ignore[no-any-return]
+        return self.worker.get(r)
+
+    def resource_get(self, r: int) -> int | None:
+        """``resource.get(r)``, from the hint while the map is not built and the hint holds the row."""
+        if self._resource is None:
+            hint = self._sparse_hint.get("resource")
+            if hint is not None and r in hint:
+                return hint[r]  # type: ignore[no-any-return]
+        return self.resource.get(r)
 
     def add_row(self, task_id: str) -> int:
         r = len(self.ids)
@@ -419,7 +488,7 @@ class RunState:
         r = self.tasks.row_get(task_id)
         if r is None:
             return None
-        p = self.tasks.resource.get(r)
+        p = self.tasks.resource_get(r)
         return None if p is None else self.profiles[p]
 
     def notices(self) -> list[str]:

@@ -39,7 +39,7 @@ FAULT_STATES = frozenset({"failed", "cancelled"})
 
 def copy_tasks(t: TaskTable) -> TaskTable:
     """A private copy of the columns (the reader keeps appending to the original)."""
-    c = TaskTable.__new__(TaskTable)
+    c = TaskTable()
     c.ids = list(t.ids)
     c.row = dict(t.row)
     s = Interner()

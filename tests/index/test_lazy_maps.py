@@ -1,4 +1,4 @@
-"""A run reopened from the persistent index builds its id and string maps only when something asks.
+"""A run reopened from the persistent index builds its id, string, worker and resource maps only when something asks.
 
 Hashing 300k task ids and per-task names again cost 0.07-0.2 s of every
 reopen, and a finished run shown as it is needs neither: the diagnosis looks
@@ -10,6 +10,7 @@ fresh read, and check the reopen's publish does not build them.
 from __future__ import annotations
 
 import json
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,44 @@ def test_the_maps_are_built_on_first_use_and_equal_a_fresh_reads(reopened: tuple
     assert t.row_get("never-started") is None  # the map answers now, the same
 
 
+def test_worker_and_resource_maps_are_built_on_first_use_and_equal_a_fresh_reads(
+        reopened: tuple[Path, RunDirReader]) -> None:
+    """Unmarshalling 300k workers (Dask keys) and profile indices cost 0.08-0.12 s of a reopen."""
+    run, hit = reopened
+    ref = RunDirReader(run, store_index=False).load()
+    t, r = hit.state.tasks, ref.tasks
+    assert t._worker is None and t._resource is None
+    rows = sorted({r.row[f.task_id] for f in ref.failures if f.task_id in r.row})
+    assert rows and r.worker and r.resource
+    for row in rows:  # the failures' rows: answered from the hint
+        assert t.worker_get(row) == r.worker.get(row) and t.resource_get(row) == r.resource.get(row), row
+    assert t._worker is None and t._resource is None
+    other = next(x for x in range(len(r.ids)) if x not in rows)
+    assert t.worker_get(other) == r.worker.get(other) and t._worker is not None  # not in the hint: built
+    assert t.worker == r.worker and t._resource is None
+    assert t.resource == r.resource and list(t.resource) == list(r.resource)  # the order too
+    assert hit.state.resources_for(r.ids[other]) == ref.resources_for(r.ids[other])
+
+
+def test_a_damaged_lazy_section_is_rebuilt_not_trusted(reopened: tuple[Path, RunDirReader]) -> None:
+    """The worker section is read only when first used: its checksum is what finds damage at the reopen."""
+    run, _ = reopened
+    state = cache.entry_dir(run) / "state.bin"
+    data = bytearray(state.read_bytes())
+    pos = 0
+    while True:  # the length-prefixed records (snapshot.dump): find the worker section's
+        n = int.from_bytes(data[pos:pos + 8], "little")
+        key, value = marshal.loads(bytes(data[pos + 8:pos + 8 + n]))
+        if key == "worker":
+            break
+        pos += 8 + n
+    assert isinstance(value[1], bytes) and len(value[1]) > 1000
+    at = pos + 8 + n - len(value[1]) // 2  # inside the kept bytes: a worker name, or a row number
+    data[at] ^= 0x01  # one bit: still valid marshal, a different answer
+    state.write_bytes(bytes(data))
+    assert cache.lookup(run) is None  # rebuilt from the files, never answered from the damaged entry
+
+
 def test_new_strings_and_rows_after_a_reopen_extend_the_maps(reopened: tuple[Path, RunDirReader]) -> None:
     _, hit = reopened
     t = hit.state.tasks
@@ -74,13 +113,17 @@ def test_the_reopens_publish_builds_neither_map(reopened: tuple[Path, RunDirRead
     t = session.source.state.tasks
     assert views and views[-1].run.loading is None and views[-1].run.diagnosis.failures_total > 0
     assert t._row is None and t.strings._index is None
+    assert t._worker is None and t._resource is None
     # and what it showed joined each failure to its task as a fresh read does
     ref = RunDirReader(run, store_index=False).load()
     from assistant.grouping import join_failures
 
     join_failures(ref)
-    got = {(f.task_id, f.task_name, f.component, f.duration_s) for f in session.source.state.failures}
-    assert got == {(f.task_id, f.task_name, f.component, f.duration_s) for f in ref.failures}
+    def joined(fs: list) -> set:
+        return {(f.task_id, f.task_name, f.component, f.duration_s, f.worker, f.dask_key, repr(f.resources))
+                for f in fs}
+
+    assert joined(session.source.state.failures) == joined(ref.failures)
 
 
 def test_interner_forget_index_keeps_its_answers() -> None:
