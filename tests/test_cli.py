@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from tests.conftest import run_cli, tree_fingerprint
@@ -144,3 +145,23 @@ def test_runs_lists_newest_first_with_abandoned_status(gcam_run: Path, tmp_path:
     assert lines[2].startswith(old.name) and "abandoned?" in lines[2]
     doc = json.loads(run_cli("runs", "--runs-dir", str(runs), "--format", "json").stdout)
     assert [r["abandoned"] for r in doc] == [False, True] and doc[1]["unfinished"] == 1
+
+
+def test_runs_columns_add_up_to_the_runs_tasks(tmp_path: Path) -> None:
+    """A cancelled task is a final state too: 48 succeeded + 21 failed + 0 unfinished left one of 70 tasks unsaid."""
+    from tests.conftest import fixture_run
+
+    src = fixture_run("mixed-failures")
+    runs = tmp_path / "runs"
+    shutil.copytree(src, runs / src.name)
+    doc = json.loads(run_cli("runs", "--runs-dir", str(runs), "--format", "json").stdout)
+    (row,) = doc
+    assert (row["succeeded"], row["failed"], row["cancelled"], row["unfinished"]) == (48, 21, 1, 0)
+    text = run_cli("runs", "--runs-dir", str(runs)).stdout.splitlines()
+    head = text[0].split()
+    assert head[4:8] == ["SUCCEEDED", "FAILED", "CANCELLED", "UNFINISHED"]
+    assert text[1].split()[4:8] == ["48", "21", "1", "0"]
+    # the same from the reader (a run without summary.json is read, not summarised)
+    (runs / src.name / "summary.json").unlink()
+    (row,) = json.loads(run_cli("runs", "--runs-dir", str(runs), "--format", "json").stdout)
+    assert (row["succeeded"], row["failed"], row["cancelled"], row["unfinished"]) == (48, 21, 1, 0)

@@ -94,7 +94,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     from assistant.textsafe import printable
 
-    cols = ("run_id", "project", "status", "started", "succeeded", "failed", "unfinished")
+    cols = ("run_id", "project", "status", "started", "succeeded", "failed", "cancelled", "unfinished")
     table = [[printable(str(r.get(c) if r.get(c) is not None else "-")) for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())

@@ -34,6 +34,8 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
         "finished": meta.get("finished_at"),
         "succeeded": None,
         "failed": None,
+        #: the third final state: without it succeeded + failed + unfinished did not add up to the run's tasks
+        "cancelled": None,
         "unfinished": None,
         "failures": None,
         "abandoned": False,
@@ -42,6 +44,7 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
     if isinstance(counts, dict) and meta.get("status") != "running":
         row["succeeded"] = counts.get("tasks_succeeded")
         row["failed"] = counts.get("tasks_failed")
+        row["cancelled"] = counts.get("tasks_cancelled")
         row["failures"] = counts.get("failure_events")
         row["unfinished"] = 0
         return row
@@ -52,6 +55,7 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
     by_state = state.tasks.counts_by_state()
     row["succeeded"] = by_state.get("succeeded", 0)
     row["failed"] = by_state.get("failed", 0)
+    row["cancelled"] = by_state.get("cancelled", 0)
     row["failures"] = len(state.failures)
     row["unfinished"] = state.tasks.unfinished()
     abandoned, idle = abandoned_info(state, stale_after_s)

@@ -271,7 +271,7 @@ class TaskLines:
                     issues.fields_ignored += 1
             w = obj.get("worker")
             if type(w) is str:
-                t.worker[r] = w
+                worker_d[r] = w
             et, em = obj.get("error_type"), obj.get("error_message")
             if et is not None or em is not None:
                 t.error[r] = (_str_or_none(et), em if type(em) is str else (None if em is None else str(em)))

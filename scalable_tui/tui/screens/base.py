@@ -330,7 +330,8 @@ class FilterableScreen(RunScreen):
         try:
             pattern = query_pattern(self.query_text)
         except re.error as exc:
-            self.filter_error = f"bad regex: {exc}"
+            # not applied: the rows (and the count beside it) stay the last filter's that worked
+            self.filter_error = f"bad regex (not applied): {exc}"
             return False, None
         self.filter_error = None
         return True, pattern

@@ -71,7 +71,8 @@ class PickerScreen(Screen[Path | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for col in ("run id", "project", "status", "started", "succeeded", "failed", "failures", "unfinished"):
+        for col in ("run id", "project", "status", "started", "succeeded", "failed", "cancelled", "failures",
+                    "unfinished"):
             table.add_column(col)
         table.loading = True
         self._load()
@@ -93,6 +94,7 @@ class PickerScreen(Screen[Path | None]):
                 Text(fmt_iso(row.get("started"))),
                 text(row.get("succeeded")),
                 text(row.get("failed")),
+                text(row.get("cancelled")),
                 text(row.get("failures")),
                 text(row.get("unfinished")),
                 key=row["run_dir"],
