@@ -126,8 +126,13 @@ class ReviewSession:
             # A finished run, fully read: the reader stops right after this
             # publish, so the snapshot may share its tables.
             final = loading is None and state.meta.status != "running"
+            overview = None
+            if final:  # a reopen: the bars and timelines as stored beside the index (0.3-0.4 s of counting)
+                from scalable_tui.session import overview_cache
+
+                overview = overview_cache.lookup(state)
             snap = build_snapshot(state, diag, version, stale_after_s=self.stale_after_s, now=now, loading=loading,
-                                  final=final)
+                                  final=final, overview=overview)
             self.shown = snap
             emit(ViewModel(caps=self.caps, run=snap, subtitle=snap.run_id))
 
@@ -168,6 +173,12 @@ class ReviewSession:
                         from scalable_tui.session.diagnosis_cache import store as store_diagnosis
 
                         store_diagnosis(state, self.stale_after_s, base_diag)
+                    shown = self.shown
+                    if shown is not None and shown.tasks is state.tasks:  # and the final publish's bars
+                        from scalable_tui.session import overview_cache
+
+                        overview_cache.store(state, (shown.completions, shown.failures_timeline, shown.top_groups,
+                                                     shown.groups, shown.groups_by))
                 break  # finished: nothing more will be appended
             if cancelled.wait(max(self.poll_interval, PUBLISH_PAUSE * cost)):
                 break
