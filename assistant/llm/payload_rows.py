@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from assistant.llm.payload_fields import TB_LEVELS, _bound, _bound_tail, _cut, _drop_partial_token, _normalised, trim_traceback
 from assistant.llm.redact import Redactor
+from assistant.task_names import shown_names
 from scalable_tui.model.diagnosis import Finding
 
 
@@ -92,7 +93,8 @@ def _target_row(f: Finding, red: Redactor) -> _Row:
     if f.phase and f.phase != "task_execution":
         data["phase"] = _text(red, f.phase, 200)
     if f.task_names:
-        data["tasks"] = [_text(red, f"{k} ×{v}", 300) for k, v in list(f.task_names.items())[:3]]
+        shown, more = shown_names(f.task_names, 3)  # a map's 2500 names as name[…] ×2500, not three "×1"
+        data["tasks"] = [_text(red, f"{k} ×{v}", 300) for k, v in shown] + ([f"… {more} more"] if more else [])
     res = {k.removeprefix("requested_"): v for k, v in (f.resources or {}).items() if v is not None and k != "provider"}
     if res:
         data["requested"] = red.redact_obj(res)

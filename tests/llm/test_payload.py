@@ -191,3 +191,19 @@ def test_assistant_llm_never_imports_openai_until_a_request_is_made(mixed_run: P
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_maps_task_names_are_sent_folded(tmp_path: Path) -> None:
+    """Tasks named per scenario: the model is told ``run_gcam[…] ×14``, not three of the 14 names "×1"."""
+    src = fixture_run("gcam-stitches")
+    run = tmp_path / src.name
+    shutil.copytree(src, run)
+    lines = [json.loads(x) for x in (run / "tasks.jsonl").read_text().splitlines() if x.strip()]
+    order = {tid: i for i, tid in enumerate(dict.fromkeys(ev["task_id"] for ev in lines))}
+    (run / "tasks.jsonl").write_text("".join(
+        json.dumps(dict(ev, task_name=f"run_gcam[scenario={order[ev['task_id']]:06d}]"), sort_keys=True) + "\n"
+        for ev in lines))
+    d = diagnose_run(run)
+    p = build_prompt(d, config=resolve_config(env={}))
+    by_cat = {f["category"]: f for f in p.payload["findings"]}
+    assert by_cat["invalid_input"]["tasks"] == ["run_gcam[…] ×14"]
