@@ -233,6 +233,27 @@ class Interner:
         return idx
 
 
+class _SparseMap:
+    """A ``TaskTable`` dict of a few rows' values that ``forget_sparse`` may leave to be built on first use."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.slot = name, "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if value is None:
+            value = obj.__dict__[self.slot] = obj._sparse_load.pop(self.name)()
+            obj._sparse_hint.pop(self.name, None)
+        return value
+
+    def __set__(self, obj: Any, value: dict[int, Any]) -> None:
+        obj.__dict__[self.slot] = value
+        obj._sparse_load.pop(self.name, None)
+        obj._sparse_hint.pop(self.name, None)
+
+
 class TaskTable:
     """Columnar per-task state derived from the task event stream.
 
@@ -298,35 +319,9 @@ class TaskTable:
                 return None if r < 0 else r
         return self.row.get(task_id)
 
-    @property
-    def worker(self) -> dict[int, str]:
-        """Row -> the task event's ``worker`` field.  Built on first use after ``forget_sparse``."""
-        w = self._worker
-        if w is None:
-            w = self._worker = self._sparse_load.pop("worker")()
-            self._sparse_hint.pop("worker", None)
-        return w
-
-    @worker.setter
-    def worker(self, value: dict[int, str]) -> None:
-        self._worker = value
-        self._sparse_load.pop("worker", None)
-        self._sparse_hint.pop("worker", None)
-
-    @property
-    def resource(self) -> dict[int, int]:
-        """Row -> index of its resource profile.  Built on first use after ``forget_sparse``."""
-        r = self._resource
-        if r is None:
-            r = self._resource = self._sparse_load.pop("resource")()
-            self._sparse_hint.pop("resource", None)
-        return r
-
-    @resource.setter
-    def resource(self, value: dict[int, int]) -> None:
-        self._resource = value
-        self._sparse_load.pop("resource", None)
-        self._sparse_hint.pop("resource", None)
+    #: Row -> the task event's ``worker`` field; row -> index of its resource profile.
+    worker = _SparseMap()
+    resource = _SparseMap()
 
     def forget_sparse(self, loads: dict[str, Callable[[], dict[int, Any]]],
                       hints: dict[str, dict[int, Any]]) -> None:
@@ -339,30 +334,26 @@ class TaskTable:
         failures' rows, which the reopen's diagnosis looks up.
         """
         for k, load in loads.items():
-            if k == "worker":
-                self._worker = None
-            elif k == "resource":
-                self._resource = None
-            else:
+            if k not in ("worker", "resource"):
                 raise ValueError(k)
+            setattr(self, "_" + k, None)
             self._sparse_load[k] = load
             self._sparse_hint[k] = dict(hints.get(k) or {})
 
+    def _sparse_get(self, name: str, r: int) -> Any:
+        if getattr(self, "_" + name) is None:
+            hint = self._sparse_hint.get(name)
+            if hint is not None and r in hint:
+                return hint[r]
+        return getattr(self, name).get(r)
+
     def worker_get(self, r: int) -> str | None:
         """``worker.get(r)``, from the hint while the map is not built and the hint holds the row."""
-        if self._worker is None:
-            hint = self._sparse_hint.get("worker")
-            if hint is not None and r in hint:
-                return hint[r]  # type: ignore[no-any-return]
-        return self.worker.get(r)
+        return self._sparse_get("worker", r)  # type: ignore[no-any-return]
 
     def resource_get(self, r: int) -> int | None:
         """``resource.get(r)``, from the hint while the map is not built and the hint holds the row."""
-        if self._resource is None:
-            hint = self._sparse_hint.get("resource")
-            if hint is not None and r in hint:
-                return hint[r]  # type: ignore[no-any-return]
-        return self.resource.get(r)
+        return self._sparse_get("resource", r)  # type: ignore[no-any-return]
 
     def add_row(self, task_id: str) -> int:
         r = len(self.ids)

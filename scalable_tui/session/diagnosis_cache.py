@@ -89,16 +89,38 @@ def _entry(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[str
                "code": code_fingerprint(), "stale_after_s": stale_after_s}
 
 
+def read_keyed(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON document stored at ``path`` under exactly ``key``, or None (absent, damaged, another key)."""
+    try:
+        stored = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return stored if isinstance(stored, dict) and stored.get("key") == key else None
+
+
+def write_keyed(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` (with its ``key``) privately, unless the file already holds it byte for byte."""
+    from scalable_tui.private_cache import write_private
+
+    blob = orjson.dumps(doc)
+    try:
+        if path.read_bytes() == blob:
+            return  # already there (a damaged entry with this key is written again)
+    except OSError:
+        pass
+    write_private(path, blob)
+
+
 def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
     """The stored diagnosis of exactly this state, or None."""
     found = _entry(state, stale_after_s)
     if found is None:
         return None
     d, key = found
+    stored = read_keyed(d / NAME, key)
+    if stored is None:
+        return None
     try:
-        stored = orjson.loads((d / NAME).read_bytes())
-        if stored.get("key") != key:
-            return None
         diag = Diagnosis.model_validate(stored["diagnosis"])
         indices = stored["indices"]
         if len(indices) != len(diag.findings) or not all(
@@ -107,7 +129,7 @@ def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
         for f, idx in zip(diag.findings, indices):
             f.failure_indices = idx
         return diag
-    except (OSError, orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None  # damaged or from another layout: diagnosed again
 
 
@@ -118,16 +140,8 @@ def store(state: RunState, stale_after_s: float | None, diag: Diagnosis) -> bool
         return False
     d, key = found
     try:
-        from scalable_tui.private_cache import write_private
-
-        blob = orjson.dumps({"key": key, "diagnosis": diag.model_dump(mode="json"),
-                             "indices": [f.failure_indices for f in diag.findings]})
-        try:
-            if (d / NAME).read_bytes() == blob:
-                return True  # already there, byte for byte (a damaged entry with this key is written again)
-        except OSError:
-            pass
-        write_private(d / NAME, blob)
+        write_keyed(d / NAME, {"key": key, "diagnosis": diag.model_dump(mode="json"),
+                               "indices": [f.failure_indices for f in diag.findings]})
         return True
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as exc:
         log.debug("diagnosis not cached: %s", exc)

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from scalable_tui.model.run import RunState
+from scalable_tui.session import diagnosis_cache
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ Overview = tuple[list[int], list[int], list[tuple[str, dict[str, int]]], int, st
 
 
 def _key(state: RunState) -> tuple[Any, dict[str, Any]] | None:
-    from scalable_tui.session import diagnosis_cache, snapshot
+    from scalable_tui.session import snapshot
 
     found = diagnosis_cache._entry(state, None)
     if found is None:
@@ -51,10 +52,10 @@ def lookup(state: RunState) -> Overview | None:
     if found is None:
         return None
     d, key = found
+    stored = diagnosis_cache.read_keyed(d / NAME, key)
+    if stored is None:
+        return None
     try:
-        stored = orjson.loads((d / NAME).read_bytes())
-        if stored.get("key") != key:
-            return None
         done, failed, top, n_groups, by = stored["overview"]
         if not (isinstance(done, list) and isinstance(failed, list) and all(type(x) is int for x in done + failed)
                 and type(n_groups) is int and type(by) is str and isinstance(top, list)):
@@ -66,7 +67,7 @@ def lookup(state: RunState) -> Overview | None:
                 return None
             groups.append((name, counts))
         return done, failed, groups, n_groups, by
-    except (OSError, orjson.JSONDecodeError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None  # damaged or from another layout: counted again
 
 
@@ -77,15 +78,7 @@ def store(state: RunState, overview: Overview) -> bool:
         return False
     d, key = found
     try:
-        from scalable_tui.private_cache import write_private
-
-        blob = orjson.dumps({"key": key, "overview": list(overview)})
-        try:
-            if (d / NAME).read_bytes() == blob:
-                return True
-        except OSError:
-            pass
-        write_private(d / NAME, blob)
+        diagnosis_cache.write_keyed(d / NAME, {"key": key, "overview": list(overview)})
         return True
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as exc:
         log.debug("overview not cached: %s", exc)

@@ -290,44 +290,55 @@ def test_warm_filter_stops_when_cancelled_and_leaves_small_tables_alone(monkeypa
     assert c.ids_text is not None and not c.texts  # names and ids done, then cancelled
 
 
+@pytest.fixture
+def warm_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app warms the fixtures' small tables as it does 300k-row ones."""
+    import scalable_tui.tui.app as app_mod
+    import scalable_tui.tui.screens.tasks as tasks_mod
+
+    for mod in (app_mod, tasks_mod, task_lists):
+        monkeypatch.setattr(mod, "WARM_ROWS", 0)
+
+
+async def _loaded(pilot: Any, app: Any) -> None:
+    """The app's full view of its run is out (not the first slice's)."""
+    from tests.app.helpers import wait_for
+
+    await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+
+
 @pytest.mark.anyio
-async def test_the_review_app_warms_a_finished_runs_table_once_shown_and_not_a_running_one(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_review_app_warms_a_finished_runs_table_once_shown_and_not_a_running_one(warm_small: None) -> None:
     """After the full screen of a finished run is painted (not before: the warm-up would take the interpreter
     from that paint), the app prepares the orders; a running run's table changes with every publish."""
-    import scalable_tui.tui.app as app_mod
     from scalable_tui.tui.app import ReviewApp
     from tests.app.helpers import wait_for
 
-    monkeypatch.setattr(app_mod, "WARM_ROWS", 0)
-    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
     app = ReviewApp(RunDirReader(fixture_run("gcam-stitches")), no_ai=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        await _loaded(pilot, app)
         shown = app.snapshot.tasks
         await wait_for(pilot, lambda: shown in task_lists._CACHES
                        and set(task_lists.WARM_ORDERS) <= set(task_lists._CACHES[shown].orders), 20, "warmed")
     app = ReviewApp(RunDirReader(fixture_run("running-live")), no_ai=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        await _loaded(pilot, app)
         await pilot.pause()
         assert app.snapshot.live and app.snapshot.tasks not in task_lists._CACHES
         assert not [w for w in app.workers if w.group == "warm lists"]
 
 
 @pytest.mark.anyio
-async def test_the_tasks_screen_prepares_a_finished_runs_filter_texts_when_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_tasks_screen_prepares_a_finished_runs_filter_texts_when_shown(warm_small: None) -> None:
     """Opening Tasks on a finished run fills the filter's texts before a first keystroke (not on a running run,
     whose table changes with every publish); a filter typed then answers as the reference."""
     import scalable_tui.tui.screens.tasks as tasks_mod
     from scalable_tui.tui.app import ReviewApp
     from tests.app.helpers import wait_for
 
-    monkeypatch.setattr(tasks_mod, "WARM_ROWS", 0)
-    monkeypatch.setattr(task_lists, "WARM_ROWS", 0)
     app = ReviewApp(RunDirReader(fixture_run("gcam-stitches")), no_ai=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        await _loaded(pilot, app)
         shown = app.snapshot.tasks
         assert shown not in task_lists._CACHES or task_lists._CACHES[shown].ids_text is None
         await pilot.press("2")
@@ -341,7 +352,7 @@ async def test_the_tasks_screen_prepares_a_finished_runs_filter_texts_when_shown
         assert screen.matched == len(_reference_filter(shown, "gcam"))
     app = ReviewApp(RunDirReader(fixture_run("running-live")), no_ai=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.loading is None, 20, "loaded")
+        await _loaded(pilot, app)
         await pilot.press("2")
         await wait_for(pilot, lambda: isinstance(app.screen, tasks_mod.TasksScreen)
                        and app.screen.shown_key is not None, 20, "Tasks")
