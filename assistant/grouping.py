@@ -65,6 +65,7 @@ def exception_types_of(f: FailureRecord, tb: ParsedTraceback | None | bool = Fal
 def join_failures(state: RunState) -> None:
     """Fill task name, component, duration and resources on each failure."""
     t = state.tasks
+    worker_get, resource_get = t.sparse_getter("worker"), t.sparse_getter("resource")
     for f in state.failures:
         if f.worker is not None and looks_like_dask_key(f.worker):
             f.dask_key, f.worker = f.worker, None
@@ -76,13 +77,13 @@ def join_failures(state: RunState) -> None:
         f.task_name = t.name_of(r)
         f.component = t.component_of(r)
         f.duration_s = t.duration_of(r)
-        w = t.worker_get(r)
+        w = worker_get(r)
         if w is not None:
             if looks_like_dask_key(w):
                 f.dask_key = w
             elif f.worker is None:
                 f.worker = w
-        p = t.resource_get(r)
+        p = resource_get(r)
         f.resources = None if p is None else state.profiles[p]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import itemgetter
 from typing import Mapping
 
 #: A task name's trailing bracket: ``postprocess[3]``, ``run_gcam[scenario=000063]``.
@@ -28,8 +29,10 @@ def folded(names: Mapping[str, int]) -> Counter[str]:
 
 def title_name(names: Mapping[str, int]) -> str:
     """The name a title says: the commonest, or its ``name[…]`` form when that covers more failures."""
-    top, n = Counter(names).most_common(1)[0]
-    ftop, fn = folded(names).most_common(1)[0]
+    top, n = max(names.items(), key=itemgetter(1))  # the first of the commonest, as Counter.most_common
+    if n == sum(names.values()):  # one name: nothing to fold (and no pass over 100k names)
+        return top
+    ftop, fn = max(folded(names).items(), key=itemgetter(1))
     return ftop if fn > n else top
 
 
