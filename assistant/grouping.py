@@ -65,13 +65,13 @@ def exception_types_of(f: FailureRecord, tb: ParsedTraceback | None | bool = Fal
 def join_failures(state: RunState) -> None:
     """Fill task name, component, duration and resources on each failure."""
     t = state.tasks
-    worker_get, resource_get = t.sparse_getter("worker"), t.sparse_getter("resource")
+    row_get, worker_get, resource_get = (t.sparse_getter(k) for k in ("row", "worker", "resource"))
     for f in state.failures:
         if f.worker is not None and looks_like_dask_key(f.worker):
             f.dask_key, f.worker = f.worker, None
         if f.task_id is None:
             continue
-        r = t.row_get(f.task_id)
+        r = row_get(f.task_id)
         if r is None:
             continue
         f.task_name = t.name_of(r)

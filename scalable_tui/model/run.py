@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -233,8 +234,12 @@ class Interner:
         return idx
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 class _SparseMap:
-    """A ``TaskTable`` dict of a few rows' values that ``forget_sparse`` may leave to be built on first use."""
+    """A ``TaskTable`` dict (``row``, ``worker``, ``resource``) that ``forget_sparse`` may leave to be built on
+    first use."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name, self.slot = name, "_" + name
@@ -244,11 +249,17 @@ class _SparseMap:
             return self
         value = obj.__dict__[self.slot]
         if value is None:
-            value = obj.__dict__[self.slot] = obj._sparse_load.pop(self.name)()
-            obj._sparse_hint.pop(self.name, None)
+            # Built once, under a lock: the UI thread and a worker (the Tasks list's warm-up, the reader)
+            # may ask first at the same time; the second must get the first's map, not build another
+            # (a row added to one of two would be lost) nor find the loader gone.
+            with _BUILD_LOCK:
+                value = obj.__dict__[self.slot]
+                if value is None:
+                    value = obj.__dict__[self.slot] = obj._sparse_load.pop(self.name)()
+                    obj._sparse_hint.pop(self.name, None)
         return value
 
-    def __set__(self, obj: Any, value: dict[int, Any]) -> None:
+    def __set__(self, obj: Any, value: dict[Any, Any]) -> None:
         obj.__dict__[self.slot] = value
         obj._sparse_load.pop(self.name, None)
         obj._sparse_hint.pop(self.name, None)
@@ -269,8 +280,6 @@ class TaskTable:
     def __init__(self) -> None:
         self.ids: list[str] = []
         self._row: dict[str, int] | None = {}
-        #: ``row_get``'s answers for a few ids (a failure's task) while ``_row`` is not built; -1: no row.
-        self._row_hint: dict[str, int] = {}
         self.strings = Interner()
         self.state = array("I")
         self.name = array("I")
@@ -283,64 +292,51 @@ class TaskTable:
         self._worker: dict[int, str] | None = {}
         self.error: dict[int, tuple[str | None, str | None]] = {}
         self._resource: dict[int, int] | None = {}
-        #: ``forget_sparse``: how to build ``worker`` / ``resource`` on first use, and some rows' answers meanwhile.
-        self._sparse_load: dict[str, Callable[[], dict[int, Any]]] = {}
-        self._sparse_hint: dict[str, dict[int, Any]] = {}
+        #: ``forget_sparse``: how to build ``row`` / ``worker`` / ``resource`` on first use, and some keys'
+        #: answers meanwhile (None: no value).
+        self._sparse_load: dict[str, Callable[[], dict[Any, Any]]] = {}
+        self._sparse_hint: dict[str, dict[Any, Any]] = {}
         self.events = 0
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
-    def row(self) -> dict[str, int]:
-        """Task id -> row.  Built on first use after ``forget_rows`` (hashing 300k ids costs 70-120 ms)."""
-        row = self._row
-        if row is None:
-            row = self._row = dict(zip(self.ids, range(len(self.ids))))
-            self._row_hint = {}
-        return row
-
-    @row.setter
-    def row(self, value: dict[str, int]) -> None:
-        self._row = value
-        self._row_hint = {}
+    #: Task id -> row (hashing 300k ids costs 70-120 ms: built on first use after ``forget_rows``).
+    row = _SparseMap()
 
     def forget_rows(self, hint: dict[str, int] | None = None) -> None:
         """``ids`` is whole: build ``row`` when first asked for.  ``hint``: ``row_get``'s answers for some ids
         meanwhile (-1: no row), e.g. the failures' tasks, which a reopened run's diagnosis looks up."""
-        self._row = None
-        self._row_hint = dict(hint or {})
+        self.forget_sparse({"row": lambda: dict(zip(self.ids, range(len(self.ids))))},
+                           {"row": {k: (None if r < 0 else r) for k, r in (hint or {}).items()}})
 
     def row_get(self, task_id: str) -> int | None:
         """``row.get(task_id)``, answered from the hint when it holds the id (the map is not built for it)."""
-        if self._row is None:
-            r = self._row_hint.get(task_id)
-            if r is not None:
-                return None if r < 0 else r
-        return self.row.get(task_id)
+        return self._sparse_get("row", task_id)  # type: ignore[no-any-return]
 
     #: Row -> the task event's ``worker`` field; row -> index of its resource profile.
     worker = _SparseMap()
     resource = _SparseMap()
 
-    def forget_sparse(self, loads: dict[str, Callable[[], dict[int, Any]]],
-                      hints: dict[str, dict[int, Any]]) -> None:
-        """``worker`` / ``resource`` (the keys of ``loads``) are built by ``loads[k]()`` when first asked for.
+    def forget_sparse(self, loads: dict[str, Callable[[], dict[Any, Any]]],
+                      hints: dict[str, dict[Any, Any]]) -> None:
+        """``row`` / ``worker`` / ``resource`` (the keys of ``loads``) are built by ``loads[k]()`` when first
+        asked for.
 
-        A table read back from the persistent index: unmarshalling 300k
-        workers (Dask keys) and profiles cost 0.08-0.12 s of a reopen that
-        shows the run as it is without them.  ``hints[k]``: ``worker_get`` /
-        ``resource_get``'s answers meanwhile (None: no value), for the
-        failures' rows, which the reopen's diagnosis looks up.
+        A table read back from the persistent index: hashing 300k ids and
+        unmarshalling 300k workers (Dask keys) and profiles cost 0.15-0.3 s of
+        a reopen that shows the run as it is without them.  ``hints[k]``:
+        ``row_get`` / ``worker_get`` / ``resource_get``'s answers meanwhile
+        (None: no value), for the failures, which the reopen's diagnosis looks up.
         """
         for k, load in loads.items():
-            if k not in ("worker", "resource"):
+            if k not in ("row", "worker", "resource"):
                 raise ValueError(k)
             setattr(self, "_" + k, None)
             self._sparse_load[k] = load
             self._sparse_hint[k] = dict(hints.get(k) or {})
 
-    def _sparse_get(self, name: str, r: int) -> Any:
+    def _sparse_get(self, name: str, r: Any) -> Any:
         if getattr(self, "_" + name) is None:
             hint = self._sparse_hint.get(name)
             if hint is not None and r in hint:
@@ -348,12 +344,12 @@ class TaskTable:
         return getattr(self, name).get(r)
 
     def sparse_getter(self, name: str) -> Callable[[int], Any]:
-        """``worker_get`` / ``resource_get`` for many rows: the map's own ``get`` once it is built (the
-        method calls cost ~0.1 s over the 100k failures of a diagnosis)."""
+        """``row_get`` / ``worker_get`` / ``resource_get`` for many keys: the map's own ``get`` once it is
+        built (the method calls cost ~0.1 s over the 100k failures of a diagnosis)."""
         built = getattr(self, "_" + name)
         if built is not None:
             return built.get  # type: ignore[no-any-return]
-        return lambda r: self._sparse_get(name, r)
+        return lambda key: self._sparse_get(name, key)
 
     def worker_get(self, r: int) -> str | None:
         """``worker.get(r)``, from the hint while the map is not built and the hint holds the row."""

@@ -135,3 +135,45 @@ def test_interner_forget_index_keeps_its_answers() -> None:
     s.forget_index()
     assert [s.get(v) for v in ("a", "b", None, "a", "c")] == codes and s.get("d") == 4
     assert s.index == {None: 0, "a": 1, "b": 2, "c": 3, "d": 4}
+
+
+@pytest.mark.parametrize("name", ["row", "worker", "resource"])
+def test_two_threads_asking_first_get_one_map(name: str) -> None:
+    """The UI thread and the Tasks list's warm-up may ask for a lazy map at once: the second waits for the
+    first's map (it found the loader gone and raised KeyError, or built a second map)."""
+    import threading
+
+    from scalable_tui.model.run import TaskTable
+
+    t = TaskTable()
+    t.ids = ["a", "b"]
+    started, go = threading.Event(), threading.Event()
+    built: list[dict] = []
+
+    def load() -> dict:
+        started.set()
+        assert go.wait(10)
+        built.append({"a": 0, "b": 1} if name == "row" else {0: "x", 1: "y"})
+        return built[-1]
+
+    t.forget_sparse({name: load}, {name: {}})
+    got: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def ask(who: str) -> None:
+        try:
+            got[who] = getattr(t, name)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    second.join(0.3)  # without the lock it has already failed here
+    go.set()
+    first.join(10)
+    second.join(10)
+    assert not errors, errors
+    assert len(built) == 1 and got["first"] is got["second"] is built[0]
