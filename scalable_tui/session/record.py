@@ -145,11 +145,16 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     #: Since when the scheduler has been unreachable (None: it answered last time).
     down_since: list[float | None] = [None]
 
-    def give_up() -> None:
+    def give_up_if_due() -> bool:
+        """Stop once the scheduler has been unreachable for ``give_up_after`` (checked after each failed poll
+        and between polls)."""
+        since = down_since[0]
+        if since is None or stop.is_set() or time.time() - since < give_up_after:
+            return stop.is_set()
         what = "scheduler gone" if reached else "scheduler never reached"
-        since = down_since[0] if down_since[0] is not None else time.time()
         why.append(f"{what}: unreachable for {time.time() - since:.0f} s ({last_reason})")
         stop.set()
+        return True
 
     async def on_snapshot(snap: LiveSnapshot) -> None:
         nonlocal reached, last_reason
@@ -166,7 +171,7 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
             down_since[0] = None
             return
         last_reason = snap.disconnect_reason or snap.link
-        since = down_since[0] = snap.disconnected_since or time.time()
+        down_since[0] = snap.disconnected_since or time.time()
         if not reached and (NOT_DASK in last_reason or "answers in plain text" in last_reason):
             # a wrong address, not a scheduler that is down: waiting will not help
             why.append(f"scheduler never reached: {address}: {last_reason.split(': ', 1)[-1]}")
@@ -178,16 +183,11 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
                     else "giving up (--give-up-after 0)")
             print(f"scalable-tui: no answer from the scheduler at {address} ({last_reason}); {more}",
                   file=sys.stderr, flush=True)
-        if time.time() - since >= give_up_after and not stop.is_set():
-            give_up()
+        give_up_if_due()
 
     async def watch_give_up() -> None:
         """The give-up time kept between polls too: the reconnect backoff (up to 30 s) must not stretch it."""
-        while not stop.is_set():
-            since = down_since[0]
-            if since is not None and time.time() - since >= give_up_after:
-                give_up()
-                return
+        while not give_up_if_due():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=GIVE_UP_CHECK_S)
             except asyncio.TimeoutError:
