@@ -107,9 +107,9 @@ class _TableCache:
         self.orders: dict[tuple[int, bool], tuple[Any, Any]] = {}
         #: ("\n".join(ids), start offsets)
         self.ids_text: tuple[str, int, Any] | None = None
-        #: (copies of the name, component and state columns, the distinct ids of each, the
-        #: strings they use, those strings joined): strings of other columns are never searched
-        self.values_text: tuple[tuple[Any, ...], tuple[set[int], ...], list[int], tuple[str, int, Any] | None] | None = None
+        #: (copies of the name, component and state columns, the ids of the strings they use, those
+        #: strings joined): strings of other columns are never searched
+        self.values_text: tuple[tuple[Any, ...], list[int], tuple[str, int, Any] | None] | None = None
         #: "worker" / "error" -> (a copy of that dict, per part: the rows' texts joined, and their rows)
         self.texts: dict[str, tuple[dict[int, Any], list[tuple[tuple[str, int, Any], list[int] | None]]]] = {}
         #: no two rows share a task id (then no two rows tie in an order by (text, id))
@@ -256,7 +256,7 @@ def filter_tasks(
     # names, components, states: each distinct string once
     c = _cache(t)
     cols = (t.name, t.component, t.state)
-    _, _, used, joined = _values_text(c, t)
+    _, used, joined = _values_text(c, t)
     if literal and joined is not None:
         found = _literal_hits(pat, *joined)
     elif lit is not None and joined is not None:
@@ -390,12 +390,11 @@ def _values_text(c: _TableCache, t: TaskTable) -> tuple[Any, ...]:
     cols = (t.name, t.component, t.state)
     vt = c.values_text
     if vt is None or (not t.frozen and any(a != b for a, b in zip(vt[0], cols))):
-        distinct = tuple(set(col) for col in cols)
-        used = sorted(distinct[0] | distinct[1] | distinct[2])
+        used = sorted(set().union(*cols))
         strings = [values[k] for k in used]
         joined = _joined([x or "" for x in strings]) if all(type(x) is str or x is None for x in strings) else None
         copies = () if t.frozen else tuple(array(col.typecode, col) for col in cols)
-        vt = c.values_text = (copies, distinct, used, joined)
+        vt = c.values_text = (copies, used, joined)
     return vt
 
 
