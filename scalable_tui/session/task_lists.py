@@ -264,12 +264,11 @@ def filter_tasks(
         found = list(compress(cands, map(pat.search, map(values.__getitem__, map(used.__getitem__, cands)))))
     else:
         found = _hits(pat, literal, list(map(values.__getitem__, used)))
-    if found:  # a lookup table over the string codes, read through each column
-        sids = np.fromiter(map(used.__getitem__, found), dtype=np.intp, count=len(found))
-        for col in cols:
-            codes = state if col is t.state else _codes(np, col, n)
-            lut = np.zeros(_lut_size(codes, values), dtype=bool)
-            lut[sids] = True
+    if found:  # one lookup table over the string codes, read through each column
+        columns = [state if col is t.state else _codes(np, col, n) for col in cols]
+        lut = np.zeros(max(_lut_size(codes, values) for codes in columns), dtype=bool)
+        lut[np.fromiter(map(used.__getitem__, found), dtype=np.intp, count=len(found))] = True
+        for codes in columns:
             hit |= lut[codes]
     if cancelled():
         return []
@@ -345,6 +344,7 @@ def _lut_size(codes: Any, values: list[Any]) -> int:
 
 
 def _rows(np: Any, rows: list[int]) -> Any:
+    """Row numbers (or string ids) as an index array."""
     return np.fromiter(rows, dtype=np.intp, count=len(rows))
 
 
@@ -405,7 +405,7 @@ WARM_ROWS = 20_000
 #: ``frozen``, so its orders hold no copies of the columns (the worker and error ones used to copy
 #: 300k-entry dicts): each is one array of row numbers, 2.4 MB at 300k rows.  Not the dask-key order
 #: (rarely sorted, and as costly as the worker one) nor the filters' joined texts: those are
-#: ``warm_filter``'s, started when the Tasks screen is shown (+30-62 MB on a 300k-task run, measured:
+#: ``warm_filter``'s, started when the Tasks screen is shown (+24-51 MB on a 300k-task run, measured:
 #: only for those who open the list).
 WARM_ORDERS = ((1, False), (0, False), (4, True), (4, False), (3, False), (2, False), (5, False), (6, False))
 
@@ -437,8 +437,8 @@ def warm_filter(t: TaskTable, cancelled: Callable[[], bool] = lambda: False) -> 
 
     For a ``frozen`` table: the Tasks screen calls it in a thread when it is
     first shown, before a first keystroke.  On 300k rows a first filter costs
-    0.27-0.43 s without them, 40-95 ms with them; they cost about 0.4 s and
-    30-62 MB.  Stops between steps when ``cancelled``; returns the steps done.
+    0.2-0.45 s without them, 35-85 ms with them; they cost 0.2-0.4 s and
+    24-51 MB.  Stops between steps when ``cancelled``; returns the steps done.
     Safe beside a query on another thread (both fill the cache with equal values).
     """
     if len(t.ids) < WARM_ROWS or not t.frozen:
@@ -640,6 +640,6 @@ def sort_tasks(t: TaskTable, rows: list[int], column: int, reverse: bool = False
     import numpy as np
 
     mask = np.zeros(n, dtype=bool)
-    mask[np.fromiter(rows, dtype=np.intp, count=len(rows))] = True
+    mask[_rows(np, rows)] = True
     whole = np.frombuffer(order, dtype=np.int64)  # a view: the cached order is never changed in place
     return whole[mask[whole]].tolist()  # type: ignore[no-any-return]
