@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from scalable_tui.model.diagnosis import Comparison, Diagnosis, Finding
+from scalable_tui.model.words import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +92,6 @@ def compare(
     return out
 
 
-def _n(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
 
 def comparison_line(diag: Diagnosis) -> str | None:
     """The one line a report starts with: "2 new groups since run-…, 1 regressed, 3 recurring, 1 resolved"."""
@@ -102,7 +100,7 @@ def comparison_line(diag: Diagnosis) -> str | None:
         return None
     if c.mismatch:
         return c.mismatch
-    line = f"{_n(c.new, 'new group')} since {c.previous_run_id}"
+    line = f"{plural(c.new, 'new group')} since {c.previous_run_id}"
     if c.regressed:
         line += f", {c.regressed} regressed"
     line += f", {c.recurring} recurring, {c.resolved} resolved"
@@ -125,6 +123,6 @@ def comparison_lines(diag: Diagnosis) -> list[str]:
         return []
     out = [line]
     for f in diag.resolved:
-        out.append(f"  ✓ resolved: {f.title} ({f.category}) — {_n(f.count, 'occurrence')} in "
+        out.append(f"  ✓ resolved: {f.title} ({f.category}) — {plural(f.count, 'occurrence')} in "
                    f"{diag.comparison.previous_run_id if diag.comparison else 'the previous run'}")
     return out

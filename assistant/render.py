@@ -19,6 +19,7 @@ import orjson
 
 from assistant.compare import comparison_lines, trend_text
 from scalable_tui.model.diagnosis import Diagnosis, Finding
+from scalable_tui.model.words import plural
 from assistant.task_names import shown_names
 from assistant.textsafe import clip, one_line, printable, printable_line
 
@@ -31,7 +32,7 @@ def names_text(names: dict[str, int], limit: int, show: Callable[[str], str]) ->
     """``name ×count, …`` for a finding's task names (``shown_names``), with how many were left out."""
     shown, more = shown_names(names, limit)
     text = ", ".join(f"{show(k)} ×{v}" for k, v in shown)
-    return text + (f", … {more} more name{'s' if more != 1 else ''}" if more else "")
+    return text + (f", … {plural(more, 'more name')}" if more else "")
 
 
 def retry_words(f: Finding) -> tuple[str, str]:
@@ -108,23 +109,20 @@ def failure_breakdown(diag: Diagnosis, sep: str = " · ") -> str:
     deaths a failed Slurm job explains (``session.slurm_join.merge_findings``).
     Empty when every failure is a task failure.
     """
-    def n(k: int, word: str) -> str:
-        return f"{k} {word}{'s' if k != 1 else ''}"
-
     uncovered = max(0, diag.failures_total - diag.task_failures - diag.job_failures)
     behind = max(0, diag.worker_deaths - uncovered)
     out = ""
     if uncovered or diag.job_failures:
-        parts = [n(diag.task_failures, "task failure")]
+        parts = [plural(diag.task_failures, "task failure")]
         if uncovered:
-            parts.append(n(uncovered, "worker death"))
+            parts.append(plural(uncovered, "worker death"))
         if diag.job_failures:
-            parts.append(n(diag.job_failures, "Slurm job"))
+            parts.append(plural(diag.job_failures, "Slurm job"))
         out = f" ({sep.join(parts)})"
     if behind:
         why = ("explained by the failed Slurm jobs or KilledWorker failures" if diag.job_failures
                else "in the KilledWorker failures")
-        out += f"{sep}{n(behind, ('more ' if uncovered else '') + 'worker death')} ({why})"
+        out += f"{sep}{plural(behind, ('more ' if uncovered else '') + 'worker death')} ({why})"
     return out
 
 

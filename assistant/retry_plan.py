@@ -354,7 +354,7 @@ def build_retry_plan(
             "tag": t.strings.values[t.tag[r]],
         }
     for g in groups:
-        if g.action in ("retry_more_memory", "retry_bigger_gpu", "retry_more_time") and not g.resubmittable:
+        if g.action in RETRYABLE and not g.resubmittable:  # ("retry" always is)
             notes.append(f"group {g.id}: {g.rule or 'no change could be computed'}; left out of the resubmission")
     return RetryPlan(
         run_id=state.meta.run_id,

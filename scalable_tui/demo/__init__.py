@@ -213,14 +213,13 @@ def summarize(snap: Any, diag: Any, *, duration: float | None = None, submitted:
 
 
 def summary_text(s: dict[str, Any]) -> str:
+    from scalable_tui.model.words import plural
+
     lines = [f"demo on {s['scheduler']} for {s['duration_s']:.0f} s: {s['submitted']} tasks submitted, "
              f"{s['tasks_total']} tasks seen, {s['failures_total']} failures{s['failures_breakdown']}"]
-    def n(k: int, word: str) -> str:
-        return f"{k} {word}{'s' if k != 1 else ''}"
-
     lines.append("workers: " + ", ".join(
-        f"{'worker ' if str(w['label']).isdigit() else ''}{w['label']} ({'alive' if w['alive'] else 'left'}, {n(w['restarts'], 'restart')}, "
-        f"{n(w['memory_kills'], 'memory kill')})" for w in s["workers"]))
+        f"{'worker ' if str(w['label']).isdigit() else ''}{w['label']} ({'alive' if w['alive'] else 'left'}, {plural(w['restarts'], 'restart')}, "
+        f"{plural(w['memory_kills'], 'memory kill')})" for w in s["workers"]))
     lines.append("tasks:")
     for n, c in s["tasks"].items():
         lines.append(f"  {n:<14} " + "  ".join(f"{k} {v}" for k, v in c.items() if v))

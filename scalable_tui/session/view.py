@@ -18,6 +18,7 @@ from typing import Any
 
 from scalable_tui.model.jobs import JobsSnapshot
 from scalable_tui.model.live import LiveSnapshot
+from scalable_tui.model.words import plural
 from scalable_tui.session.snapshot import RunSnapshot, failures_text
 
 __all__ = ["Capabilities", "Notice", "TimelinePosition", "ViewModel", "diagnosis_failed_for", "diagnosis_is_current",
@@ -107,9 +108,6 @@ def live_status(live: LiveSnapshot, now: float) -> tuple[str, str]:
     return text, "abandoned"
 
 
-def _n(n: int, what: str) -> str:
-    return f"{n} {what}{'' if n == 1 else 's'}"
-
 
 def failure_basis(live: LiveSnapshot) -> tuple[Any, ...]:
     """What a diagnosis's failure counts depend on (task failures, worker deaths and graph errors).
@@ -149,7 +147,7 @@ def live_failures_line(live: LiveSnapshot, run: RunSnapshot | None, failed: tupl
     """
     if diagnosis_is_current(live, run):
         return failures_text(run.diagnosis)  # type: ignore[union-attr]
-    count = _n(live.failures_total, "task failure")
+    count = plural(live.failures_total, "task failure")
     if diagnosis_failed_for(live, failed):
         return f"{count} (diagnosis failed, see the notice)"
     return f"{count} (diagnosing…)" if run is not None else count
@@ -170,7 +168,7 @@ def live_failures_note(live: LiveSnapshot) -> str | None:
     if still is None:
         if seen == erred:
             return None
-        return (f"{_n(seen, 'task failure')} seen since attach; the scheduler holds {erred} erred now "
+        return (f"{plural(seen, 'task failure')} seen since attach; the scheduler holds {erred} erred now "
                 "(it no longer counts failed tasks that were released or retried, and counts tasks whose "
                 "input failed)")
     still = min(still, seen)
@@ -178,7 +176,7 @@ def live_failures_note(live: LiveSnapshot) -> str | None:
     dependents = max(0, erred - still)
     if not gone and not dependents:
         return None
-    text = f"{_n(seen, 'task failure')} seen since attach ({still} still erred on the scheduler"
+    text = f"{plural(seen, 'task failure')} seen since attach ({still} still erred on the scheduler"
     text += f"; {gone} released or retried)" if gone else ")"
     if dependents:
         text += (f"; {dependents} of the scheduler's {erred} erred {'is a task' if dependents == 1 else 'are tasks'} "

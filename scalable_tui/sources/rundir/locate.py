@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from scalable_tui.model.words import plural
+
 
 class RunNotFound(Exception):
     """A run could not be located; the message is one line for the user."""
@@ -123,8 +125,7 @@ def resolve_run(
             raise RunNotFound(f"run directory {p} is not readable (permission denied)")
         if not any((p / n).exists() for n in ("run.json", "tasks.jsonl", "failures.jsonl", "tasks.parquet")):
             runs = [c for c in p.iterdir() if c.is_dir() and c.name.startswith("run-")] if p.is_dir() else []
-            hint = (f"; it holds {len(runs)} run{'' if len(runs) == 1 else 's'}: use --runs-dir {p} --latest"
-                    if runs else "")
+            hint = f"; it holds {plural(len(runs), 'run')}: use --runs-dir {p} --latest" if runs else ""
             raise RunNotFound(f"{p} does not look like a Scalable run directory (no run.json or *.jsonl){hint}")
         return p
     if run_id is not None:

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from scalable_tui.model.words import plural
 from scalable_tui.tui.fmt import fmt_iso, safe, text
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "bold red", "abandoned?": "bold yellow"}
@@ -64,8 +65,7 @@ class PickerScreen(Screen[Path | None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
         back = f" · Esc: back to {self.current.name}" if self.current is not None else ""
-        n = len(self.runs)
-        yield Static(Text(f"{n} run{'' if n == 1 else 's'}, newest first — Enter opens one{back}"), id="picker-info")
+        yield Static(Text(f"{plural(len(self.runs), 'run')}, newest first — Enter opens one{back}"), id="picker-info")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
