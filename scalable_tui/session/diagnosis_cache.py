@@ -35,6 +35,7 @@ import orjson
 
 from scalable_tui.model.diagnosis import Diagnosis
 from scalable_tui.model.run import RunState
+from scalable_tui.session.keyed_json import read_keyed, write_keyed
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def code_fingerprint() -> list[Any]:
     return [scalable_tui.__version__, SIGNATURE_VERSION, files]
 
 
-def _entry(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[str, Any]] | None:
+def entry_key(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[str, Any]] | None:
     """(index entry directory, the diagnosis key) when the index holds this finished run as it is now."""
     if state.meta.status == "running" or not state.run_dir or not state.lines_read:
         return None
@@ -89,31 +90,9 @@ def _entry(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[str
                "code": code_fingerprint(), "stale_after_s": stale_after_s}
 
 
-def read_keyed(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON document stored at ``path`` under exactly ``key``, or None (absent, damaged, another key)."""
-    try:
-        stored = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return stored if isinstance(stored, dict) and stored.get("key") == key else None
-
-
-def write_keyed(path: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` (with its ``key``) privately, unless the file already holds it byte for byte."""
-    from scalable_tui.private_cache import write_private
-
-    blob = orjson.dumps(doc)
-    try:
-        if path.read_bytes() == blob:
-            return  # already there (a damaged entry with this key is written again)
-    except OSError:
-        pass
-    write_private(path, blob)
-
-
 def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
     """The stored diagnosis of exactly this state, or None."""
-    found = _entry(state, stale_after_s)
+    found = entry_key(state, stale_after_s)
     if found is None:
         return None
     d, key = found
@@ -135,7 +114,7 @@ def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
 
 def store(state: RunState, stale_after_s: float | None, diag: Diagnosis) -> bool:
     """Keep ``diag`` (``diagnose_state`` of ``state``) when the index holds the run; never raises."""
-    found = _entry(state, stale_after_s)
+    found = entry_key(state, stale_after_s)
     if found is None:
         return False
     d, key = found

@@ -21,6 +21,7 @@ import orjson
 
 from scalable_tui.model.run import RunState
 from scalable_tui.session import diagnosis_cache
+from scalable_tui.session.keyed_json import read_keyed, write_keyed
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,15 @@ NAME = "overview.json"
 Overview = tuple[list[int], list[int], list[tuple[str, dict[str, int]]], int, str]
 
 
+def of_snapshot(snap: Any) -> Overview:
+    """What a ``RunSnapshot`` holds of the overview, in the order ``build_snapshot(overview=…)`` takes it."""
+    return snap.completions, snap.failures_timeline, snap.top_groups, snap.groups, snap.groups_by
+
+
 def _key(state: RunState) -> tuple[Any, dict[str, Any]] | None:
     from scalable_tui.session import snapshot
 
-    found = diagnosis_cache._entry(state, None)
+    found = diagnosis_cache.entry_key(state, None)
     if found is None:
         return None
     d, key = found
@@ -52,7 +58,7 @@ def lookup(state: RunState) -> Overview | None:
     if found is None:
         return None
     d, key = found
-    stored = diagnosis_cache.read_keyed(d / NAME, key)
+    stored = read_keyed(d / NAME, key)
     if stored is None:
         return None
     try:
@@ -78,7 +84,7 @@ def store(state: RunState, overview: Overview) -> bool:
         return False
     d, key = found
     try:
-        diagnosis_cache.write_keyed(d / NAME, {"key": key, "overview": list(overview)})
+        write_keyed(d / NAME, {"key": key, "overview": list(overview)})
         return True
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as exc:
         log.debug("overview not cached: %s", exc)

@@ -177,8 +177,7 @@ class ReviewSession:
                     if shown is not None and shown.tasks is state.tasks:  # and the final publish's bars
                         from scalable_tui.session import overview_cache
 
-                        overview_cache.store(state, (shown.completions, shown.failures_timeline, shown.top_groups,
-                                                     shown.groups, shown.groups_by))
+                        overview_cache.store(state, overview_cache.of_snapshot(shown))
                 break  # finished: nothing more will be appended
             if cancelled.wait(max(self.poll_interval, PUBLISH_PAUSE * cost)):
                 break

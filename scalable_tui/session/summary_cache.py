@@ -23,6 +23,7 @@ import orjson
 from assistant.signature import SIGNATURE_VERSION
 from scalable_tui.sources.rundir.index.cache import file_key
 from scalable_tui.private_cache import write_private
+from scalable_tui.session.keyed_json import read_keyed
 from scalable_tui.sources.rundir.index.engine import cache_root, private_dir
 
 #: Bump when the summary's content or meaning changes: old summaries are then rebuilt.
@@ -77,11 +78,8 @@ def build_summary(run_dir: Path) -> dict[str, Any]:
 
 def lookup(run_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     """The stored summary when its key is ``key``, else None (a damaged entry is rebuilt, never trusted)."""
-    try:
-        doc = orjson.loads(_entry(run_dir).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("summary"), dict):
+    doc = read_keyed(_entry(run_dir), key)
+    if doc is None or not isinstance(doc.get("summary"), dict):
         return None
     return doc["summary"]
 

@@ -37,7 +37,7 @@ def _open(run: Path):  # type: ignore[no-untyped-def]
 
 
 def _overview(snap) -> tuple:  # type: ignore[no-untyped-def]
-    return snap.completions, snap.failures_timeline, snap.top_groups, snap.groups, snap.groups_by
+    return overview_cache.of_snapshot(snap)
 
 
 def test_a_reopen_reads_the_bars_it_would_have_counted(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
