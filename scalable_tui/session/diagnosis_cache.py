@@ -35,7 +35,7 @@ import orjson
 
 from scalable_tui.model.diagnosis import Diagnosis
 from scalable_tui.model.run import RunState
-from scalable_tui.session.keyed_json import read_keyed, write_keyed
+from scalable_tui.session.keyed_json import read_entry, write_keyed
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,7 @@ def entry_key(state: RunState, stale_after_s: float | None) -> tuple[Path, dict[
 
 def lookup(state: RunState, stale_after_s: float | None) -> Diagnosis | None:
     """The stored diagnosis of exactly this state, or None."""
-    found = entry_key(state, stale_after_s)
-    if found is None:
-        return None
-    d, key = found
-    stored = read_keyed(d / NAME, key)
+    stored = read_entry(entry_key(state, stale_after_s), NAME)
     if stored is None:
         return None
     try:

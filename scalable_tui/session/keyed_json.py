@@ -22,6 +22,14 @@ def read_keyed(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     return stored if isinstance(stored, dict) and stored.get("key") == key else None
 
 
+def read_entry(found: tuple[Path, dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
+    """``read_keyed`` of file ``name`` in an index entry found with its key (None: no entry, a miss)."""
+    if found is None:
+        return None
+    d, key = found
+    return read_keyed(d / name, key)
+
+
 def write_keyed(path: Path, doc: dict[str, Any]) -> None:
     """Write ``doc`` (with its ``key``) privately, unless the file already holds it byte for byte."""
     from scalable_tui.private_cache import write_private

@@ -21,7 +21,7 @@ import orjson
 
 from scalable_tui.model.run import RunState
 from scalable_tui.session import diagnosis_cache
-from scalable_tui.session.keyed_json import read_keyed, write_keyed
+from scalable_tui.session.keyed_json import read_entry, write_keyed
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,7 @@ def _key(state: RunState) -> tuple[Any, dict[str, Any]] | None:
 
 def lookup(state: RunState) -> Overview | None:
     """The stored overview of exactly this state, or None."""
-    found = _key(state)
-    if found is None:
-        return None
-    d, key = found
-    stored = read_keyed(d / NAME, key)
+    stored = read_entry(_key(state), NAME)
     if stored is None:
         return None
     try:
