@@ -21,6 +21,7 @@ from assistant.suggest_context import _HOST, _MEM, _MODULE, _PATH
 from assistant.render import _md_escape, _rstrip_lines
 from assistant.rules import classify
 from assistant.signature import normalize_message, parse_traceback, signature
+from assistant.task_names import shown_names, title_name
 from assistant.textsafe import clip, one_line, printable
 from scalable_tui.model.run import FailureRecord
 from tests.hostile.strategies import hostile_unit
@@ -74,6 +75,8 @@ UNDER_TEST: dict[str, Callable[[str], object]] = {
     "markdown escape": _md_escape,
     "rstrip": _rstrip_lines,
     "clip": lambda t: clip(t, 100),
+    # a finding's task names said briefly (untrusted: any producer names its tasks)
+    "task name fold": lambda t: (title_name({t: 1, t + "[0]": 1, "x[1]": 1}), shown_names({t: 1, "a[1]": 1}, 1)),
 }
 
 
@@ -99,3 +102,9 @@ def test_known_quadratic_inputs_are_fast() -> None:
         normalize_message(text)
         _all_rules(text)
         assert time.perf_counter() - t0 < 2.0, unit
+
+
+def test_task_name_fold_is_linear_on_brackets() -> None:
+    """The trailing-bracket fold on names made of brackets (each "[" may start a match)."""
+    for unit in ("[", "[a", "a]", "[]", "[a]x", "]["):
+        _assert_linear(UNDER_TEST["task name fold"], unit)
