@@ -46,3 +46,10 @@ async def test_overview_says_released_failures_and_failed_inputs_in_words() -> N
             assert ("6 task failures seen since attach (4 still erred on the scheduler; 2 released or retried); "
                     "1 of the scheduler's 5 erred is a task whose input failed") in tasks_block()
             assert "5 erred" in tasks_block()
+            # the dependent is let go too: the scheduler holds no task whose input failed now, but one erred
+            # since attach; the two counts are said as what they are, not side by side as one number
+            dependent.release()
+            await wait_for(pilot, lambda: "whose input failed" not in tasks_block(), 30, "the dependent forgotten")
+            assert "1 dependent erred since attach" in tasks_block()
+            assert "6 task failures seen since attach (4 still erred on the scheduler; 2 released or retried)" \
+                in tasks_block()

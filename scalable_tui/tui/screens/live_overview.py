@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from scalable_tui.model.words import plural
 from scalable_tui.session.view import diagnosis_failed_for, diagnosis_is_current, live_failures_line, live_failures_note
 from scalable_tui.tui.fmt import (
     SEVERITY_STYLE,
@@ -194,7 +195,9 @@ class LiveOverviewScreen(LiveSyncMixin, RunScreen):
         tput = sum(p.throughput or 0 for p in live.prefixes.values())
         snap = self.app.view.run  # type: ignore[attr-defined]
         fails = live_failures_line(live, snap, self.app.view.diagnosis_failed)  # type: ignore[attr-defined]
-        t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {live.dependents_erred} dependents erred")
+        # counted since attach, like the failures: the note below counts what the scheduler holds now (in the
+        # demo, "67 dependents erred" stood beside "46 of the scheduler's 77 erred are tasks whose input failed")
+        t.append(f"\n{tput:.1f} tasks/s  ·  {fails}  ·  {plural(live.dependents_erred, 'dependent')} erred since attach")
         note = live_failures_note(live)  # "84 erred" beside "90 failures": say why they differ
         if note:
             t.append(f"\n{note}", style="dim")
