@@ -85,6 +85,7 @@ def join_failures(state: RunState) -> None:
                 f.worker = w
         p = resource_get(r)
         f.resources = None if p is None else state.profiles[p]
+    state.joined_mark = state.join_key()
 
 
 # Ids, hashes and long numbers never decide a category (the rules look at

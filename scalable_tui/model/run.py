@@ -465,10 +465,25 @@ class RunState:
     task_totals: TaskTotals | None = None
     #: Unexpected worker departures seen (live / recording), each counted once.
     worker_deaths: int = 0
+    #: ``join_key()`` when the failures were last joined to their tasks (``assistant.grouping.join_failures``):
+    #: a reopen from the index, whose failures were stored joined, need not join 15k failures again.
+    joined_mark: tuple[int, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def run_id(self) -> str:
         return self.meta.run_id
+
+    def join_key(self) -> tuple[int, ...]:
+        """What joining the failures reads: the failure list, the task table and the resource profiles.
+
+        Every way the readers change them moves one of these (a failure appended or
+        the list replaced, a task or resource event counted, a profile added).
+        """
+        return (id(self.failures), len(self.failures), id(self.tasks), self.tasks.events, self.resource_events,
+                len(self.profiles))
+
+    def failures_joined(self) -> bool:
+        return self.joined_mark == self.join_key()
 
     def totals(self) -> TaskTotals:
         """Tasks per state, whichever source made this state (see ``TaskTotals``)."""

@@ -139,3 +139,60 @@ def test_the_review_session_stores_the_diagnosis_after_the_screen_and_reopens_wi
     assert len(calls) == n  # the reopen diagnosed nothing
     assert whole(reopened[-1].run.diagnosis) == whole(views[-1].run.diagnosis)
     assert reopened[-1].run.failures == views[-1].run.failures  # names, workers, … filled in both
+
+
+def count_joins(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    import scalable_tui.session.pipeline as pipeline
+
+    real = pipeline.join_failures
+
+    def counting(state: Any) -> None:
+        calls.append(1)
+        real(state)
+
+    monkeypatch.setattr(pipeline, "join_failures", counting)
+    return calls
+
+
+def test_a_reopen_whose_failures_were_stored_joined_does_not_join_them_again(
+        finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ReviewSession(RunDirReader(finished_run)).run(lambda view: None)  # the app's order: diagnosed, then stored
+    joins = count_joins(monkeypatch)
+    state = load_run(finished_run)
+    assert state.failures_joined()
+    diag = diagnose_cached(state)
+    assert joins == []  # 0.1-0.25 s of a 300k-task reopen
+    ref = RunDirReader(finished_run).load()
+    assert whole(diag) == whole(diagnose_state(ref))
+    assert state.failures == ref.failures and all(f.task_name for f in state.failures if f.task_id)
+
+
+def test_a_state_changed_after_the_join_or_stored_unjoined_is_joined_again(
+        finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    load_run(finished_run)  # stored before any diagnosis (``diagnose`` on the command line): not joined
+    state = load_run(finished_run)
+    assert not state.failures_joined()
+    diagnose_cached(state)  # diagnosed (no diagnosis stored yet): joined, and the diagnosis stored
+    assert state.failures_joined()
+    again = load_run(finished_run)
+    assert not again.failures_joined()
+    joins = count_joins(monkeypatch)
+    diagnose_cached(again)  # the stored diagnosis, but the failures restored unjoined: joined here
+    assert joins == [1] and again.failures_joined()
+    assert again.failures == state.failures
+    # whatever the join reads, changed: joined again
+    state.failures.append(dataclasses.replace(state.failures[0], task_name=None, component=None))
+    assert not state.failures_joined()
+    state.joined_mark = None
+    from assistant.grouping import join_failures
+
+    join_failures(state)
+    assert state.failures[-1].task_name == state.failures[0].task_name and state.failures_joined()
+    state.tasks.events += 1
+    assert not state.failures_joined()
+    state.joined_mark = state.join_key()
+    state.resource_events += 1
+    assert not state.failures_joined()

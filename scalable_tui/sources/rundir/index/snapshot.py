@@ -68,6 +68,7 @@ def _sections(reader: RunDirReader) -> Iterator[tuple[str, Any]]:
         row[fr.index("resources")] = None if f.resources is None else _row(f.resources, _names(ResourceProfile))
         failures.append(row)
     yield "failures", failures
+    yield "joined", st.failures_joined()
     # the failures' rows: the reopen's diagnosis looks them up without building the 300k-id map
     row_get = t.row_get
     row_hint = {f.task_id: (-1 if (r := row_get(f.task_id)) is None else r)
@@ -196,6 +197,8 @@ def _load(data: dict[str, Any], run_dir: str) -> RunDirReader | None:
         setattr(st, k, v)
     for iss in st.issues.values():
         iss.examples = [tuple(e) for e in iss.examples]  # type: ignore[misc]
+    if data.get("joined") is True:  # stored after the diagnosis joined them: the reopen's need not
+        st.joined_mark = st.join_key()
     reader.state = st
     for k, (offset, line_no, ino, exists, error) in data["tails"].items():
         tail = reader.tails[k]
