@@ -21,15 +21,19 @@ from scalable_tui.session.pipeline import diagnose, diagnose_cached
 from scalable_tui.session.snapshot import build_snapshot
 from scalable_tui.session.view import Capabilities, ViewModel
 
-__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PAINT_WAIT", "PUBLISH_PAUSE", "ReviewSession", "RunSource",
+__all__ = ["FIRST_SLICE", "LOADING_SLICE", "PAINT_WAIT", "PROGRESS_EVERY", "PUBLISH_PAUSE", "ReviewSession", "RunSource",
            "refresh_slice"]
 
 #: Bytes per stream in the first slice of a large run: small, so the first
-#: screen is up in a blink.  The rest is read in bigger slices that only
-#: report progress: building a snapshot per slice (copies of the task table)
-#: made the whole load seconds slower on a 300k-task run.
+#: screen is up in a blink.  The rest is read in one go that only reports
+#: progress (building a snapshot per slice, copies of the task table, made the
+#: whole load seconds slower on a 300k-task run), so that the reader may split
+#: its task events across two processes.
 FIRST_SLICE = 1 << 20
+#: Sources whose ``refresh`` takes no ``progress`` hook read the rest in slices of this size.
 LOADING_SLICE = 32 << 20
+#: How often the rest of a load reports its progress (the status line's "indexing… N%").
+PROGRESS_EVERY = 0.1
 #: While tailing, the pause after a publish is at least this many times what the publish cost: a
 #: 300k-task run being written costs ~0.6 s a publish (snapshot copy, counts, diagnosis), and a
 #: publish every second kept a core busy all night.
@@ -44,6 +48,30 @@ class RunSource(Protocol):
     def load(self) -> Any: ...
 
     def refresh(self) -> Any: ...
+
+
+def _takes(method: Any, name: str) -> bool:
+    """Does ``method`` take the keyword ``name``?  (From its signature: see ``refresh_slice``.)"""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _reporter(source: Any, progress: Callable[[float], None], cancelled: threading.Event) -> Callable[[], bool]:
+    """The reader's per-chunk hook: progress at most every ``PROGRESS_EVERY`` s; False stops the read."""
+    last = time.monotonic()
+
+    def hook() -> bool:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY:
+            last = now
+            progress(source.progress_now())
+        return not cancelled.is_set()
+
+    return hook
 
 
 def refresh_slice(source: Any, max_bytes: int) -> Any:
@@ -148,6 +176,10 @@ class ReviewSession:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
+                if _takes(source.refresh, "progress") and hasattr(source, "progress_now"):
+                    # the rest in one read (its task events split across two processes), reporting as it goes
+                    res = source.refresh(progress=_reporter(source, progress, cancelled))
+                    progress(res.progress)
                 while res.more and not cancelled.is_set():
                     res = source.refresh(max_bytes=LOADING_SLICE)
                     progress(res.progress)

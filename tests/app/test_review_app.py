@@ -347,7 +347,7 @@ async def test_large_run_first_screen_then_progress_then_everything(big_run: Pat
     from scalable_tui.tui.widgets.status import PartialBanner, StatusLine
 
     monkeypatch.setattr(app_mod, "FIRST_SLICE", 64 << 10)
-    monkeypatch.setattr(app_mod, "LOADING_SLICE", 256 << 10)
+    monkeypatch.setattr(app_mod, "PROGRESS_EVERY", 0.0)  # the rest is one read: a report per chunk read
     app = app_for(big_run)
     seen: list[tuple[float, str]] = []
     banners: list[tuple[float, bool, str]] = []
@@ -373,7 +373,7 @@ async def test_large_run_first_screen_then_progress_then_everything(big_run: Pat
         # the first screen came from the first slice, before the whole run was read
         n_first, loading_first = firsts[0]
         assert loading_first is not None and loading_first < 0.2 and 0 < n_first < 8000
-        # then the status line moved through the slices, monotonically, to the end
+        # then the status line moved through the read, monotonically, to the end
         fractions = [f for f, _ in seen]
         assert len(fractions) >= 5 and fractions == sorted(fractions) and fractions[-1] == 1.0
         assert any("indexing…" in text and "% read" in text for _, text in seen[:-1])

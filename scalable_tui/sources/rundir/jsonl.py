@@ -44,11 +44,18 @@ class JsonlTail:
             return True
         return st.st_size < self.offset
 
-    def chunks(self, chunk_size: int = CHUNK) -> Iterator[list[bytes]]:
+    def chunks(self, chunk_size: int = CHUNK, *, limit: int | None = None,
+               first_read: int | None = None) -> Iterator[list[bytes]]:
         """Yield lists of complete lines (newline stripped) appended since the last call.
 
         A trailing partial line is not consumed: the offset stays before it so
         the next call sees it again, whole, once the writer finishes it.
+
+        ``limit``: read no byte at or past this offset (a line boundary).
+        ``first_read``: the size of the first read; with it, a read that
+        resumes at a chunk end of another call reads on that call's grid of
+        reads, so both yield exactly the chunks one call would have
+        (``split.py`` reads the two halves of a file that way).
         """
         try:
             f = open(self.path, "rb")
@@ -66,14 +73,22 @@ class JsonlTail:
             self._ino = st.st_ino
             f.seek(self.offset)
             pending = b""
+            size = first_read or chunk_size
+            pos = self.offset  # where the next read starts
             while True:
+                if limit is not None:
+                    size = min(size, limit - pos)
+                    if size <= 0:
+                        return
                 try:
-                    data = f.read(chunk_size)
+                    data = f.read(size)
                 except OSError as exc:
                     self.error = exc.strerror or str(exc)
                     return
                 if not data:
                     return
+                pos += len(data)
+                size = chunk_size
                 if pending:
                     data = pending + data
                 cut = data.rfind(b"\n")
@@ -86,6 +101,34 @@ class JsonlTail:
                 self.offset += cut + 1
                 self.line_no += len(lines)
                 yield lines
+
+    def chunk_ends(self, upto: int, chunk_size: int = CHUNK) -> tuple[int, int] | None:
+        """A chunk end of ``chunks()`` from the current offset at or before ``upto``.
+
+        Returns ``(end, first_read)``: the end of the chunk the last read before ``upto`` completes (after the
+        offset), and the first read a ``chunks(first_read=…)`` resuming there
+        needs to stay on this call's grid of reads.  None when no chunk ends
+        in that range.  Only the newlines are looked at (an ``mmap``, no copy).
+        """
+        import mmap
+
+        start = self.offset
+        try:
+            with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                # chunks() reads at start + k * chunk_size; each read ends a chunk at the last newline
+                # before it, if that is past the previous chunk's end
+                k = (upto - start) // chunk_size
+                while k > 0:
+                    rp = start + k * chunk_size
+                    cut = mm.rfind(b"\n", start, rp)
+                    if cut >= start:
+                        end = cut + 1
+                        # the read after this chunk starts at rp and is chunk_size long
+                        return end, rp - end + chunk_size
+                    k -= 1
+        except (OSError, ValueError):  # gone, or empty (mmap of 0 bytes)
+            return None
+        return None
 
     def pending_bytes(self) -> int:
         """Bytes after the offset (a partial last line when non-zero after a read)."""

@@ -114,7 +114,7 @@ class RunDirReader(TaskLines, StreamFolds):
         self.refresh()
         return self.state
 
-    def refresh(self, max_bytes: int | None = None) -> RefreshResult:
+    def refresh(self, max_bytes: int | None = None, *, progress: Callable[[], bool] | None = None) -> RefreshResult:
         """Read whatever was appended since the last call (everything the first time).
 
         With ``max_bytes``, each stream reads at most about that much and
@@ -125,12 +125,22 @@ class RunDirReader(TaskLines, StreamFolds):
         The cyclic GC is paused meanwhile: the reader allocates many small
         objects and no cycles, and generation scans over a large live state
         would otherwise cost more than the parsing.
+
+        ``progress`` is called after every chunk (about 1 MB): the caller reports
+        ``progress_now()`` from it, and stops the read by returning False (the
+        read then ends after that chunk, as a ``max_bytes`` read does, with
+        ``result.more`` set).  A whole read with it is the review app's load
+        after its first slice: unsliced, so the task events can be split
+        across two processes (``split.py``).
         """
         gc_was_enabled = gc.isenabled()
         gc.disable()
+        self._progress_hook = progress
+        self._halted = False
         try:
             return self._refresh(max_bytes)
         finally:
+            self._progress_hook = None
             if gc_was_enabled:
                 gc.enable()
 
@@ -158,18 +168,25 @@ class RunDirReader(TaskLines, StreamFolds):
         n_fail = len(self.state.failures)
         n_workers = len(self.state.worker_events)
         n_task_events = self.state.tasks.events
-        # resources before tasks so that synthesised failures can join them;
-        # failures before tasks so a failed task with a record is not duplicated.
-        self._read_stream("resources", self._on_resource_lines)
-        self._read_stream("failures", self._on_failure_lines)
-        self._read_stream("tasks", self._on_task_lines)
+        # a whole read of many task events: the back half in a second process from now on (``split.py``)
+        self._split_job = self._split() if max_bytes is None else None
+        try:
+            # resources before tasks so that synthesised failures can join them;
+            # failures before tasks so a failed task with a record is not duplicated.
+            self._read_stream("resources", self._on_resource_lines)
+            self._read_stream("failures", self._on_failure_lines)
+            self._read_stream("tasks", self._on_task_lines)
+        finally:
+            if self._split_job is not None:
+                self._split_job.kill()
+                self._split_job = None
         self._read_stream("workers", self._on_worker_lines)
         self._read_stream("cache", self._on_cache_lines)
         self._read_stream("artifacts", self._on_count_lines("artifacts"))
         self._read_stream("cost", self._on_count_lines("cost_events"))
         self._reconcile_synthetic()
         res.more = self._stopped_early
-        res.progress = self._progress()
+        res.progress = self.progress_now()
         res.task_events = self.state.tasks.events - n_task_events
         res.new_failures = len(self.state.failures) - n_fail
         res.new_worker_events = len(self.state.worker_events) - n_workers
@@ -189,7 +206,13 @@ class RunDirReader(TaskLines, StreamFolds):
 
         remember(self)  # a big finished run opens from the persistent index next time
 
-    def _progress(self) -> float:
+    def progress_now(self) -> float:
+        """Bytes consumed over the bytes present, across all streams (0..1).
+
+        While a second process reads the back half of the task events, its part
+        counts as read as far as this process has read its own (they are cut to
+        finish together): the bar moves on instead of jumping at the end.
+        """
         done = total = 0
         for t in self.tails.values():
             try:
@@ -198,6 +221,10 @@ class RunDirReader(TaskLines, StreamFolds):
                 continue
             done += t.offset
             total += size
+        split = getattr(self, "_split_job", None)
+        if split is not None and total:
+            own = done - split.front_start
+            done += int((split.end - split.at) * max(0.0, min(1.0, own / max(1, split.front_bytes))))
         return 1.0 if total == 0 else min(1.0, done / total)
 
     # -- whole-file JSON/YAML ------------------------------------------------
@@ -275,6 +302,9 @@ class RunDirReader(TaskLines, StreamFolds):
 
     # -- streams -------------------------------------------------------------
     def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
+        if getattr(self, "_halted", False):
+            return  # the caller stopped this read (``refresh(progress=…)``): the next one goes on from here
+        hook = getattr(self, "_progress_hook", None)
         tail = self.tails[name]
         fname = f"{name}.jsonl"
         issues = self._issues(fname)
@@ -285,7 +315,31 @@ class RunDirReader(TaskLines, StreamFolds):
             # costs: a smaller slice keeps a sliced refresh's diagnosis quick.
             budget = max(4096, budget // 8)
         first_offset = tail.offset
-        chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
+        split = getattr(self, "_split_job", None) if name == "tasks" and budget is None else None
+        if split is not None:
+            front = tail.chunks(limit=split.at)
+            for lines in front:
+                on_lines(lines, start, issues)
+                start = tail.line_no
+                if hook is not None and not hook():
+                    front.close()
+                    self._halt()
+                    break
+            res = split.result() if tail.offset == split.at and not self._halted else None
+            split.kill()
+            self._split_job = None
+            if self._halted:
+                chunks = iter(())
+            elif res is not None:
+                from scalable_tui.sources.rundir.split import merge
+
+                merge(self, res, issues)
+                start = tail.line_no
+                chunks = tail.chunks()  # anything appended since
+            else:  # the child failed: the back half here, on the same grid of reads
+                chunks = tail.chunks(first_read=split.first_read if tail.offset == split.at else None)
+        else:
+            chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
         for lines in chunks:
             on_lines(lines, start, issues)
             start = tail.line_no
@@ -294,6 +348,10 @@ class RunDirReader(TaskLines, StreamFolds):
                 if tail.pending_bytes() > 0:
                     self._stopped_early = True
                 break
+            if hook is not None and not hook():
+                chunks.close()
+                self._halt()
+                break
         self.state.lines_read[fname] = tail.line_no
         if tail.error:
             issues.unreadable = tail.error
@@ -301,6 +359,23 @@ class RunDirReader(TaskLines, StreamFolds):
             self._parquet_fallback(name, on_lines)
         if issues == FileIssues():
             del self.state.issues[fname]
+
+    def _halt(self) -> None:
+        self._halted = True
+        self._stopped_early = True
+
+    def _split(self) -> Any:
+        tail = self.tails["tasks"]
+        if tail.pending_bytes() < (1 << 20):  # tiny: not even worth the import
+            return None
+        from scalable_tui.sources.rundir import split
+
+        # this process reads the other streams meanwhile: its share of the task events is smaller by that
+        others = {name: t.pending_bytes() for name, t in self.tails.items() if name in ("resources", "failures")}
+        job = split.start(tail, others)
+        if job is not None:
+            job.front_start = sum(t.offset for t in self.tails.values())
+        return job
 
     def _parquet_fallback(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
         """Read ``NAME.parquet`` once when ``NAME.jsonl`` is missing (pyarrow optional)."""

@@ -316,9 +316,13 @@ class TaskLines:
         return False
 
     def _synthesize(self, new_failed: list[tuple[int, str, Any, Any, Any]]) -> None:
-        t = self.state.tasks
+        worker_get = self.state.tasks.worker.get
+        self._synthesize_with([(r, tid, ts_s, et, em, worker_get(r)) for r, tid, ts_s, et, em in new_failed])
+
+    def _synthesize_with(self, new_failed: list[tuple[int, str, Any, Any, Any, str | None]]) -> None:
+        """``_synthesize`` with each task's worker as known at the end of its chunk (``split.merge``)."""
         failed_with_record = self._failed_with_record
-        for r, tid, ts_s, et, em in new_failed:
+        for r, tid, ts_s, et, em, worker in new_failed:
             if tid in failed_with_record or tid in self._synthetic:
                 continue
             # A failed task whose failure record is missing (no failures.jsonl,
@@ -331,7 +335,7 @@ class TaskLines:
                 timestamp=_str_or_none(ts_s),
                 ts=parse_ts(ts_s),
                 task_id=tid,
-                worker=t.worker.get(r),
+                worker=worker,
                 source="tasks.jsonl",
             )
             self._synthetic[tid] = rec.index
