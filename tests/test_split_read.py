@@ -179,13 +179,21 @@ def test_the_split_read_gives_the_sequential_state(runs: dict[str, Path], shape:
 
 def test_a_failing_child_leaves_the_back_half_to_the_reader(runs: dict[str, Path],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
     seq, _ = read(runs["damaged"], monkeypatch, split_on=False)
+    crashed: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    section = "import marshal,sys; o=sys.stdout.buffer; r=marshal.dumps(('end', 1)); o.write(len(r).to_bytes(8,'little'))"
     for command in (["/bin/false"], [sys.executable, "-c", "print('not marshal')"],
-                    [sys.executable, "-c", "import marshal,sys; sys.stdout.buffer.write(marshal.dumps({'end': 1}))"]):
+                    [sys.executable, "-c", "import marshal,sys; sys.stdout.buffer.write(marshal.dumps({'end': 1}))"],
+                    [sys.executable, "-c", section + "; o.write(r[:-1])"],  # a section cut short
+                    [sys.executable, "-c", section + "; o.write(r)"]):  # a well-formed section, but not the rest
         monkeypatch.setattr(split, "_command", lambda c=command: c)
         par, started = read(runs["damaged"], monkeypatch, split_on=True)
         assert len(started) == 1 and started[0].proc.returncode is not None
         assert par == seq, command
+    assert crashed == []  # the reading thread said what was wrong, it did not die of it
 
 
 def test_the_child_is_stopped_when_the_read_fails(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,15 +28,18 @@ back half to this process, on the same grid: slower, never different.
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
+from array import array
 import marshal
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import astuple
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from scalable_tui.model.run import FileIssues
 from scalable_tui.sources.rundir.jsonl import JsonlTail
@@ -90,46 +93,65 @@ class Split:
         self.at, self.first_read, self.end, self.ino = at, first_read, end, ino
         #: this process's own share of the read (all streams), for ``RunDirReader.progress_now``
         self.front_start, self.front_bytes = 0, 0
-        self.out = b""
-        self.err = b""
+        self.res: dict[str, Any] | None = None
+        self.bad = ""
+        self._err = tempfile.TemporaryFile()  # the child's complaints, for the debug log (never a pipe to fill)
         # this very code in the child, whatever else is installed: the package's own root comes first
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(x for x in (_ROOT, env.get("PYTHONPATH")) if x)
         self.proc = subprocess.Popen(
             [*_command(), str(tail.path), str(at), str(first_read), str(end), str(ino)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err, env=env,
         )
-        # drained meanwhile: a child blocked on a full pipe would wait for the front half to finish
+        # read meanwhile, a section at a time: the child never waits on a full pipe, and its sections'
+        # bytes are never all in memory at once beside their objects (~30 MB less at the peak)
         self._drain = threading.Thread(target=self._read, name="split read", daemon=True)
         self._drain.start()
 
     def _read(self) -> None:
-        # both pipes at once (communicate): a child filling stderr must not wait on a reader of stdout
-        self.out, self.err = self.proc.communicate()
+        f = self.proc.stdout
+        assert f is not None
+        res: dict[str, Any] = {}
+        try:
+            # a table is far smaller than the lines it was read from: a bigger length is not the child's
+            limit = max(64 << 20, 4 * (self.end - self.at))
+            while head := f.read(8):
+                n = int.from_bytes(head, "little")
+                if len(head) != 8 or n > limit:
+                    raise ValueError(f"not a section header: {head!r}")
+                raw = f.read(n)
+                if len(raw) != n:
+                    raise EOFError("cut short")
+                key, value = marshal.loads(raw)
+                del raw
+                res[key] = value
+        except (EOFError, ValueError, TypeError, OSError) as exc:
+            self.bad = f"{type(exc).__name__}: {exc}"
+            return
+        finally:
+            f.close()
+        self.res = res
 
     def result(self) -> dict[str, Any] | None:
         """The child's table, or None (then the caller reads the back half itself)."""
         try:
             self._drain.join()
             code = self.proc.wait()
+            res, self.res = self.res, None
+            if code != 0 or res is None:
+                self._err.seek(0)
+                log.debug("split read failed (exit %s, %s): %s", code, self.bad, self._err.read()[-500:])
+                return None
         finally:
             self.kill()
-        if code != 0:
-            log.debug("split read failed (exit %s): %s", code, self.err[-500:])
-            return None
-        try:
-            res = marshal.loads(self.out)
-        except (EOFError, ValueError, TypeError) as exc:
-            log.debug("split read unreadable: %s", exc)
-            return None
-        self.out = b""
-        ok = isinstance(res, dict) and res.get("end") == self.end and res.get("ino") == self.ino
+        ok = res.get("end") == self.end and res.get("ino") == self.ino and _SECTIONS <= res.keys()
         return res if ok else None
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._err.close()
 
 
 def front_share(task_bytes: int, others: dict[str, int]) -> float:
@@ -200,16 +222,19 @@ def merge(reader: Any, res: dict[str, Any], issues: FileIssues) -> None:
     base = reader.tails["tasks"].line_no
     # strings, in the order the back half met them
     index, values = t.strings.index, t.strings.values
-    codes = list(map(index.get, res["strings"]))  # None -> 0 (the interner's code for None)
-    for i, c in enumerate(codes):
+    codes = array("I")  # compact: 450k per-task names as Python ints would be ~16 MB more at the peak
+    add = codes.append
+    get = index.get
+    for v in res.pop("strings"):
+        c = get(v)  # None -> 0 (the interner's code for None)
         if c is None:
-            v = res["strings"][i]
-            codes[i] = index[v] = len(values)
+            c = index[v] = len(values)
             values.append(v)
-    cmap = np.asarray(codes, dtype=np.uint32)
+        add(c)
+    cmap = np.frombuffer(codes, dtype=np.uint32)
     # rows: a task the front half saw keeps its row; a new one is appended
     row_of = t.row
-    ids = res["ids"]
+    ids = res.pop("ids")
     rows = list(map(row_of.get, ids))
     n0 = len(t.ids)
     new = [i for i, r in enumerate(rows) if r is None]
@@ -219,6 +244,7 @@ def merge(reader: Any, res: dict[str, Any], issues: FileIssues) -> None:
         row_of.update(zip(new_ids, range(n0, n0 + len(new))))
         t.ids.extend(new_ids)
         prow[new] = np.arange(n0, n0 + len(new), dtype=np.intp)
+    del ids, rows  # the back half's copies of ids the front half had: freed before the maps grow
     # the synthesised failures take the worker known at their chunk's end: the back half's, else the
     # front half's (all of whose events came before); taken before the back half's workers are merged
     worker = t.worker
@@ -248,10 +274,11 @@ def merge(reader: Any, res: dict[str, Any], issues: FileIssues) -> None:
         m = ~np.isnan(theirs)
         mine[prow[m]] = theirs[m]
         del mine
-    keys, values = res["worker"]
-    worker.update(zip(prow[keys].tolist(), values))
-    keys, values = res["error"]
-    t.error.update(zip(prow[keys].tolist(), map(tuple, values)))
+    keys, workers = res.pop("worker")
+    worker.update(zip(prow[keys].tolist(), workers))
+    del keys, workers
+    keys, errors = res.pop("error")
+    t.error.update(zip(prow[keys].tolist(), map(tuple, errors)))
     t.events += res["events"]
     for ts in res["ts"]:
         reader._seen_ts(ts)
@@ -267,7 +294,12 @@ def merge(reader: Any, res: dict[str, Any], issues: FileIssues) -> None:
 
 
 # ----------------------------------------------------------------------------- the child
-def _child(path: str, at: int, first_read: int, end: int, ino: int) -> bytes:
+#: What the child sends, one length-prefixed ``marshal`` record each.
+_SECTIONS = frozenset({"end", "ino", "lines", "events", "ts", "issues", "synth", "strings", "ids", "columns", "worker",
+                       "error"})
+
+
+def _child(path: str, at: int, first_read: int, end: int, ino: int) -> Iterator[tuple[str, Any]]:
     from scalable_tui.sources.rundir.reader import RunDirReader
 
     reader = RunDirReader(Path(path).parent, store_index=False)
@@ -289,32 +321,37 @@ def _child(path: str, at: int, first_read: int, end: int, ino: int) -> bytes:
     if tail.error or tail.offset != end or tail._ino != ino:
         raise OSError(f"read stopped at {tail.offset} of {end}: {tail.error or 'another file'}")
     st = reader.state
-    return marshal.dumps({
-        "end": end,
-        "ino": ino,
-        "lines": tail.line_no,
-        "ids": t.ids,
-        "strings": t.strings.values,
-        "columns": {c: getattr(t, c).tobytes() for c in _COLUMNS},
-        "worker": (list(t.worker), list(t.worker.values())),
-        "error": (list(t.error), [list(v) for v in t.error.values()]),
-        "events": t.events,
-        "ts": [x for x in (st.first_event_ts, st.last_event_ts) if x is not None],
-        "issues": astuple(issues),
-        "synth": synth,
-    })
+    # small sections first; each big one is built just before it is written
+    yield "end", end
+    yield "ino", ino
+    yield "lines", tail.line_no
+    yield "events", t.events
+    yield "ts", [x for x in (st.first_event_ts, st.last_event_ts) if x is not None]
+    yield "issues", astuple(issues)
+    yield "synth", synth
+    yield "strings", t.strings.values
+    yield "ids", t.ids
+    yield "columns", {c: getattr(t, c).tobytes() for c in _COLUMNS}
+    yield "worker", (list(t.worker), list(t.worker.values()))
+    yield "error", (list(t.error), [list(v) for v in t.error.values()])
 
 
 def main(argv: list[str]) -> int:
     gc.disable()  # many small objects, no cycles (as RunDirReader.refresh)
     path, at, first_read, end, ino = argv[0], int(argv[1]), int(argv[2]), int(argv[3]), int(argv[4])
+    out = sys.stdout.buffer
+    sections = _child(path, at, first_read, end, ino)
     try:
-        out = _child(path, at, first_read, end, ino)
+        first = next(sections)  # the whole read happens here, before any byte is sent
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 2
-    sys.stdout.buffer.write(out)
-    sys.stdout.buffer.flush()
+    for section in itertools.chain((first,), sections):
+        raw = marshal.dumps(section)
+        out.write(len(raw).to_bytes(8, "little"))
+        out.write(raw)
+        del raw
+    out.flush()
     return 0
 
 
