@@ -44,13 +44,15 @@ def test_the_maps_are_built_on_first_use_and_equal_a_fresh_reads(reopened: tuple
     run, hit = reopened
     ref = RunDirReader(run, store_index=False).load()
     t, r = hit.state.tasks, ref.tasks
-    assert t._row is None and t.strings._index is None
+    assert t._row is None and t.strings._index is None and t._ids is None
+    assert len(t) == len(r) and t.n_tasks() == r.n_tasks() and t._ids is None  # counted without the ids
     failure_ids = {f.task_id for f in ref.failures if f.task_id}
     assert "never-started" in failure_ids and "never-started" not in r.row
     for tid in sorted(failure_ids):  # answered from the hint: the map stays unbuilt
         assert t.row_get(tid) == r.row.get(tid), tid
-    assert t._row is None
-    assert t.row_get(r.ids[0]) == 0 and t._row is not None  # not in the hint: the map is built
+    assert t._row is None and t._ids is None
+    assert t.row_get(r.ids[0]) == 0 and t._row is not None  # not in the hint: the map is built (from the ids)
+    assert t._ids is not None and t.ids == r.ids
     assert t.row == r.row and t.strings.index == r.strings.index
     assert t.row_get("never-started") is None  # the map answers now, the same
 
@@ -77,8 +79,9 @@ def test_worker_and_resource_maps_are_built_on_first_use_and_equal_a_fresh_reads
     assert hit.state.resources_for(r.ids[other]) == ref.resources_for(r.ids[other])
 
 
-def test_a_damaged_lazy_section_is_rebuilt_not_trusted(reopened: tuple[Path, RunDirReader]) -> None:
-    """The worker section is read only when first used: its checksum is what finds damage at the reopen."""
+@pytest.mark.parametrize("section", ["worker", "ids"])
+def test_a_damaged_lazy_section_is_rebuilt_not_trusted(reopened: tuple[Path, RunDirReader], section: str) -> None:
+    """The worker and id sections are read only when first used: their checksums find damage at the reopen."""
     run, _ = reopened
     state = cache.entry_dir(run) / "state.bin"
     data = bytearray(state.read_bytes())
@@ -86,7 +89,7 @@ def test_a_damaged_lazy_section_is_rebuilt_not_trusted(reopened: tuple[Path, Run
     while True:  # the length-prefixed records (snapshot.dump): find the worker section's
         n = int.from_bytes(data[pos:pos + 8], "little")
         key, value = marshal.loads(bytes(data[pos + 8:pos + 8 + n]))
-        if key == "worker":
+        if key == section:
             break
         pos += 8 + n
     assert isinstance(value[1], bytes) and len(value[1]) > 1000
@@ -115,7 +118,7 @@ def test_the_reopens_publish_builds_neither_map(reopened: tuple[Path, RunDirRead
     session.run(views.append)
     t = session.source.state.tasks
     assert views and views[-1].run.loading is None and views[-1].run.diagnosis.failures_total > 0
-    assert t._row is None and t.strings._index is None
+    assert t._row is None and t.strings._index is None and t._ids is None
     assert t._worker is None and t._resource is None
     # and what it showed joined each failure to its task as a fresh read does
     ref = RunDirReader(run, store_index=False).load()
@@ -137,7 +140,7 @@ def test_interner_forget_index_keeps_its_answers() -> None:
     assert s.index == {None: 0, "a": 1, "b": 2, "c": 3, "d": 4}
 
 
-@pytest.mark.parametrize("name", ["row", "worker", "resource"])
+@pytest.mark.parametrize("name", ["ids", "row", "worker", "resource"])
 def test_two_threads_asking_first_get_one_map(name: str) -> None:
     """The UI thread and the Tasks list's warm-up may ask for a lazy map at once: the second waits for the
     first's map (it found the loader gone and raised KeyError, or built a second map)."""

@@ -28,7 +28,7 @@ from scalable_tui.model.run import (
 from scalable_tui.sources.rundir.reader import RunDirReader
 
 #: Bump when the snapshot layout or the reader's semantics change: old snapshots are then ignored.
-FORMAT = 3
+FORMAT = 4
 
 _COLUMNS = ("state", "name", "component", "tag", "function", "submitted_ts", "last_ts", "duration")
 _SCALARS = ("summary", "plan", "manifest_text", "cache_hits", "cache_misses", "artifacts", "cost_events",
@@ -52,7 +52,7 @@ def _sections(reader: RunDirReader) -> Iterator[tuple[str, Any]]:
                      _names(ResourceProfile)]
     yield "run_dir", st.run_dir
     yield "meta", _row(st.meta, _names(RunMeta))
-    yield "ids", t.ids
+    yield "ids", _sealed(t.ids)  # unmarshalled on first use (``TaskTable.forget_sparse``)
     yield "strings", t.strings.values
     for c in _COLUMNS:
         yield "column", (c, getattr(t, c).typecode, getattr(t, c).tobytes())
@@ -140,17 +140,23 @@ def _sealed(value: Any) -> tuple[int, bytes]:
     return zlib.adler32(raw), raw
 
 
-def _lazy_dict(section: Any) -> Callable[[], dict[int, Any]]:
-    """A loader for a ``_sealed`` ``(keys, values)`` section: checked now, unmarshalled when called."""
+def _lazy(section: Any) -> Callable[[], Any]:
+    """A loader for a ``_sealed`` section: checked now, unmarshalled when called."""
     check, raw = section
     if not isinstance(raw, bytes) or zlib.adler32(raw) != check:
         raise ValueError("snapshot damaged: a lazy section does not match its checksum")
+    return lambda: marshal.loads(raw)
 
-    def load() -> dict[int, Any]:
-        keys, values = marshal.loads(raw)
+
+def _lazy_dict(section: Any) -> Callable[[], dict[int, Any]]:
+    """A loader for a ``_sealed`` ``(keys, values)`` section: checked now, unmarshalled when called."""
+    load = _lazy(section)
+
+    def build() -> dict[int, Any]:
+        keys, values = load()
         return dict(zip(keys, values))
 
-    return load
+    return build
 
 
 def _load(data: dict[str, Any], run_dir: str) -> RunDirReader | None:
@@ -160,7 +166,8 @@ def _load(data: dict[str, Any], run_dir: str) -> RunDirReader | None:
         return None
     reader = RunDirReader(run_dir)
     t = TaskTable()
-    t.ids = data["ids"]
+    # 300k ids: unmarshalled when first used (the Tasks list, a lookup the hint does not answer)
+    t.forget_sparse({"ids": _lazy(data["ids"])}, {})
     # Both maps are built on first use (hashing 300k ids and per-task names again cost 0.07-0.2 s of a
     # reopen, measured): a finished run shown as it is needs neither, except the failures' rows (the hint).
     t.forget_rows(data["row_hint"])
