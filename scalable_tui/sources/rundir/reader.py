@@ -329,7 +329,7 @@ class RunDirReader(TaskLines, StreamFolds):
             split.kill()
             self._split_job = None
             if self._halted:
-                chunks = iter(())
+                chunks = tail.chunks(limit=tail.offset)  # yields nothing: the read was stopped here
             elif res is not None:
                 from scalable_tui.sources.rundir.split import merge
 
