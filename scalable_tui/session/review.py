@@ -51,7 +51,8 @@ class RunSource(Protocol):
 
 
 def _takes(method: Any, name: str) -> bool:
-    """Does ``method`` take the keyword ``name``?  (From its signature: see ``refresh_slice``.)"""
+    """Does ``method`` take the keyword ``name``?  From its signature (not by catching ``TypeError``: see
+    ``refresh_slice``); a method that cannot be introspected is called plainly."""
     try:
         params = inspect.signature(method).parameters
     except (TypeError, ValueError):
@@ -81,13 +82,7 @@ def refresh_slice(source: Any, max_bytes: int) -> Any:
     raised inside a reader is a bug to show, not "no slicing support" (it
     used to be swallowed and the run read again without a word).
     """
-    try:
-        params = inspect.signature(source.refresh).parameters
-    except (TypeError, ValueError):  # not introspectable: call it plainly
-        return None
-    if "max_bytes" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None
-    return source.refresh(max_bytes=max_bytes)
+    return source.refresh(max_bytes=max_bytes) if _takes(source.refresh, "max_bytes") else None
 
 
 class ReviewSession:
