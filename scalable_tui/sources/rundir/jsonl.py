@@ -9,10 +9,26 @@ costs only the appended bytes.  It only ever opens files for reading.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 CHUNK = 1 << 20  # small chunks stay in cache and avoid page-faulting huge buffers
+
+
+def complete_end(fd: int, size: int) -> tuple[int, bytes]:
+    """The offset just after the last newline in the first ``size`` bytes of ``fd``, and the partial last
+    line after it (what a tail holds back); scanned backwards, 64 KiB at a time.  ``OSError`` passes."""
+    pos = size
+    partial = b""
+    while pos > 0:
+        start = max(0, pos - (1 << 16))
+        data = os.pread(fd, pos - start, start)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1, data[cut + 1 :] + partial
+        partial = data + partial
+        pos = start
+    return 0, partial
 
 
 class JsonlTail:
@@ -45,7 +61,7 @@ class JsonlTail:
         return st.st_size < self.offset
 
     def chunks(self, chunk_size: int = CHUNK, *, limit: int | None = None,
-               first_read: int | None = None) -> Iterator[list[bytes]]:
+               first_read: int | None = None) -> Generator[list[bytes], None, None]:
         """Yield lists of complete lines (newline stripped) appended since the last call.
 
         A trailing partial line is not consumed: the offset stays before it so

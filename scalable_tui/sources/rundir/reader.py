@@ -18,6 +18,7 @@ import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Generator
 from typing import Any, Callable
 
 import orjson
@@ -63,6 +64,11 @@ class RunDirReader(TaskLines, StreamFolds):
         #: False for a read that only looks (``history``, ``runs``): it may start from the persistent
         #: index but never adds to it, so a listing of many big runs does not churn the cache.
         self.store_index = store_index
+        #: ``refresh(progress=…)``'s hook while a read runs, and whether it stopped that read
+        self._progress_hook: Callable[[], bool] | None = None
+        self._halted = False
+        #: the second process reading the back half of the task events, during a whole read (``split.py``)
+        self._split_job: Any = None
         self._reset()
 
     # -- state ---------------------------------------------------------------
@@ -221,7 +227,7 @@ class RunDirReader(TaskLines, StreamFolds):
                 continue
             done += t.offset
             total += size
-        split = getattr(self, "_split_job", None)
+        split = self._split_job
         if split is not None and total:
             own = done - split.front_start
             done += int((split.end - split.at) * max(0.0, min(1.0, own / max(1, split.front_bytes))))
@@ -302,56 +308,34 @@ class RunDirReader(TaskLines, StreamFolds):
 
     # -- streams -------------------------------------------------------------
     def _read_stream(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
-        if getattr(self, "_halted", False):
+        if self._halted:
             return  # the caller stopped this read (``refresh(progress=…)``): the next one goes on from here
-        hook = getattr(self, "_progress_hook", None)
         tail = self.tails[name]
         fname = f"{name}.jsonl"
         issues = self._issues(fname)
-        start = tail.line_no
         budget = getattr(self, "_budget", None)
         if budget is not None and name == "failures":
             # A failure record costs the assistant ~100x what a task event
             # costs: a smaller slice keeps a sliced refresh's diagnosis quick.
             budget = max(4096, budget // 8)
         first_offset = tail.offset
-        split = getattr(self, "_split_job", None) if name == "tasks" and budget is None else None
+        split = self._split_job if name == "tasks" and budget is None else None
         if split is not None:
-            front = tail.chunks(limit=split.at)
-            for lines in front:
-                on_lines(lines, start, issues)
-                start = tail.line_no
-                if hook is not None and not hook():
-                    front.close()
-                    self._halt()
-                    break
+            self._consume(tail, tail.chunks(limit=split.at), on_lines, issues)
             res = split.result() if tail.offset == split.at and not self._halted else None
             split.kill()
             self._split_job = None
-            if self._halted:
-                chunks = tail.chunks(limit=tail.offset)  # yields nothing: the read was stopped here
-            elif res is not None:
+            if res is not None:
                 from scalable_tui.sources.rundir.split import merge
 
                 merge(self, res, issues)
-                start = tail.line_no
                 chunks = tail.chunks()  # anything appended since
             else:  # the child failed: the back half here, on the same grid of reads
                 chunks = tail.chunks(first_read=split.first_read if tail.offset == split.at else None)
         else:
             chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
-        for lines in chunks:
-            on_lines(lines, start, issues)
-            start = tail.line_no
-            if budget is not None and tail.offset - first_offset >= budget:
-                chunks.close()  # the offset stays after the last whole line handled
-                if tail.pending_bytes() > 0:
-                    self._stopped_early = True
-                break
-            if hook is not None and not hook():
-                chunks.close()
-                self._halt()
-                break
+        if not self._halted:
+            self._consume(tail, chunks, on_lines, issues, budget, first_offset)
         self.state.lines_read[fname] = tail.line_no
         if tail.error:
             issues.unreadable = tail.error
@@ -360,9 +344,24 @@ class RunDirReader(TaskLines, StreamFolds):
         if issues == FileIssues():
             del self.state.issues[fname]
 
-    def _halt(self) -> None:
-        self._halted = True
-        self._stopped_early = True
+    def _consume(self, tail: JsonlTail, chunks: Generator[list[bytes], None, None],
+                 on_lines: Callable[[list[bytes], int, FileIssues], None], issues: FileIssues,
+                 budget: int | None = None, first_offset: int = 0) -> None:
+        """Hand each chunk to ``on_lines`` (with the number of the line before it) until the stream's end,
+        the slice's ``budget`` or the caller's ``progress`` hook says stop; the offset stays after the
+        last whole chunk handled."""
+        hook = self._progress_hook
+        for lines in chunks:
+            on_lines(lines, tail.line_no - len(lines), issues)  # the tail counted the chunk's lines already
+            if budget is not None and tail.offset - first_offset >= budget:
+                chunks.close()
+                if tail.pending_bytes() > 0:
+                    self._stopped_early = True
+                return
+            if hook is not None and not hook():
+                chunks.close()
+                self._halted = self._stopped_early = True
+                return
 
     def _split(self) -> Any:
         tail = self.tails["tasks"]
@@ -372,10 +371,7 @@ class RunDirReader(TaskLines, StreamFolds):
 
         # this process reads the other streams meanwhile: its share of the task events is smaller by that
         others = {name: t.pending_bytes() for name, t in self.tails.items() if name in ("resources", "failures")}
-        job = split.start(tail, others)
-        if job is not None:
-            job.front_start = sum(t.offset for t in self.tails.values())
-        return job
+        return split.start(tail, others, sum(t.offset for t in self.tails.values()))
 
     def _parquet_fallback(self, name: str, on_lines: Callable[[list[bytes], int, FileIssues], None]) -> None:
         """Read ``NAME.parquet`` once when ``NAME.jsonl`` is missing (pyarrow optional)."""

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from scalable_tui.model.run import FileIssues
-from scalable_tui.sources.rundir.jsonl import JsonlTail
+from scalable_tui.sources.rundir.jsonl import JsonlTail, complete_end
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,12 @@ def _command() -> list[str]:
 class Split:
     """A running child reading ``[at, end)`` of ``tasks.jsonl``."""
 
-    def __init__(self, tail: JsonlTail, at: int, first_read: int, end: int, ino: int) -> None:
+    def __init__(self, tail: JsonlTail, at: int, first_read: int, end: int, ino: int, front_start: int = 0,
+                 front_bytes: int = 0) -> None:
         self.at, self.first_read, self.end, self.ino = at, first_read, end, ino
-        #: this process's own share of the read (all streams), for ``RunDirReader.progress_now``
-        self.front_start, self.front_bytes = 0, 0
+        #: this process's own share of the read (all streams: offsets summed at the start, bytes to read),
+        #: for ``RunDirReader.progress_now``
+        self.front_start, self.front_bytes = front_start, front_bytes
         self.res: dict[str, Any] | None = None
         self.bad = ""
         self._err = tempfile.TemporaryFile()  # the child's complaints, for the debug log (never a pipe to fill)
@@ -160,24 +162,30 @@ def front_share(task_bytes: int, others: dict[str, int]) -> float:
     return min(0.6, max(0.2, (task_bytes - other + CHILD_COST) / (2 * task_bytes)))
 
 
-def start(tail: JsonlTail, others: dict[str, int] | None = None) -> Split | None:
+def start(tail: JsonlTail, others: dict[str, int] | None = None, front_start: int = 0) -> Split | None:
     """Start a child on the back part of the unread task events, if that is worth it; None otherwise.
 
     ``others``: unread bytes of the streams this process reads meanwhile (they shift the cut).
+    ``front_start``: the reader's offsets summed now (its progress counts from there).
     """
     if not enabled():
         return None
     try:
-        st = os.stat(tail.path)
+        fd = os.open(tail.path, os.O_RDONLY)
     except OSError:
         return None
-    size = st.st_size
-    if tail._ino is not None and st.st_ino != tail._ino:
-        return None  # replaced: the sequential read starts over, not this
-    if size - tail.offset < min_bytes():
+    try:
+        st = os.fstat(fd)
+        if tail._ino is not None and st.st_ino != tail._ino:
+            return None  # replaced: the sequential read starts over, not this
+        if st.st_size - tail.offset < min_bytes():
+            return None
+        end, _ = complete_end(fd, st.st_size)  # a partial last line is the sequential read's to hold back
+    except OSError:
         return None
-    end = _last_line_end(tail.path, size)
-    if end is None or end - tail.offset < min_bytes():
+    finally:
+        os.close(fd)
+    if end - tail.offset < min_bytes():
         return None
     share = front_share(end - tail.offset, others or {})
     cut = tail.chunk_ends(tail.offset + int((end - tail.offset) * share))
@@ -187,29 +195,11 @@ def start(tail: JsonlTail, others: dict[str, int] | None = None) -> Split | None
     if not tail.offset < at < end:
         return None
     try:
-        job = Split(tail, at, first_read, end, st.st_ino)
+        return Split(tail, at, first_read, end, st.st_ino, front_start,
+                     (at - tail.offset) + sum((others or {}).values()))
     except OSError as exc:
         log.debug("split read not started: %s", exc)
         return None
-    job.front_bytes = (at - tail.offset) + sum((others or {}).values())
-    return job
-
-
-def _last_line_end(path: Path, size: int) -> int | None:
-    """The offset after the last newline (a partial last line is the sequential read's to hold back)."""
-    try:
-        with open(path, "rb") as f:
-            pos = size
-            while pos > 0:
-                lo = max(0, pos - (1 << 16))
-                f.seek(lo)
-                cut = f.read(pos - lo).rfind(b"\n")
-                if cut >= 0:
-                    return lo + cut + 1
-                pos = lo
-    except OSError:
-        return None
-    return None
 
 
 def merge(reader: Any, res: dict[str, Any], issues: FileIssues) -> None:

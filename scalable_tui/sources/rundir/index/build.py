@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from scalable_tui.model.run import FileIssues
+from scalable_tui.sources.rundir.jsonl import complete_end
 
 TASK_KEYS = (
     "component", "duration_s", "error_message", "error_type", "event_type", "function_name",
@@ -85,20 +86,8 @@ def geometry(path: Path) -> Geometry | None:
         raise Fallback(f"{path.name}: {exc}") from exc
     try:
         st = os.fstat(fd)
-        size = st.st_size
-        pos = size
-        block = 1 << 16
-        partial = b""
-        while pos > 0:
-            start = max(0, pos - block)
-            data = os.pread(fd, pos - start, start)
-            cut = data.rfind(b"\n")
-            if cut >= 0:
-                partial = data[cut + 1 :] + partial
-                return Geometry(path, size, start + cut + 1, st.st_ino, partial)
-            partial = data + partial
-            pos = start
-        return Geometry(path, size, 0, st.st_ino, partial)
+        end, partial = complete_end(fd, st.st_size)
+        return Geometry(path, st.st_size, end, st.st_ino, partial)
     finally:
         os.close(fd)
 
