@@ -25,6 +25,7 @@ from assistant.signature import SIGNATURE_VERSION
 from assistant.suggest_context import _context
 from assistant.task_names import title_name
 from assistant.textsafe import clip
+from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding, SEVERITY_RANK
 from scalable_tui.model.run import ResourceProfile, RunState, duration_text
 
@@ -120,8 +121,9 @@ def failure_counts(state: RunState) -> tuple[int, int, int]:
 
 def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: float | None = None) -> Diagnosis:
     """The heuristic diagnosis of one run state."""
-    join_failures(state)
-    findings = [_finding(state, g) for g in group_failures(state)]
+    with gc_paused():  # 100,000 failures: many tuples and strings, no cycles (model/bulk.py)
+        join_failures(state)
+        findings = [_finding(state, g) for g in group_failures(state)]
     abandoned, idle = abandoned_info(state, stale_after_s, now)
     if abandoned and idle is not None:
         findings.append(_abandoned_finding(state, idle))

@@ -40,11 +40,23 @@ def _bounded(text: str, limit: int) -> str:
 
 def failure_text(f: FailureRecord) -> str:
     """Everything the rules may match on, in one string (each part bounded by ``clip``)."""
-    parts = [f"{_bounded(f.failure_class, MAX_NAME_CHARS)}: {_bounded(f.message, MAX_MATCH_CHARS)}"]
-    if f.traceback:
-        parts.append(_bounded(f.traceback, MAX_MATCH_CHARS))
-    if f.details:
-        parts.extend(_bounded(f"{k}={v}", MAX_NAME_CHARS) for k, v in f.details.items() if isinstance(v, (str, int, float)))
+    cls, msg = f.failure_class, f.message
+    if len(cls) > MAX_NAME_CHARS:
+        cls = clip(cls, MAX_NAME_CHARS)
+    if len(msg) > MAX_MATCH_CHARS:
+        msg = clip(msg, MAX_MATCH_CHARS)
+    head = f"{cls}: {msg}"
+    tb, details = f.traceback, f.details
+    if not tb and not details:
+        return head
+    parts = [head]
+    if tb:
+        parts.append(tb if len(tb) <= MAX_MATCH_CHARS else clip(tb, MAX_MATCH_CHARS))
+    if details:
+        for k, v in details.items():
+            if isinstance(v, (str, int, float)):
+                kv = f"{k}={v}"
+                parts.append(kv if len(kv) <= MAX_NAME_CHARS else clip(kv, MAX_NAME_CHARS))
     return "\n".join(parts)
 
 
@@ -63,29 +75,51 @@ def exception_types_of(f: FailureRecord, tb: ParsedTraceback | None | bool = Fal
 
 
 def join_failures(state: RunState) -> None:
-    """Fill task name, component, duration and resources on each failure."""
+    """Fill task name, component, duration and resources on each failure.
+
+    Written out rather than through ``TaskTable``'s accessors, and with
+    ``looks_like_dask_key`` asked once per distinct worker value (a few
+    hundred workers): it runs over every failure of every diagnosis.
+    """
     t = state.tasks
     row_get, worker_get, resource_get = (t.sparse_getter(k) for k in ("row", "worker", "resource"))
+    values, names, components, durations = t.strings.values, t.name, t.component, t.duration
+    profiles = state.profiles
+    key_like: dict[str, bool] = {}
+
+    def is_key(value: str) -> bool:
+        hit = key_like.get(value)
+        if hit is None:
+            hit = looks_like_dask_key(value)
+            if len(key_like) < _KEY_MEMO:
+                key_like[value] = hit
+        return hit
+
     for f in state.failures:
-        if f.worker is not None and looks_like_dask_key(f.worker):
+        if f.worker is not None and is_key(f.worker):
             f.dask_key, f.worker = f.worker, None
         if f.task_id is None:
             continue
         r = row_get(f.task_id)
         if r is None:
             continue
-        f.task_name = t.name_of(r)
-        f.component = t.component_of(r)
-        f.duration_s = t.duration_of(r)
+        f.task_name = values[names[r]]
+        f.component = values[components[r]]
+        d = durations[r]
+        f.duration_s = None if d != d else d
         w = worker_get(r)
         if w is not None:
-            if looks_like_dask_key(w):
+            if is_key(w):
                 f.dask_key = w
             elif f.worker is None:
                 f.worker = w
         p = resource_get(r)
-        f.resources = None if p is None else state.profiles[p]
+        f.resources = None if p is None else profiles[p]
     state.joined_mark = state.join_key()
+
+
+#: Distinct worker values whose "is it a Dask key" answer a join remembers (keys are unique per task).
+_KEY_MEMO = 4096
 
 
 # Ids, hashes and long numbers never decide a category (the rules look at
@@ -143,12 +177,12 @@ def group_failures(state: RunState) -> list[_Group]:
             skey = (f.failure_class, f.phase, len(f.message), len(f.traceback) if f.traceback is not None else -1, sh)
             shape = shapes.get(skey)
             if shape is None and budget > 0:
-                shape = shapes[skey] = Shape(text)
+                shape = shapes[skey] = Shape(text, f.failure_class, f.phase)
                 budget -= 2 * len(text)
             if shape is None:
                 ck = _text_classify_key(f, text)
             else:
-                ck = shape.classify_key(text, lambda t, f=f: _text_classify_key(f, t), _CLASSIFY_KEY)
+                ck = shape.classify_key(text, _CLASSIFY_KEY)
         hit = rule_memo.get(ck)
         if hit is None:
             types = exception_types_of(f, tb)

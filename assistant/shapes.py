@@ -157,10 +157,12 @@ def parse_is_digit_free(tb: ParsedTraceback) -> bool:
 class Shape:
     """What failures of one shape share: their classify keys and normalised messages by kept digits."""
 
-    __slots__ = ("text", "first_key", "ck_get", "ck_by", "nref", "nfirst", "n_get", "n_by")
+    __slots__ = ("text", "cls", "phase", "first_key", "ck_get", "ck_by", "nref", "nfirst", "n_get", "n_by")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, cls: str = "", phase: str | None = None) -> None:
         self.text = text
+        #: The failure class and phase of every failure of this shape (part of its key).
+        self.cls, self.phase = cls, phase
         self.first_key: tuple | None = None
         self.ck_get: Callable[[str], tuple[str, ...]] | None = None
         self.ck_by: dict[tuple[str, ...], tuple] = {}
@@ -169,9 +171,10 @@ class Shape:
         self.n_get: Callable[[str], tuple[str, ...]] | None | bool = None
         self.n_by: dict[tuple[str, ...], str] = {}
 
-    def classify_key(self, text: str, exact: Callable[[str], tuple], key_pattern: re.Pattern[str]) -> tuple:
+    def classify_key(self, text: str, key_pattern: re.Pattern[str]) -> tuple[str, str, str | None]:
+        """``(cls, key_pattern.sub("#", text), phase)``, computed once per kept digits."""
         if self.first_key is None:
-            self.first_key = exact(text)
+            self.first_key = (self.cls, key_pattern.sub("#", text), self.phase)
             return self.first_key
         if self.ck_get is None:
             self.ck_get = getter(classify_kept(self.text, key_pattern))
@@ -179,7 +182,7 @@ class Shape:
         d = self.ck_get(text)
         k = self.ck_by.get(d)
         if k is None:
-            k = self.ck_by[d] = exact(text)
+            k = self.ck_by[d] = (self.cls, key_pattern.sub("#", text), self.phase)
         return k
 
     def normalized(self, message: str) -> str:

@@ -158,3 +158,43 @@ def test_task_names_are_shown_as_they_are_until_there_are_too_many() -> None:
     assert title_name({"run_gcam": 3, "p[0]": 1, "p[1]": 1}) == "run_gcam"
     assert title_name({"run_gcam": 2, "p[0]": 1, "p[1]": 1, "p[2]": 1}) == "p[…]"
     assert title_name({"p[0]": 1}) == "p[0]"
+
+
+def test_dask_keys_are_told_from_workers_beyond_the_join_memo(gcam_run: Path, monkeypatch) -> None:
+    """The join remembers "is this a Dask key" for a bounded number of values; past it, answers stay the same."""
+    import assistant.grouping as grouping
+
+    def joined(memo: int) -> list[tuple]:
+        monkeypatch.setattr(grouping, "_KEY_MEMO", memo)
+        state = load_run(gcam_run)
+        keys = {f.task_id: f"run_gcam-{i:032x}" for i, f in enumerate(state.failures)}
+        for i, f in enumerate(state.failures):  # half carry a key in `worker`, half a worker address
+            f.worker = keys[f.task_id] if i % 2 else f"tcp://127.0.0.1:{40000 + i}"
+        grouping.join_failures(state)
+        return [(f.worker, f.dask_key) for f in state.failures]
+
+    plain, capped = joined(1_000_000), joined(2)
+    assert plain == capped
+    n = len(plain)
+    assert sum(1 for w, k in plain if w is None and k) == n // 2  # the keys left `worker`
+    assert sum(1 for w, _ in plain if w and w.startswith("tcp://127.0.0.1:")) == n - n // 2
+
+
+def test_the_diagnosis_pauses_the_cyclic_gc_and_restores_it(gcam_run: Path, monkeypatch) -> None:
+    """Grouping 100,000 failures makes many tuples and no cycles: generation scans cost 10-15 % (model/bulk.py)."""
+    import gc
+
+    import assistant.diagnose as diagnose
+
+    seen: list[bool] = []
+    group = diagnose.group_failures
+    monkeypatch.setattr(diagnose, "group_failures", lambda s: (seen.append(gc.isenabled()), group(s))[1])
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert diagnose_state(load_run(gcam_run)).failures_total == 41
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False, False]

@@ -120,3 +120,35 @@ def test_masking_ids_for_the_classification_memo_never_changes_a_category(case, 
     masked = _CLASSIFY_KEY.sub("#", failure_text(f))
     assert classify(exception_types_of(f), masked, None)[0].category == category
     assert classify(exception_types_of(f), failure_text(f), None)[0].category == category
+
+
+def test_each_rules_literals_are_looked_for_before_it_runs() -> None:
+    """``classify`` looks for literals in blocks as rules are reached: a rule must never see a bit not yet looked for."""
+    from assistant.rules import _BLOCKS, _LITERAL_BIT
+
+    looked: set[int] = set()
+    for rule, (lits, shift) in zip(RULES, _BLOCKS):
+        looked |= {shift // 8 + i for i in range(len(lits))}
+        needed = {_LITERAL_BIT[x] for lits_ in rule.literals if lits_ for x in lits_}
+        assert needed <= looked, rule.category
+    assert len(looked) == len({b for r in RULES for lits_ in r.literals if lits_ for b in (_LITERAL_BIT[x] for x in lits_)})
+
+
+def test_a_killed_worker_is_classified_without_the_later_rules_literals() -> None:
+    """The point of the blocks: a type that an early rule claims stops the literal search there."""
+    from assistant import rules
+
+    calls: list[str] = []
+
+    class Probe(str):
+        def __contains__(self, lit: object) -> bool:
+            calls.append(str(lit))
+            return str.__contains__(self, lit)  # type: ignore[operator]
+
+    text = "KilledWorker: Attempted to run task 'x' on 4 different workers, but all those workers died"
+    rule, why = rules.classify(("KilledWorker",), text, None, Probe(text.lower()))
+    assert (rule, why) == rules.classify(("KilledWorker",), text, None) and rule.category == "worker_lost"
+    upto = RULES.index(rule) + 1
+    earlier = {x for r in RULES[:upto] for lits in r.literals if lits for x in lits}
+    later = {x for r in RULES[upto:] for lits in r.literals if lits for x in lits} - earlier
+    assert calls and set(calls) <= earlier and later

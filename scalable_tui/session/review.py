@@ -9,12 +9,12 @@ through the pipeline and emits a view model with private copies of the data.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import threading
 import time
 from typing import Any, Callable, Protocol
 
+from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.diagnosis import Diagnosis
 from scalable_tui.model.run import RunState
 from scalable_tui.session.pipeline import diagnose, diagnose_cached
@@ -168,9 +168,7 @@ class ReviewSession:
             # full collection would scan the growing state again and again
             # (about a second on a 300k-task run), so keep it paused
             # until the run is read.
-            gc_was_enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with gc_paused():
                 if _takes(source.refresh, "progress") and hasattr(source, "progress_now"):
                     # the rest in one read (its task events split across two processes), reporting as it goes
                     res = source.refresh(progress=_reporter(source, progress, cancelled))
@@ -178,9 +176,6 @@ class ReviewSession:
                 while res.more and not cancelled.is_set():
                     res = source.refresh(max_bytes=LOADING_SLICE)
                     progress(res.progress)
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
         if res is None:
             source.load()
         changed = True

@@ -14,7 +14,6 @@ persistent run index for big finished runs.
 
 from __future__ import annotations
 
-import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Callable
 
 import orjson
 
+from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.run import FileIssues, RunMeta, RunState, TaskTable
 from scalable_tui.sources.rundir.fold import StreamFolds
 from scalable_tui.sources.rundir.jsonl import JsonlTail
@@ -139,16 +139,13 @@ class RunDirReader(TaskLines, StreamFolds):
         after its first slice: unsliced, so the task events can be split
         across two processes (``split.py``).
         """
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
         self._progress_hook = progress
         self._halted = False
         try:
-            return self._refresh(max_bytes)
+            with gc_paused():
+                return self._refresh(max_bytes)
         finally:
             self._progress_hook = None
-            if gc_was_enabled:
-                gc.enable()
 
     def _refresh(self, max_bytes: int | None = None) -> RefreshResult:
         if not self._static_loaded and not self._index_checked:

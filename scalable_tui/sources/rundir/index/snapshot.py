@@ -8,7 +8,6 @@ later is either carried or (a new name) makes ``FORMAT`` mismatch obvious.
 
 from __future__ import annotations
 
-import gc
 import marshal
 import os
 import zlib
@@ -16,6 +15,7 @@ from array import array
 from dataclasses import fields
 from typing import Any, BinaryIO, Callable, Iterator
 
+from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.run import (
     FailureRecord,
     FileIssues,
@@ -124,14 +124,9 @@ def load(f: BinaryIO, run_dir: str) -> RunDirReader | None:
     The cyclic GC is paused meanwhile: hundreds of thousands of new objects and
     no cycles, so generation scans would only cost time.
     """
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         data = _read(f)
         return None if data is None else _load(data, run_dir)
-    finally:
-        if was:
-            gc.enable()
 
 
 def _sealed(value: Any) -> tuple[int, bytes]:
