@@ -194,6 +194,49 @@ def test_shared_normalisation_is_the_exact_one(template: list[str], seed: int) -
         assert shape.normalized(msg) == normalize_message(msg), msg
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECE, min_size=1, max_size=14), st.integers(0, 2**32))
+def test_shared_classify_key_is_the_exact_one(template: list[str], seed: int) -> None:
+    """Many fillings of one template: each key built from the shape's segments is the text's own classify key."""
+    r = random.Random(seed)
+    layouts: dict = {}
+    shapes: dict = {}
+    built = 0
+    for _ in range(40):
+        text = _fill(template, r)
+        sh = shape_of(text, layouts)
+        if sh is None:
+            continue
+        shape = shapes.setdefault((len(text), sh), Shape(text, "KeyError", "task_execution"))
+        exact = ("KeyError", grouping._CLASSIFY_KEY.sub("#", text), "task_execution")
+        assert shape.classify_key(text, grouping._CLASSIFY_KEY) == exact, text
+        built += shape.ck_segs is not None
+    assert built or all(s.ck_segs is None for s in shapes.values())
+
+
+def test_classify_keys_are_built_from_segments_not_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of ``key_segments``: a new kept digit costs no regex run once the shape has its segments."""
+    texts = [f"ValueError: bad value {i} in 'region_{i}' for task 0123456789abcdef{i % 10}00 at 10.1.{i}.2" for i in
+             range(100, 140)]
+    shape = Shape(texts[0], "ValueError", None)
+    keys = [shape.classify_key(t, grouping._CLASSIFY_KEY) for t in texts[:2]]
+    assert shape.ck_segs is not None
+
+    class Counting:
+        def __init__(self) -> None:
+            self.subs = 0
+
+        def sub(self, repl: str, text: str) -> str:
+            self.subs += 1
+            return grouping._CLASSIFY_KEY.sub(repl, text)
+
+    counting = Counting()
+    keys += [shape.classify_key(t, counting) for t in texts[2:]]  # type: ignore[arg-type]
+    assert counting.subs == 0
+    assert keys == [("ValueError", grouping._CLASSIFY_KEY.sub("#", t), None) for t in texts]
+    assert len(set(keys)) == len(texts)
+
+
 def _rec(i: int, fc: str, msg: str, tb: str | None = None) -> FailureRecord:
     return FailureRecord(index=i, failure_class=fc, message=msg, timestamp=None, ts=None, task_id=None,
                          phase="task_execution", traceback=tb, details={"phase": "task_execution"})
