@@ -79,21 +79,23 @@ def join_failures(state: RunState) -> None:
 
     Written out rather than through ``TaskTable``'s accessors, and with
     ``looks_like_dask_key`` asked once per distinct worker value (a few
-    hundred workers): it runs over every failure of every diagnosis.
+    hundred workers; the unique keys are not remembered): it runs over every
+    failure of every diagnosis.
     """
     t = state.tasks
     row_get, worker_get, resource_get = (t.sparse_getter(k) for k in ("row", "worker", "resource"))
     values, names, components, durations = t.strings.values, t.name, t.component, t.duration
     profiles = state.profiles
-    key_like: dict[str, bool] = {}
+    not_keys: set[str] = set()  # worker addresses repeat; Dask keys are unique per task, so not remembered
 
     def is_key(value: str) -> bool:
-        hit = key_like.get(value)
-        if hit is None:
-            hit = looks_like_dask_key(value)
-            if len(key_like) < _KEY_MEMO:
-                key_like[value] = hit
-        return hit
+        if value in not_keys:
+            return False
+        if looks_like_dask_key(value):
+            return True
+        if len(not_keys) < _KEY_MEMO:
+            not_keys.add(value)
+        return False
 
     for f in state.failures:
         if f.worker is not None and is_key(f.worker):

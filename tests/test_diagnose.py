@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scalable_tui.session import diagnose_run
 from assistant.diagnose import diagnose_state
 from scalable_tui.model.diagnosis import SEVERITY_RANK
@@ -198,3 +201,18 @@ def test_the_diagnosis_pauses_the_cyclic_gc_and_restores_it(gcam_run: Path, monk
     finally:
         (gc.enable if was else gc.disable)()
     assert seen == [False, False]
+
+
+_KEYISH = "0123456789abcdef" + "ABCxyz_-.<>:/\n é"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(
+    st.text(alphabet=_KEYISH, max_size=60),
+    st.builds(lambda a, h, b: a + "-" + h + b, st.text(alphabet=_KEYISH, max_size=12),
+              st.text(alphabet="0123456789abcdef", min_size=30, max_size=34), st.sampled_from(["", "\n", "\n\n", "x"]))))
+def test_dask_key_test_is_the_regex(value: str) -> None:
+    """``looks_like_dask_key`` is ``_DASK_KEY.match`` cut at the only place it can split."""
+    from scalable_tui.model.run import _DASK_KEY, looks_like_dask_key
+
+    assert looks_like_dask_key(value) == bool(_DASK_KEY.match(value))

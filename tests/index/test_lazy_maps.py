@@ -72,8 +72,10 @@ def test_worker_and_resource_maps_are_built_on_first_use_and_equal_a_fresh_reads
         assert get_w(row) == r.worker.get(row) and get_r(row) == r.resource.get(row), row
     assert t._worker is None and t._resource is None
     other = next(x for x in range(len(r.ids)) if x not in rows)
+    assert get_r(other) == r.resource.get(other) and t._resource is not None  # not in the hint: built
+    assert get_r(rows[0]) == r.resource.get(rows[0])
     assert t.worker_get(other) == r.worker.get(other) and t._worker is not None  # not in the hint: built
-    assert t.worker == r.worker and t._resource is None
+    assert t.worker == r.worker
     assert t.sparse_getter("worker") == t.worker.get  # built: the map's own get, no method call per row
     assert t.resource == r.resource and list(t.resource) == list(r.resource)  # the order too
     assert hit.state.resources_for(r.ids[other]) == ref.resources_for(r.ids[other])
