@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.rules import Rule, classify
+from assistant.shape_rules import classification_shared
 from assistant.signature import ParsedTraceback, normalize_message, parse_traceback, signature_id, signature_key
 from assistant.shapes import SHAPES_BUDGET, Shape, parse_is_digit_free, shape_of, shareable_message, traceback_key
 from assistant.textsafe import clip
@@ -146,7 +147,8 @@ def group_failures(state: RunState) -> list[_Group]:
     that gets it.
     """
     groups: dict[str, _Group] = {}
-    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str, tuple[str, ...]]] = {}
+    # classify key -> (rule, evidence or None, types, the key's first text: the evidence's, when None)
+    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str | None, tuple[str, ...], str]] = {}
     sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str | None, tuple[str, ...]]] = {}
     tb_memo: dict[str, ParsedTraceback] = {}
     tb_shared: dict[tuple[bytes, tuple[str, ...]], ParsedTraceback] = {}
@@ -188,9 +190,16 @@ def group_failures(state: RunState) -> list[_Group]:
         hit = rule_memo.get(ck)
         if hit is None:
             types = exception_types_of(f, tb)
-            rule, why = classify(types, text, f.phase, text.lower() if text.isascii() else None)
-            hit = rule_memo[ck] = (rule, why, types)
-        rule, why, types = hit
+            shared = None if shape is None else shape.rules.get(types)
+            if shared:
+                hit = rule_memo[ck] = (shared, None, types, text)  # type: ignore[assignment]
+            else:
+                lowered = text.lower() if text.isascii() else None
+                rule, why = classify(types, text, f.phase, lowered)
+                hit = rule_memo[ck] = (rule, why, types, text)
+                if shape is not None and lowered is not None and shared is None:
+                    shape.rules[types] = classification_shared(rule, types, f.phase, lowered) and rule
+        rule, why, types, first = hit
         sk = (rule.category, f.failure_class, f.message, f.traceback, f.phase)
         sh_ = sig_memo.get(sk)
         if sh_ is None:
@@ -210,6 +219,9 @@ def group_failures(state: RunState) -> list[_Group]:
         if g is None:
             if pattern is None:
                 pattern = _normalized(f.message, shape, norm_memo)
+            if why is None:  # classified by shape: the evidence is the rule's match in the key's first text
+                why = rule.match(types, first, f.phase)
+                assert why is not None, "a shape's classification holds for each of its texts"
             g = groups[sig] = _Group(rule, why, sig, pattern, chain)
         g.records.append(f)
     return list(groups.values())

@@ -186,7 +186,8 @@ def parse_is_digit_free(tb: ParsedTraceback) -> bool:
 class Shape:
     """What failures of one shape share: their classify keys and normalised messages by kept digits."""
 
-    __slots__ = ("text", "cls", "phase", "first_key", "ck_get", "ck_by", "ck_segs", "nref", "nfirst", "n_get", "n_by")
+    __slots__ = ("text", "cls", "phase", "first_key", "ck_get", "ck_by", "ck_segs", "nref", "nfirst", "n_get", "n_by",
+                 "rules")
 
     def __init__(self, text: str, cls: str = "", phase: str | None = None) -> None:
         self.text = text
@@ -201,6 +202,9 @@ class Shape:
         self.nfirst = ""
         self.n_get: Callable[[str], tuple[str, ...]] | None | bool = None
         self.n_by: dict[tuple[str, ...], str] = {}
+        #: By exception types: the rule every text of this shape gets (``assistant.shape_rules``), or
+        #: False when that cannot be shown (then each classify key is classified).
+        self.rules: dict[tuple[str, ...], object] = {}
 
     def classify_key(self, text: str, key_pattern: re.Pattern[str]) -> tuple[str, str, str | None]:
         """``(cls, key_pattern.sub("#", text), phase)``, computed once per kept digits."""
