@@ -2,7 +2,9 @@
 
 What a rule sees of a failure (:func:`failure_text`) is bounded to head and
 tail, and classifications are shared between texts that differ only in ids
-and long numbers, so 15,000 unique messages cost a few dozen rule runs.
+and long numbers, so 15,000 unique messages cost a few dozen rule runs; and
+between texts of one shape whose digits no rule reads (``shape_rules``), so
+100,000 messages with ports and octets in them cost a few hundred.
 """
 
 from __future__ import annotations
@@ -142,13 +144,16 @@ def group_failures(state: RunState) -> list[_Group]:
     The classify key, normalised message and parsed traceback are computed
     once per shape (``assistant.shapes``: texts equal up to digits and ids)
     and kept digits, not once per failure: 100,000 unique messages of four
-    bugs cost a few hundred of each.  Which failure's text a group shows stays
+    bugs cost a few hundred of each.  A shape is classified once when every
+    text of it would be classified alike (``assistant.shape_rules``); the
+    evidence is then the rule's match in the classify key's first failure, as
+    the reference has it.  Which failure's text a group shows stays
     the first one's, as each shared value is the exact value of every failure
     that gets it.
     """
     groups: dict[str, _Group] = {}
-    # classify key -> (rule, evidence or None, types, the key's first text: the evidence's, when None)
-    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str | None, tuple[str, ...], str]] = {}
+    # classify key -> (rule, evidence, types, the key's first failure: its text gives the evidence when that is None)
+    rule_memo: dict[tuple[str, str, str | None], tuple[Rule, str | None, tuple[str, ...], FailureRecord]] = {}
     sig_memo: dict[tuple[str, str, str, str | None, str | None], tuple[str, str | None, tuple[str, ...]]] = {}
     tb_memo: dict[str, ParsedTraceback] = {}
     tb_shared: dict[tuple[bytes, tuple[str, ...]], ParsedTraceback] = {}
@@ -192,11 +197,11 @@ def group_failures(state: RunState) -> list[_Group]:
             types = exception_types_of(f, tb)
             shared = None if shape is None else shape.rules.get(types)
             if shared:
-                hit = rule_memo[ck] = (shared, None, types, text)  # type: ignore[assignment]
+                hit = rule_memo[ck] = (shared, None, types, f)  # type: ignore[assignment]
             else:
                 lowered = text.lower() if text.isascii() else None
                 rule, why = classify(types, text, f.phase, lowered)
-                hit = rule_memo[ck] = (rule, why, types, text)
+                hit = rule_memo[ck] = (rule, why, types, f)
                 if shape is not None and lowered is not None and shared is None:
                     shape.rules[types] = classification_shared(rule, types, f.phase, lowered) and rule
         rule, why, types, first = hit
@@ -220,7 +225,7 @@ def group_failures(state: RunState) -> list[_Group]:
             if pattern is None:
                 pattern = _normalized(f.message, shape, norm_memo)
             if why is None:  # classified by shape: the evidence is the rule's match in the key's first text
-                why = rule.match(types, first, f.phase)
+                why = rule.match(types, failure_text(first), f.phase)
                 assert why is not None, "a shape's classification holds for each of its texts"
             g = groups[sig] = _Group(rule, why, sig, pattern, chain)
         g.records.append(f)
