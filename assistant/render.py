@@ -20,7 +20,7 @@ import orjson
 from assistant.compare import comparison_lines, trend_text
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.model.words import plural
-from assistant.task_names import shown_names
+from assistant.task_names import NAMES_SHOWN, shown_names
 from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -241,7 +241,7 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
         ("Example", one_line(f.example_message, 160) if f.example_message else ""),
     ]
     if f.task_names:
-        rows.append(("Tasks", names_text(f.task_names, 4, printable_line)))
+        rows.append(("Tasks", names_text(f.task_names, NAMES_SHOWN, printable_line)))
     if f.first_seen or f.before_attach:
         rows.append(("Seen", printable_line(seen_text(f))))
     if f.resources:
@@ -311,7 +311,7 @@ def render_markdown(diag: Diagnosis) -> str:
         if f.first_seen or f.before_attach:
             out.append(f"- **Seen:** {_md_escape(printable_line(seen_text(f)))}")
         if f.task_names:
-            out.append("- **Tasks:** " + names_text(f.task_names, 10, _code))
+            out.append("- **Tasks:** " + names_text(f.task_names, NAMES_SHOWN, _code))
         if f.resources:
             out.append("- **Requested:** " + ", ".join(f"{_md_escape(k)}={_md_escape(printable_line(str(v)))}" for k, v in f.resources.items() if v is not None))
         out.append(f"- **Suggestion:** {_md_escape(f.suggestion)}")

@@ -15,6 +15,11 @@ from collections import Counter
 from operator import itemgetter
 from typing import Mapping
 
+#: How many of a finding's task names the text report, the Markdown report and the Findings
+#: screen show (one number, so the three list the same names; a table cell and the LLM's
+#: budgeted rows show fewer).
+NAMES_SHOWN = 5
+
 #: A task name's trailing bracket: ``postprocess[3]``, ``run_gcam[scenario=000063]``.
 PER_TASK = re.compile(r"\[[^\[\]]*\]$")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -146,7 +147,7 @@ def test_a_title_names_the_map_not_one_of_its_tasks(run_copy) -> None:
     from assistant.render import render_markdown, render_text
 
     text = render_text(d)
-    assert "Tasks:      run_gcam[…] ×14\n" in text and "×1," not in text  # not four of the 14 names "×1"
+    assert "Tasks:      run_gcam[…] ×14\n" in text  # the whole line: not four of the 14 names "×1"
     assert "`run_gcam[…]` ×14" in render_markdown(d)
 
 
@@ -216,3 +217,26 @@ def test_dask_key_test_is_the_regex(value: str) -> None:
     from scalable_tui.model.run import _DASK_KEY, looks_like_dask_key
 
     assert looks_like_dask_key(value) == bool(_DASK_KEY.match(value))
+
+
+def test_the_reports_and_the_findings_screen_list_the_same_task_names(gcam_run: Path) -> None:
+    """Seven distinct names: the text and Markdown reports listed 4 and 10 (folded in one, not the other), the
+    screen 5 in a third format; all three now say the same names with the same counts."""
+    from assistant.render import render_markdown, render_text
+    from assistant.task_names import NAMES_SHOWN
+    from scalable_tui.tui.screens.findings import finding_detail
+
+    d = diagnose_run(gcam_run)
+    f = next(x for x in d.findings if x.category == "invalid_input")
+    f.task_names = {f"step_{i}": 2 for i in range(NAMES_SHOWN + 2)}
+    d.findings = [f]
+    text_line = next(x.strip() for x in render_text(d, width=400).splitlines() if x.strip().startswith("Tasks:  "))
+    md_line = next(x for x in render_markdown(d).splitlines() if x.startswith("- **Tasks:** `"))
+    screen_line = next(x for x in finding_detail(f).plain.splitlines() if x.startswith("tasks "))
+
+    def names(line: str) -> list[str]:
+        return re.findall(r"step_\d+`? ×2", line.replace("`", ""))
+
+    assert names(text_line) == names(md_line) == names(screen_line) == [f"step_{i} ×2" for i in range(NAMES_SHOWN)], (
+        text_line, md_line, screen_line)
+    assert all(line.endswith("… 2 more names") for line in (text_line, md_line, screen_line))

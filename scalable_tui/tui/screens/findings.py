@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from scalable_tui.model.diagnosis import Finding
-from assistant.render import retry_words, seen_text
-from assistant.task_names import shown_names
+from assistant.render import names_text, retry_words, seen_text
+from assistant.task_names import NAMES_SHOWN
 from scalable_tui.tui.ai import ai_section
 from scalable_tui.session.snapshot import RunSnapshot
 from scalable_tui.session.lists import finding_text, select_findings
@@ -61,8 +61,7 @@ def finding_detail(f: Finding, pattern: re.Pattern[str] | None = None, distinct:
         t.append_text(since)
     if f.task_names:
         t.append("tasks      ", style="bold")
-        shown, more = shown_names(f.task_names, 5)
-        t.append(", ".join(f"{safe(k)} ({v})" for k, v in shown) + (f", … {more} more" if more else "") + "\n")
+        t.append(names_text(f.task_names, NAMES_SHOWN, safe) + "\n")  # as the text and Markdown reports say them
     if f.workers:
         t.append("workers    ", style="bold")
         t.append(", ".join(safe(w) for w in f.workers[:5]) + "\n")
