@@ -23,7 +23,7 @@ from assistant.incomplete import incomplete_inputs
 from assistant.rules import SUGGESTIONS
 from assistant.signature import SIGNATURE_VERSION
 from assistant.suggest_context import _context
-from assistant.task_names import title_name
+from assistant.task_names import title_place
 from assistant.textsafe import clip
 from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding, SEVERITY_RANK
@@ -62,7 +62,7 @@ def _finding(state: RunState, g: _Group) -> Finding:
             "provider": p.provider,
         }
     exc = clip(recs[0].failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]
-    where = f" in {clip(title_name(names), MAX_NAME_CHARS)}" if names else ""
+    where = f" in {title_place(names, lambda s: clip(s, MAX_NAME_CHARS))}" if names else ""
     if g.rule.category in ("user_code", "invalid_input"):
         title = f"{exc}{where or ' in task code'}"
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from operator import itemgetter
-from typing import Mapping
+from typing import Callable, Mapping
 
 #: How many of a finding's task names the text report, the Markdown report and the Findings
 #: screen show (one number, so the three list the same names; a table cell and the LLM's
@@ -32,13 +32,32 @@ def folded(names: Mapping[str, int]) -> Counter[str]:
     return out
 
 
-def title_name(names: Mapping[str, int]) -> str:
-    """The name a title says: the commonest, or its ``name[…]`` form when that covers more failures."""
+def _title_pick(names: Mapping[str, int]) -> tuple[str, int]:
     top, n = max(names.items(), key=itemgetter(1))  # the first of the commonest, as Counter.most_common
     if n == sum(names.values()):  # one name: nothing to fold (and no pass over 100k names)
-        return top
+        return top, n
     ftop, fn = max(folded(names).items(), key=itemgetter(1))
-    return ftop if fn > n else top
+    return (ftop, fn) if fn > n else (top, n)
+
+
+def title_name(names: Mapping[str, int]) -> str:
+    """The name a title says: the commonest, or its ``name[…]`` form when that covers more failures."""
+    return _title_pick(names)[0]
+
+
+def title_place(names: Mapping[str, int], show: Callable[[str], str]) -> str:
+    """Where a title says the failures are: one name when it (or its ``name[…]`` form) has most of them,
+    else the two commonest and how many more.
+
+    Four tasks with 6250 failures each were titled "KeyError in run_gcam", as
+    if the other three tasks' 18,750 failures were run_gcam's.
+    """
+    pick, n = _title_pick(names)
+    if 2 * n > sum(names.values()):
+        return show(pick)
+    shown, more = shown_names(names, 2)
+    first = [show(k) for k, _ in shown]
+    return f"{first[0]}, {first[1]} and {more} more" if more else " and ".join(first)
 
 
 def shown_names(names: Mapping[str, int], limit: int) -> tuple[list[tuple[str, int]], int]:

@@ -240,3 +240,33 @@ def test_the_reports_and_the_findings_screen_list_the_same_task_names(gcam_run: 
     assert names(text_line) == names(md_line) == names(screen_line) == [f"step_{i} ×2" for i in range(NAMES_SHOWN)], (
         text_line, md_line, screen_line)
     assert all(line.endswith("… 2 more names") for line in (text_line, md_line, screen_line))
+
+
+def test_a_title_names_a_task_only_when_it_has_most_of_the_failures() -> None:
+    """Four tasks with 6250 failures each were titled "KeyError in run_gcam", blaming one for the others' 18,750."""
+    from assistant.task_names import title_place
+
+    def show(s: str) -> str:
+        return s
+
+    assert title_place({"run_gcam": 6250, "run_demeter": 6250, "stitch": 6250, "xanthos": 6250}, show) == (
+        "run_demeter, run_gcam and 2 more")
+    assert title_place({"a": 2, "b": 2}, show) == "a and b"
+    assert title_place({"a": 3, "b": 2}, show) == "a"  # most of them
+    assert title_place({"p[0]": 1, "p[1]": 1, "q": 1}, show) == "p[…]"  # the map's folded name has most
+    assert title_place({"a": 5}, show) == "a"
+
+
+def test_the_benchmark_titles_do_not_blame_one_of_four_tasks(tmp_path: Path) -> None:
+    import sys
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_diagnose
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    d = diagnose_run(bench_diagnose.generate(tmp_path, 400))
+    assert len(d.findings) == 4
+    assert all(f.title.endswith("in run_demeter, run_gcam and 2 more") for f in d.findings), [f.title for f in d.findings]
