@@ -23,6 +23,7 @@ from assistant.abandoned import abandoned_info, stale_threshold
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.render import failure_breakdown
 from assistant.textsafe import printable
+from assistant.task_names import PER_TASK
 from scalable_tui.model.run import (
     TERMINAL_STATES,
     FailureRecord,
@@ -184,14 +185,13 @@ def _bucket(ts: float, lo: float, span: float) -> int:
     return n if b > n else (0 if b < 0 else b)
 
 
-_MAPPED = re.compile(r"\[\d+\]$")
-
-
 def task_group(name: str) -> str:
-    """``run_gcam[12]`` -> ``run_gcam[…]`` (Scalable's ``client.map`` names its tasks ``name[i]``)."""
+    """``run_gcam[12]`` -> ``run_gcam[…]`` (Scalable's ``client.map`` names its tasks ``name[i]``), and
+    ``run_gcam[scenario=000063]`` -> ``run_gcam[…]`` (a name per task): the findings' fold
+    (``assistant.task_names.PER_TASK``), so the Overview's bars and the findings name tasks alike."""
     if not name.endswith("]"):
         return name
-    return _MAPPED.sub("[…]", name)
+    return PER_TASK.sub("[…]", name)
 
 
 #: Task groups the Overview shows as bars (the rest are counted).
@@ -214,8 +214,8 @@ def task_groups_of(names: list[str]) -> list[str]:
     return out
 
 
-#: ``_MAPPED`` at the end of each line of names joined by newlines (none of which holds one).
-_MAPPED_LINES = re.compile(r"\[\d+\]$", re.MULTILINE)
+#: ``PER_TASK`` at the end of each line of names joined by newlines (none of which holds one).
+_MAPPED_LINES = re.compile(r"\[[^\[\]\n]*\]$", re.MULTILINE)
 
 
 def overview_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple[str, dict[str, int]]], int, str]:
@@ -233,7 +233,7 @@ def overview_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple
     if n > top and 2 * n > tasks.n_tasks():
         functions = set(compress(tasks.function, tasks.state))  # code 0 is None: "not known"
         names = list(map(tasks.strings.values.__getitem__, functions))
-        # A function's group is its own name unless it ends in "[digits]" ("f[3]" -> "f[…]"): so at least this
+        # A function's group is its own name unless it ends in a bracket ("f[3]" -> "f[…]"): so at least this
         # many groups.  Functions that vary per task are turned down here, without grouping 300k names (0.15 s).
         if all(names) and 2 * (len(names) - _may_fold(names)) <= n:
             by_fn = _group_sizes(tasks, "function")
@@ -243,7 +243,7 @@ def overview_groups(tasks: TaskTable, top: int = TOP_GROUPS) -> tuple[list[tuple
 
 
 def _may_fold(names: list[Any]) -> int:
-    """At least as many as the names ``task_group`` folds: the line ends after "[digits]" in them joined (a
+    """At least as many as the names ``task_group`` folds: the line ends after a bracket in them joined (a
     name with a newline only adds line ends, so the count stays an upper bound)."""
     try:
         return len(_MAPPED_LINES.findall("\n".join(names)))

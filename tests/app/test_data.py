@@ -90,7 +90,8 @@ def test_mapped_task_names_fold_into_one_group() -> None:
 
     assert task_group("run_gcam[12]") == "run_gcam[…]"
     assert task_group("run_gcam") == "run_gcam"
-    assert task_group("x[a]") == "x[a]" and task_group("x[1][2]") == "x[1][…]"
+    assert task_group("x[a]") == "x[…]" and task_group("x[1][2]") == "x[1][…]"
+    assert task_group("run_gcam[scenario=000063]") == "run_gcam[…]"  # a name per task, as the findings fold it
     by_name = {f"post[{i}]": {"succeeded": 1} for i in range(300)} | {"post[7]": {"failed": 1}, "solo": {"running": 2}}
     assert group_task_names(by_name) == {"post[…]": {"succeeded": 299, "failed": 1}, "solo": {"running": 2}}
 
@@ -271,12 +272,21 @@ def test_overview_bars_are_per_function_when_task_names_are_per_task(tmp_path: P
                     "--varied"], check=True, stdout=subprocess.DEVNULL)
     t = load_run(next(tmp_path.glob("run-*"))).tasks
     assert len(t.counts_by("name")) > 1000
-    # the generator names functions like their tasks: grouping by them says no more, so by task name
-    assert overview_groups(t)[2] == "task name"
+    # names per scenario in brackets (``run_gcam[scenario=000063]``) fold as the findings fold them: by task name
+    rows, n, by = overview_groups(t)
+    assert by == "task name" and n == 4 and {f for f, _ in rows} == {
+        "run_gcam[…]", "run_demeter[…]", "stitch_outputs[…]", "xanthos_basin[…]"}
+    assert sum(sum(c.values()) for _f, c in rows) == t.n_tasks()  # every task in a bar
+    # names per task that do not fold (``run_gcam.s000063``); the generator names functions like their tasks:
+    # grouping by them says no more, so by task name
+    for r in range(len(t.ids)):
+        name = t.strings.values[t.name[r]] or ""
+        t.name[r] = t.function[r] = t.strings.get(name.replace("[scenario=", ".s").rstrip("]"))
+    assert len(t.counts_by("name")) > 1000 and overview_groups(t)[2] == "task name"
     # give them the functions Scalable records (the Python function's name)
     for r in range(len(t.ids)):
         name = t.strings.values[t.name[r]] or ""
-        t.function[r] = t.strings.get(name.split("[", 1)[0])
+        t.function[r] = t.strings.get(name.split(".", 1)[0])
     by_fn = t.counts_by("function")
     fns = sorted(by_fn, key=lambda n: (-sum(by_fn[n].values()), n))
     rows, n, by = overview_groups(t)
