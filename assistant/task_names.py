@@ -45,6 +45,18 @@ def title_name(names: Mapping[str, int]) -> str:
     return _title_pick(names)[0]
 
 
+def said_of(title: str, names: Mapping[str, int], part: Mapping[str, int], show: Callable[[str], str]) -> str:
+    """A finding's ``title`` (ending in ``title_place(names)``) said of ``part`` of its failures.
+
+    The retry plan splits a finding per component; each part is titled with
+    its own tasks, not with the whole finding's (which named tasks it does not hold).
+    """
+    old = " in " + title_place(names, show) if names else ""
+    if not old or not part or not title.endswith(old):
+        return title
+    return title[: -len(old)] + " in " + title_place(part, show)
+
+
 def title_place(names: Mapping[str, int], show: Callable[[str], str]) -> str:
     """Where a title says the failures are: one name when it (or its ``name[…]`` form) has most of them,
     else the two commonest and how many more.

@@ -258,3 +258,39 @@ def test_diagnose_says_retry_the_way_the_retry_plan_does(retry_run: Path) -> Non
     assert words["invalid_input"] == ("permanent", "permanent: a retry will not help")
     text = run_cli("diagnose", str(retry_run)).stdout
     assert "Retry:      a retry needs more memory" in text and "Retry:      a retry needs a longer walltime" in text
+
+
+def test_a_finding_split_per_component_titles_each_part_with_its_own_tasks(tmp_path: Path) -> None:
+    """Out-of-memory failures in four tasks of four components: the plan raises memory per component, and each
+    part said "MemoryError in run_gcam" (once the finding's title, of a quarter of its failures)."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_diagnose
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    run = bench_diagnose.generate(tmp_path, 400)
+    state, diag, plan = _plan(run)
+    _assert_partition(state, plan)
+    oom = [g for g in plan.groups if g.category == "oom"]
+    assert len(oom) == 4
+    for g in oom:
+        (name,) = g.task_names
+        assert g.title == f"Out of memory: MemoryError in {name}", g.title
+    whole = next(f for f in diag.findings if f.category == "oom")
+    assert whole.title == "Out of memory: MemoryError in run_demeter, run_gcam and 2 more"
+    assert next(g for g in plan.groups if g.category == "invalid_input").title == "KeyError in run_demeter, run_gcam and 2 more"
+
+
+def test_said_of_keeps_a_title_without_a_place() -> None:
+    from assistant.task_names import said_of
+
+    def show(s: str) -> str:
+        return s
+
+    assert said_of("GPU (session.start): RuntimeError", {"a": 1, "b": 1}, {"a": 1}, show) == "GPU (session.start): RuntimeError"
+    assert said_of("KeyError in a and b", {"a": 1, "b": 1}, {"a": 1}, show) == "KeyError in a"
+    assert said_of("KeyError in a and b", {"a": 1, "b": 1}, {}, show) == "KeyError in a and b"
