@@ -13,6 +13,7 @@ from scalable_tui.session.snapshot import RunSnapshot, failures_text
 from scalable_tui.session.lists import finding_text
 from scalable_tui.tui.fmt import SEVERITY_STYLE, TASK_STATE_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, RunScreen
+from scalable_tui.tui.widgets.counts_sparkline import CountsSparkline
 from scalable_tui.tui.widgets.progress import TaskBars
 from scalable_tui.model.run import STATE_ORDER
 
@@ -46,9 +47,9 @@ class OverviewScreen(RunScreen):
                     yield Static(id="task-counts")
                     yield TaskBars(id="progress")
                     yield Static("Completions over time", classes="title")
-                    yield Sparkline([], id="spark-done")
+                    yield CountsSparkline([], id="spark-done")
                     yield Static("Failures over time", classes="title")
-                    yield Sparkline([], id="spark-failed")
+                    yield CountsSparkline([], id="spark-failed")
                 with Vertical(id="ov-failures"):
                     yield Static("Failures by category", classes="title")
                     yield Static(id="by-category")
