@@ -51,6 +51,18 @@ def fixture_run(name: str) -> Path:
     return runs[0]
 
 
+def diagnose_bench_run(base: Path, n_failures: int) -> Path:
+    """A run written by ``bench/bench_diagnose.py``'s generator: four bugs, every message different."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        bench_diagnose = importlib.import_module("bench_diagnose")
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return bench_diagnose.generate(base, n_failures)
+
+
 @pytest.fixture
 def gcam_run() -> Path:
     return fixture_run("gcam-stitches")

@@ -258,15 +258,8 @@ def test_a_title_names_a_task_only_when_it_has_most_of_the_failures() -> None:
 
 
 def test_the_benchmark_titles_do_not_blame_one_of_four_tasks(tmp_path: Path) -> None:
-    import sys
+    from tests.conftest import diagnose_bench_run
 
-    from tests.conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import bench_diagnose
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    d = diagnose_run(bench_diagnose.generate(tmp_path, 400))
+    d = diagnose_run(diagnose_bench_run(tmp_path, 400))
     assert len(d.findings) == 4
     assert all(f.title.endswith("in run_demeter, run_gcam and 2 more") for f in d.findings), [f.title for f in d.findings]

@@ -129,23 +129,17 @@ def test_a_shared_classification_is_each_texts_own(template: list[str], types: t
 
 def test_the_benchmark_families_are_classified_once_per_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     """The point: four bugs whose texts carry short numbers (ports, octets, ranks) cost a rule run per shape."""
-    import sys
     import tempfile
     from pathlib import Path
 
     from scalable_tui.sources.rundir.reader import load_run
-    from tests.conftest import ROOT
+    from tests.conftest import diagnose_bench_run
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import bench_diagnose
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
     calls = []
     real = grouping.classify
     monkeypatch.setattr(grouping, "classify", lambda *a: calls.append(a) or real(*a))
     with tempfile.TemporaryDirectory() as tmp:
-        state = load_run(str(bench_diagnose.generate(Path(tmp), 3000)))
+        state = load_run(str(diagnose_bench_run(Path(tmp), 3000)))
         grouping.join_failures(state)
         groups = grouping.group_failures(state)
         keys = {grouping._classify_key(f) for f in state.failures}

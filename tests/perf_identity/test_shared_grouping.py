@@ -11,7 +11,6 @@ benchmark's generated run.
 from __future__ import annotations
 
 import random
-import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +26,7 @@ from assistant.shapes import Shape, normalize_kept, shape_of
 from assistant.signature import normalize_message
 from scalable_tui.model.run import FailureRecord
 from scalable_tui.sources.rundir.reader import load_run
-from tests.conftest import FIXTURES, ROOT, fixture_run
+from tests.conftest import FIXTURES, diagnose_bench_run, fixture_run
 
 FIXTURE_NAMES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 SAMPLE = Path("/work/shared/samples/run-20261123T081131Z-gcam-stitches-a92143d5")
@@ -65,13 +64,8 @@ def test_sample_run_groups_as_the_reference(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_bench_generated_run_groups_as_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import bench_diagnose
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
     with tempfile.TemporaryDirectory() as tmp:
-        run = bench_diagnose.generate(Path(tmp), 4000)
+        run = diagnose_bench_run(Path(tmp), 4000)
         state = load_run(str(run))
         grouping.join_failures(state)
         new = grouping.group_failures(state)

@@ -263,16 +263,9 @@ def test_diagnose_says_retry_the_way_the_retry_plan_does(retry_run: Path) -> Non
 def test_a_finding_split_per_component_titles_each_part_with_its_own_tasks(tmp_path: Path) -> None:
     """Out-of-memory failures in four tasks of four components: the plan raises memory per component, and each
     part said "MemoryError in run_gcam" (once the finding's title, of a quarter of its failures)."""
-    import sys
+    from tests.conftest import diagnose_bench_run
 
-    from tests.conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import bench_diagnose
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    run = bench_diagnose.generate(tmp_path, 400)
+    run = diagnose_bench_run(tmp_path, 400)
     state, diag, plan = _plan(run)
     _assert_partition(state, plan)
     oom = [g for g in plan.groups if g.category == "oom"]
