@@ -15,10 +15,12 @@ ones.  Nothing here runs when the run was not on Slurm, or when
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from assistant.diagnose import WORKER_DIED
+from assistant.textsafe import clip
 from scalable_tui.model.diagnosis import Diagnosis, Finding, SEVERITY_RANK
 from scalable_tui.model.run import RunState
 
@@ -89,12 +91,30 @@ def slurm_join(
         out.note = f"Slurm accounting could not be read: {type(exc).__name__}: {exc}"
         return out
     if snap.status != "ok" or snap.message:
-        out.note = f"Slurm: {snap.message or snap.status}"
+        out.note = slurm_note(snap.message or snap.status)
     elif why:
         out.note = why
     out.jobs = len(snap.jobs)
     out.findings = hpc_findings(snap, departures, scanned_logs(snap, log_dir), now=state.last_event_ts)
     return out
+
+
+#: sacct/squeue on a machine with the Slurm client but no configuration (a laptop, a login-less VM).
+_NOT_CONFIGURED = re.compile(r"Could not establish a configuration source", re.I)
+
+
+def slurm_note(message: str) -> str:
+    """The note for a Slurm answer that was not "ok", in the words a user acts on (Slurm's own kept).
+
+    A run made on Slurm and read on a machine with the Slurm client but no
+    configuration said only "Slurm: sacct: fatal: Could not establish a
+    configuration source", on every diagnosis of every such run.
+    """
+    first = clip(message.strip().splitlines()[0], 200) if message.strip() else message
+    if _NOT_CONFIGURED.search(message):
+        return (f"the run used Slurm, but Slurm is not configured on this machine ({first}): job states not "
+                "joined (--slurm off leaves Slurm out)")
+    return f"Slurm: {message}"
 
 
 def merge_findings(diag: Diagnosis, extra: list[Finding], note: str | None = None) -> Diagnosis:

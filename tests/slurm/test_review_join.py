@@ -51,3 +51,23 @@ def test_runs_not_on_slurm_never_ask_slurm(tmp_path: Path) -> None:
     joined = slurm_join(load_run(run), "auto", source=SlurmSource(user="root", runner=fake))
     assert joined.findings == [] and fake.calls == []
     assert diagnose_run(run).findings == []
+
+
+def test_a_machine_without_slurm_configured_is_said_so(tmp_path: Path) -> None:
+    """A Slurm run read where the Slurm client is installed but not configured (a laptop): the note was only
+    "Slurm: sacct: fatal: Could not establish a configuration source", on every diagnosis."""
+    from scalable_tui.sources.jobs.base import CmdResult
+
+    state = load_run(_slurm_run(tmp_path))
+    fake = FakeSlurm()
+    fake.sacct = CmdResult(["sacct"], 1, "", "sacct: fatal: Could not establish a configuration source" + " x" * 2500)
+    joined = slurm_join(state, "auto", source=SlurmSource(user="root", runner=fake, resolve_worker_names=False))
+    assert joined.findings == [] and joined.jobs == 0
+    note = joined.note or ""
+    assert note.startswith("the run used Slurm, but Slurm is not configured on this machine (sacct: fatal: Could "
+                           "not establish a configuration source"), note
+    assert note.endswith("job states not joined (--slurm off leaves Slurm out)") and len(note) < 400
+    down = FakeSlurm()
+    down.sacct = CmdResult(["sacct"], 1, "", "sacct: error: Unable to contact slurm controller (connect failure)\n")
+    other = slurm_join(state, "auto", source=SlurmSource(user="root", runner=down, resolve_worker_names=False)).note
+    assert other is not None and other.startswith("Slurm: ") and "Unable to contact" in other

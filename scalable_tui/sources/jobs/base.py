@@ -83,9 +83,6 @@ def run_command(argv: Sequence[str], timeout: float) -> CmdResult:
 
 
 _SLOW = re.compile(r"Socket timed out|timed out|Resource temporarily unavailable|Slurm backup controller in standby", re.I)
-_ACCT_OFF = re.compile(r"accounting storage is disabled|slurmdbd|Connection refused|"
-                       r"Problem talking to the database|not running a supported accounting_storage|"
-                       r"Unable to contact|No such file", re.I)
 
 
 def _classify_failure(res: CmdResult) -> tuple[str, str]:

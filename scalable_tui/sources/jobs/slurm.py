@@ -84,10 +84,6 @@ def slurm_available() -> bool:
 # -- Slurm ---------------------------------------------------------------------
 _DOWN = re.compile(r"Unable to contact slurm controller|connect failure|Connection refused|"
                    r"Zero Bytes were transmitted|No route to host|Invalid user|Unable to establish", re.I)
-_SLOW = re.compile(r"Socket timed out|timed out|Resource temporarily unavailable|Slurm backup controller in standby", re.I)
-_ACCT_OFF = re.compile(r"accounting storage is disabled|slurmdbd|Connection refused|"
-                       r"Problem talking to the database|not running a supported accounting_storage|"
-                       r"Unable to contact|No such file", re.I)
 
 
 class SlurmSource(SacctFacts, JobSource):
