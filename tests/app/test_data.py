@@ -96,9 +96,16 @@ def test_mapped_task_names_fold_into_one_group() -> None:
     assert group_task_names(by_name) == {"post[…]": {"succeeded": 299, "failed": 1}, "solo": {"running": 2}}
 
 
-def test_group_counts_straight_from_the_table_equal_the_two_step_ones(gcam_run: Path, tmp_path: Path) -> None:
-    """``top_task_groups`` skips the per-name dict (300k of them on a run with per-task names) and ranks the same."""
+@pytest.mark.parametrize("many", [20_000, 0])
+def test_group_counts_straight_from_the_table_equal_the_two_step_ones(gcam_run: Path, tmp_path: Path, many: int,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``top_task_groups`` skips the per-name dict (300k of them on a run with per-task names) and ranks the same,
+    counted in Python or, behind many names, with numpy (``MANY_NAMES``: 0 takes that path here)."""
     import subprocess
+
+    from scalable_tui.session import snapshot
+
+    monkeypatch.setattr(snapshot, "MANY_NAMES", many)
     import sys
 
     from scalable_tui.model.run import TaskTable
@@ -110,7 +117,7 @@ def test_group_counts_straight_from_the_table_equal_the_two_step_ones(gcam_run: 
                     "--varied"], check=True, stdout=subprocess.DEVNULL)
     t = TaskTable()
     for i, (name, state) in enumerate([("post[1]", "failed"), ("post[2]", "succeeded"), (None, "running"),
-                                       ("x[a]", "failed"), ("", "succeeded"), ("post[3]", None)]):
+                                       ("x[a]", "failed"), ("", "succeeded"), ("post[3]", None), ("post[1]", None)]):
         r = t.add_row(f"t{i}")
         t.name[r] = t.strings.get(name)
         if state is not None:
