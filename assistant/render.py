@@ -35,6 +35,11 @@ def names_text(names: dict[str, int], limit: int, show: Callable[[str], str]) ->
     return text + (f", … {plural(more, 'more name')}" if more else "")
 
 
+def requested_text(resources: dict[str, str | int | float | None]) -> str:
+    """``memory=16G, walltime=04:00:00, cpus=4, provider=slurm``: a finding's requests, as every report says them."""
+    return ", ".join(f"{k.removeprefix('requested_')}={v}" for k, v in resources.items() if v is not None)
+
+
 def retry_words(f: Finding) -> tuple[str, str]:
     """(table cell, sentence) for "will a retry help?", in the retry plan's terms.
 
@@ -246,7 +251,7 @@ def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyp
         rows.append(("Seen", printable_line(seen_text(f))))
     if f.resources:
         r = f.resources
-        rows.append(("Requested", printable_line(", ".join(f"{k.removeprefix('requested_')}={v}" for k, v in r.items() if v is not None))))
+        rows.append(("Requested", printable_line(requested_text(r))))
     if f.example_traceback:
         last = [ln for ln in f.example_traceback.strip().splitlines() if ln.strip().startswith("File ")]
         if last:
@@ -313,7 +318,7 @@ def render_markdown(diag: Diagnosis) -> str:
         if f.task_names:
             out.append("- **Tasks:** " + names_text(f.task_names, NAMES_SHOWN, _code))
         if f.resources:
-            out.append("- **Requested:** " + ", ".join(f"{_md_escape(k)}={_md_escape(printable_line(str(v)))}" for k, v in f.resources.items() if v is not None))
+            out.append("- **Requested:** " + _md_escape(printable_line(requested_text(f.resources))))
         out.append(f"- **Suggestion:** {_md_escape(f.suggestion)}")
         out.append("")
         out += _md_explanation(diag, f)

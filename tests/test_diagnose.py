@@ -263,3 +263,15 @@ def test_the_benchmark_titles_do_not_blame_one_of_four_tasks(tmp_path: Path) -> 
     d = diagnose_run(diagnose_bench_run(tmp_path, 400))
     assert len(d.findings) == 4
     assert all(f.title.endswith("in run_demeter, run_gcam and 2 more") for f in d.findings), [f.title for f in d.findings]
+
+
+def test_the_text_and_markdown_reports_say_the_requests_alike(gcam_run: Path) -> None:
+    """Markdown said ``requested_memory=2G, requested_cpus=1`` where the text said ``memory=2G, cpus=1``."""
+    from assistant.render import render_markdown, render_text
+
+    d = diagnose_run(gcam_run)
+    text = [x.strip().removeprefix("Requested:").strip() for x in render_text(d, width=400).splitlines()
+            if x.strip().startswith("Requested:")]
+    md = [x.removeprefix("- **Requested:** ") for x in render_markdown(d).splitlines() if x.startswith("- **Requested:**")]
+    assert text and text == md and all("requested_" not in x for x in md)
+    assert text[0] == "memory=2G, cpus=1, provider=local"
