@@ -21,6 +21,7 @@ from assistant.compare import comparison_lines, trend_text
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.model.words import plural
 from assistant.task_names import NAMES_SHOWN, shown_names
+from assistant.titles import title_distinctions, titled
 from assistant.textsafe import clip, one_line, printable, printable_line
 
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -197,8 +198,9 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
         )
     )
     console.print()
+    distinctions = title_distinctions(failure_findings)
     for i, f in enumerate(failure_findings, 1):
-        _text_finding(console, i, f)
+        _text_finding(console, i, f, distinctions)
         _text_explanation(console, diag, f)
     _text_unstructured(console, diag)
     return _rstrip_lines(buf.getvalue())
@@ -223,14 +225,14 @@ def seen_text(f: Finding) -> str:
     return "; ".join(parts)
 
 
-def _text_finding(console, i: int, f: Finding) -> None:  # type: ignore[no-untyped-def]
+def _text_finding(console, i: int, f: Finding, distinctions: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
     from rich.text import Text
 
     t = Text()
     t.append(f"[{f.severity}]", style=SEVERITY_STYLE[f.severity])
     t.append(" ")
-    t.append(printable(f.title), style="bold")
+    t.append(printable(titled(f, distinctions)), style="bold")
     t.append(f" ({f.category}) — {f.count} occurrence{'s' if f.count != 1 else ''}")
     if f.trend:
         t.append(f" [{trend_text(f)}]", style="bold magenta" if f.trend != "recurring" else "")
@@ -298,13 +300,15 @@ def render_markdown(diag: Diagnosis) -> str:
     for n in diag.notices:
         out.append(f"- **Note:** {_md_escape(n)}")
     out.append("")
+    distinctions = title_distinctions(diag.findings)
     if diag.findings:
         out += ["| # | Severity | Category | Finding | Count |", "|---|---|---|---|---|"]
         for i, f in enumerate(diag.findings, 1):
-            out.append(f"| {i} | {f.severity} | {_code(f.category)} | {_md_escape(printable_line(f.title))} | {f.count} |")
+            out.append(f"| {i} | {f.severity} | {_code(f.category)} | {_md_escape(printable_line(titled(f, distinctions)))} "
+                       f"| {f.count} |")
         out.append("")
     for i, f in enumerate(diag.findings, 1):
-        out.append(f"## {i}. {_md_escape(f.title)}")
+        out.append(f"## {i}. {_md_escape(printable_line(titled(f, distinctions)))}")
         out.append("")
         out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}"
                    + (f" · **Trend:** {_md_escape(trend_text(f))}" if f.trend else ""))

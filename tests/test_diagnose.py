@@ -275,3 +275,20 @@ def test_the_text_and_markdown_reports_say_the_requests_alike(gcam_run: Path) ->
     md = [x.removeprefix("- **Requested:** ") for x in render_markdown(d).splitlines() if x.startswith("- **Requested:**")]
     assert text and text == md and all("requested_" not in x for x in md)
     assert text[0] == "memory=2G, cpus=1, provider=local"
+
+
+def test_the_reports_tell_apart_findings_with_the_same_title() -> None:
+    """Two ``ValueError in parse_region_config`` rows in the Markdown table (and two such headings in the text)
+    hid two causes; the screens already said what differs. The reports now say it too, by the same rule."""
+    from assistant.render import render_markdown, render_text
+    from tests.conftest import fixture_run
+
+    d = diagnose_run(fixture_run("tutorial-tracebacks"))
+    twins = [f for f in d.findings if f.title == "ValueError in parse_region_config"]
+    assert len(twins) == 2
+    rows = [x for x in render_markdown(d).splitlines() if x.startswith("| ") and "ValueError" in x]
+    heads = [x for x in render_text(d, width=400).splitlines() if "] ValueError in parse_region_config" in x]
+    assert len(rows) == len(heads) == 2 and len(set(rows)) == 2 and len(set(heads)) == 2
+    assert any("calibration step produced a zero denominator" in x for x in rows)
+    assert any("calibration step produced a zero denominator" in x for x in heads)
+    assert "\x1b" not in render_text(d) and "\x1b" not in render_markdown(d)  # the pattern is shown literally

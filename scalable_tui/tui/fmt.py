@@ -244,43 +244,11 @@ def short_ids(ids: Iterable[str], width: int = 24, min_tail: int = 8) -> dict[st
 
 
 # -- findings --------------------------------------------------------------------
-def _differs(items: list[str]) -> bool:
-    return len(set(items)) > 1
-
-
 def title_distinctions(findings: Sequence["Finding"], limit: int = 60) -> dict[str, str]:
-    """For findings whose titles collide: what tells each apart (finding id -> a few words).
+    """For findings whose titles collide: what tells each apart (``assistant.titles``, made safe to show)."""
+    from assistant.titles import title_distinctions as distinctions
 
-    Two rows reading ``Out of memory: MemoryError in run_gcam`` twice hide
-    that they are two different causes.  The first field that differs within
-    the colliding set is used: the message pattern, the exception chain, the
-    workers, the components, the task names, the phase; else the signature.
-    """
-    by_title: dict[str, list[Finding]] = {}
-    for f in findings:
-        by_title.setdefault(f.title, []).append(f)
-    out: dict[str, str] = {}
-    fields = (
-        lambda f: line(f.pattern or f.example_message, limit) if (f.pattern or f.example_message) else "",
-        lambda f: " <- ".join(f.exception_types),
-        lambda f: ", ".join(f.workers[:2]),
-        lambda f: ", ".join(sorted(f.components)),
-        lambda f: ", ".join(sorted(f.task_names)),
-        lambda f: f.phase or "",
-    )
-    for group in by_title.values():
-        if len(group) < 2:
-            continue
-        for get in fields:
-            values = [get(f) for f in group]
-            if _differs(values):
-                for f, v in zip(group, values):
-                    out[f.id] = safe(v) if v else "-"
-                break
-        else:
-            for f in group:
-                out[f.id] = f"signature {safe(f.signature or f.id)}"
-    return out
+    return {k: safe(v) for k, v in distinctions(findings, limit).items()}
 
 
 def distinct_title(f: "Finding", distinctions: dict[str, str], width: int | None = None) -> str:
