@@ -390,3 +390,23 @@ def test_limited_mode_parses_msgpack_only_replies_once() -> None:
         assert {f.category for f in diagnose_state(state).findings} == {"worker_memory"}
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("removal_first", [True, False])
+def test_a_restart_is_counted_whichever_of_its_events_arrives_first(removal_first: bool) -> None:
+    """The demo showed "5 restarts" beside "6 worker deaths": a nanny's new process was listed (at a new
+    address) before the old one's departure arrived, and the restart was counted only for a worker marked gone."""
+    src = _source()
+    nanny = "tcp://127.0.0.1:7000"
+    src._ingest_plugin_event({"kind": "worker-added", "t": 1.0, "worker": "tcp://127.0.0.1:5000", "name": "w",
+                              "nanny": nanny, "nthreads": 1, "limit": 100})
+    added = {"kind": "worker-added", "t": 2.0, "worker": "tcp://127.0.0.1:5001", "name": "w", "nanny": nanny,
+             "nthreads": 1, "limit": 100}
+    removed = {"kind": "worker-removed", "t": 1.9, "worker": "tcp://127.0.0.1:5000", "name": "w",
+               "stimulus": "handle-worker-cleanup-1", "expected": False, "prev_status": "running"}
+    for ev in ((removed, added) if removal_first else (added, removed)):
+        src._ingest_plugin_event(ev)
+    s = src.snapshot
+    w = s.workers["w"]
+    assert w.alive and w.address == "tcp://127.0.0.1:5001" and "tcp://127.0.0.1:5000" in w.previous_addresses
+    assert w.restarts == 1 == s.to_run_state().worker_deaths

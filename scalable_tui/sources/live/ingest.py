@@ -334,8 +334,14 @@ class SnapshotFolder:
         return w
 
     def _came_back(self, w: WorkerInfo, addr: str) -> None:
-        """The same worker identity is listed again (nanny restart) or at a new address."""
-        if not w.alive:
+        """The same worker identity is listed again (nanny restart) or at a new address.
+
+        At a new address it is a new process, whether or not the old one's
+        departure has arrived yet: the scheduler's events can list the nanny's
+        new process first, and the restart was then missed ("5 restarts"
+        beside "6 worker deaths").
+        """
+        if not w.alive or w.address != addr:
             w.restarts += 1
             w.alive = True
         if w.address != addr:
