@@ -14,7 +14,7 @@ import functools
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 try:  # the regex parser: Python 3.11+ names it re._parser, older versions sre_parse
     from re import _constants as _c, _parser as _p  # type: ignore[attr-defined]
@@ -93,7 +93,7 @@ class Rule:
     def match(self, exc_types: tuple[str, ...], text: str, phase: str | None, present: int | None = None) -> str | None:
         """Return what matched (for the evidence), or None.
 
-        ``present``: ``literal_mask(text.lower())`` of an ASCII ``text`` (then a
+        ``present``: ``literal_mask`` of the lowered ASCII ``text`` (then a
         pattern none of whose literals occur cannot match and is not run).
         """
         if self.phases and phase not in self.phases:
@@ -211,14 +211,14 @@ def literal_bits(literals: tuple[str, ...]) -> int:
     return mask
 
 
-def literal_mask(lowered: str) -> int:
-    """The bits of the registered literals that occur in ``lowered``.
+def literal_mask(lowered: str, literals: Sequence[str], shift: int = 0) -> int:
+    """The bits of ``literals`` (registered ones from bit ``shift`` on) that occur in ``lowered``.
 
-    One pass over the ~120 literals of all rules per text, in C (``map`` of
-    ``str.__contains__`` into one byte per literal): cheaper than each rule
-    looking for its own, and the rules then need one AND and one lookup.
+    In C (``map`` of ``str.__contains__`` into one byte per literal): cheaper
+    than each rule looking for its own, and the rules then need one AND and
+    one lookup.
     """
-    return int.from_bytes(bytes(map(lowered.__contains__, _LITERALS)), "little")
+    return int.from_bytes(bytes(map(lowered.__contains__, literals)), "little") << shift
 
 
 def required_literals(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -467,11 +467,10 @@ def classify(exc_types: tuple[str, ...], text: str, phase: str | None, lowered: 
             if why is not None:
                 return rule, why
     else:
-        contains = lowered.__contains__
         present = 0
         for rule, (lits, shift) in zip(RULES, _BLOCKS):
             if lits:
-                present |= int.from_bytes(bytes(map(contains, lits)), "little") << shift
+                present |= literal_mask(lowered, lits, shift)
             why = rule.match(exc_types, text, phase, present)
             if why is not None:
                 return rule, why
