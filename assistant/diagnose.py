@@ -18,7 +18,7 @@ import math
 from collections import Counter
 
 from assistant.abandoned import _abandoned_finding, abandoned_info
-from assistant.grouping import MAX_NAME_CHARS, _Group, group_failures, join_failures
+from assistant.grouping import MAX_NAME_CHARS, _Group, clip_name, group_failures, join_failures
 from assistant.incomplete import incomplete_inputs
 from assistant.rules import SUGGESTIONS
 from assistant.signature import SIGNATURE_VERSION
@@ -62,7 +62,7 @@ def _finding(state: RunState, g: _Group) -> Finding:
             "provider": p.provider,
         }
     exc = clip(recs[0].failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]
-    where = f" in {title_place(names, lambda s: clip(s, MAX_NAME_CHARS))}" if names else ""
+    where = f" in {title_place(names, clip_name)}" if names else ""
     if g.rule.category in ("user_code", "invalid_input"):
         title = f"{exc}{where or ' in task code'}"
     else:

@@ -38,7 +38,7 @@ from typing import Any, Iterable, Mapping
 
 from scalable_tui.model.diagnosis import Evidence, Finding
 from assistant.retry_resources import GB, memory_bytes
-from assistant.task_names import PER_TASK
+from assistant.task_names import fold_name
 
 __all__ = [
     "EfficiencyReport",
@@ -223,9 +223,7 @@ def efficiency_from_run(
         # The function, not the task name: Scalable names map tasks ``f[i]`` and lets callers
         # name each task (``_scalable_task_name``), which would give one row per task; either
         # folded as the findings fold names (``f[…]``), for producers that vary them per task.
-        base = t.strings.values[t.function[r]] or t.name_of(r) or "(unnamed)"
-        if base.endswith("]"):
-            base = PER_TASK.sub("[…]", base)
+        base = fold_name(t.strings.values[t.function[r]] or t.name_of(r) or "(unnamed)")
         prof = state.resources_for(tid)
         key = (base, t.component_of(r), prof.requested_memory if prof else None,
                float(prof.requested_cpus) if prof and prof.requested_cpus is not None else None)

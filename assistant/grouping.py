@@ -27,6 +27,12 @@ MAX_MATCH_CHARS = 16_384
 MAX_NAME_CHARS = 200
 
 
+def clip_name(name: str) -> str:
+    """A name as a title shows it (``clip`` to ``MAX_NAME_CHARS``): the diagnosis's titles and the retry
+    plan's retitled parts (``task_names.said_of``) must cut names alike."""
+    return clip(name, MAX_NAME_CHARS)
+
+
 @dataclass
 class _Group:
     rule: Rule

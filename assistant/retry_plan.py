@@ -40,11 +40,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from assistant.grouping import MAX_NAME_CHARS
+from assistant.grouping import clip_name
 from assistant.hpc_advice import lifetime_advice
 from assistant.retry_resources import more_memory, more_walltime, walltime_s
 from assistant.task_names import said_of
-from assistant.textsafe import clip
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from scalable_tui.model.run import FailureRecord, RunState
 
@@ -301,8 +300,7 @@ def build_retry_plan(
         names = Counter(t.name_of(t.row[x]) or "(unnamed)" for x in tids)
         title = "Failed tasks without an explaining failure record"
         if fd is not None:  # a part of a finding (one component of it) is said of its own tasks
-            title = said_of(fd.title, fd.task_names, {k: v for k, v in names.items() if k != "(unnamed)"},
-                            lambda s: clip(s, MAX_NAME_CHARS))
+            title = said_of(fd.title, fd.task_names, {k: v for k, v in names.items() if k != "(unnamed)"}, clip_name)
         profiles = [state.resources_for(x) for x in tids]
         req_mem = _most_common([p.requested_memory if p else None for p in profiles]) or cluster_mem
         req_wall = _most_common([p.requested_walltime if p else None for p in profiles]) or cluster_wall

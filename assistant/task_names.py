@@ -24,6 +24,12 @@ NAMES_SHOWN = 5
 PER_TASK = re.compile(r"\[[^\[\]]*\]$")
 
 
+def fold_name(name: str) -> str:
+    """``run_gcam[12]`` / ``run_gcam[scenario=000063]`` -> ``run_gcam[…]``: the one name's fold that the
+    Overview's bars (``session.snapshot.task_group``) and the efficiency rows use."""
+    return PER_TASK.sub("[…]", name) if name.endswith("]") else name
+
+
 def folded(names: Mapping[str, int]) -> Counter[str]:
     """The counts per name with each trailing bracket as ``[…]``."""
     out: Counter[str] = Counter()
@@ -33,16 +39,12 @@ def folded(names: Mapping[str, int]) -> Counter[str]:
 
 
 def _title_pick(names: Mapping[str, int]) -> tuple[str, int]:
+    """The commonest name, or its ``name[…]`` form when that covers more failures, with its count."""
     top, n = max(names.items(), key=itemgetter(1))  # the first of the commonest, as Counter.most_common
     if n == sum(names.values()):  # one name: nothing to fold (and no pass over 100k names)
         return top, n
     ftop, fn = max(folded(names).items(), key=itemgetter(1))
     return (ftop, fn) if fn > n else (top, n)
-
-
-def title_name(names: Mapping[str, int]) -> str:
-    """The name a title says: the commonest, or its ``name[…]`` form when that covers more failures."""
-    return _title_pick(names)[0]
 
 
 def said_of(title: str, names: Mapping[str, int], part: Mapping[str, int], show: Callable[[str], str]) -> str:

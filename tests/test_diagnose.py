@@ -152,16 +152,16 @@ def test_a_title_names_the_map_not_one_of_its_tasks(run_copy) -> None:
 
 
 def test_task_names_are_shown_as_they_are_until_there_are_too_many() -> None:
-    from assistant.task_names import shown_names, title_name
+    from assistant.task_names import shown_names, title_place
 
     assert shown_names({"run_gcam": 14, "stitch": 2}, 4) == ([("run_gcam", 14), ("stitch", 2)], 0)
     assert shown_names({"p[0]": 1, "p[1]": 2}, 4) == ([("p[1]", 2), ("p[0]", 1)], 0)  # few: which ones
     many = {f"p[{i}]": 1 for i in range(9)} | {"q": 3, "r[x=1]": 1}
     assert shown_names(many, 2) == ([("p[…]", 9), ("q", 3)], 1)
     assert shown_names({"a": 1, "b": 1, "c": 1}, 2) == ([("a", 1), ("b", 1)], 1)  # nothing to fold: cut
-    assert title_name({"run_gcam": 3, "p[0]": 1, "p[1]": 1}) == "run_gcam"
-    assert title_name({"run_gcam": 2, "p[0]": 1, "p[1]": 1, "p[2]": 1}) == "p[…]"
-    assert title_name({"p[0]": 1}) == "p[0]"
+    assert title_place({"run_gcam": 3, "p[0]": 1, "p[1]": 1}, str) == "run_gcam"
+    assert title_place({"run_gcam": 2, "p[0]": 1, "p[1]": 1, "p[2]": 1}, str) == "p[…]"
+    assert title_place({"p[0]": 1}, str) == "p[0]"
 
 
 def test_dask_keys_are_told_from_workers_beyond_the_join_memo(gcam_run: Path, monkeypatch) -> None:

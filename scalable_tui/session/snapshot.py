@@ -23,7 +23,7 @@ from assistant.abandoned import abandoned_info, stale_threshold
 from scalable_tui.model.diagnosis import Diagnosis, Finding
 from assistant.render import failure_breakdown
 from assistant.textsafe import printable
-from assistant.task_names import PER_TASK
+from assistant.task_names import fold_name
 from scalable_tui.model.run import (
     TERMINAL_STATES,
     FailureRecord,
@@ -188,10 +188,8 @@ def _bucket(ts: float, lo: float, span: float) -> int:
 def task_group(name: str) -> str:
     """``run_gcam[12]`` -> ``run_gcam[…]`` (Scalable's ``client.map`` names its tasks ``name[i]``), and
     ``run_gcam[scenario=000063]`` -> ``run_gcam[…]`` (a name per task): the findings' fold
-    (``assistant.task_names.PER_TASK``), so the Overview's bars and the findings name tasks alike."""
-    if not name.endswith("]"):
-        return name
-    return PER_TASK.sub("[…]", name)
+    (``assistant.task_names.fold_name``), so the Overview's bars and the findings name tasks alike."""
+    return fold_name(name)
 
 
 #: Task groups the Overview shows as bars (the rest are counted).

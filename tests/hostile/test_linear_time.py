@@ -21,7 +21,7 @@ from assistant.suggest_context import _HOST, _MEM, _MODULE, _PATH
 from assistant.render import _md_escape, _rstrip_lines
 from assistant.rules import classify
 from assistant.signature import normalize_message, parse_traceback, signature
-from assistant.task_names import shown_names, title_name
+from assistant.task_names import shown_names, title_place
 from assistant.textsafe import clip, one_line, printable
 from scalable_tui.model.run import FailureRecord
 from tests.hostile.strategies import hostile_unit
@@ -76,7 +76,7 @@ UNDER_TEST: dict[str, Callable[[str], object]] = {
     "rstrip": _rstrip_lines,
     "clip": lambda t: clip(t, 100),
     # a finding's task names said briefly (untrusted: any producer names its tasks)
-    "task name fold": lambda t: (title_name({t: 1, t + "[0]": 1, "x[1]": 1}), shown_names({t: 1, "a[1]": 1}, 1)),
+    "task name fold": lambda t: (title_place({t: 1, t + "[0]": 1, "x[1]": 1}, str), shown_names({t: 1, "a[1]": 1}, 1)),
 }
 
 
