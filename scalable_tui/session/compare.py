@@ -4,8 +4,9 @@ PREV is a run directory (or a run id under the runs directory), a recording
 made by ``scalable-tui record``, a diagnosis saved with ``diagnose --format
 json`` (its signature version is kept, which is how a version change shows
 up), or ``previous``: the last earlier run of the same project under the
-runs directory.  The runs before PREV (same project, same runs directory)
-are read through the summary cache to tell a regressed group from a new one.
+runs directory.  The other runs before the diagnosed one (same project, same
+runs directory; PREV's own when the diagnosed run is not among them) are read
+through the summary cache to tell a regressed group from a new one.
 The comparison itself is ``assistant.compare`` (no file reading there).
 """
 
@@ -167,14 +168,20 @@ def load_previous(
     return Previous(diag, prev, _runs_root(prev, runs_dir), prev.name)
 
 
-def earlier_runs(prev: Previous, project: str | None, exclude: set[str]) -> list[EarlierRun]:
-    """The runs before PREV as group counts (cached summaries), newest first."""
+def earlier_runs(prev: Previous, project: str | None, exclude: set[str], before: str | None = None) -> list[EarlierRun]:
+    """The runs before the diagnosed run (``before``, its sort name; PREV's when None), PREV and the diagnosed
+    run excluded, as group counts (cached summaries), newest first.
+
+    Not only the runs before PREV: with an older PREV named explicitly, a group that came up in the runs
+    between PREV and this one is back, not new.
+    """
     if prev.runs_root is None:
         return []
     from scalable_tui.session import summary_cache
 
     out = []
-    for r in _earlier(prev.runs_root, prev.name, project, exclude)[:MAX_EARLIER_RUNS]:
+    upto = before if before is not None and before > prev.name else prev.name
+    for r in _earlier(prev.runs_root, upto, project, exclude)[:MAX_EARLIER_RUNS]:
         try:
             s, _ = summary_cache.summary(r)
         except Exception:  # noqa: BLE001 - an unreadable old run only means less history
@@ -200,6 +207,6 @@ def compare_with(
     if project is None and prev.run_dir is not None:
         project = _meta(prev.run_dir).get("project_name")
     exclude = {os.path.realpath(p) for p in (current_run_dir, prev.run_dir) if p is not None}
-    earlier = earlier_runs(prev, project, exclude)
+    earlier = earlier_runs(prev, project, exclude, current_run_dir.name if current_run_dir is not None else None)
     return compare(diag, prev.diagnosis, earlier,
                    previous_run_dir=str(prev.run_dir) if prev.run_dir is not None else spec)

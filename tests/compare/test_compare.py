@@ -58,6 +58,25 @@ def test_second_night_against_the_first_by_path(nightly_runs: list[Path], privat
     assert doc["comparison"]["history_runs"] == 0  # nothing before night 1: nothing can be regressed
 
 
+def test_an_older_prev_named_explicitly_still_sees_the_runs_between(nightly_runs: list[Path], tmp_path: Path,
+                                                                    private_cache: Path) -> None:
+    """A group absent from PREV but seen in a run between PREV and this one is back, not new."""
+    n1, n2, _ = nightly_runs
+    root = tmp_path / "runs"
+    root.mkdir()
+    for r in (n1, n2):
+        shutil.copytree(r, root / r.name)
+    # A later night that fails like night 2: FileNotFoundError was not in night 1 but was in night 2.
+    later = root / "run-29991231T000000Z-nightly-0000abcd"
+    shutil.copytree(n2, later)
+    doc = _cli_json(later, "--compare", str(root / n1.name), cache=private_cache)
+    f = _by_type(doc)
+    assert (f["FileNotFoundError"]["trend"], f["FileNotFoundError"]["last_seen_run"]) == ("regressed", n2.name)
+    assert (f["ZeroDivisionError"]["trend"], f["ZeroDivisionError"]["previous_count"]) == ("recurring", 3)
+    c = doc["comparison"]
+    assert (c["previous_run_id"], c["new"], c["regressed"], c["recurring"], c["history_runs"]) == (n1.name, 0, 1, 1, 1)
+
+
 def test_without_history_a_comeback_is_new_but_with_history_regressed(nightly_runs: list[Path]) -> None:
     n1, n2, n3 = nightly_runs
     cur, prev = diagnose_run(n3), diagnose_run(n2)
