@@ -34,7 +34,7 @@ _TEMPLATE = '''\
 Run: {run_id}
 Usage: python THIS_FILE.py WORKFLOW_MODULE
 
-WORKFLOW_MODULE (importable from the current directory) must define the task
+WORKFLOW_MODULE (imported from the current directory first) must define the task
 functions named in TASKS and ``retry_arguments(task) -> (args, kwargs)``: Scalable
 does not record task arguments, so it says how each task was called (``task`` is a
 dict with task_id, task_name, function_name, component, tag; a ``client.map`` task
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 import threading
 
@@ -72,11 +73,12 @@ def session_with_changes(manifest_path=MANIFEST, target=TARGET):
     """A ScalableSession on the run's manifest with the plan's resource changes applied."""
     with open(manifest_path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh)
+    # The run did not say its target (run.json missing or unreadable): the manifest's first one.
+    target = target or next(iter(doc.get("targets") or {{"local": None}}))
     for name, change in COMPONENT_CHANGES.items():
         doc.setdefault("components", {{}}).setdefault(name, {{}}).update(change)
     if TARGET_CHANGES:
         doc.setdefault("targets", {{}}).setdefault(target, {{}}).update(TARGET_CHANGES)
-    target = target or next(iter(doc.get("targets") or {{"local": None}}))
     manifest = parse_manifest(doc, source_path=manifest_path)
     spec = DeploymentSpec.from_manifest(manifest, target_name=target)
     return ScalableSession(manifest=manifest, target_name=target, spec=spec)
@@ -127,7 +129,20 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    workflow = importlib.import_module(argv[1])
+    if not os.path.isfile(MANIFEST):
+        print(f"retry: the run's manifest {{MANIFEST}} does not exist; set MANIFEST at the top of this script "
+              "to the scalable.yaml the run used", file=sys.stderr)
+        return 2
+    # ``python path/to/retry.py wf`` puts the script's folder on the path, not the current one.
+    sys.path.insert(0, os.getcwd())
+    try:
+        workflow = importlib.import_module(argv[1])
+    except ModuleNotFoundError as exc:
+        if exc.name != argv[1].split(".")[0]:
+            raise
+        print(f"retry: cannot import the workflow module {{argv[1]!r}} from {{os.getcwd()}}; run this script "
+              "from the folder that holds it", file=sys.stderr)
+        return 2
     session = session_with_changes()
     client = session.start()
     try:

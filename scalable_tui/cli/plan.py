@@ -69,6 +69,12 @@ def cmd_retry_plan(args: argparse.Namespace) -> int:
 
         if is_rec:
             _err("note: a recording has no manifest.yaml: edit MANIFEST in the script to point at the run's manifest")
+        elif not (Path(path) / "manifest.yaml").is_file():
+            _err(f"note: {Path(path) / 'manifest.yaml'} does not exist: edit MANIFEST in the script to point at "
+                 "the scalable.yaml the run used")
+        if plan.target is None:
+            _err("note: the run does not name its target (run.json): the script uses the manifest's first target; "
+                 "edit TARGET to choose another")
         sys.stdout.write(retry_snippet(plan))
     else:
         sys.stdout.write(render_plan_text(plan))

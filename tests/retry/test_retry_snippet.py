@@ -52,7 +52,9 @@ def test_hostile_names_cannot_break_or_inject_into_the_snippet() -> None:
 def test_snippet_resubmits_only_retryable_tasks_with_the_new_resources(retry_run: Path, tmp_path: Path) -> None:
     """Run the script for real: a new Scalable session on the run's manifest with the changes applied."""
     before = tree_fingerprint(retry_run)
-    script = tmp_path / "retry.py"
+    # The script saved in another folder than the workflow module: the module is imported from the current one.
+    script = tmp_path / "plans" / "retry.py"
+    script.parent.mkdir()
     script.write_text(run_cli("retry-plan", str(retry_run), "--format", "python").stdout)
     shutil.copy(WORKFLOW, tmp_path / "wf.py")  # the user's workflow module (stub functions + retry_arguments)
     runs = tmp_path / "runs"
@@ -77,3 +79,55 @@ def test_snippet_without_a_workflow_module_prints_its_usage(retry_run: Path, tmp
     script.write_text(run_cli("retry-plan", str(retry_run), "--format", "python").stdout)
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "retry_arguments(task)" in proc.stderr
+
+
+def _script_module(path: Path):  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("retry_script_under_test", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_without_run_json_the_script_changes_the_manifests_first_target(retry_run: Path, tmp_path: Path) -> None:
+    """run.json lost: the plan cannot name the target, so the script's new walltime goes to the manifest's first."""
+    run = tmp_path / retry_run.name
+    shutil.copytree(retry_run, run)
+    (run / "run.json").unlink()
+    r = run_cli("retry-plan", str(run), "--format", "python")
+    assert r.returncode == 0, r.stderr
+    assert "does not name its target" in r.stderr
+    script = tmp_path / "retry.py"
+    script.write_text(r.stdout)
+    tree = ast.parse(r.stdout)
+    assert _literal(tree, "TARGET") is None and _literal(tree, "TARGET_CHANGES") == {"walltime": "01:30:00"}
+    import yaml
+
+    first = next(iter(yaml.safe_load((run / "manifest.yaml").read_text())["targets"]))
+    session = _script_module(script).session_with_changes()  # a session object; nothing is started
+    assert session.target_name == first
+    assert session.manifest.targets[first].options["walltime"] == "01:30:00"
+
+
+def test_without_the_runs_manifest_a_note_and_a_clear_exit(retry_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / retry_run.name
+    shutil.copytree(retry_run, run)
+    (run / "manifest.yaml").unlink()
+    r = run_cli("retry-plan", str(run), "--format", "python")
+    assert r.returncode == 0 and "manifest.yaml does not exist" in r.stderr
+    script = tmp_path / "retry.py"
+    script.write_text(r.stdout)
+    proc = subprocess.run([sys.executable, str(script), "wf"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "does not exist; set MANIFEST" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_workflow_module_that_is_not_there_is_one_line(retry_run: Path, tmp_path: Path) -> None:
+    script = tmp_path / "retry.py"
+    script.write_text(run_cli("retry-plan", str(retry_run), "--format", "python").stdout)
+    proc = subprocess.run([sys.executable, str(script), "no_such_wf"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot import the workflow module 'no_such_wf'" in proc.stderr
