@@ -27,10 +27,18 @@ from assistant.task_names import title_place
 from assistant.textsafe import clip
 from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.diagnosis import Diagnosis, Evidence, Finding, SEVERITY_RANK
-from scalable_tui.model.run import ResourceProfile, RunState, duration_text
+from scalable_tui.model.run import FailureRecord, ResourceProfile, RunState, duration_text
+from scalable_tui.model.words import plural
 
 MAX_TASK_IDS = 50
 MAX_EVIDENCE = 5
+#: ``details.phase`` of an exception raised by the driving script inside ``with session:``.
+SCRIPT_PHASE = "session.context"
+SCRIPT_SUGGESTION = (
+    "This exception came from the script that drives the run (inside `with session:`), not from a task: "
+    "its traceback is in that script's own output (the batch job's log or the terminal that ran it). "
+    "The script stopped there: whatever it would have submitted after that point never ran."
+)
 
 
 # -- findings ----------------------------------------------------------------
@@ -68,7 +76,12 @@ def _finding(state: RunState, g: _Group) -> Finding:
     else:
         # Several groups can share a category: the exception and task tell them apart.
         title = f"{g.rule.title}: {exc}{where}"
-    if recs[0].phase and recs[0].phase != "task_execution":
+    suggestion = SUGGESTIONS[g.rule.category].format_map(ctx)
+    if recs[0].phase == SCRIPT_PHASE and not task_ids:
+        # Not a task's error: the script that drives the run raised it, so the task advice would mislead.
+        title = f"The workflow script raised {exc} inside `with session:`"
+        suggestion = SCRIPT_SUGGESTION
+    elif recs[0].phase and recs[0].phase != "task_execution":
         title = f"{g.rule.title} ({recs[0].phase}): {exc}"
     return Finding(
         id=g.sig,
@@ -79,7 +92,7 @@ def _finding(state: RunState, g: _Group) -> Finding:
         transient=g.rule.transient,
         exception_types=list(g.types),
         pattern=g.pattern,
-        suggestion=SUGGESTIONS[g.rule.category].format_map(ctx),
+        suggestion=suggestion,
         matched=g.matched,
         evidence=evidence,
         task_ids=task_ids[:MAX_TASK_IDS],
@@ -102,12 +115,61 @@ def _finding(state: RunState, g: _Group) -> Finding:
 WORKER_DIED = "WorkerDied"
 
 
-def failure_counts(state: RunState) -> tuple[int, int, int]:
-    """(failure records, task failures, worker deaths): the one definition of "a failure".
+def counted_failures(state: RunState) -> tuple[list[FailureRecord], int, int]:
+    """The failure records a diagnosis counts, and how many it leaves out: (records, superseded, recovered).
 
-    - A *task failure* is one failed task: a ``failures.jsonl`` record (or a
-      failed task event without one) in a run directory; one erred key on a
-      live scheduler (a retry that errs again is the same failure).
+    One per failed task: a task with several records (a producer that writes
+    one per attempt, or a plain record beside a richer ``task_execution`` one)
+    counts once, by its last record, as the retry plan counts it and as a live
+    scheduler counts one erred key; a task whose last event is ``succeeded``
+    recovered, so its records are not failures of the run.  Records of no task
+    (session-level, or a graph the scheduler refused) all count.
+    """
+    fs = state.failures
+    last: dict[str, int] = {}
+    with_task = 0
+    for i, f in enumerate(fs):
+        tid = f.task_id
+        if tid is not None:
+            last[tid] = i
+            with_task += 1
+    t = state.tasks
+    ok = t.strings.index.get("succeeded")
+    recovered: set[str] = set()
+    if ok is not None and last:
+        row_get, states = t.sparse_getter("row"), t.state
+        for tid in last:
+            r = row_get(tid)
+            if r is not None and states[r] == ok:
+                recovered.add(tid)
+    superseded = with_task - len(last)
+    if not superseded and not recovered:
+        return fs, 0, 0
+    kept = [f for i, f in enumerate(fs)
+            if f.task_id is None or (last[f.task_id] == i and f.task_id not in recovered)]
+    return kept, superseded, len(recovered)
+
+
+def uncounted_notice(superseded: int, recovered: int) -> str | None:
+    """The note that says which failure records a diagnosis left out (``counted_failures``)."""
+    parts = []
+    if superseded:
+        parts.append(f"{plural(superseded, 'earlier failure record')} superseded by a later record of the same task")
+    if recovered:
+        parts.append(f"the failure records of {plural(recovered, 'task')} that succeeded later")
+    return f"not counted as failures: {' and '.join(parts)}" if parts else None
+
+
+def failure_counts(state: RunState, counted: list[FailureRecord] | None = None) -> tuple[int, int, int, int]:
+    """(failures, task failures, failures of no task, worker deaths): the one definition of "a failure".
+
+    - A *task failure* is one failed task: its last ``failures.jsonl`` record
+      (or a failed task event without one) in a run directory, unless the task
+      succeeded later (``counted_failures``); one erred key on a live
+      scheduler (a retry that errs again is the same failure).
+    - A failure of *no task* is a session-level record (``details.phase``:
+      the session failed to start or close, or the driving script raised
+      inside ``with session:``) or a task graph the scheduler refused.
     - A *worker death* is one unexpected worker departure.  It is counted once
       in ``worker_deaths`` and becomes a failure record (``WorkerDied``) only when
       no task failure stands for it: the deaths a ``KilledWorker`` names are that
@@ -115,15 +177,23 @@ def failure_counts(state: RunState) -> tuple[int, int, int]:
     - The failure records the findings group are the task failures plus those
       ``WorkerDied`` records, so the findings' counts add up to the first number.
     """
-    died = sum(1 for f in state.failures if f.failure_class == WORKER_DIED)
-    return len(state.failures), len(state.failures) - died, max(state.worker_deaths, died)
+    fs = state.failures if counted is None else counted
+    died = other = 0
+    for f in fs:
+        if f.task_id is None:
+            if f.failure_class == WORKER_DIED:
+                died += 1
+            else:
+                other += 1
+    return len(fs), len(fs) - died - other, other, max(state.worker_deaths, died)
 
 
 def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: float | None = None) -> Diagnosis:
     """The heuristic diagnosis of one run state."""
     with gc_paused():  # 100,000 failures: many tuples and strings, no cycles (model/bulk.py)
         join_failures(state)
-        findings = [_finding(state, g) for g in group_failures(state)]
+        counted, superseded, recovered = counted_failures(state)
+        findings = [_finding(state, g) for g in group_failures(state, counted)]
     abandoned, idle = abandoned_info(state, stale_after_s, now)
     if abandoned and idle is not None:
         findings.append(_abandoned_finding(state, idle))
@@ -131,7 +201,7 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
     # failure groups, then the biggest groups first.
     findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], f.count > 0, -f.count, f.category, f.id))
     totals = state.totals()
-    total, task_failures, worker_deaths = failure_counts(state)
+    total, task_failures, run_failures, worker_deaths = failure_counts(state, counted)
     failure_findings = [f for f in findings if f.count]
     cats = {f.category for f in failure_findings}
     if total:
@@ -158,13 +228,14 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
         summary=summary,
         failures_total=total,
         task_failures=task_failures,
+        run_failures=run_failures,
         worker_deaths=worker_deaths,
         tasks=dict(sorted(totals.by_state.items())),
         tasks_total=totals.total,
         tasks_origin=totals.origin,
         unfinished=totals.unfinished,
         findings=findings,
-        notices=state.notices(),
+        notices=state.notices() + [n for n in (uncounted_notice(superseded, recovered),) if n],
         incomplete=incomplete,
         signature_version=SIGNATURE_VERSION,
     )

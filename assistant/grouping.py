@@ -144,7 +144,7 @@ def _classify_key(f: FailureRecord) -> tuple[str, str, str | None]:
     return (f.failure_class, _CLASSIFY_KEY.sub("#", failure_text(f)), f.phase)
 
 
-def group_failures(state: RunState) -> list[_Group]:
+def group_failures(state: RunState, failures: list[FailureRecord] | None = None) -> list[_Group]:
     """Failures -> groups, in first-seen order; equal to :func:`group_failures_exact`.
 
     The classify key, normalised message and parsed traceback are computed
@@ -168,7 +168,7 @@ def group_failures(state: RunState) -> list[_Group]:
     shapes: dict[tuple, Shape] = {}
     norm_memo: dict[str, str] = {}
     budget = SHAPES_BUDGET
-    for f in state.failures:
+    for f in state.failures if failures is None else failures:
         text = failure_text(f)
         tb: ParsedTraceback | None = None
         if f.traceback:
@@ -253,7 +253,7 @@ def _normalized(message: str, shape: Shape | None, memo: dict[str, str]) -> str:
     return n
 
 
-def group_failures_exact(state: RunState) -> list[_Group]:
+def group_failures_exact(state: RunState, failures: list[FailureRecord] | None = None) -> list[_Group]:
     """The reference: every key computed from the failure's own text (memoised by exact text only).
 
     :func:`group_failures` must give the same groups; tests compare the two.
@@ -266,7 +266,7 @@ def group_failures_exact(state: RunState) -> list[_Group]:
     # (its pattern is needed only for a new group's first record).
     tb_memo: dict[str, ParsedTraceback] = {}
     id_memo: dict[tuple, str] = {}
-    for f in state.failures:
+    for f in state.failures if failures is None else failures:
         tb: ParsedTraceback | None = None
         if f.traceback:
             tb = tb_memo.get(f.traceback)

@@ -109,17 +109,19 @@ def failure_breakdown(diag: Diagnosis, sep: str = " · ") -> str:
     """What ``failures_total`` is made of, in words that add up, for every door.
 
     ``" (20 task failures · 3 worker deaths)"`` when the total holds worker
-    deaths or Slurm jobs besides task failures; the deaths a ``KilledWorker``
+    deaths, failures of no task (session-level) or Slurm jobs besides task failures; the deaths a ``KilledWorker``
     failure stands for are not in the total (``assistant.diagnose.failure_counts``),
     so they are told apart: ``" · 6 worker deaths (in the KilledWorker failures)"``; so are the
     deaths a failed Slurm job explains (``session.slurm_join.merge_findings``).
     Empty when every failure is a task failure.
     """
-    uncovered = max(0, diag.failures_total - diag.task_failures - diag.job_failures)
+    uncovered = max(0, diag.failures_total - diag.task_failures - diag.run_failures - diag.job_failures)
     behind = max(0, diag.worker_deaths - uncovered)
     out = ""
-    if uncovered or diag.job_failures:
+    if uncovered or diag.job_failures or diag.run_failures:
         parts = [plural(diag.task_failures, "task failure")]
+        if diag.run_failures:
+            parts.append(plural(diag.run_failures, "failure") + " of no task")
         if uncovered:
             parts.append(plural(uncovered, "worker death"))
         if diag.job_failures:

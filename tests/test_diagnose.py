@@ -192,7 +192,7 @@ def test_the_diagnosis_pauses_the_cyclic_gc_and_restores_it(gcam_run: Path, monk
 
     seen: list[bool] = []
     group = diagnose.group_failures
-    monkeypatch.setattr(diagnose, "group_failures", lambda s: (seen.append(gc.isenabled()), group(s))[1])
+    monkeypatch.setattr(diagnose, "group_failures", lambda s, fs=None: (seen.append(gc.isenabled()), group(s, fs))[1])
     was = gc.isenabled()
     try:
         for enabled in (True, False):

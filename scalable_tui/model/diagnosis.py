@@ -87,13 +87,16 @@ class Diagnosis(BaseModel):
     idle_s: float | None = None
     method: Literal["heuristic", "ai-enhanced"] = "heuristic"
     summary: str
-    #: Failure records grouped into findings (= the sum of the findings' counts):
-    #: ``task_failures`` plus the worker deaths no task failure stands for, plus
-    #: ``job_failures`` (batch jobs the scheduler of jobs killed or failed).
+    #: Failures grouped into findings (= the sum of the findings' counts):
+    #: ``task_failures`` plus ``run_failures`` plus the worker deaths no task failure
+    #: stands for, plus ``job_failures`` (batch jobs the scheduler of jobs killed or failed).
     #: What counts as a failure is defined once, in ``assistant.diagnose.failure_counts``.
     failures_total: int
-    #: Failed tasks, each counted once.
+    #: Failed tasks, each counted once (by its last record; not when it succeeded later).
     task_failures: int = 0
+    #: Failures of no task: the session failed to start or close, the driving script
+    #: raised inside ``with session:``, or the scheduler refused a task graph.
+    run_failures: int = 0
     #: Unexpected worker departures, each counted once (also those a KilledWorker names).
     worker_deaths: int = 0
     #: Batch jobs (Slurm) that failed or were killed (walltime, OOM, node failure), each

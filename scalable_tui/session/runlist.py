@@ -49,6 +49,7 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
         row["unfinished"] = 0
         return row
     from assistant.abandoned import abandoned_info
+    from assistant.diagnose import counted_failures
     from scalable_tui.sources.rundir.reader import load_run
 
     state = load_run(run_dir, store_index=False)  # a listing reads the index, never fills it
@@ -56,7 +57,7 @@ def run_row(run_dir: Path, stale_after_s: float | None = None) -> dict[str, Any]
     row["succeeded"] = by_state.get("succeeded", 0)
     row["failed"] = by_state.get("failed", 0)
     row["cancelled"] = by_state.get("cancelled", 0)
-    row["failures"] = len(state.failures)
+    row["failures"] = len(counted_failures(state)[0])  # as the diagnosis counts them
     row["unfinished"] = state.tasks.unfinished()
     abandoned, idle = abandoned_info(state, stale_after_s)
     row["abandoned"] = abandoned

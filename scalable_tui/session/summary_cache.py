@@ -27,7 +27,7 @@ from scalable_tui.session.keyed_json import read_keyed
 from scalable_tui.sources.rundir.index.engine import cache_root, private_dir
 
 #: Bump when the summary's content or meaning changes: old summaries are then rebuilt.
-FORMAT = 1
+FORMAT = 2  # 2: failures counted per failed task (assistant.diagnose.counted_failures)
 #: Longest group title kept (a title is a label; the diagnosis has the rest).
 MAX_TITLE = 200
 #: Summaries kept; beyond this the least recently written are dropped (they are rebuilt on demand).

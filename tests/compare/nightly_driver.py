@@ -42,12 +42,30 @@ def _terminal(run_dir: Path) -> int:
 
 
 def main(spec: str) -> None:
-    from distributed import wait
     from scalable import ScalableSession
 
     kinds = [(k, int(n)) for k, n in (part.split("=") for part in spec.split(",") if part)]
+    raises = any(k == "driver_raises" and n for k, n in kinds)  # the script itself raises inside `with session:`
+    kinds = [(k, n) for k, n in kinds if k != "driver_raises"]
     session = ScalableSession.from_yaml("./scalable.yaml", target="local")
+    if raises:
+        try:
+            with session as client:
+                run_dir = _submit_all(client, kinds)
+                raise RuntimeError("driver aborted: scenario table inconsistent")
+        except RuntimeError:
+            print(run_dir)
+        return
     client = session.start()
+    run_dir = _submit_all(client, kinds)
+    session.close()
+    print(run_dir)
+
+
+def _submit_all(client, kinds: list[tuple[str, int]]) -> Path:  # type: ignore[no-untyped-def]
+    """Submit the good and failing tasks, wait until Scalable recorded every end; returns the run directory."""
+    from distributed import wait
+
     futures = [client.submit(run_gcam, i, tag="gcam") for i in range(8)]
     i = 100
     for kind, n in kinds:
@@ -59,8 +77,7 @@ def main(spec: str) -> None:
     deadline = time.monotonic() + 20
     while _terminal(runs[-1]) < len(futures) and time.monotonic() < deadline:
         time.sleep(0.05)  # terminal events are written from done-callbacks (another thread)
-    session.close()
-    print(runs[-1])
+    return runs[-1]
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def _dump(diag) -> dict:
         f["suggestion"] = _ENDPOINT.sub("check the remote endpoint (…)", f["suggestion"])
     # Counted since the old copy was frozen (one failure definition, task totals' origin,
     # failures from before attach): tested in tests/session and tests/live, not here.
-    for key in ("task_failures", "worker_deaths", "tasks_origin"):
+    for key in ("task_failures", "run_failures", "worker_deaths", "tasks_origin"):
         d.pop(key, None)
     for f in d["findings"]:
         f.pop("before_attach", None)
