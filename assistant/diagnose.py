@@ -134,7 +134,8 @@ def counted_failures(state: RunState) -> tuple[list[FailureRecord], int, int]:
             last[tid] = i
             with_task += 1
     t = state.tasks
-    ok = t.strings.index.get("succeeded")
+    values = t.strings.values  # not ``strings.index``: a reopened table builds no map it does not need
+    ok = values.index("succeeded") if "succeeded" in values else None
     recovered: set[str] = set()
     if ok is not None and last:
         row_get, states = t.sparse_getter("row"), t.state
@@ -213,7 +214,7 @@ def diagnose_state(state: RunState, *, stale_after_s: float | None = None, now: 
         summary += f"; most important: {top.title} ({top.count}×, {top.category})."
     else:
         summary = "No failures recorded."
-    incomplete = incomplete_inputs(state)
+    incomplete = incomplete_inputs(state, abandoned)
     if incomplete:
         summary += f" Input incomplete: {'; '.join(incomplete)}."
     if abandoned and idle is not None:

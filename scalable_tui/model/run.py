@@ -176,6 +176,8 @@ class FileIssues:
     truncated_rewind: int = 0
     #: A few ``(line_no, reason)`` examples, capped so a broken file stays cheap.
     examples: list[tuple[int, str]] = field(default_factory=list)
+    #: Bytes after the last newline when the read reached the end: a line not yet (or never) finished.
+    held_back: int = 0
 
     def total_skipped(self) -> int:
         return self.corrupt + self.non_utf8 + self.invalid
@@ -551,7 +553,15 @@ class RunState:
                 )
             if iss.truncated_rewind:
                 out.append(f"{name}: file shrank while being read; re-read from the start")
+            if iss.held_back:
+                out.append(f"{name}: its last line is incomplete ({iss.held_back} bytes, no newline) and "
+                           + ("was not read: the writer stopped mid-line" if self.finished() else
+                              "is not read until its newline arrives"))
         return out
+
+    def finished(self) -> bool:
+        """run.json says the session closed: nothing more will be written."""
+        return self.meta.status in ("completed", "failed")
 
 
 def duration_text(seconds: float) -> str:

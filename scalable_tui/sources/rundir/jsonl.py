@@ -34,7 +34,7 @@ def complete_end(fd: int, size: int) -> tuple[int, bytes]:
 class JsonlTail:
     """Byte-offset cursor over one JSONL file."""
 
-    __slots__ = ("path", "offset", "line_no", "_ino", "error", "exists")
+    __slots__ = ("path", "offset", "line_no", "_ino", "error", "exists", "held_back")
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -44,10 +44,13 @@ class JsonlTail:
         self._ino: int | None = None
         self.error: str | None = None
         self.exists = False
+        #: Bytes after the last newline, when the last ``chunks`` read reached the end of the file.
+        self.held_back = 0
 
     def reset(self) -> None:
         self.offset = 0
         self.line_no = 0
+        self.held_back = 0
         self._ino = None
 
     def changed_identity(self) -> bool:
@@ -84,6 +87,7 @@ class JsonlTail:
             return
         self.exists = True
         self.error = None
+        self.held_back = 0
         with f:
             st = os.fstat(f.fileno())
             self._ino = st.st_ino
@@ -102,6 +106,7 @@ class JsonlTail:
                     self.error = exc.strerror or str(exc)
                     return
                 if not data:
+                    self.held_back = len(pending)  # at the end: a line its writer has not finished
                     return
                 pos += len(data)
                 size = chunk_size
