@@ -553,10 +553,9 @@ class RunState:
                 )
             if iss.truncated_rewind:
                 out.append(f"{name}: file shrank while being read; re-read from the start")
-            if iss.held_back:
+            if iss.held_back and self.finished():  # while the run is written, the writer may be mid-line
                 out.append(f"{name}: its last line is incomplete ({iss.held_back} bytes, no newline) and "
-                           + ("was not read: the writer stopped mid-line" if self.finished() else
-                              "is not read until its newline arrives"))
+                           "was not read: the writer stopped mid-line")
         return out
 
     def finished(self) -> bool:
