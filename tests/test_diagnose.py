@@ -211,12 +211,32 @@ _KEYISH = "0123456789abcdef" + "ABCxyz_-.<>:/\n é"
 @given(st.one_of(
     st.text(alphabet=_KEYISH, max_size=60),
     st.builds(lambda a, h, b: a + "-" + h + b, st.text(alphabet=_KEYISH, max_size=12),
-              st.text(alphabet="0123456789abcdef", min_size=30, max_size=34), st.sampled_from(["", "\n", "\n\n", "x"]))))
+              st.text(alphabet="0123456789abcdef", min_size=30, max_size=34), st.sampled_from(["", "\n", "\n\n", "x"])),
+    # pure=False keys: name-<uuid4> and name-<uuid4>-<i>, with near misses in every part
+    st.builds(lambda a, parts, i, b: a + "-" + "-".join(parts) + i + b, st.text(alphabet=_KEYISH, max_size=12),
+              st.tuples(*(st.text(alphabet="0123456789abcdefg", min_size=n - 1, max_size=n + 1)
+                          for n in (8, 4, 4, 4, 12))),
+              st.sampled_from(["", "-0", "-17", "-", "-x", "-٣"]), st.sampled_from(["", "\n", "\n\n", "x"]))))
 def test_dask_key_test_is_the_regex(value: str) -> None:
     """``looks_like_dask_key`` is ``_DASK_KEY.match`` cut at the only place it can split."""
     from scalable_tui.model.run import _DASK_KEY, looks_like_dask_key
 
     assert looks_like_dask_key(value) == bool(_DASK_KEY.match(value))
+
+
+def test_the_keys_distributed_makes_are_keys_and_worker_addresses_are_not() -> None:
+    """An audit found ``submit(pure=False)`` keys (``name-<uuid4>``) listed as workers."""
+    import uuid
+
+    from scalable_tui.model.run import looks_like_dask_key
+
+    u = uuid.uuid4()
+    for key in (f"run_model-{u.hex}", f"run_model-{u}", f"run_model-{u}-0", f"run_model-{u}-117",
+                f"Class.method-{u}"):
+        assert looks_like_dask_key(key), key
+    for worker in ("tcp://127.0.0.1:40001", "tls://node17.cluster:8786", "SLURMCluster-3-1", "worker-7",
+                   f"run_model-{str(u)[:-1]}", f"run_model-{str(u).upper()}"):
+        assert not looks_like_dask_key(worker), worker
 
 
 def test_the_reports_and_the_findings_screen_list_the_same_task_names(gcam_run: Path) -> None:

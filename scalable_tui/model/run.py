@@ -187,9 +187,13 @@ class FileIssues:
             self.examples.append((line_no, reason))
 
 
-_DASK_KEY = re.compile(r"^[\w.<>-]+-[0-9a-f]{32}$")
+#: A future's key: ``name-<32 hex>`` (``pure=True``, the default), ``name-<uuid4>`` (``submit(pure=False)``)
+#: or ``name-<uuid4>-<i>`` (``map(pure=False)``), as distributed makes them.
+_DASK_KEY = re.compile(r"^[\w.<>-]+-(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                       r"(?:-[0-9]+)?)$")
 _KEY_HEX = re.compile(r"[0-9a-f]{32}")
 _KEY_NAME = re.compile(r"[\w.<>-]+")
+_UUID_KEY = re.compile(r"[\w.<>-]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-[0-9]+)?")
 #: "Not in the hint" (a hint's value may be None: no value).
 _MISS = object()
 
@@ -205,8 +209,10 @@ def looks_like_dask_key(value: str) -> bool:
     if value.endswith("\n"):
         value = value[:-1]
     n = len(value) - 33
-    return (n > 0 and value[n] == "-" and _KEY_HEX.fullmatch(value, n + 1) is not None
-            and _KEY_NAME.fullmatch(value, 0, n) is not None)
+    if n > 0 and value[n] == "-" and _KEY_HEX.fullmatch(value, n + 1) is not None:
+        return _KEY_NAME.fullmatch(value, 0, n) is not None
+    # ``pure=False``: a uuid4 with its dashes (and a map's index); a worker address has no 4 dashes in a row
+    return value.count("-") >= 5 and _UUID_KEY.fullmatch(value) is not None
 
 
 class Interner:
