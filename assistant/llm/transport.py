@@ -22,9 +22,88 @@ from assistant.textsafe import one_line
 Mode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 
+#: An HTTP body larger than this is refused as it arrives (an explanation of a few findings is a few KB;
+#: a streamed one carries ~100 bytes of framing per token): an endless or huge reply must not fill the memory.
+MAX_BODY_BYTES = 32 << 20
+#: The model's text, streamed or not.
+MAX_REPLY_CHARS = 4 << 20
+
 
 class _Cancelled(Exception):
     pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _PastDeadline(Exception):
+    pass
+
+
+def _httpx() -> Any:
+    """The HTTP library the installed openai client is built on (``httpx``, or ``httpx2`` in newer ones)."""
+    try:
+        import httpx2 as httpx  # type: ignore[import-not-found]
+    except ImportError:
+        import httpx  # type: ignore[import-not-found,no-redef]
+    return httpx
+
+
+def _bounded_http_client(deadline: float, abort: threading.Event) -> Any:
+    """An HTTP client whose response bodies stop at ``MAX_BODY_BYTES``, the deadline or a cancel.
+
+    The client's own timeout is per read: a server that trickles bytes, or
+    sends forever, would otherwise hold the request (and the memory) past
+    ``--ai-timeout``.  The bounds are checked as the body arrives.
+    """
+    import openai
+
+    httpx = _httpx()
+
+    class Bounded(httpx.SyncByteStream):  # type: ignore[misc,name-defined]
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __iter__(self) -> Any:
+            n = 0
+            for chunk in self.inner:
+                n += len(chunk)
+                if n > MAX_BODY_BYTES:
+                    raise _TooLarge(f"more than {MAX_BODY_BYTES >> 20} MB")
+                if time.monotonic() > deadline:
+                    raise _PastDeadline()
+                if abort.is_set():
+                    raise _Cancelled()
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class Transport(httpx.BaseTransport):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.inner = httpx.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            response = self.inner.handle_request(request)
+            response.stream = Bounded(response.stream)
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return openai.DefaultHttpxClient(transport=Transport())
+
+
+def _cause(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """``exc`` or the exception it was raised from (the client wraps what the body's reader raised)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, kinds):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def _request(
@@ -51,6 +130,7 @@ def _request(
         # where OPENAI_API_KEY would (see AIConfig.organization).
         organization=cfg.organization,
         project=cfg.project,
+        http_client=_bounded_http_client(deadline, abort),
     )
     # The client reads OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_CUSTOM_HEADERS
     # itself when given None: undo that for endpoints that must not get them.
@@ -109,6 +189,8 @@ def _retrying(cfg: AIConfig, abort: threading.Event, holder: dict[str, Any], dea
             return call(left)
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError, openai.ConflictError) as exc:
             holder["last_exc"] = exc
+            if _cause(exc, (_TooLarge, _PastDeadline, _Cancelled)) is not None:
+                raise  # the body's own bounds: another attempt would meet them again
             attempt += 1
             if attempt > cfg.max_retries or abort.is_set():
                 raise
@@ -155,8 +237,8 @@ def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode, timeout: flo
         if msg.refusal:
             raise _Refused(msg.refusal)
         if msg.parsed is not None:
-            return msg.parsed.model_dump_json()
-        return msg.content or ""
+            return _bounded_text(msg.parsed.model_dump_json())
+        return _bounded_text(msg.content or "")
     kwargs: dict[str, Any] = {}
     rf = _response_format(mode)
     if rf is not None:
@@ -169,13 +251,19 @@ def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode, timeout: flo
         raise _Refused(msg.refusal)
     if completion.choices[0].finish_reason == "length" and mode != "text":
         raise _Truncated()
-    return msg.content or ""
+    return _bounded_text(msg.content or "")
+
+
+def _bounded_text(text: str) -> str:
+    if len(text) > MAX_REPLY_CHARS:
+        raise _TooLarge(f"more than {MAX_REPLY_CHARS >> 20}M characters")
+    return text
 
 
 def _content_from_body(http_response: Any) -> str:
     try:
         body = http_response.json()
-        return str(body["choices"][0]["message"].get("content") or "")
+        return _bounded_text(str(body["choices"][0]["message"].get("content") or ""))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise _BadBody() from None
 
@@ -189,6 +277,7 @@ def _streamed(
         kwargs["response_format"] = rf
     stream = client.chat.completions.create(model=cfg.model, messages=prompt.messages, stream=True, timeout=timeout, **kwargs)
     parts: list[str] = []
+    size = 0
     try:
         for chunk in stream:
             if abort.is_set():
@@ -196,6 +285,9 @@ def _streamed(
             for choice in getattr(chunk, "choices", None) or []:
                 delta = getattr(choice.delta, "content", None) if choice.delta is not None else None
                 if delta:
+                    size += len(delta)
+                    if size > MAX_REPLY_CHARS:
+                        raise _TooLarge(f"more than {MAX_REPLY_CHARS >> 20}M characters")
                     parts.append(delta)
                     on_delta(delta)
                 if getattr(choice.delta, "refusal", None):
@@ -240,7 +332,10 @@ def _describe(exc: BaseException, cfg: AIConfig, n_attempts: int | None = None) 
             msg = body["error"].get("message")
         return f": {one_line(str(msg), 120)}" if msg else ""
 
-    if isinstance(exc, openai.APITimeoutError):
+    big = _cause(exc, (_TooLarge,))
+    if big is not None:
+        return "too_large", f"{where} sent a reply too large to take ({big}); it was dropped"
+    if isinstance(exc, openai.APITimeoutError) or _cause(exc, (_PastDeadline,)) is not None:
         return "timeout", _timeout_text(cfg)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AIFlow"]
 
+
+#: How often streamed pieces of a reply reach the app (they are joined in between).
+DELTA_EVERY_S = 0.05
 
 class AIFlow:
     """Per-finding AI state and the preview → send → stream → done/cancel steps (see the module docstring)."""
@@ -145,12 +149,26 @@ class AIFlow:
         from assistant.llm import ExplanationResult, explain_findings
 
         app = self.app
+        # The text streams in a few characters at a time: one message per piece would keep the app
+        # repainting (an endless reply made it unresponsive), so pieces are sent at most every DELTA_EVERY_S.
+        pending: list[str] = []
+        sent = [time.monotonic()]
+
+        def on_delta(text: str) -> None:
+            pending.append(text)
+            now = time.monotonic()
+            if now - sent[0] >= DELTA_EVERY_S:
+                sent[0] = now
+                app.post_message(ModelDelta(token, "".join(pending)))
+                pending.clear()
+
         try:
-            result = explain_findings(diag, [finding], cfg, on_delta=lambda text: app.post_message(ModelDelta(token, text)),
-                                      cancel_event=cancel, prompt=prompt)
+            result = explain_findings(diag, [finding], cfg, on_delta=on_delta, cancel_event=cancel, prompt=prompt)
         except Exception as exc:  # noqa: BLE001 - explain_findings should not raise; be sure
             result = ExplanationResult("error", cfg.model, prompt.endpoint,
                                        error=f"AI explanations unavailable: {type(exc).__name__}: {one_line(str(exc), 200)}")
+        if pending:
+            app.post_message(ModelDelta(token, "".join(pending)))
         app.post_message(ModelReplied(token, result))
 
     # -- the reply, piece by piece (the app's message handlers call these) -----------------------

@@ -160,13 +160,31 @@ async def test_streamed_reply_arrives_in_pieces(server: fs.FakeOpenAI, gcam_run:
         await preview_and_send(pilot)
         await wait_for(pilot, lambda: app.ai_entries[fid].status == "done", what="the streamed reply")
         entry = app.ai_entries[fid]
-        assert len(entry.streamed) > 5 and json.loads(entry.streamed_text())["explanations"]
+        assert len(entry.streamed) > 3 and json.loads(entry.streamed_text())["explanations"]
         counts = [n for n, _ in seen]
-        assert counts[0] == 0 and counts[1:] == list(range(1, len(entry.streamed) + 1)), counts  # one repaint per piece
+        # One repaint per batch of pieces (joined for DELTA_EVERY_S: one message per piece kept the app busy).
+        assert counts[0] == 0 and counts[1:] == list(range(1, len(entry.streamed) + 1)), counts
+        assert all(len(p) >= 30 for p in entry.streamed[:-1]) and len(entry.streamed[-1]) <= 30 * len(entry.streamed)
         assert all("asking model…" in t for _, t in seen)
         first_piece = entry.streamed[0]
         assert any(first_piece in t and "receiving" in t and "First step." not in t for _, t in seen)
         assert "1. First step." in findings.detail_text.plain and "asking model…" not in findings.detail_text.plain
+
+
+async def test_a_reply_streamed_a_character_at_a_time_is_painted_in_batches(server: fs.FakeOpenAI,
+                                                                            gcam_run: Path) -> None:
+    """An audit's endless stream of tiny pieces kept the app at 85 % CPU, one message and repaint per piece."""
+    server.always(streamed_reply(size=1))
+    app = ReviewApp(RunDirReader(gcam_run), ai_config=cfg_for(server))
+    async with app.run_test(size=SIZE) as pilot:
+        findings = await open_findings(pilot)
+        fid = findings.current().id
+        await preview_and_send(pilot)
+        await wait_for(pilot, lambda: app.ai_entries[fid].status == "done", what="the streamed reply")
+        entry = app.ai_entries[fid]
+        text = entry.streamed_text()
+        assert json.loads(text)["explanations"] and len(text) > 200
+        assert len(entry.streamed) < len(text) / 10, (len(entry.streamed), len(text))
 
 
 async def test_cancel_mid_stream_with_escape(server: fs.FakeOpenAI, gcam_run: Path, private_cache: Path) -> None:

@@ -143,6 +143,36 @@ def trickle(interval: float, *, stream: bool = False, max_s: float = 90.0) -> Ac
     return act
 
 
+def endless(*, stream: bool = False, sent: list[int] | None = None, max_s: float = 60.0) -> Action:
+    """A reply that never ends, as fast as the client takes it (``sent`` gets the bytes written)."""
+
+    def act(h: "Handler", body: dict[str, Any]) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream" if stream else "application/json")
+        if not stream:
+            h.send_header("Content-Length", str(1 << 40))
+        h.end_headers()
+        if stream:
+            piece = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000,
+                     "model": "fake-model", "choices": [{"index": 0, "delta": {"content": "x" * 64},
+                                                         "finish_reason": None}]}
+            block = f"data: {json.dumps(piece)}\n\n".encode() * 64
+        else:
+            block = b'{"choices": [{"message": {"content": "' + b"x" * 65536
+        end = time.monotonic() + max_s
+        n = 0
+        try:
+            while time.monotonic() < end:
+                h.wfile.write(block)
+                n += len(block)
+                if sent is not None:
+                    sent[0] = n
+        except OSError:
+            pass  # the client gave up
+
+    return act
+
+
 def status_retry_after(code: int, seconds: float) -> Action:
     """An error that asks the client to wait ``seconds`` before retrying."""
 

@@ -116,3 +116,29 @@ def test_cli_sends_no_openai_org_headers_to_another_endpoint(server: fs.FakeOpen
     assert server.requests
     for req in server.requests:
         assert not {"openai-organization", "openai-project", "x-team-secret"} & set(req.headers)
+
+
+# -- size ---------------------------------------------------------------------------
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_endless_reply_is_dropped_at_its_size_bound(server: fs.FakeOpenAI, diag, streamed: bool) -> None:  # type: ignore[no-untyped-def]
+    """An audit's endless body filled 4.6 GB in 15 s, and a streamed one kept the app repainting: both stop now."""
+    from assistant.llm.transport import MAX_BODY_BYTES, MAX_REPLY_CHARS
+
+    sent = [0]
+    server.always(fs.endless(stream=streamed, sent=sent))
+    cfg = resolve_config(endpoint=server.url, timeout_s=30.0, use_cache=False)
+    got: list[str] = []
+    kw = {"on_delta": got.append, "cancel_event": threading.Event()} if streamed else {}
+    t0 = time.monotonic()
+    r = explain_findings(diag, None, cfg, **kw)
+    assert r.status == "error" and r.error_kind == "too_large", r.error
+    assert r.error is not None and "\n" not in r.error and "reply too large to take" in r.error
+    assert time.monotonic() - t0 < 15  # the size bound, long before the 30 s deadline
+    assert len(server.requests) == 1  # not retried: another attempt would meet the bound again
+    assert sum(map(len, got)) <= MAX_REPLY_CHARS
+    # The client stopped reading: what the server managed to write is the bound plus the socket's buffers.
+    deadline, last = time.monotonic() + 5, -1
+    while time.monotonic() < deadline and sent[0] != last:  # until the server's writes stop
+        last = sent[0]
+        time.sleep(0.2)
+    assert sent[0] == last and sent[0] < MAX_BODY_BYTES + (8 << 20), sent[0]
