@@ -163,6 +163,17 @@ def test_builtin_rules_are_data() -> None:
         ("could not resolve host db-primary-2.int.zeta", "db-primary-2.int.zeta"),
         ('failed for user "gcam_writer9"', "gcam_writer9"),
         ('body: {\\"password\\": \\"hunter2xyz\\"}', "hunter2xyz"),  # JSON inside a JSON string
+        # the 2026-12-02 audit:
+        ("mongodb://dbuser:AuDiT62a/xyz@db.internal/x", "AuDiT62a/xyz"),  # "/" in a URL's password
+        ("amqp://guest:pa/ss/AuDiT62c@rabbit", "pa/ss/AuDiT62c"),
+        ("postgres://u:p@ss@AuDiT63d@db/x", "p@ss@AuDiT63d"),  # and "@"
+        ("password=" + "Q" * 600 + "AuDiT60tail next", "AuDiT60tail"),  # longer than the 512 bound
+        ("password='" + "z" * 700 + "AuDiT61' after", "AuDiT61"),
+        ("password='Au\\'DiT70pw'", "DiT70pw"),  # an escaped quote inside the value
+        ('pass: "Au\\"DiT71pw"', "DiT71pw"),
+        ("pw=AuDiT101x", "AuDiT101x"),
+        ("db_pw: AuDiT102y", "AuDiT102y"),
+        ("password='unterminated AuDiT103", "AuDiT103"),
     ],
 )
 def test_shapes_the_adversarial_pass_found(text: str, secret: str) -> None:
@@ -200,3 +211,10 @@ def test_a_host_at_the_end_of_a_text_is_not_taken_for_the_start_of_another() -> 
     a = r.redact("lost worker on node12.example.org")
     b = r.redact("lost worker on node12.example.org.uk now")
     assert (a, b) == ("lost worker on <host-1>", "lost worker on <host-2> now")
+
+
+def test_what_the_audit_fixes_keep() -> None:
+    """A URL without credentials keeps its path; a quote that closes a value ends it."""
+    r = Redactor(local_identity=False)
+    assert r.redact("GET https://example.com:443/a/b failed") == "GET https://<host-1>:443/a/b failed"
+    assert r.redact("password='abc' and 'def'").endswith("' and 'def'")
