@@ -20,9 +20,11 @@ from __future__ import annotations
 import re
 
 #: C0 controls except tab and newline, DEL, C1 controls, line/paragraph
-#: separators, bidi marks, embeddings, overrides and isolates, lone surrogates.
+#: separators, bidi marks, embeddings, overrides and isolates, zero-width characters (they hide text
+#: in plain sight), lone surrogates.
 _CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
+    "\ud800-\udfff]"
 )
 
 

@@ -48,10 +48,18 @@ def _stem(value: str, open_end: bool) -> str | None:
     return stem if len(stem) >= 8 else None
 
 
+#: U+FF01..U+FF5E, the fullwidth forms of ``!``..``~``, and the ideographic space.
+_FULLWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
+
 def strip_terminal(text: str) -> str:
     """The text as a person reads it: no escape sequences, no invisible or bidi characters."""
     if "\x1b" in text or "\x9b" in text:
         text = _ANSI.sub("", text)
+    if not text.isascii():
+        # Fullwidth forms read as their plain letters: ``ｐａｓｓｗｏｒｄ=…`` is ``password=…`` to a rule too.
+        # (Not all of NFKC: it would also rewrite text the model should see as written, "…" into "...".)
+        text = text.translate(_FULLWIDTH)
     return _INVISIBLE.sub("", text)
 
 

@@ -174,6 +174,8 @@ def test_builtin_rules_are_data() -> None:
         ("pw=AuDiT101x", "AuDiT101x"),
         ("db_pw: AuDiT102y", "AuDiT102y"),
         ("password='unterminated AuDiT103", "AuDiT103"),
+        ("ｐａｓｓｗｏｒｄ=AuDiT45fullwidth", "AuDiT45fullwidth"),  # compatibility (fullwidth) letters
+        ("pass\u200bword=AuDiT46zw", "AuDiT46zw"),  # a zero-width space inside the keyword
     ],
 )
 def test_shapes_the_adversarial_pass_found(text: str, secret: str) -> None:
@@ -218,3 +220,9 @@ def test_what_the_audit_fixes_keep() -> None:
     r = Redactor(local_identity=False)
     assert r.redact("GET https://example.com:443/a/b failed") == "GET https://<host-1>:443/a/b failed"
     assert r.redact("password='abc' and 'def'").endswith("' and 'def'")
+
+
+def test_zero_width_characters_are_shown_not_hidden() -> None:
+    from assistant.textsafe import printable
+
+    assert printable("run\u200b_gcam\u2060\ufeff") == "run\\u200b_gcam\\u2060\\ufeff"
