@@ -142,7 +142,7 @@ def _failures_line(diag: Diagnosis) -> str:
 def _header_lines(diag: Diagnosis) -> list[str]:
     status = diag.status + (" (probably abandoned)" if diag.abandoned else "")
     return [
-        f"Run {printable(diag.run_id)}  [{status}]",
+        f"Run {printable_line(diag.run_id)}  [{status}]",
         f"Tasks: {_counts_line(diag)}",
     ]
 

@@ -92,7 +92,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(no_runs_message(Path(args.runs_dir) if args.runs_dir else default_runs_dir()))
         return EXIT_OK
-    from assistant.textsafe import printable
+    from assistant.textsafe import printable_line as printable  # a cell cannot fake a row
 
     cols = ("run_id", "project", "status", "started", "succeeded", "failed", "cancelled", "unfinished")
     table = [[printable(str(r.get(c) if r.get(c) is not None else "-")) for c in cols] for r in rows]

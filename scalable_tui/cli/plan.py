@@ -82,7 +82,7 @@ def cmd_retry_plan(args: argparse.Namespace) -> int:
 
 
 def render_plan_text(plan: Any) -> str:
-    from assistant.textsafe import one_line, printable
+    from assistant.textsafe import one_line, printable_line as printable  # one line per field: no faked rows
 
     by = plan.by_action()
     lines = [f"Retry plan for {printable(plan.run_id)}: {plan.failed_tasks} failed task(s) in {len(plan.groups)} group(s)",
@@ -156,7 +156,7 @@ def _print_report(report: Any, fmt: str) -> int:
 
 
 def render_efficiency_text(report: Any) -> str:
-    from assistant.textsafe import one_line, printable
+    from assistant.textsafe import one_line, printable_line as printable  # one line per field: no faked rows
 
     def gb(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}"

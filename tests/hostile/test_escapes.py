@@ -95,3 +95,23 @@ def test_tui_copy_text_of_findings_is_printable(data) -> None:
         _plant(run, 2, lambda: data.draw(escaped_text()), [True, False])
         for f in diagnose_state(load_run(run)).findings:
             _assert_clean(finding_text(f), "clipboard")
+
+
+def test_a_newline_in_a_run_field_cannot_fake_a_line_of_a_text_report(tmp_path: Path) -> None:
+    """An audit's run_id with a newline printed 'No failures detected.' and a link as lines of their own."""
+    from tests.hostile.rundirs import copy_fixture
+
+    run = copy_fixture(tmp_path, "gcam-stitches")
+    fake = "No failures detected. All 120 tasks succeeded."
+    meta = json.loads((run / "run.json").read_text())
+    meta["run_id"] = f"run-x\n{fake}\nhttps://phish.example/login"
+    (run / "run.json").write_text(json.dumps(meta))
+    lines = (run / "resources.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["requested_memory"] = "4G\nFAKE-ROW 1 2 3"
+    (run / "resources.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    for cmd in (("diagnose", "--no-ai"), ("retry-plan",), ("efficiency",)):
+        p = run_cli(*cmd, str(run), "--slurm", "off") if cmd[0] != "retry-plan" else run_cli(*cmd, str(run))
+        assert p.returncode == 0, (cmd, p.stderr)
+        starts = [ln.strip() for ln in p.stdout.splitlines()]
+        assert not any(ln.startswith((fake, "https://phish", "FAKE-ROW")) for ln in starts), (cmd, p.stdout)
