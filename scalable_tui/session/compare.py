@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from scalable_tui.sources.rundir.files import read_regular
+
 from assistant.compare import EarlierRun, compare
 from scalable_tui.model.diagnosis import Diagnosis
 
@@ -43,7 +45,7 @@ class Previous:
 
 def _meta(run_dir: Path) -> dict[str, Any]:
     try:
-        obj = orjson.loads((run_dir / "run.json").read_bytes())
+        obj = orjson.loads(read_regular(run_dir / "run.json"))
     except (OSError, orjson.JSONDecodeError):
         return {}
     return obj if isinstance(obj, dict) else {}

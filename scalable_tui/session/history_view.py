@@ -29,6 +29,8 @@ from typing import Any, Callable
 
 import orjson
 
+from scalable_tui.sources.rundir.files import read_regular
+
 from scalable_tui.model.diagnosis import Finding
 from scalable_tui.session import summary_cache
 from scalable_tui.session.history import DEFINITIONS, PERSISTENT_RUNS, SPARK_RUNS, aggregate, run_epoch
@@ -79,7 +81,7 @@ class ProjectRuns:
 def _project_of(run_dir: Path) -> tuple[bool, str | None]:
     """``(readable, project_name)`` from ``run.json`` alone (cheap: other projects' runs are never diagnosed)."""
     try:
-        obj = orjson.loads((run_dir / "run.json").read_bytes())
+        obj = orjson.loads(read_regular(run_dir / "run.json"))
     except (OSError, orjson.JSONDecodeError):
         return False, None
     if not isinstance(obj, dict):

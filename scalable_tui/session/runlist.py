@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 
+from scalable_tui.sources.rundir.files import read_regular
+
 
 def _json(p: Path) -> dict[str, Any] | None:
     try:
-        obj = orjson.loads(p.read_bytes())
+        obj = orjson.loads(read_regular(p))
     except (OSError, orjson.JSONDecodeError):
         return None
     return obj if isinstance(obj, dict) else None

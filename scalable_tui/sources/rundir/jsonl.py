@@ -12,6 +12,8 @@ import os
 from collections.abc import Generator
 from pathlib import Path
 
+from scalable_tui.sources.rundir.files import open_regular
+
 CHUNK = 1 << 20  # small chunks stay in cache and avoid page-faulting huge buffers
 
 
@@ -77,7 +79,7 @@ class JsonlTail:
         (``split.py`` reads the two halves of a file that way).
         """
         try:
-            f = open(self.path, "rb")
+            f = open_regular(self.path)  # a FIFO or a device would block or never end
         except FileNotFoundError:
             self.exists = False
             return
@@ -135,7 +137,7 @@ class JsonlTail:
 
         start = self.offset
         try:
-            with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with open_regular(self.path) as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 # chunks() reads at start + k * chunk_size; each read ends a chunk at the last newline
                 # before it, if that is past the previous chunk's end
                 k = (upto - start) // chunk_size

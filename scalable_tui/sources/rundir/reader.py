@@ -25,6 +25,7 @@ import orjson
 from scalable_tui.model.bulk import gc_paused
 from scalable_tui.model.run import FileIssues, RunMeta, RunState, TaskTable
 from scalable_tui.sources.rundir.fold import StreamFolds
+from scalable_tui.sources.rundir.files import read_regular
 from scalable_tui.sources.rundir.jsonl import JsonlTail
 from scalable_tui.sources.rundir.tasks import TaskLines
 from scalable_tui.sources.rundir.values import KNOWN_SCHEMA, _str_or_none, parse_ts
@@ -234,7 +235,7 @@ class RunDirReader(TaskLines, StreamFolds):
     def _read_json(self, name: str) -> dict[str, Any] | None:
         p = self.path / name
         try:
-            raw = p.read_bytes()
+            raw = read_regular(p)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -296,7 +297,7 @@ class RunDirReader(TaskLines, StreamFolds):
     def _read_static(self) -> None:
         self.state.plan = self._read_json("plan.json")
         try:
-            raw = (self.path / "manifest.yaml").read_bytes()
+            raw = read_regular(self.path / "manifest.yaml")
             self.state.manifest_text = raw.decode("utf-8", errors="replace")
         except FileNotFoundError:
             pass

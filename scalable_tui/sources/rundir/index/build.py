@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from scalable_tui.model.run import FileIssues
+from scalable_tui.sources.rundir.files import open_regular
 from scalable_tui.sources.rundir.jsonl import complete_end
 
 TASK_KEYS = (
@@ -79,17 +80,18 @@ class Scan:
 def geometry(path: Path) -> Geometry | None:
     """Size, inode and the offset after the last newline; None when the file is missing."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        f = open_regular(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise Fallback(f"{path.name}: {exc}") from exc
+    fd = f.fileno()
     try:
         st = os.fstat(fd)
         end, partial = complete_end(fd, st.st_size)
         return Geometry(path, st.st_size, end, st.st_ino, partial)
     finally:
-        os.close(fd)
+        f.close()
 
 
 def _gate(geo: Geometry) -> None:

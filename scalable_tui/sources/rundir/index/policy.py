@@ -22,6 +22,8 @@ from pathlib import Path
 
 import orjson
 
+from scalable_tui.sources.rundir.files import read_regular
+
 from scalable_tui.sources.rundir.reader import RunDirReader
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def mode() -> str:
 def finished(run_dir: Path) -> bool:
     """run.json says the session closed (status completed/failed with a finished_at)."""
     try:
-        meta = orjson.loads((run_dir / "run.json").read_bytes())
+        meta = orjson.loads(read_regular(run_dir / "run.json"))
     except (OSError, orjson.JSONDecodeError):
         return False
     return isinstance(meta, dict) and meta.get("status") in FINISHED and isinstance(meta.get("finished_at"), str)
