@@ -41,6 +41,26 @@ SCRIPT_SUGGESTION = (
 )
 
 
+def _requested(profiles: list[ResourceProfile]) -> dict[str, str | int | float | None]:
+    """What the group's failures requested: a field's value when they agree, else every value with its count.
+
+    The first failure's request alone said ``memory=4G`` for a group whose
+    failures were 6 of 10 in a component that requested 2G.
+    """
+    if not profiles:
+        return {}
+    out: dict[str, str | int | float | None] = {}
+    for key, attr in (("requested_memory", "requested_memory"), ("requested_walltime", "requested_walltime"),
+                      ("requested_cpus", "requested_cpus"), ("provider", "provider")):
+        seen = Counter(getattr(p, attr) for p in profiles)
+        seen.pop(None, None)
+        if len(seen) <= 1:
+            out[key] = next(iter(seen), None)
+        else:
+            out[key] = ", ".join(f"{v} ×{n}" for v, n in seen.most_common())
+    return out
+
+
 # -- findings ----------------------------------------------------------------
 def _finding(state: RunState, g: _Group) -> Finding:
     recs = sorted(g.records, key=lambda f: (f.ts if f.ts is not None else math.inf, f.index))
@@ -60,15 +80,7 @@ def _finding(state: RunState, g: _Group) -> Finding:
         for f in (recs[:MAX_EVIDENCE - 1] + recs[-1:] if len(recs) > MAX_EVIDENCE else recs)
     ]
     example_tb = next((f for f in recs if f.traceback), None)
-    res: dict[str, str | int | float | None] = {}
-    if seen_profiles:
-        p = seen_profiles[0]
-        res = {
-            "requested_memory": p.requested_memory,
-            "requested_walltime": p.requested_walltime,
-            "requested_cpus": p.requested_cpus,
-            "provider": p.provider,
-        }
+    res = _requested(profiles)
     exc = clip(recs[0].failure_class, MAX_NAME_CHARS).rsplit(".", 1)[-1]
     where = f" in {title_place(names, clip_name)}" if names else ""
     if g.rule.category in ("user_code", "invalid_input"):

@@ -19,7 +19,7 @@ import orjson
 
 from assistant.compare import comparison_lines, trend_text
 from scalable_tui.model.diagnosis import Diagnosis, Finding
-from scalable_tui.model.words import plural
+from scalable_tui.model.words import plural, run_states_said
 from assistant.task_names import NAMES_SHOWN, shown_names
 from assistant.titles import title_distinctions, titled
 from assistant.textsafe import clip, one_line, printable, printable_line
@@ -92,11 +92,11 @@ def to_json(diag: Diagnosis) -> str:
 
 def _counts_line(diag: Diagnosis) -> str:
     """``412 total · 395 succeeded · 17 failed`` (a run) or ``412 total · 380 memory · 17 erred`` (a scheduler)."""
-    if diag.tasks_origin == "scheduler":
-        order = ["processing", "memory", "erred", "waiting", "queued", "no-worker", "released", "forgotten"]
-    else:
-        order = ["succeeded", "failed", "cancelled", "running", "submitted"]
     parts = [f"{diag.tasks_total} total"]
+    if diag.tasks_origin != "scheduler":
+        ended = diag.abandoned or diag.status in ("completed", "failed")
+        return " · ".join(parts + [f"{n} {words}" for _s, n, words in run_states_said(diag.tasks, ended)])
+    order = ["processing", "memory", "erred", "waiting", "queued", "no-worker", "released", "forgotten"]
     for k in order + sorted(set(diag.tasks) - set(order)):
         if diag.tasks.get(k):
             # "lost": unfinished on a scheduler that is gone (model.run.retired_counts)
@@ -145,6 +145,17 @@ def _header_lines(diag: Diagnosis) -> list[str]:
         f"Run {printable_line(diag.run_id)}  [{status}]",
         f"Tasks: {_counts_line(diag)}",
     ]
+
+
+#: Findings a text or Markdown report shows in full (the most important first); a run with thousands of
+#: distinct failures took minutes to lay out, and nobody reads past the first screens.  JSON has them all.
+FINDINGS_SHOWN = 200
+
+
+def _more_findings(rest: list[Finding]) -> str:
+    n = sum(f.count for f in rest)
+    return (f"… {plural(len(rest), 'more group')} ({plural(n, 'failure')}) not shown in full: "
+            "diagnose --format json lists every group")
 
 
 def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> str:
@@ -201,9 +212,13 @@ def render_text(diag: Diagnosis, *, color: bool = False, width: int = 100) -> st
     )
     console.print()
     distinctions = title_distinctions(failure_findings)
-    for i, f in enumerate(failure_findings, 1):
+    for i, f in enumerate(failure_findings[:FINDINGS_SHOWN], 1):
         _text_finding(console, i, f, distinctions)
         _text_explanation(console, diag, f)
+    rest = failure_findings[FINDINGS_SHOWN:]
+    if rest:
+        console.print(Text(_more_findings(rest), style="bold"))
+        console.print()
     _text_unstructured(console, diag)
     return _rstrip_lines(buf.getvalue())
 
@@ -310,6 +325,9 @@ def render_markdown(diag: Diagnosis) -> str:
                        f"| {f.count} |")
         out.append("")
     for i, f in enumerate(diag.findings, 1):
+        if i > FINDINGS_SHOWN:
+            out += [f"**{_more_findings(diag.findings[FINDINGS_SHOWN:])}**", ""]
+            break
         out.append(f"## {i}. {_md_escape(printable_line(titled(f, distinctions)))}")
         out.append("")
         out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}"

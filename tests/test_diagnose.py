@@ -312,3 +312,51 @@ def test_the_reports_tell_apart_findings_with_the_same_title() -> None:
     assert any("calibration step produced a zero denominator" in x for x in rows)
     assert any("calibration step produced a zero denominator" in x for x in heads)
     assert "\x1b" not in render_text(d) and "\x1b" not in render_markdown(d)  # the pattern is shown literally
+
+
+def test_a_groups_requests_are_all_said_when_its_failures_asked_differently(tmp_path: Path) -> None:
+    """The first failure's request alone said memory=2G for a group whose failures were mostly at 8G."""
+    import json
+    import shutil
+
+    from tests.conftest import fixture_run
+
+    run = tmp_path / "run"
+    shutil.copytree(fixture_run("gcam-stitches"), run)
+    key_tasks = [json.loads(x)["task_id"] for x in (run / "failures.jsonl").read_text().splitlines()
+                 if json.loads(x)["failure_class"] == "KeyError"]
+    assert len(key_tasks) == 14
+    moved = set(key_tasks[5:])  # 9 of the 14 asked for 8G in another component
+    out = []
+    for line in (run / "resources.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["entity_id"] in moved:
+            r.update(requested_memory="8G", component="hector")
+        out.append(json.dumps(r))
+    (run / "resources.jsonl").write_text("\n".join(out) + "\n")
+    d = diagnose_run(run)
+    f = next(x for x in d.findings if x.exception_types == ["KeyError"])
+    assert f.resources["requested_memory"] == "8G ×9, 2G ×5"
+    assert f.resources["requested_cpus"] == 1 and f.resources["provider"] == "local"  # agreed: the plain value
+    from assistant.render import render_text
+
+    assert "Requested:  memory=8G ×9, 2G ×5, cpus=1, provider=local" in render_text(d, width=400)
+    other = next(x for x in d.findings if x.exception_types == ["ZeroDivisionError"])
+    assert other.resources["requested_memory"] == "2G"
+
+
+def test_a_report_of_thousands_of_groups_shows_the_first_ones_and_says_how_many_more(gcam_run: Path) -> None:
+    """20,000 distinct exception types took 135 s to lay out as text; the reports now stop at FINDINGS_SHOWN."""
+    from assistant.render import FINDINGS_SHOWN, render_markdown, render_text
+
+    d = diagnose_run(gcam_run)
+    f = next(x for x in d.findings if x.count)
+    many = [f.model_copy(update={"id": f"g{i}", "signature": f"g{i}", "title": f"E{i} in run_gcam", "count": 2})
+            for i in range(FINDINGS_SHOWN + 50)]
+    d = d.model_copy(update={"findings": many, "failures_total": 2 * len(many)})
+    text = render_text(d, width=200)
+    assert f"{FINDINGS_SHOWN}. [" in text and f"{FINDINGS_SHOWN + 1}. [" not in text
+    assert "… 50 more groups (100 failures) not shown in full: diagnose --format json lists every group" in text
+    md = render_markdown(d)
+    assert f"## {FINDINGS_SHOWN}. " in md and f"## {FINDINGS_SHOWN + 1}. " not in md
+    assert "50 more groups (100 failures)" in md

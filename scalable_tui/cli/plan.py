@@ -8,6 +8,7 @@ heavy is imported before a command runs (``--help`` stays fast).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -162,7 +163,8 @@ def render_efficiency_text(report: Any) -> str:
         return "-" if x is None else f"{x:.2f}"
 
     def pct(x: float | None) -> str:
-        return "-" if x is None else f"{x:.0%}"
+        # Cut, not rounded, to 0.1 %: 24.75 % printed "25%" beside a warning for "below 25 %".
+        return "-" if x is None else f"{math.floor(x * 1000 + 1e-9) / 10:g}%"
 
     cols = ("TASK/JOB", "COMPONENT", "TASKS", "OBSERVED", "MEM REQ", "MEM PEAK", "MEM MEAN", "MEM EFF", "CPUS", "CPU MEAN", "CPU EFF")
     table = [[one_line(r.key, 40), printable(r.component or "-"), str(r.tasks), str(r.observed),

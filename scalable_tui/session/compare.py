@@ -210,5 +210,10 @@ def compare_with(
         project = _meta(prev.run_dir).get("project_name")
     exclude = {os.path.realpath(p) for p in (current_run_dir, prev.run_dir) if p is not None}
     earlier = earlier_runs(prev, project, exclude, current_run_dir.name if current_run_dir is not None else None)
-    return compare(diag, prev.diagnosis, earlier,
-                   previous_run_dir=str(prev.run_dir) if prev.run_dir is not None else spec)
+    out = compare(diag, prev.diagnosis, earlier,
+                  previous_run_dir=str(prev.run_dir) if prev.run_dir is not None else spec)
+    theirs = _meta(prev.run_dir).get("project_name") if prev.run_dir is not None else None
+    if project is not None and theirs is not None and theirs != project:
+        out.notices.append(f"compared with a run of another project ({theirs!r}; this run is of {project!r}): "
+                           "the same failure groups are not expected")
+    return out

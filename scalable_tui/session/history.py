@@ -99,6 +99,8 @@ class History:
     runs_dir: str
     projects: list[ProjectHistory]
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: (run directory, the directory it copies): a run id met again is counted once.
+    copies: list[tuple[str, str]] = field(default_factory=list)
     #: Run directories in the runs directory (before any filter).
     listed: int = 0
     cached: int = 0
@@ -176,6 +178,7 @@ def collect(
     cutoff = None if since_s is None else now - since_s
     hist = History(str(root), [], since_s=since_s, project_filter=project, listed=len(runs))
     kept = []
+    first_dir: dict[str, Path] = {}  # run id -> the directory it was first read from
     for run_dir in runs:
         if cutoff is not None:
             t = run_epoch(run_dir)
@@ -193,6 +196,12 @@ def collect(
             continue
         if project is not None and s.get("project") != project:
             continue
+        rid = s.get("run_id")
+        if rid in first_dir:
+            # A copy of a run (same run id): counting it again doubled the run's groups in one column.
+            hist.copies.append((str(run_dir), str(first_dir[rid])))
+            continue
+        first_dir[rid] = run_dir
         kept.append(s)
     if use_cache and hist.built:
         summary_cache.prune()

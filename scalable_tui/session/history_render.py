@@ -100,6 +100,8 @@ def render_text(h: History) -> str:
         out.append("")
     for path, err in h.unreadable:
         out.append(f"note: could not read {printable_line(path)}: {printable_line(clip(err, 300))}")
+    for path, first in h.copies:
+        out.append(f"note: {printable_line(path)} holds the same run as {printable_line(first)}: counted once")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -129,6 +131,7 @@ def to_data(h: History) -> dict[str, Any]:
             for p in h.projects
         ],
         "unreadable": [{"run_dir": printable(a), "error": printable(clip(b, 300))} for a, b in h.unreadable],
+        "copies": [{"run_dir": printable(a), "same_run_as": printable(b)} for a, b in h.copies],
     }
 
 
@@ -160,4 +163,6 @@ def render_markdown(h: History) -> str:
     out.append("Persistent: " + _md_escape(DEFINITIONS["persistent"]) + ". Flaky: " + _md_escape(DEFINITIONS["flaky"]) + ".")
     for path, err in h.unreadable:
         out.append(f"- **Could not read** {_code(path)}: {_md_escape(clip(err, 300))}")
+    for path, first in h.copies:
+        out.append(f"- {_code(path)} holds the same run as {_code(first)}: counted once")
     return "\n".join(out).rstrip() + "\n"

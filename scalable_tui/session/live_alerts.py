@@ -220,8 +220,8 @@ def build_alerts(*, notify: bool, on_finding: str | None, on_finding_timeout: fl
 
     from scalable_tui.session.notify import CommandRunner, TtyTerminal, stderr_log
 
-    if not notify and not on_finding:
-        return None
+    if not notify and on_finding is None:
+        return None  # (an empty --on-finding is an error below, not "no alerts" said nowhere)
     sinks: list[Sink] = []
     if on_finding is not None:
         try:

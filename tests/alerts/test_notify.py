@@ -143,6 +143,8 @@ def test_bad_on_finding_commands_are_refused_before_start(tmp_path: Path) -> Non
         build_alerts(notify=False, on_finding="sh -c 'unclosed")
     with pytest.raises(AlertSetupError, match="empty"):
         build_alerts(notify=False, on_finding="   ")
+    with pytest.raises(AlertSetupError, match="empty"):  # --on-finding "" gave no alerts and no word of it
+        build_alerts(notify=False, on_finding="")
     assert build_alerts(notify=False, on_finding=None) is None
 
 

@@ -156,7 +156,9 @@ def test_state_bar_shows_the_failed_share() -> None:
     assert state_bar({"succeeded": 999, "failed": 1}, 10).plain == "█" * 9 + "▓"
     assert state_bar({"succeeded": 1, "weird": 1}, 4).plain == "██░░"
     assert counts_label({"succeeded": 79, "failed": 41}).plain == "79 ok · 41 failed"
-    assert counts_label({"failed": 2, "running": 1}).plain == "0 ok · 2 failed · 1 running"
+    assert counts_label({"failed": 2, "running": 1}).plain == "0 ok · 2 failed · 1 not finished"
+    # Scalable's "running" is written at submission: a run that ended never finished them
+    assert counts_label({"running": 2, "submitted": 1}, ended=True).plain == "0 ok · 3 never finished"
     text = bars_text([("a_very_long_task_name_that_goes_on", {"succeeded": 1})], 3, 60).plain
     assert text.startswith("a_very_long_task_name…  ") and text.endswith("… 3 more task names")
 

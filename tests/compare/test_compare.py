@@ -195,3 +195,18 @@ def test_latest_against_previous_and_a_run_id(nightly_runs: list[Path], private_
     assert (doc["run_id"], doc["comparison"]["previous_run_id"]) == (n3.name, n2.name)
     p = run_cli("diagnose", str(n3), "--no-ai", "--compare", "run-1999", env={"XDG_CACHE_HOME": str(private_cache)})
     assert p.returncode == 2 and "not found in" in p.stderr
+
+
+def test_comparing_with_another_projects_run_is_said(nightly_runs: list[Path], tmp_path: Path,
+                                                     private_cache: Path) -> None:
+    n1, n2, _ = nightly_runs
+    other = tmp_path / n1.name
+    shutil.copytree(n1, other)
+    meta = json.loads((other / "run.json").read_text())
+    meta["project_name"] = "someone-else"
+    (other / "run.json").write_text(json.dumps(meta))
+    p = run_cli("diagnose", str(n2), "--no-ai", "--compare", str(other), env={"XDG_CACHE_HOME": str(private_cache)})
+    assert p.returncode == 0, p.stderr
+    assert "compared with a run of another project ('someone-else'; this run is of 'nightly')" in p.stderr
+    same = run_cli("diagnose", str(n2), "--no-ai", "--compare", str(n1), env={"XDG_CACHE_HOME": str(private_cache)})
+    assert "another project" not in same.stderr

@@ -200,3 +200,24 @@ def test_a_run_level_finding_is_shown_as_seen_in_its_run(tmp_path: Path, private
     assert r.returncode == 0, r.stderr
     line = next(x for x in r.stdout.splitlines() if "(run_abandoned" in x)
     assert line.split()[:4] == ["new", "1/1", "0", "█"], line
+
+
+def test_a_copy_of_a_run_is_counted_once_and_said(nightly_runs: list[Path], tmp_path: Path,
+                                                   private_cache: Path) -> None:
+    """Two directories holding one run (a copy, same run id) merged into one column with doubled counts."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    for r in nightly_runs:
+        shutil.copytree(r, root / r.name)
+    n3 = nightly_runs[-1]
+    shutil.copytree(n3, root / (n3.name[:-8] + "copy0001"))
+    h = collect(root)
+    (p,) = h.projects
+    assert [s["run_id"] for s in p.runs] == [r.name for r in nightly_runs]
+    zero = next(g for g in p.groups if "ZeroDivisionError" in g.title)
+    assert zero.counts[n3.name] == 4  # not 8
+    ((copy, first),) = h.copies  # which of the two is read first is the listing's order
+    assert {copy, first} == {str(root / (n3.name[:-8] + "copy0001")), str(root / n3.name)}
+    out = run_cli("history", "--runs-dir", str(root), env={"XDG_CACHE_HOME": str(private_cache)})
+    assert out.returncode == 0, out.stderr
+    assert f"note: {copy} holds the same run as {first}: counted once" in out.stdout

@@ -11,16 +11,21 @@ from textual.widgets import Sparkline, Static
 
 from scalable_tui.session.snapshot import RunSnapshot, failures_text
 from scalable_tui.session.lists import finding_text
+from scalable_tui.model.words import run_states_said
 from scalable_tui.tui.fmt import SEVERITY_STYLE, TASK_STATE_STYLE, distinct_title, fmt_duration, fmt_iso, parse_iso, safe, title_distinctions
 from scalable_tui.tui.screens.base import NO_EXPLAIN_BINDING, RunScreen
 from scalable_tui.tui.widgets.counts_sparkline import CountsSparkline
 from scalable_tui.tui.widgets.progress import TaskBars
-from scalable_tui.model.run import STATE_ORDER
 
 STATE_STYLE = TASK_STATE_STYLE
 #: Task-name rows in the progress block; the rest are summed up in one line.
 TOP_FINDINGS = 5
 
+
+
+def _ended(snap: RunSnapshot) -> bool:
+    """The run closed or was given up: its unfinished tasks never finished (``words.unfinished_word``)."""
+    return snap.diagnosis.abandoned or snap.meta.status in ("completed", "failed")
 
 class OverviewScreen(RunScreen):
     BINDINGS = [NO_EXPLAIN_BINDING]
@@ -99,18 +104,15 @@ class OverviewScreen(RunScreen):
         t = Text()
         d = snap.diagnosis  # the same counts as the status line and diagnose --format json
         t.append(f"{d.tasks_total} tasks", style="bold")
-        order = list(STATE_ORDER) + sorted(set(d.tasks) - set(STATE_ORDER))
-        for s in order:
-            n = d.tasks.get(s)
-            if n:
-                t.append("  ·  ")
-                t.append(f"{n} {safe(s)}", style=STATE_STYLE.get(s, ""))
-        t.append(f"\n{failures_text(d)}" if d.worker_deaths else f"\n{d.failures_total} failure records")
+        for s, n, words in run_states_said(d.tasks, _ended(snap)):
+            t.append("  ·  ")
+            t.append(f"{n} {safe(words)}", style=STATE_STYLE.get(s, ""))
+        t.append(f"\n{failures_text(d)}")
         return t
 
     def _progress(self, snap: RunSnapshot) -> None:
         rows = snap.top_groups
-        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows), snap.groups_by)
+        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows), snap.groups_by, _ended(snap))
 
     def _by_category(self, snap: RunSnapshot) -> Text:
         cats: Counter[str] = Counter()

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from scalable_tui.model.words import UNFINISHED_STATES, unfinished_word
 from scalable_tui.tui.fmt import safe
 
 #: (state, glyph, style) in bar order; other states share the last entry's look.
@@ -61,26 +62,31 @@ def state_bar(counts: dict[str, int], width: int) -> Text:
     return t
 
 
-def counts_label(counts: dict[str, int]) -> Text:
-    """``79 ok · 41 failed`` (then cancelled, running, submitted and other states)."""
+def counts_label(counts: dict[str, int], ended: bool = False) -> Text:
+    """``79 ok · 41 failed`` (then cancelled, the unfinished ones and other states)."""
     t = Text()
     t.append(f"{counts.get('succeeded', 0)} ok", style="green")
-    for state, style in (("failed", "bold red"), ("cancelled", "magenta"), ("running", "cyan"), ("submitted", "")):
+    for state, style in (("failed", "bold red"), ("cancelled", "magenta")):
         if counts.get(state):
             t.append(" · ")
             t.append(f"{counts[state]} {state}", style=style)
+    waiting = sum(counts.get(s, 0) for s in UNFINISHED_STATES)
+    if waiting:
+        t.append(" · ")
+        t.append(f"{waiting} {unfinished_word(ended)}", style="cyan")
     for state in sorted(set(counts) - _KNOWN):
         if counts[state]:
             t.append(f" · {counts[state]} {safe(state)}")
     return t
 
 
-def bars_text(rows: list[tuple[str, dict[str, int]]], more: int, width: int, noun: str = "task name") -> Text:
+def bars_text(rows: list[tuple[str, dict[str, int]]], more: int, width: int, noun: str = "task name",
+              ended: bool = False) -> Text:
     """All rows for a given width: name, bar, counts (the bar takes what is left)."""
     if not rows:
         return Text("no tasks yet", style="dim")
     names = [safe(n) for n, _c in rows]
-    labels = [counts_label(c) for _n, c in rows]
+    labels = [counts_label(c, ended) for _n, c in rows]
     name_w = min(NAME_WIDTH, max(len(n) for n in names))
     label_w = max(len(lb) for lb in labels)
     bar_w = max(MIN_BAR, min(MAX_BAR, width - name_w - label_w - 4))
@@ -121,13 +127,16 @@ class TaskBars(Widget):
         self.more = 0
         #: what a row is ("task name", or "function" when task names are per task)
         self.noun = "task name"
+        #: the run ended: its unfinished tasks never finished
+        self.ended = False
 
-    def set_rows(self, rows: list[tuple[str, dict[str, int]]], more: int, noun: str = "task name") -> None:
-        self.rows, self.more, self.noun = rows, more, noun
+    def set_rows(self, rows: list[tuple[str, dict[str, int]]], more: int, noun: str = "task name",
+                 ended: bool = False) -> None:
+        self.rows, self.more, self.noun, self.ended = rows, more, noun, ended
         self.refresh(layout=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, len(self.rows) + len(notes_below(self.more, self.noun))) if self.rows else 1
 
     def render(self) -> Text:
-        return bars_text(self.rows, self.more, self.content_size.width, self.noun)
+        return bars_text(self.rows, self.more, self.content_size.width, self.noun, self.ended)
