@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from assistant.task_names import fold_name
 from scalable_tui.session import summary_cache
 
 PERSISTENT_RUNS = 3
@@ -130,6 +131,26 @@ _STATUS_ORDER = {"persistent": 0, "new": 1, "flaky": 2, "recurring": 3, "resolve
 _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 
 
+def across_runs_title(titles: list[str]) -> str:
+    """One title for a group from its runs' titles (oldest first).
+
+    Each run's title names a task when it has most of that run's failures, so
+    the newest alone said "FileNotFoundError in sim_step[scenario=003]" of a
+    group whose failures were in scenarios 003 to 005 over the nights.  The
+    titles agree, or agree once per-task names are folded, or the place is not
+    said.
+    """
+    if len(set(titles)) == 1:
+        return titles[-1]
+    heads, places = zip(*(t.rpartition(" in ")[::2] if " in " in t else (t, "") for t in titles))
+    if len(set(heads)) == 1 and all(places):
+        folded = {", ".join(fold_name(n) for n in p.split(", ")) for p in places}
+        if len(folded) == 1:
+            return f"{heads[-1]} in {folded.pop()}"
+        return f"{heads[-1]} in several tasks"
+    return titles[-1]
+
+
 def aggregate(summaries: Iterable[dict[str, Any]]) -> list[ProjectHistory]:
     """Group run summaries by project and their failure groups by signature (pure)."""
     by_project: dict[str | None, list[dict[str, Any]]] = {}
@@ -139,13 +160,16 @@ def aggregate(summaries: Iterable[dict[str, Any]]) -> list[ProjectHistory]:
     for project in sorted(by_project, key=lambda p: (p is None, p or "")):
         runs = sorted(by_project[project], key=lambda s: (s.get("_epoch") or 0.0, s.get("run_id") or ""))
         groups: dict[str, Group] = {}
+        titles: dict[str, list[str]] = {}
         for s in runs:
             for sig, (count, title, category, severity) in s["groups"].items():
                 g = groups.get(sig)
                 if g is None:
                     g = groups[sig] = Group(sig, title, category, severity)
                 g.counts[s["run_id"]] = g.counts.get(s["run_id"], 0) + count
-                g.title = title  # the newest wording
+                titles.setdefault(sig, []).append(title)
+        for sig, said in titles.items():
+            groups[sig].title = across_runs_title(said)
         ids = [s["run_id"] for s in runs]
         for g in groups.values():
             seen = [r in g.counts for r in ids]

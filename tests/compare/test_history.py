@@ -221,3 +221,15 @@ def test_a_copy_of_a_run_is_counted_once_and_said(nightly_runs: list[Path], tmp_
     out = run_cli("history", "--runs-dir", str(root), env={"XDG_CACHE_HOME": str(private_cache)})
     assert out.returncode == 0, out.stderr
     assert f"note: {copy} holds the same run as {first}: counted once" in out.stdout
+
+
+def test_a_groups_title_across_runs_names_no_task_that_only_one_run_had() -> None:
+    """The newest run's title named sim_step[scenario=003] for failures in scenarios 003 to 005 over the nights."""
+    from scalable_tui.session.history import across_runs_title
+
+    assert across_runs_title(["FileNotFoundError in sim_step[scenario=005]",
+                              "FileNotFoundError in sim_step[scenario=003]"]) == "FileNotFoundError in sim_step[…]"
+    assert across_runs_title(["KeyError in run_gcam", "KeyError in run_hector"]) == "KeyError in several tasks"
+    assert across_runs_title(["KeyError in run_gcam", "KeyError in run_gcam"]) == "KeyError in run_gcam"
+    # another wording of the head (an older scalable-tui): the newest, as before
+    assert across_runs_title(["Errors in task code: KeyError", "KeyError in run_gcam"]) == "KeyError in run_gcam"
