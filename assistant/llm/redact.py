@@ -266,4 +266,5 @@ class Redactor:
 
 # A key that names a secret: the secret word at its end, after a separator or at
 # the start (api_key, DB_PASSWORD, client-secret, PGPASSWORD) -- not "tiktoken".
-_SECRET_KEY = re.compile(r"(?:^|[\W_]|^pg|^mysql)" + _SECRET_WORDS + r"s?$|^(?:key|sig|signature|auth|authorization)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(?:^|[\W_]|^pg|^mysql)" + _SECRET_WORDS + r"s?$|^(?:key|sig|signature|auth|authorization)$"
+                         r"|(?:^|[\W_])pw$", re.IGNORECASE)

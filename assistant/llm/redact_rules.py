@@ -27,18 +27,20 @@ _TLDS = (
 )
 
 # A value after ``name=`` / ``name: ``: the whole quoted string (spaces, commas
-# and all; ``b'…'`` bytes reprs too; up to the line's end when it has no closing
-# quote; a quote followed by a letter is inside it, as in ``'it\\'s'``), else everything up to white space.  Three alternative groups: the first
+# and all; ``b'…'`` bytes reprs too; a quote followed by a letter is inside it, as in
+# ``'it\\'s'``), else everything up to white space.  No closing quote, no quoted value: the
+# redactor also reads the text with wrapped lines joined, where "to the line's end" took the rest
+# of a traceback.  Three alternative groups: the first
 # that matched is replaced.  Bounded repeats, or one character class run, keep
 # every rule linear on hostile input; a value longer than the bound is taken whole
 # (its tail leaked when the match stopped at 512 characters).
-_VALUE = (r"""(?:[bBrRuU]{0,2}\\{0,3}'((?:[^'\n]|'(?=\w)){1,512}?(?=\\{0,3}'(?!\w)|\n|\Z)|[^'\n]{513,})"""
-          r"""|[bBrRuU]{0,2}\\{0,3}"((?:[^"\n]|"(?=\w)){1,512}?(?=\\{0,3}"(?!\w)|\n|\Z)|[^"\n]{513,})"""
+_VALUE = (r"""(?:[bBrRuU]{0,2}\\{0,3}'((?:[^'\n]|'(?=\w)){1,512}?(?=\\{0,3}'(?!\w))|[^'\n]{513,}(?=\\{0,3}'(?!\w)))"""
+          r"""|[bBrRuU]{0,2}\\{0,3}"((?:[^"\n]|"(?=\w)){1,512}?(?=\\{0,3}"(?!\w))|[^"\n]{513,}(?=\\{0,3}"(?!\w)))"""
           r"""|((?:[^\s'"<>&;,]|[&;,](?![ \t]?[\w.-]{1,40}=)){1,512}[^\s'"<>&;,]*))""")
 _SECRET_WORDS = (
     r"(?:access[_-]?token|refresh[_-]?token|auth[_-]?token|id[_-]?token|token|"
     r"(?:api|access|secret|private|client|auth|account|storage|master|encryption|signing)[_-]?key|apikey|secret|"
-    r"password|passwd|passphrase|pass|pwd|pw|credentials?|session[_-]?id|cookie|sas)"
+    r"password|passwd|passphrase|pass|pwd|credentials?|session[_-]?id|cookie|sas)"
 )
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}"
 
@@ -49,9 +51,10 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     {"name": "pem-block", "kind": "secret",
      "pattern": r"-----BEGIN [A-Z0-9 ]{0,40}-----[\s\S]*?(?:-----END [A-Z0-9 ]{0,40}-----|\Z)"},
     # scheme://user:password@host  and  scheme://token@host
-    # (a password may hold "/" and "@": everything from the user's ":" to the last "@" of the run)
+    # (a password may hold "/" and "@": everything from the user's ":" to the last "@" of the run;
+    # "host:8501/path@…" is a port, not a password)
     {"name": "url-credentials", "kind": "secret", "group": 1,
-     "pattern": r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://((?:[^\s/@:'\"<>]{1,256}:[^\s'\"<>]{1,512}|[^\s/@'\"<>]{1,512}))@"},
+     "pattern": r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://((?:[^\s/@:'\"<>]{1,256}:(?![0-9]{1,5}(?:/|$))[^\s'\"<>]{1,512}|[^\s/@'\"<>]{1,512}))@"},
     {"name": "authorization-header", "kind": "secret", "group": [1, 2, 3], "ignore_case": True,
      "pattern": r"\b(?:proxy-authorization|authorization|x-api-key|api-key|x-auth-token|x-access-token|private-token|cookie|set-cookie)"
                 r"\\{0,3}['\"]?[ \t]{0,8}[:=][ \t]{0,8}(?:(?:bearer|basic|token|digest)[ \t]{1,8})?" + _VALUE},
@@ -93,6 +96,9 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     # token=…, password: …, "client_secret": "…", export PGPASSWORD='…', KEY = '…'
     {"name": "secret-parameter", "kind": "secret", "group": [1, 2, 3], "ignore_case": True, "check": "not_small_number",
      "pattern": r"(?<![\w-])[\w-]{0,40}?" + _SECRET_WORDS + r"\\{0,3}['\"]?[ \t]{0,8}(?:=>|[=:])[ \t]{0,8}" + _VALUE},
+    # pw=…, db_pw: …  (only written tight: "pw = getpass.getpass()" is a line of code)
+    {"name": "pw-parameter", "kind": "secret", "group": [1, 2, 3], "ignore_case": True, "check": "not_small_number",
+     "pattern": r"(?<![\w-])(?:[\w-]{0,40}[_-])?pw\\{0,3}['\"]?(?:=|:[ \t]{0,8})" + _VALUE},
     # "password Tr0ub4dor&3" (no = or :): only values that look like secrets
     {"name": "secret-word-value", "kind": "secret", "group": [1, 2, 3], "ignore_case": True, "check": "secretish",
      "pattern": r"(?<![\w-])(?:token|password|passwd|passphrase|secret|api[_-]?key|apikey)[ \t]{1,8}(?:is[ \t]{1,8})?" + _VALUE},
