@@ -137,6 +137,10 @@ def test_tasks_from_another_client_are_seen_and_kept_after_release(local_cluster
             mine = [f for f in snap.failures if f.key in keys]
             assert len(mine) == len(keys) == 5
             assert all(f.traceback for f in mine if f.exception_type != "KilledWorker")
+            # and counts them: forgotten tasks stay in the totals (an audit saw "0 tasks" beside 6 failures)
+            bad = snap.prefixes["bad"]
+            assert bad.forgotten >= 5 and bad.total >= 5, bad
+            assert snap.task_totals()["forgotten"] >= 5 and sum(snap.task_totals().values()) >= snap.failures_total
         finally:
             await src.close()
 

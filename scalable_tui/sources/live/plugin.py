@@ -57,7 +57,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 PLUGIN_NAME = "scalable-tui-monitor"
 #: Bump when the reply format or the hooks change: a monitor that finds an
 #: older version installed replaces it.
-PLUGIN_VERSION = 4
+PLUGIN_VERSION = 5  # 5: forgotten tasks counted per prefix
 HANDLER_SUMMARY = "scalable_tui_summary"
 HANDLER_ERRED = "scalable_tui_erred"
 HANDLER_DETACH = "scalable_tui_detach"
@@ -71,6 +71,13 @@ WORKER_FIELDS = (
 )
 _WARN_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 _CLOSING = frozenset({"closing", "closing_gracefully", "closed"})
+
+
+def _prefix_of(key) -> str:
+    """The task prefix of a key, as the scheduler names it (``inc-<hash>`` -> ``inc``)."""
+    from dask.utils import key_split
+
+    return key_split(key)
 
 
 def _key_text(key) -> str:
@@ -360,6 +367,9 @@ class MonitorPlugin(SchedulerPlugin):
         self.n_dependents = 0
         self.err_counts: dict = {}  # prefix -> {exception type: n}
         self.done: dict = {}  # prefix -> tasks that reached memory since start
+        #: prefix -> tasks forgotten since start: the scheduler drops them from its counts, so a workflow
+        #: that gathers and releases its futures showed "0 tasks" beside its failures.
+        self.forgotten: dict = {}
         self.ws: dict = {}  # address -> WorkerState (live workers)
         self.names: dict = {}  # address -> name, also for departed workers (bounded)
         self.status: dict = {}  # address -> last status name
@@ -404,8 +414,11 @@ class MonitorPlugin(SchedulerPlugin):
                 self._record_failure(ts, kwargs, kwargs.get("stimulus_id"))
             else:
                 self.n_dependents += 1
-        elif finish == "forgotten" and self.suspects:
-            self.suspects.pop(_key_text(key), None)
+        elif finish == "forgotten":
+            p = _prefix_of(key)
+            self.forgotten[p] = self.forgotten.get(p, 0) + 1
+            if self.suspects:
+                self.suspects.pop(_key_text(key), None)
 
     def add_worker(self, scheduler, worker: str) -> None:
         ws = scheduler.workers.get(worker)
@@ -637,10 +650,12 @@ class MonitorPlugin(SchedulerPlugin):
             out["terminate"] = self.terminate
         if tc != s.transition_counter:
             pre = {}
+            forgotten = self.forgotten
             for name, tp in s.task_prefixes.items():
                 st = tp.states
                 row = [st.get(k, 0) for k in PREFIX_STATES]
-                if any(row[:7]) or name in self.err_counts:
+                row[7] += forgotten.get(name, 0)
+                if any(row) or name in self.err_counts:
                     row.append(self.done.get(name, 0))
                     row.append(round(tp.duration_average, 6) if tp.duration_average and tp.duration_average > 0 else None)
                     pre[name] = row
