@@ -109,3 +109,25 @@ async def test_demo_jobs_screen_says_the_cluster_is_not_slurm(unlimited_cluster)
         await pilot.press("7")
         text = await wait_text(pilot, "not a Slurm cluster (LocalCluster)")
         assert "squeue" not in text
+
+
+async def test_the_footer_counts_the_tasks_the_overview_counts_as_tasks_come_and_go(unlimited_cluster) -> None:
+    """The footer kept the diagnosis's task total, redone only when failures change: 97 beside the Overview's 99."""
+    from distributed import Client, wait
+
+    from scalable_tui.tui.widgets.status import StatusLine
+
+    cluster, _ = unlimited_cluster
+    app = AttachApp(cluster.scheduler_address, poll_interval=0.3, call_timeout=5.0, no_ai=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _connected(pilot, app)
+        before = sum(app.live.task_totals().values())
+        with Client(cluster.scheduler_address, set_as_default=False) as client:  # new tasks, no new failure
+            more = client.map(abs, range(-7, 0), pure=False)
+            with client.as_current():
+                wait(more, timeout=60)
+            await wait_for(pilot, lambda: sum(app.live.task_totals().values()) >= before + 7, 30, "7 more tasks")
+            n = sum(app.live.task_totals().values())
+            await wait_for(pilot, lambda: f"  ·  {n} tasks" in str(app.screen.query_one(StatusLine).render()), 10,
+                           f"the footer at {n} tasks")
+            assert app.snapshot.diagnosis.tasks_total < n  # the diagnosis was not redone: the footer must not use it

@@ -65,7 +65,10 @@ class StatusLine(Static):
         t = recording_label(view)
         t.append(label)
         d = snap.diagnosis  # the same counts as diagnose --format json (task totals: TaskTotals)
-        t.append(f"  ·  {safe(snap.run_id)}  ·  {d.failures_total} failures  ·  {d.tasks_total} tasks")
+        # A live scheduler's tasks move with every poll; the diagnosis is only redone when failures change,
+        # so its total went stale beside the Overview's (99 there, 97 here): count them as the Overview does.
+        n_tasks = sum(view.live.task_totals().values()) if view.live is not None else d.tasks_total
+        t.append(f"  ·  {safe(snap.run_id)}  ·  {d.failures_total} failures  ·  {n_tasks} tasks")
         ai_line = app.ai_status()
         if ai_line:
             t.append("  ·  ")
