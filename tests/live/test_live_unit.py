@@ -410,3 +410,12 @@ def test_a_restart_is_counted_whichever_of_its_events_arrives_first(removal_firs
     w = s.workers["w"]
     assert w.alive and w.address == "tcp://127.0.0.1:5001" and "tcp://127.0.0.1:5000" in w.previous_addresses
     assert w.restarts == 1 == s.to_run_state().worker_deaths
+
+
+def test_a_memory_bar_says_the_unit_of_each_side() -> None:
+    """ "62/12 GiB" meant 62 MiB of 12 GiB: the used part's unit was dropped."""
+    from scalable_tui.tui.widgets.live_bars import used_of
+
+    assert used_of(62 * 2**20, 12 * 2**30) == "62 MiB/12 GiB"
+    assert used_of(120 * 2**20, 334 * 2**20) == "120/334 MiB"
+    assert used_of(1.5 * 2**30, 12 * 2**30) == "1.5/12 GiB"

@@ -36,8 +36,16 @@ def memory_bar(w: WorkerInfo, width: int = 10) -> Text:
     t.append("█" * parts[0], style=hot or "green")
     t.append("▓" * parts[1], style=hot or "yellow")
     t.append("░" * parts[2], style="bright_black")
-    t.append(f" {used / 2**20:.0f}/{mib(limit)}", style=hot)
+    t.append(f" {used_of(used, limit)}", style=hot)
     return t
+
+
+def used_of(used: float, limit: float) -> str:
+    """``120/334 MiB``, ``1.5/12 GiB`` or ``62 MiB/12 GiB``: one unit when both have it (the used part's
+    unit was dropped whatever it was: "62/12 GiB" meant 62 MiB of 12 GiB)."""
+    a, b = mib(used), mib(limit)
+    (na, ua), (nb, ub) = a.split(" ", 1), b.split(" ", 1)
+    return f"{na}/{b}" if ua == ub else f"{a}/{b}"
 
 
 def prefix_counts(p: PrefixCounts) -> dict[str, int]:
