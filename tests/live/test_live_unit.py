@@ -416,6 +416,37 @@ def test_a_memory_bar_says_the_unit_of_each_side() -> None:
     """ "62/12 GiB" meant 62 MiB of 12 GiB: the used part's unit was dropped."""
     from scalable_tui.tui.widgets.live_bars import used_of
 
-    assert used_of(62 * 2**20, 12 * 2**30) == "62 MiB/12 GiB"
+    assert used_of(62 * 2**20, 12 * 2**30) == "0.1/12 GiB"
+    assert used_of(13 * 2**30, 16 * 2**30) == "13/16 GiB"
     assert used_of(120 * 2**20, 334 * 2**20) == "120/334 MiB"
     assert used_of(1.5 * 2**30, 12 * 2**30) == "1.5/12 GiB"
+
+
+def test_a_host_name_that_does_not_resolve_is_said_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An unresolvable name was reported as "slow: no reply within 3 s" (the lookup fails in ms).
+
+    No lookup is made here (tests stay on 127.0.0.1): the resolver's answer is the one it gives.
+    """
+    import asyncio
+    import socket
+
+    from scalable_tui.sources.live import address, transport
+
+    async def no_such_host(host, port):  # type: ignore[no-untyped-def]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(address.asyncio, "open_connection", no_such_host)
+    assert asyncio.run(address.port_state("tcp://nonexistent.invalid:8786")) == "unresolved"
+
+    async def never(*a, **k):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(30)
+
+    async def attempt() -> BaseException:
+        try:
+            await transport._connect_unless_refused(never(), "tcp://nonexistent.invalid:8786", 5.0)
+        except BaseException as exc:  # noqa: BLE001
+            return exc
+        raise AssertionError("connected")
+
+    exc = asyncio.run(attempt())
+    assert transport.classify_error(exc, 3.0) == ("down", "cannot resolve the scheduler's host name (check the address)")

@@ -9,6 +9,7 @@ did not answer like a scheduler, to tell "down" and "not Dask" from "silent".
 from __future__ import annotations
 
 import asyncio
+import socket
 import json
 import os
 from pathlib import Path
@@ -118,19 +119,28 @@ async def _open(address: str) -> tuple[Any, Any] | str | None:
         return await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
     except ConnectionRefusedError:
         return "refused"
+    except socket.gaierror:
+        return "unresolved"
     except (OSError, TimeoutError):
         return None
 
 
 async def port_refuses(address: str) -> bool:
     """Does ``address``'s port refuse a TCP connection right now?  Nothing is written; an accepted one is closed."""
+    return await port_state(address) == "refused"
+
+
+async def port_state(address: str) -> str | None:
+    """``refused`` (the port refuses a TCP connection now), ``unresolved`` (its host name has no address)
+    or None (cannot tell, or it accepts).  Nothing is written; an accepted connection is closed."""
     try:
         opened = await _open(address)
     except Exception:  # noqa: BLE001 - cannot tell
-        return False
+        return None
     if isinstance(opened, tuple):
         opened[1].close()
-    return opened == "refused"
+        return None
+    return opened
 
 
 async def probe_port(address: str, plain: bool = False) -> str | None:

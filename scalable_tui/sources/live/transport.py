@@ -11,13 +11,14 @@ reconnect bookkeeping (``_consecutive_failures``/``_timeouts``, backoff to
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from typing import Any
 
 from distributed.comm import connect
 
-from scalable_tui.sources.live.address import NOT_DASK, NotDaskError, NotTLSError, port_refuses, probe_port
+from scalable_tui.sources.live.address import NOT_DASK, NotDaskError, NotTLSError, port_state, probe_port
 
 __all__ = ["RemoteError", "SchedulerLink", "classify_error"]
 
@@ -42,6 +43,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
+class UnknownHost(OSError):
+    """The address's host name does not resolve (a typo, or DNS down)."""
+
+
 def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
     """(kind, reason): kind is ``timeout`` (no reply in time), ``down`` (refused/closed) or ``error``."""
     chain = _chain(exc)
@@ -55,6 +60,8 @@ def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
             return "error", f"TLS: {e}"[:300]
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
         return "down", "connection refused (is the scheduler running?)"
+    if any(isinstance(e, (UnknownHost, socket.gaierror)) for e in chain):
+        return "down", "cannot resolve the scheduler's host name (check the address)"
     if any(isinstance(e, ssl.SSLError) for e in chain) or "TLS expects" in text or "ssl" in text.lower():
         return "error", f"TLS: {chain[-1]}"[:300]
     if isinstance(exc, TimeoutError) or (isinstance(exc, OSError) and "Timed out trying to connect" in str(exc)):
@@ -86,9 +93,13 @@ async def _connect_unless_refused(connecting: Any, address: str, timeout: float)
     start = time.monotonic()
     try:
         done, _ = await asyncio.wait({task}, timeout=min(REFUSED_CHECK_AFTER, timeout))
-        if not done and await port_refuses(address):
+        state = None if done else await port_state(address)
+        if state == "refused":
             task.cancel()
             raise ConnectionRefusedError(f"connection refused by {address}")
+        if state == "unresolved":  # said as such, not as "no reply within 3 s"
+            task.cancel()
+            raise UnknownHost(f"cannot resolve the host name of {address}")
         return await asyncio.wait_for(task, max(0.0, timeout - (time.monotonic() - start)))
     except BaseException:
         task.cancel()

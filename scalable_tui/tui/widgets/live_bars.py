@@ -41,11 +41,13 @@ def memory_bar(w: WorkerInfo, width: int = 10) -> Text:
 
 
 def used_of(used: float, limit: float) -> str:
-    """``120/334 MiB``, ``1.5/12 GiB`` or ``62 MiB/12 GiB``: one unit when both have it (the used part's
-    unit was dropped whatever it was: "62/12 GiB" meant 62 MiB of 12 GiB)."""
-    a, b = mib(used), mib(limit)
-    (na, ua), (nb, ub) = a.split(" ", 1), b.split(" ", 1)
-    return f"{na}/{b}" if ua == ub else f"{a}/{b}"
+    """``120/334 MiB`` or ``0.1/12 GiB``: the used part in the limit's unit ("62/12 GiB" meant 62 MiB of
+    12 GiB: the used part was in MiB whatever the limit's unit was)."""
+    b = mib(limit)
+    if b.endswith("GiB"):
+        g = used / 2**30
+        return f"{g:.1f}/{b}" if g < 10 else f"{g:.0f}/{b}"
+    return f"{used / 2**20:.0f}/{b}"
 
 
 def prefix_counts(p: PrefixCounts) -> dict[str, int]:
