@@ -140,6 +140,7 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
     t0 = time.time()
     notes: list[str] = []
     told_unreached: list[bool] = []
+    told_lost: list[bool] = []  # the loss of a reached scheduler said (once per loss)
     #: The newest scheduler snapshot: its workers are evidence for the jobs poll.
     latest: list[LiveSnapshot | None] = [None]
     #: Since when the scheduler has been unreachable (None: it answered last time).
@@ -167,11 +168,22 @@ async def record(address: str, path: str | os.PathLike[str], *, interval: float 
         if on_frame is not None:
             on_frame(snap, seq)
         if snap.connected:
+            if reached and told_lost:  # back after a loss: say so once, like the loss
+                told_lost.clear()
+                print(f"scalable-tui: the scheduler at {address} answers again; recording goes on",
+                      file=sys.stderr, flush=True)
             reached = True
             down_since[0] = None
             return
         last_reason = snap.disconnect_reason or snap.link
         down_since[0] = snap.disconnected_since or time.time()
+        if reached and not told_lost:
+            # A nightly recording's scheduler died: said at once, not only at the give-up (up to 10 min later).
+            told_lost.append(True)
+            more = (f"still trying; giving up after {give_up_after:g} s" if give_up_after
+                    else "giving up (--give-up-after 0)")
+            print(f"scalable-tui: lost the scheduler at {address} ({last_reason}); {more}", file=sys.stderr,
+                  flush=True)
         if not reached and (NOT_DASK in last_reason or "answers in plain text" in last_reason):
             # a wrong address, not a scheduler that is down: waiting will not help
             why.append(f"scheduler never reached: {address}: {last_reason.split(': ', 1)[-1]}")

@@ -149,6 +149,8 @@ def test_sigkill_mid_write_then_scheduler_gone(procs: Procs, tmp_path: Path) -> 
     assert rec2.wait(30) == 0
     log = (tmp_path / "recorder.log").read_text().strip().splitlines()
     assert "scheduler gone" in log[-1], log
+    # said when it happened, not only in the closing line (it used to say nothing until the give-up)
+    assert any(x.startswith(f"scalable-tui: lost the scheduler at {address} (") for x in log), log
     with Recording(out) as rec:
         assert rec.status == "finished" and len(rec.meta["sessions"]) == 2
         assert not rec.state_at(rec.end).connected
