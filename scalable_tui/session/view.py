@@ -163,7 +163,10 @@ def live_failures_note(live: LiveSnapshot) -> str | None:
     side without a word ("84 erred", "90 failures") they read as a wrong total.
     """
     seen = live.failures_total
-    erred = live.task_totals().get("erred", 0)
+    # This scheduler's erred tasks: ``still`` is this scheduler's too.  With an earlier scheduler's erred
+    # counted in (``task_totals``), a restart made "3 of the scheduler's 5 erred are tasks whose input failed"
+    # out of no dependents at all.
+    erred = sum(p.erred for p in live.prefixes.values())
     still = live.failures_erred_now
     if still is None:
         if seen == erred:

@@ -167,3 +167,13 @@ def test_views_leave_in_the_order_they_were_made() -> None:
     seek.join(10)
     assert [v.live is newer for v in emitted] == [False, True]
     assert emitted[-1].live is newer and emitted[-1].run == "diagnosed" and views.view is emitted[-1]
+
+
+def test_an_earlier_schedulers_erred_tasks_are_not_this_ones_dependents() -> None:
+    """After a restart on the same port: 5 erred over both schedulers, 2 of them now, 2 failures still erred.
+    It said "3 of the scheduler's 5 erred are tasks whose input failed" with no dependent at all."""
+    live = _night(5, 2, 2)
+    live.earlier_totals = {"erred": 3, "memory": 17}
+    assert live.task_totals()["erred"] == 5
+    note = live_failures_note(live)
+    assert note is None or "input failed" not in note, note
