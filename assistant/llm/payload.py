@@ -37,6 +37,7 @@ from assistant.llm.payload_rows import _Row, _more_line, _other_row, _target_row
 from assistant.llm.prompt_text import SYSTEM_PROMPT, USER_INTRO, wrap_data
 from assistant.llm.redact import Redactor
 from scalable_tui.model.diagnosis import Diagnosis, Finding
+from scalable_tui.model.words import run_states_said
 
 
 @dataclass
@@ -74,6 +75,16 @@ class Prompt:
             f"~{self.estimated_tokens} tokens of {self.budget_tokens}{over}; {red} value(s) redacted"
         )
 
+
+
+def _tasks_said(diagnosis: Diagnosis) -> dict[str, int]:
+    """Tasks per state as the reports say them: Scalable's ``running`` (written at submission) and
+    ``submitted`` are ``not_finished``, or ``never_finished`` once the run ended (a closed run's
+    ``"running": 3`` read to the model as work still going on)."""
+    if diagnosis.tasks_origin == "scheduler":
+        return dict(diagnosis.tasks)
+    ended = diagnosis.abandoned or diagnosis.status in ("completed", "failed")
+    return {words.replace(" ", "_"): n for _s, n, words in run_states_said(diagnosis.tasks, ended)}
 
 def _lower(targets: list[_Row], order: list[int], levels: Sequence[int | None], tokens: Any, budget: int) -> None:
     """Step the traceback level down, smallest groups first, until the prompt fits."""
@@ -122,7 +133,7 @@ def build_prompt(
     ctx: dict[str, Any] = {
         # the status and task states are read from the run's files: untrusted text too
         "run_status": red.redact(diagnosis.status) + (" (probably abandoned)" if diagnosis.abandoned else ""),
-        "tasks": {red.redact(str(k)): v for k, v in diagnosis.tasks.items()},
+        "tasks": {red.redact(str(k)): v for k, v in _tasks_said(diagnosis).items()},
         "failures_total": diagnosis.failures_total,
         "groups_total": len(all_findings),
     }

@@ -207,3 +207,12 @@ def test_a_maps_task_names_are_sent_folded(tmp_path: Path) -> None:
     p = build_prompt(d, config=resolve_config(env={}))
     by_cat = {f["category"]: f for f in p.payload["findings"]}
     assert by_cat["invalid_input"]["tasks"] == ["run_gcam[…] ×14"]
+
+
+def test_the_model_is_told_unfinished_tasks_as_the_reports_say_them() -> None:
+    """A closed or abandoned run's "running": 7 read to the model as work still going on."""
+    d = diagnose_run(fixture_run("crashed-partial"))  # abandoned: 7 tasks whose last event is "running"
+    assert d.abandoned and d.tasks.get("running") == 7
+    body = json.dumps(build_prompt(d, config=resolve_config(env={})).messages)
+    assert '\\"never_finished\\": 7' in body or '\\"never_finished\\":7' in body, body[:2000]
+    assert '\\"running\\"' not in body
