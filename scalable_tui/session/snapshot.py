@@ -93,6 +93,10 @@ class RunSnapshot:
     def run_id(self) -> str:
         return self.meta.run_id
 
+    def ended(self) -> bool:
+        """The run closed or was given up: its unfinished tasks never finished (``words.unfinished_word``)."""
+        return self.diagnosis.abandoned or self.meta.status in ("completed", "failed")
+
     def failure_findings(self) -> list[Finding]:
         return [f for f in self.diagnosis.findings if f.count]
 

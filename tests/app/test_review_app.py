@@ -385,3 +385,19 @@ async def test_large_run_first_screen_then_progress_then_everything(big_run: Pat
         assert partial and all("of the part read so far" in text and f"({f:.0%} of its files)" in text
                               for f, text in partial)
         await wait_for(pilot, lambda: "Still reading" not in screen_text(app), 10, "the banner gone (next paint)")
+
+
+async def test_tasks_scalable_left_running_are_said_never_finished_in_an_abandoned_run() -> None:
+    """The Tasks screen said "running" for tasks of a dead run while the Overview said "never finished"."""
+    from tests.conftest import fixture_run
+
+    app = ReviewApp(RunDirReader(fixture_run("crashed-partial")))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_loaded(pilot)
+        assert "7 never finished" in await wait_text(pilot, "never finished")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen), what="Tasks")
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 30, what="30 task rows")
+        states = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+        assert states.count("never finished") == 7 and "running" not in states

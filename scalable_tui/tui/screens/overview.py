@@ -23,9 +23,6 @@ TOP_FINDINGS = 5
 
 
 
-def _ended(snap: RunSnapshot) -> bool:
-    """The run closed or was given up: its unfinished tasks never finished (``words.unfinished_word``)."""
-    return snap.diagnosis.abandoned or snap.meta.status in ("completed", "failed")
 
 class OverviewScreen(RunScreen):
     BINDINGS = [NO_EXPLAIN_BINDING]
@@ -104,7 +101,7 @@ class OverviewScreen(RunScreen):
         t = Text()
         d = snap.diagnosis  # the same counts as the status line and diagnose --format json
         t.append(f"{d.tasks_total} tasks", style="bold")
-        for s, n, words in run_states_said(d.tasks, _ended(snap)):
+        for s, n, words in run_states_said(d.tasks, snap.ended()):
             t.append("  ·  ")
             t.append(f"{n} {safe(words)}", style=STATE_STYLE.get(s, ""))
         t.append(f"\n{failures_text(d)}")
@@ -112,7 +109,7 @@ class OverviewScreen(RunScreen):
 
     def _progress(self, snap: RunSnapshot) -> None:
         rows = snap.top_groups
-        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows), snap.groups_by, _ended(snap))
+        self.query_one("#progress", TaskBars).set_rows(rows, snap.groups - len(rows), snap.groups_by, snap.ended())
 
     def _by_category(self, snap: RunSnapshot) -> Text:
         cats: Counter[str] = Counter()

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from scalable_tui.model.run import TaskTable
 from scalable_tui.session.snapshot import RunSnapshot
+from scalable_tui.model.words import UNFINISHED_STATES, unfinished_word
 from scalable_tui.session.lists import TASK_COLUMNS, filter_tasks, sort_tasks, task_cells
 from scalable_tui.session.task_lists import WARM_ROWS, warm_filter
 from scalable_tui.tui.fmt import TASK_STATE_STYLE, highlight
@@ -33,7 +34,7 @@ DASK_KEY_COL = TASK_COLUMNS.index("dask key")
 
 def _cell_style(i: int, cell: str) -> str:
     if i == STATE_COL:
-        return STATE_STYLE.get(cell, "")
+        return STATE_STYLE.get(cell, "cyan" if cell.endswith("finished") else "")
     if i == DASK_KEY_COL:
         return "dim"
     return ""
@@ -109,6 +110,10 @@ class TasksScreen(ColumnSort, FilterableScreen):
         if sort_column is not None:
             rows = sort_tasks(snap.tasks, rows, int(sort_column), bool(sort_reverse))  # type: ignore[call-overload]
         cells = [task_cells(snap.tasks, r) for r in rows[:MAX_ROWS]]
+        # Scalable's "running" is written at submission: said as the Overview says it.
+        waiting = unfinished_word(snap.ended())
+        cells = [(*c[:STATE_COL], waiting, *c[STATE_COL + 1:]) if c[STATE_COL] in UNFINISHED_STATES else c
+                 for c in cells]
         if not worker.is_cancelled:
             self.app.call_from_thread(self._populate, snap, key, pattern, len(rows), cells)
 
