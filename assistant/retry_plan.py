@@ -268,8 +268,13 @@ def build_retry_plan(
     if session_level:
         notes.append(f"the session or its workers failed to start ({'; '.join(fd.title for fd in session_level[:3])}): "
                      f"fix that first, tasks that never ran are not in this plan")
-    if diag.abandoned and diag.unfinished:
-        notes.append(f"the run was probably abandoned: {diag.unfinished} task(s) never finished; they did not fail, "
+    script = [fd for fd in diag.findings if fd.count and not fd.task_ids and fd.phase == "session.context"]
+    if script:
+        notes.append(f"{script[0].title}: whatever it would have submitted after that point never ran and is not "
+                     f"in this plan (fix the script, then rerun it; Scalable's cache skips done work)")
+    if diag.unfinished and (diag.abandoned or diag.status in ("completed", "failed")):
+        why = "the run was probably abandoned" if diag.abandoned else "the run closed"
+        notes.append(f"{why}: {diag.unfinished} task(s) never finished; they did not fail, "
                      f"so they are not in this plan (rerun them with the workflow; Scalable's cache skips done work)")
     members: dict[tuple[str, str | None], list[str]] = {}
     finding_for_key: dict[tuple[str, str | None], Finding | None] = {}

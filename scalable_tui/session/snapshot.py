@@ -395,7 +395,8 @@ def build_snapshot(
         failures=list(state.failures),
         worker_events=list(state.worker_events),
         profiles=list(state.profiles),
-        notices=state.notices(),
+        # the reader's notices, then the diagnosis's own (what it left uncounted, why Slurm was not joined)
+        notices=list(dict.fromkeys([*state.notices(), *diagnosis.notices])),
         diagnosis=diagnosis,
         counts=tasks.counts_by_state(),
         top_groups=top,

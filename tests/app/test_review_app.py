@@ -79,7 +79,7 @@ async def test_overview_shows_categories_findings_and_notices(run_copy) -> None:
         text = screen_text(app)
         for needle in ("invalid_input", "gpu_oom", "Top findings", "KeyError in run_gcam (14×)", "gcam-stitches"):
             assert needle in text, needle
-        assert "Reader notices" in text and "tasks.jsonl: skipped 1 corrupt line" in text
+        assert "Notices:" in text and "tasks.jsonl: skipped 1 corrupt line" in text
 
 
 async def test_tasks_filter_regex_faults_and_sort(gcam_run: Path) -> None:
@@ -401,3 +401,22 @@ async def test_tasks_scalable_left_running_are_said_never_finished_in_an_abandon
         await wait_for(pilot, lambda: table.row_count == 30, what="30 task rows")
         states = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
         assert states.count("never finished") == 7 and "running" not in states
+
+
+async def test_the_overview_says_what_the_diagnosis_left_uncounted(tmp_path: Path) -> None:
+    """diagnose noted "not counted as failures: …" on stderr; the review app did not say it anywhere."""
+    import shutil
+
+    from tests.conftest import fixture_run
+
+    run = tmp_path / "run"
+    shutil.copytree(fixture_run("gcam-stitches"), run)
+    first = (run / "failures.jsonl").read_text().splitlines()[0]
+    with open(run / "failures.jsonl", "a") as f:  # the same task's failure once more: counted once
+        f.write(first + "\n")
+    app = ReviewApp(RunDirReader(run))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_loaded(pilot)
+        text = await wait_text(pilot, "not counted as failures")
+        assert "1 earlier failure record superseded by a later record of the same task" in " ".join(text.split())
+        assert "41 failures" in text

@@ -48,6 +48,11 @@ def test_the_scripts_own_exception_is_a_failure_of_no_task(script_raised: Path) 
     assert "3 failures detected in 2 groups across 2 categories (2 task failures, 1 failure of no task)" in p.stdout
     doc = json.loads(run_cli("diagnose", str(script_raised), "--no-ai", "--format", "json").stdout)
     assert (doc["failures_total"], doc["task_failures"], doc["run_failures"]) == (3, 2, 1)
+    # the retry plan says the script stopped: what it did not submit is not in the plan
+    plan = run_cli("retry-plan", str(script_raised))
+    assert plan.returncode == 0, plan.stderr
+    assert "The workflow script raised RuntimeError inside `with session:`: whatever it would have submitted" \
+        in " ".join(plan.stdout.split())
 
 
 def test_a_task_counts_once_by_its_last_record_and_not_when_it_succeeded_later(plain_night: Path,

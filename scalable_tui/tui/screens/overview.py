@@ -70,7 +70,7 @@ class OverviewScreen(RunScreen):
         notices = self.query_one("#notices", Static)
         lines = list(snap.notices)
         notices.display = bool(lines)
-        t = Text("Reader notices:\n", style="bold")
+        t = Text("Notices:\n", style="bold")
         for n in lines:
             t.append(f"  • {safe(n)}\n")
         notices.update(t)
