@@ -11,7 +11,7 @@ import pytest
 
 from scalable_tui.tui.attach import AttachApp
 from scalable_tui.tui.screens.live_overview import NOT_REACHED
-from tests.app.helpers import screen_text, wait_text
+from tests.app.helpers import screen_text, wait_for, wait_text
 from tests.conftest import closed_port
 
 pytestmark = [pytest.mark.anyio]
@@ -26,3 +26,10 @@ async def test_a_scheduler_never_reached_shows_nothing_seen_not_zero() -> None:
         assert "no data yet" in text and "showing the last data" not in text
         for claim in ("no failures", "0 workers", "0 tasks"):
             assert claim not in text, (claim, text)
+        # once a (necessarily empty) diagnosis exists, the footer still counts nothing it did not see
+        from scalable_tui.tui.widgets.status import StatusLine
+
+        await wait_for(pilot, lambda: app.snapshot is not None, 20, "the empty diagnosis")
+        await pilot.pause()
+        footer = str(app.screen.query_one(StatusLine).render())
+        assert "nothing seen yet" in footer and "0 failures" not in footer and "0 tasks" not in footer, footer
