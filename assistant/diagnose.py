@@ -50,9 +50,8 @@ def _requested(profiles: list[ResourceProfile]) -> dict[str, str | int | float |
     if not profiles:
         return {}
     out: dict[str, str | int | float | None] = {}
-    for key, attr in (("requested_memory", "requested_memory"), ("requested_walltime", "requested_walltime"),
-                      ("requested_cpus", "requested_cpus"), ("provider", "provider")):
-        seen = Counter(getattr(p, attr) for p in profiles)
+    for key in ("requested_memory", "requested_walltime", "requested_cpus", "provider"):
+        seen = Counter(getattr(p, key) for p in profiles)
         seen.pop(None, None)
         if len(seen) <= 1:
             out[key] = next(iter(seen), None)
@@ -146,8 +145,10 @@ def counted_failures(state: RunState) -> tuple[list[FailureRecord], int, int]:
             last[tid] = i
             with_task += 1
     t = state.tasks
-    values = t.strings.values  # not ``strings.index``: a reopened table builds no map it does not need
-    ok = values.index("succeeded") if "succeeded" in values else None
+    try:  # ``strings.values``, not ``strings.index``: a reopened table builds no map it does not need
+        ok: int | None = t.strings.values.index("succeeded")
+    except ValueError:
+        ok = None
     recovered: set[str] = set()
     if ok is not None and last:
         row_get, states = t.sparse_getter("row"), t.state
@@ -187,8 +188,9 @@ def failure_counts(state: RunState, counted: list[FailureRecord] | None = None) 
       in ``worker_deaths`` and becomes a failure record (``WorkerDied``) only when
       no task failure stands for it: the deaths a ``KilledWorker`` names are that
       task failure, not extra failures.
-    - The failure records the findings group are the task failures plus those
-      ``WorkerDied`` records, so the findings' counts add up to the first number.
+    - The failure records the findings group are the task failures, the
+      failures of no task and those ``WorkerDied`` records, so the findings'
+      counts add up to the first number.
     """
     fs = state.failures if counted is None else counted
     died = other = 0

@@ -94,8 +94,7 @@ def _counts_line(diag: Diagnosis) -> str:
     """``412 total · 395 succeeded · 17 failed`` (a run) or ``412 total · 380 memory · 17 erred`` (a scheduler)."""
     parts = [f"{diag.tasks_total} total"]
     if diag.tasks_origin != "scheduler":
-        ended = diag.abandoned or diag.status in ("completed", "failed")
-        return " · ".join(parts + [f"{n} {words}" for _s, n, words in run_states_said(diag.tasks, ended)])
+        return " · ".join(parts + [f"{n} {words}" for _s, n, words in run_states_said(diag.tasks, diag.ended)])
     order = ["processing", "memory", "erred", "waiting", "queued", "no-worker", "released", "forgotten"]
     for k in order + sorted(set(diag.tasks) - set(order)):
         if diag.tasks.get(k):
@@ -324,10 +323,7 @@ def render_markdown(diag: Diagnosis) -> str:
             out.append(f"| {i} | {f.severity} | {_code(f.category)} | {_md_escape(printable_line(titled(f, distinctions)))} "
                        f"| {f.count} |")
         out.append("")
-    for i, f in enumerate(diag.findings, 1):
-        if i > FINDINGS_SHOWN:
-            out += [f"**{_more_findings(diag.findings[FINDINGS_SHOWN:])}**", ""]
-            break
+    for i, f in enumerate(diag.findings[:FINDINGS_SHOWN], 1):
         out.append(f"## {i}. {_md_escape(printable_line(titled(f, distinctions)))}")
         out.append("")
         out.append(f"- **Severity:** {f.severity} · **Category:** `{f.category}` · **Count:** {f.count}"
@@ -358,6 +354,8 @@ def render_markdown(diag: Diagnosis) -> str:
             longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(body)), default=0)
             fence = "`" * max(3, longest + 1)
             out += [f"{fence}text", body, fence, ""]
+    if len(diag.findings) > FINDINGS_SHOWN:
+        out += [f"**{_more_findings(diag.findings[FINDINGS_SHOWN:])}**", ""]
     out += _md_unstructured(diag)
     return "\n".join(out).rstrip() + "\n"
 

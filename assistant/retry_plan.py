@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from assistant.diagnose import SCRIPT_PHASE
 from assistant.grouping import clip_name
 from assistant.hpc_advice import lifetime_advice
 from assistant.retry_resources import more_memory, more_walltime, walltime_s
@@ -268,11 +269,11 @@ def build_retry_plan(
     if session_level:
         notes.append(f"the session or its workers failed to start ({'; '.join(fd.title for fd in session_level[:3])}): "
                      f"fix that first, tasks that never ran are not in this plan")
-    script = [fd for fd in diag.findings if fd.count and not fd.task_ids and fd.phase == "session.context"]
+    script = [fd for fd in diag.findings if fd.count and not fd.task_ids and fd.phase == SCRIPT_PHASE]
     if script:
         notes.append(f"{script[0].title}: whatever it would have submitted after that point never ran and is not "
                      f"in this plan (fix the script, then rerun it; Scalable's cache skips done work)")
-    if diag.unfinished and (diag.abandoned or diag.status in ("completed", "failed")):
+    if diag.unfinished and diag.ended:
         why = "the run was probably abandoned" if diag.abandoned else "the run closed"
         notes.append(f"{why}: {diag.unfinished} task(s) never finished; they did not fail, "
                      f"so they are not in this plan (rerun them with the workflow; Scalable's cache skips done work)")

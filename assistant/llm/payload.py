@@ -75,16 +75,14 @@ class Prompt:
             f"~{self.estimated_tokens} tokens of {self.budget_tokens}{over}; {red} value(s) redacted"
         )
 
-
-
 def _tasks_said(diagnosis: Diagnosis) -> dict[str, int]:
     """Tasks per state as the reports say them: Scalable's ``running`` (written at submission) and
     ``submitted`` are ``not_finished``, or ``never_finished`` once the run ended (a closed run's
     ``"running": 3`` read to the model as work still going on)."""
     if diagnosis.tasks_origin == "scheduler":
         return dict(diagnosis.tasks)
-    ended = diagnosis.abandoned or diagnosis.status in ("completed", "failed")
-    return {words.replace(" ", "_"): n for _s, n, words in run_states_said(diagnosis.tasks, ended)}
+    return {words.replace(" ", "_"): n for _s, n, words in run_states_said(diagnosis.tasks, diagnosis.ended)}
+
 
 def _lower(targets: list[_Row], order: list[int], levels: Sequence[int | None], tokens: Any, budget: int) -> None:
     """Step the traceback level down, smallest groups first, until the prompt fits."""

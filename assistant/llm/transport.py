@@ -256,8 +256,12 @@ def _single(client: Any, cfg: AIConfig, prompt: Prompt, mode: Mode, timeout: flo
 
 def _bounded_text(text: str) -> str:
     if len(text) > MAX_REPLY_CHARS:
-        raise _TooLarge(f"more than {MAX_REPLY_CHARS >> 20}M characters")
+        raise _text_too_large()
     return text
+
+
+def _text_too_large() -> _TooLarge:
+    return _TooLarge(f"more than {MAX_REPLY_CHARS >> 20}M characters")
 
 
 def _content_from_body(http_response: Any) -> str:
@@ -287,7 +291,7 @@ def _streamed(
                 if delta:
                     size += len(delta)
                     if size > MAX_REPLY_CHARS:
-                        raise _TooLarge(f"more than {MAX_REPLY_CHARS >> 20}M characters")
+                        raise _text_too_large()
                     parts.append(delta)
                     on_delta(delta)
                 if getattr(choice.delta, "refusal", None):

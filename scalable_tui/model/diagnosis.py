@@ -120,3 +120,8 @@ class Diagnosis(BaseModel):
     #: ``diagnose --compare``: what was compared with, and the previous run's groups that are gone.
     comparison: Comparison | None = None
     resolved: list[Finding] = Field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        """The run closed or was given up: its unfinished tasks never finished (``words.unfinished_word``)."""
+        return self.abandoned or self.status in ("completed", "failed")

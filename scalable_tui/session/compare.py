@@ -19,10 +19,9 @@ from typing import Any
 
 import orjson
 
-from scalable_tui.sources.rundir.files import read_regular
-
 from assistant.compare import EarlierRun, compare
 from scalable_tui.model.diagnosis import Diagnosis
+from scalable_tui.sources.rundir.files import read_regular
 
 #: Earlier runs looked at for "regressed" (newest first); cached summaries make each one cheap.
 MAX_EARLIER_RUNS = 200
@@ -206,13 +205,13 @@ def compare_with(
     prev = load_previous(spec, current_run_dir=current_run_dir, runs_dir=runs_dir, slurm=slurm, log_dir=log_dir,
                          stale_after_s=stale_after_s)
     project = _meta(current_run_dir).get("project_name") if current_run_dir is not None else None
-    if project is None and prev.run_dir is not None:
-        project = _meta(prev.run_dir).get("project_name")
+    theirs = _meta(prev.run_dir).get("project_name") if prev.run_dir is not None else None
+    if project is None:
+        project = theirs
     exclude = {os.path.realpath(p) for p in (current_run_dir, prev.run_dir) if p is not None}
     earlier = earlier_runs(prev, project, exclude, current_run_dir.name if current_run_dir is not None else None)
     out = compare(diag, prev.diagnosis, earlier,
                   previous_run_dir=str(prev.run_dir) if prev.run_dir is not None else spec)
-    theirs = _meta(prev.run_dir).get("project_name") if prev.run_dir is not None else None
     if project is not None and theirs is not None and theirs != project:
         out.notices.append(f"compared with a run of another project ({theirs!r}; this run is of {project!r}): "
                            "the same failure groups are not expected")

@@ -29,12 +29,11 @@ from typing import Any, Callable
 
 import orjson
 
-from scalable_tui.sources.rundir.files import read_regular
-
 from scalable_tui.model.diagnosis import Finding
 from scalable_tui.session import summary_cache
 from scalable_tui.session.history import DEFINITIONS, PERSISTENT_RUNS, SPARK_RUNS, aggregate, run_epoch
 from scalable_tui.session.history_render import sparkline
+from scalable_tui.sources.rundir.files import read_regular
 
 __all__ = [
     "HistoryRow",

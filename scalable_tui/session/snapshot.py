@@ -94,8 +94,8 @@ class RunSnapshot:
         return self.meta.run_id
 
     def ended(self) -> bool:
-        """The run closed or was given up: its unfinished tasks never finished (``words.unfinished_word``)."""
-        return self.diagnosis.abandoned or self.meta.status in ("completed", "failed")
+        """The run closed or was given up, as its diagnosis says it to every door (``Diagnosis.ended``)."""
+        return self.diagnosis.ended
 
     def failure_findings(self) -> list[Finding]:
         return [f for f in self.diagnosis.findings if f.count]

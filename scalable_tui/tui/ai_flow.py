@@ -39,6 +39,7 @@ __all__ = ["AIFlow"]
 #: How often streamed pieces of a reply reach the app (they are joined in between).
 DELTA_EVERY_S = 0.05
 
+
 class AIFlow:
     """Per-finding AI state and the preview → send → stream → done/cancel steps (see the module docstring)."""
 

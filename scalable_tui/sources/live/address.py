@@ -9,9 +9,9 @@ did not answer like a scheduler, to tell "down" and "not Dask" from "silent".
 from __future__ import annotations
 
 import asyncio
-import socket
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -123,11 +123,6 @@ async def _open(address: str) -> tuple[Any, Any] | str | None:
         return "unresolved"
     except (OSError, TimeoutError):
         return None
-
-
-async def port_refuses(address: str) -> bool:
-    """Does ``address``'s port refuse a TCP connection right now?  Nothing is written; an accepted one is closed."""
-    return await port_state(address) == "refused"
 
 
 async def port_state(address: str) -> str | None:

@@ -52,6 +52,7 @@ import time
 from collections import deque
 from itertools import islice
 
+from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 PLUGIN_NAME = "scalable-tui-monitor"
@@ -71,13 +72,6 @@ WORKER_FIELDS = (
 )
 _WARN_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 _CLOSING = frozenset({"closing", "closing_gracefully", "closed"})
-
-
-def _prefix_of(key) -> str:
-    """The task prefix of a key, as the scheduler names it (``inc-<hash>`` -> ``inc``)."""
-    from dask.utils import key_split
-
-    return key_split(key)
 
 
 def _key_text(key) -> str:
@@ -415,7 +409,7 @@ class MonitorPlugin(SchedulerPlugin):
             else:
                 self.n_dependents += 1
         elif finish == "forgotten":
-            p = _prefix_of(key)
+            p = key_split(key)  # the prefix, as the scheduler names it (``inc-<hash>`` -> ``inc``)
             self.forgotten[p] = self.forgotten.get(p, 0) + 1
             if self.suspects:
                 self.suspects.pop(_key_text(key), None)

@@ -78,6 +78,7 @@ class JsonlTail:
         reads, so both yield exactly the chunks one call would have
         (``split.py`` reads the two halves of a file that way).
         """
+        self.held_back = 0  # set again only by a read that reaches the end
         try:
             f = open_regular(self.path)  # a FIFO or a device would block or never end
         except FileNotFoundError:
@@ -89,7 +90,6 @@ class JsonlTail:
             return
         self.exists = True
         self.error = None
-        self.held_back = 0
         with f:
             st = os.fstat(f.fileno())
             self._ino = st.st_ino

@@ -333,7 +333,6 @@ class RunDirReader(TaskLines, StreamFolds):
         else:
             chunks = tail.chunks() if budget is None else tail.chunks(max(4096, min(budget, 1 << 20)))
         if not self._halted:
-            tail.held_back = 0  # set again only by a read that reaches the end
             self._consume(tail, chunks, on_lines, issues, budget, first_offset)
             issues.held_back = tail.held_back
         self.state.lines_read[fname] = tail.line_no

@@ -22,8 +22,6 @@ STATE_STYLE = TASK_STATE_STYLE
 TOP_FINDINGS = 5
 
 
-
-
 class OverviewScreen(RunScreen):
     BINDINGS = [NO_EXPLAIN_BINDING]
     DEFAULT_CSS = """

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from scalable_tui.model.words import UNFINISHED_STATES, unfinished_word
+from scalable_tui.model.words import run_states_said
 from scalable_tui.tui.fmt import safe
 
 #: (state, glyph, style) in bar order; other states share the last entry's look.
@@ -62,21 +62,18 @@ def state_bar(counts: dict[str, int], width: int) -> Text:
     return t
 
 
+#: The label's styles; other states are plain.
+_LABEL_STYLE = {"failed": "bold red", "cancelled": "magenta", "running": "cyan"}
+
+
 def counts_label(counts: dict[str, int], ended: bool = False) -> Text:
-    """``79 ok · 41 failed`` (then cancelled, the unfinished ones and other states)."""
+    """``79 ok · 41 failed`` (then cancelled, the unfinished ones and other states, as the reports say them)."""
     t = Text()
     t.append(f"{counts.get('succeeded', 0)} ok", style="green")
-    for state, style in (("failed", "bold red"), ("cancelled", "magenta")):
-        if counts.get(state):
+    for state, n, words in run_states_said(counts, ended):
+        if state != "succeeded":
             t.append(" · ")
-            t.append(f"{counts[state]} {state}", style=style)
-    waiting = sum(counts.get(s, 0) for s in UNFINISHED_STATES)
-    if waiting:
-        t.append(" · ")
-        t.append(f"{waiting} {unfinished_word(ended)}", style="cyan")
-    for state in sorted(set(counts) - _KNOWN):
-        if counts[state]:
-            t.append(f" · {counts[state]} {safe(state)}")
+            t.append(f"{n} {safe(words)}", style=_LABEL_STYLE.get(state, ""))
     return t
 
 

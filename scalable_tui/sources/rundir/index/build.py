@@ -85,13 +85,10 @@ def geometry(path: Path) -> Geometry | None:
         return None
     except OSError as exc:
         raise Fallback(f"{path.name}: {exc}") from exc
-    fd = f.fileno()
-    try:
-        st = os.fstat(fd)
-        end, partial = complete_end(fd, st.st_size)
+    with f:
+        st = os.fstat(f.fileno())
+        end, partial = complete_end(f.fileno(), st.st_size)
         return Geometry(path, st.st_size, end, st.st_ino, partial)
-    finally:
-        f.close()
 
 
 def _gate(geo: Geometry) -> None:

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import orjson
 
-from scalable_tui.sources.rundir.files import read_regular
-
 from scalable_tui.sources.rundir.reader import RunDirReader
+from scalable_tui.sources.rundir.files import read_regular
 
 log = logging.getLogger(__name__)
 
